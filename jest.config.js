@@ -1,0 +1,10 @@
+/** Tests run the TypeScript sources directly (swc strips types; `npm run typecheck` checks them). */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/services', '<rootDir>/test'],
+  testMatch: ['**/test/**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
+  moduleNameMapper: { '^@outbox-relay/([a-z-]+)$': '<rootDir>/services/$1/src/mod.ts' },
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

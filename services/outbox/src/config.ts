@@ -1,0 +1,147 @@
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError, toFieldIssues } from './errors';
+
+/**
+ * Reads configuration once from an environment-like record, validated by a zod object whose keys are the
+ * variable names. Errors name every bad or missing variable. Services call this at start-up and pass the
+ * typed result down; nothing below reads process.env.
+ */
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.output<S> {
+  // Empty strings count as unset, as shells and manifests often produce them.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) throw new ConfigError(toFieldIssues(result.error.issues));
+  return result.data;
+}
+
+const ms = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A unique identity per process: leases are held by instances, and a restarted process is a new holder. */
+export function defaultInstanceId(): string {
+  return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Environment variables shared by every process that talks to the outbox (see README's table). */
+export const outboxEnvShape = {
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  OUTBOX_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be a lower-case SQL identifier').default('outbox'),
+  OUTBOX_MIGRATE: flag(false),
+  OUTBOX_PARTITIONS: z.coerce.number().int().min(1).max(1024).optional(),
+  OUTBOX_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).max(8 * 1024 * 1024).default(512 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Variables of the relay (stand-alone, or embedded in a service). */
+export const relayEnvShape = {
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  OUTBOX_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only').default('OUTBOX'),
+  OUTBOX_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens without wildcards')
+    .default('outbox'),
+  OUTBOX_DUPLICATE_WINDOW_MS: ms(120_000, 1000),
+  OUTBOX_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  OUTBOX_LEASE_MS: ms(2000, 200),
+  OUTBOX_RENEW_MS: ms(500, 50),
+  OUTBOX_POLL_MS: ms(250, 5),
+  OUTBOX_PUBLISH_TIMEOUT_MS: ms(5000, 100),
+  OUTBOX_BACKOFF_MIN_MS: ms(100),
+  OUTBOX_BACKOFF_MAX_MS: ms(10_000),
+  RELAY_INSTANCE_ID: z.string().min(1).max(200).optional(),
+};
+
+export const relayEnvSchema = z
+  .object({ ...outboxEnvShape, ...relayEnvShape })
+  .superRefine(checkRelayTimings);
+
+type RelayTimings = {
+  OUTBOX_LEASE_MS: number;
+  OUTBOX_RENEW_MS: number;
+  OUTBOX_DUPLICATE_WINDOW_MS: number;
+  OUTBOX_BACKOFF_MIN_MS: number;
+  OUTBOX_BACKOFF_MAX_MS: number;
+};
+
+/** Cross-field rules, shared by every env schema that embeds a relay. */
+export function checkRelayTimings(env: RelayTimings, ctx: z.RefinementCtx): void {
+  if (env.OUTBOX_RENEW_MS * 2 > env.OUTBOX_LEASE_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OUTBOX_RENEW_MS'],
+      message: `must be at most half of OUTBOX_LEASE_MS (${env.OUTBOX_LEASE_MS}) so a lease survives a missed renewal`,
+    });
+  }
+  // A successor re-publishes a crashed leader's unconfirmed events about one lease later; JetStream only drops
+  // them as duplicates while they are inside the window.
+  if (env.OUTBOX_DUPLICATE_WINDOW_MS < env.OUTBOX_LEASE_MS * 10) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OUTBOX_DUPLICATE_WINDOW_MS'],
+      message: `must be at least 10 x OUTBOX_LEASE_MS (${env.OUTBOX_LEASE_MS * 10}) so re-publishes are deduplicated`,
+    });
+  }
+  if (env.OUTBOX_BACKOFF_MIN_MS > env.OUTBOX_BACKOFF_MAX_MS) {
+    ctx.addIssue({ code: 'custom', path: ['OUTBOX_BACKOFF_MIN_MS'], message: 'must not exceed OUTBOX_BACKOFF_MAX_MS' });
+  }
+}
+
+export type RelayEnv = z.output<typeof relayEnvSchema>;
+
+/** Relay settings in library form (milliseconds, camelCase). */
+export interface RelaySettings {
+  schema: string;
+  instanceId: string;
+  stream: string;
+  subjectPrefix: string;
+  duplicateWindowMs: number;
+  batchSize: number;
+  leaseMs: number;
+  renewMs: number;
+  pollMs: number;
+  publishTimeoutMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+}
+
+export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
+  return {
+    schema: env.OUTBOX_SCHEMA,
+    instanceId: env.RELAY_INSTANCE_ID ?? defaultInstanceId(),
+    stream: env.OUTBOX_STREAM,
+    subjectPrefix: env.OUTBOX_SUBJECT_PREFIX,
+    duplicateWindowMs: env.OUTBOX_DUPLICATE_WINDOW_MS,
+    batchSize: env.OUTBOX_BATCH_SIZE,
+    leaseMs: env.OUTBOX_LEASE_MS,
+    renewMs: env.OUTBOX_RENEW_MS,
+    pollMs: env.OUTBOX_POLL_MS,
+    publishTimeoutMs: env.OUTBOX_PUBLISH_TIMEOUT_MS,
+    backoffMinMs: env.OUTBOX_BACKOFF_MIN_MS,
+    backoffMaxMs: env.OUTBOX_BACKOFF_MAX_MS,
+  };
+}
+
+/** Defaults for library users who build settings in code rather than from the environment. */
+export function defaultRelaySettings(overrides: Partial<RelaySettings> = {}): RelaySettings {
+  return {
+    schema: 'outbox',
+    instanceId: defaultInstanceId(),
+    stream: 'OUTBOX',
+    subjectPrefix: 'outbox',
+    duplicateWindowMs: 120_000,
+    batchSize: 1000,
+    leaseMs: 2000,
+    renewMs: 500,
+    pollMs: 250,
+    publishTimeoutMs: 5000,
+    backoffMinMs: 100,
+    backoffMaxMs: 10_000,
+    ...overrides,
+  };
+}

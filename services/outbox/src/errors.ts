@@ -1,0 +1,91 @@
+/**
+ * Typed errors of the outbox library. Each carries the context an operator needs to act on it
+ * (the bad field, the partition and epoch, the event id) as fields, not only inside the message.
+ */
+export class OutboxError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One problem with one field of an event, e.g. `{ path: "events[2].aggregateId", message: "Required" }`. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** An event handed to `enqueue` is invalid. Nothing was written. */
+export class EventValidationError extends OutboxError {
+  readonly issues: FieldIssue[];
+  constructor(issues: FieldIssue[]) {
+    super(`invalid outbox event: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    this.issues = issues;
+  }
+  /** The offending field paths, e.g. `["aggregateId"]`. */
+  get fields(): string[] {
+    return this.issues.map((i) => i.path);
+  }
+}
+
+/** An event's serialized payload and headers exceed the configured limit (kept below NATS max_payload). */
+export class PayloadTooLargeError extends EventValidationError {
+  readonly eventId: string;
+  readonly sizeBytes: number;
+  readonly limitBytes: number;
+  constructor(path: string, eventId: string, sizeBytes: number, limitBytes: number) {
+    super([{ path, message: `serialized size ${sizeBytes} bytes exceeds the limit of ${limitBytes} bytes` }]);
+    this.eventId = eventId;
+    this.sizeBytes = sizeBytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** Configuration is missing or invalid; `variables` names each offending setting. */
+export class ConfigError extends OutboxError {
+  readonly issues: FieldIssue[];
+  constructor(issues: FieldIssue[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    this.issues = issues;
+  }
+  get variables(): string[] {
+    return this.issues.map((i) => i.path);
+  }
+}
+
+/**
+ * This process no longer holds the lease of `partition` at `epoch`: another relay took it over (or it expired).
+ * Whatever the caller was about to do under that epoch must not happen.
+ */
+export class LeaseLostError extends OutboxError {
+  readonly partition: number;
+  readonly epoch: number;
+  constructor(partition: number, epoch: number, reason: string) {
+    super(`lease of partition ${partition} at epoch ${epoch} lost: ${reason}`);
+    this.partition = partition;
+    this.epoch = epoch;
+  }
+}
+
+/** The outbox schema is not migrated, or was configured for a different partition count. */
+export class SchemaError extends OutboxError {
+  readonly schema: string;
+  constructor(schema: string, message: string, options?: { cause?: unknown }) {
+    super(`outbox schema "${schema}": ${message}`, options);
+    this.schema = schema;
+  }
+}
+
+/** Turns zod issues into field issues with dotted/indexed paths. */
+export function toFieldIssues(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+  prefix = '',
+): FieldIssue[] {
+  return issues.map((issue) => {
+    let path = prefix;
+    for (const key of issue.path) {
+      path += typeof key === 'number' ? `[${key}]` : path === '' ? String(key) : `.${String(key)}`;
+    }
+    return { path: path === '' ? '(root)' : path, message: issue.message };
+  });
+}

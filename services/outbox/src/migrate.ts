@@ -1,0 +1,139 @@
+import path from 'node:path';
+import type { Pool, PoolClient } from 'pg';
+import { runner, type RunnerOption } from 'node-pg-migrate';
+import type { Logger } from 'pino';
+import { SchemaError } from './errors';
+import { assertSchemaName, fnv1a32, outboxTables } from './names';
+
+/** Where the outbox's own SQL migrations live (shipped beside src/ and dist/). */
+export const OUTBOX_MIGRATIONS_DIR = path.resolve(__dirname, '..', 'migrations');
+
+export interface MigrationSet {
+  /** Directory of node-pg-migrate files (`.sql` with `-- Up Migration` / `-- Down Migration`). */
+  dir: string;
+  /** Table (inside the schema) that records which migrations ran. */
+  table: string;
+}
+
+export interface RunMigrationsOptions {
+  pool: Pool;
+  schema: string;
+  sets: MigrationSet[];
+  logger?: Logger;
+}
+
+/**
+ * Applies migration sets to one schema, creating it if needed. A per-schema advisory lock serializes concurrent
+ * runs (several replicas starting at once) while leaving other schemas free: node-pg-migrate's own lock is a
+ * single database-wide key, which would make parallel test files and tenants fail with "already running".
+ * Returns the names of the migrations that ran.
+ */
+export async function runMigrations(options: RunMigrationsOptions): Promise<string[]> {
+  const schema = assertSchemaName(options.schema);
+  const client = await options.pool.connect();
+  const lockKey = fnv1a32(`migrate:${schema}`) | 0;
+  try {
+    await client.query('SELECT pg_advisory_lock($1, 0)', [lockKey]);
+    const ran: string[] = [];
+    for (const set of options.sets) {
+      const options_: RunnerOption = {
+        dbClient: client,
+        dir: set.dir,
+        migrationsTable: set.table,
+        migrationsSchema: schema,
+        schema,
+        createSchema: true,
+        direction: 'up',
+        count: Infinity,
+        noLock: true,
+        checkOrder: true,
+        log: (message: string) => options.logger?.debug({ schema, set: set.table }, message),
+      };
+      const applied = await runner(options_);
+      ran.push(...applied.map((m) => m.name));
+    }
+    await client.query('SET search_path TO DEFAULT');
+    return ran;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1, 0)', [lockKey]).catch(() => undefined);
+    client.release();
+  }
+}
+
+export interface MigrateOutboxOptions {
+  pool: Pool;
+  schema: string;
+  /** Partition count to configure; omitted keeps what the schema has (1 when new). */
+  partitions?: number;
+  logger?: Logger;
+}
+
+/** Creates or upgrades the outbox tables in `schema` and applies the partition count. */
+export async function migrateOutbox(options: MigrateOutboxOptions): Promise<{ ran: string[]; partitions: number }> {
+  const ran = await runMigrations({
+    pool: options.pool,
+    schema: options.schema,
+    logger: options.logger,
+    sets: [{ dir: OUTBOX_MIGRATIONS_DIR, table: 'outbox_migrations' }],
+  });
+  const partitions =
+    options.partitions === undefined
+      ? await readPartitionCount(options.pool, options.schema)
+      : await configurePartitions(options.pool, options.schema, options.partitions);
+  options.logger?.info({ schema: options.schema, ran, partitions }, 'outbox schema migrated');
+  return { ran, partitions };
+}
+
+export async function readPartitionCount(pool: Pool | PoolClient, schema: string): Promise<number> {
+  const t = outboxTables(schema);
+  try {
+    const { rows } = await pool.query<{ partitions: number }>(`SELECT partitions FROM ${t.settings}`);
+    const count = rows[0]?.partitions;
+    if (count === undefined) throw new SchemaError(schema, 'outbox_settings has no row; run the migrations');
+    return count;
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') {
+      throw new SchemaError(schema, 'outbox tables not found; run `outbox migrate` first', { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Sets the partition count. Changing it moves aggregates between partitions, which could publish one aggregate's
+ * events from two partitions at once, so it is refused while any event is still unpublished.
+ */
+export async function configurePartitions(pool: Pool, schema: string, partitions: number): Promise<number> {
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
+    throw new SchemaError(schema, `partitions must be an integer from 1 to 1024, got ${partitions}`);
+  }
+  const t = outboxTables(schema);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ partitions: number }>(`SELECT partitions FROM ${t.settings} FOR UPDATE`);
+    const current = rows[0]?.partitions;
+    if (current !== partitions) {
+      const pending = await client.query(`SELECT 1 FROM ${t.outbox} WHERE published_at IS NULL LIMIT 1`);
+      if (pending.rowCount) {
+        throw new SchemaError(
+          schema,
+          `cannot change partitions from ${current} to ${partitions} while events are unpublished; drain the outbox first`,
+        );
+      }
+      await client.query(`UPDATE ${t.settings} SET partitions = $1`, [partitions]);
+      await client.query(`DELETE FROM ${t.partitions} WHERE partition >= $1`, [partitions]);
+    }
+    await client.query(
+      `INSERT INTO ${t.partitions} (partition) SELECT generate_series(0, $1 - 1) ON CONFLICT DO NOTHING`,
+      [partitions],
+    );
+    await client.query('COMMIT');
+    return partitions;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

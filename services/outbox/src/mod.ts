@@ -1,0 +1,31 @@
+// Public entry of @outbox-relay/outbox: the writer API, migrations, and the relay's building blocks.
+export * from './errors';
+export type { JsonValue, EventHeaders, OutboxEventInput, PreparedEvent } from './event';
+export { DEFAULT_MAX_PAYLOAD_BYTES, prepareEvents } from './event';
+export { enqueue, type EnqueueOptions, type EnqueuedEvent } from './enqueue';
+export { Outbox, type OutboxOptions } from './outbox';
+export { WakeNotifier } from './notifier';
+export {
+  migrateOutbox,
+  runMigrations,
+  configurePartitions,
+  readPartitionCount,
+  OUTBOX_MIGRATIONS_DIR,
+  type MigrationSet,
+  type MigrateOutboxOptions,
+  type RunMigrationsOptions,
+} from './migrate';
+export { outboxTables, assertSchemaName, type OutboxTables } from './names';
+export {
+  parseEnv,
+  outboxEnvShape,
+  relayEnvShape,
+  relayEnvSchema,
+  checkRelayTimings,
+  relaySettingsFromEnv,
+  defaultRelaySettings,
+  defaultInstanceId,
+  type RelayEnv,
+  type RelaySettings,
+} from './config';
+export { createLogger, type Logger } from './logger';

@@ -1,0 +1,48 @@
+import { ConfigError } from './errors';
+
+/**
+ * SQL identifiers cannot be bound as parameters, so the schema name is checked once here and then
+ * interpolated; anything outside this pattern is refused rather than quoted.
+ */
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,47}$/;
+
+export function assertSchemaName(schema: string, variable = 'schema'): string {
+  if (!IDENTIFIER.test(schema)) {
+    throw new ConfigError([{ path: variable, message: `"${schema}" must match ${IDENTIFIER.source}` }]);
+  }
+  return schema;
+}
+
+/** Fully qualified names of the outbox objects in one schema. */
+export interface OutboxTables {
+  schema: string;
+  outbox: string;
+  partitions: string;
+  settings: string;
+  /** LISTEN/NOTIFY channel that wakes relays (new events, released leases). */
+  channel: string;
+  /** First key of the transaction advisory locks that serialize writers of one aggregate. */
+  lockSpace: number;
+}
+
+export function outboxTables(schema: string): OutboxTables {
+  assertSchemaName(schema);
+  return {
+    schema,
+    outbox: `"${schema}".outbox`,
+    partitions: `"${schema}".outbox_partitions`,
+    settings: `"${schema}".outbox_settings`,
+    channel: `${schema}_outbox`,
+    lockSpace: fnv1a32(`outbox:${schema}`) | 0,
+  };
+}
+
+/** 32-bit FNV-1a; stable across processes and versions (unlike a seeded runtime hash). */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
