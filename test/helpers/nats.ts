@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { TEST_NATS_URL, uniqueName } from './env';
+
+export interface TestStream {
+  nc: NatsConnection;
+  /** Unique stream name and subject prefix for this test file. */
+  stream: string;
+  subjectPrefix: string;
+  /** Deletes the stream and closes the connection. */
+  drop(): Promise<void>;
+}
+
+/** Unique stream/subject names on the shared NATS server; the stream itself is created by whoever ensures it. */
+export async function createTestStream(prefix: string, url = TEST_NATS_URL): Promise<TestStream> {
+  const name = uniqueName(prefix);
+  const nc = await connect({ servers: url, name });
+  return {
+    nc,
+    stream: name.toUpperCase(),
+    subjectPrefix: name,
+    async drop() {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(name.toUpperCase()).catch(() => undefined);
+      await nc.close();
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * A private nats-server (JetStream on, own store dir and port) that a test may stop and restart to simulate
+ * an outage, without disturbing other test files that share the machine's server.
+ */
+export class PrivateNatsServer {
+  private child: ChildProcess | null = null;
+  readonly storeDir = mkdtempSync(path.join(os.tmpdir(), 'nats-test-'));
+  constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateNatsServer> {
+    const server = new PrivateNatsServer(await freePort());
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const binary = process.env.NATS_SERVER_BIN ?? (process.platform === 'linux' ? '/usr/sbin/nats-server' : 'nats-server');
+    this.child = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
+    await waitForPort(this.port, 10_000);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = null;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
