@@ -98,3 +98,55 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** One message as stored in a stream, with the headers the relay sets. */
+export interface StoredMessage {
+  streamSeq: number;
+  subject: string;
+  eventId: string;
+  aggregateId: string;
+  eventType: string;
+  partition: number;
+  data: unknown;
+  headers: Record<string, string>;
+}
+
+/** Every message currently in `stream`, in stream order (direct reads by sequence; fine for test-sized streams). */
+export async function readStream(nc: NatsConnection, stream: string): Promise<StoredMessage[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  const out: StoredMessage[] = [];
+  const js = jsm.jetstream();
+  const consumer = await js.consumers.get(stream);
+  const total = info.state.messages;
+  if (total === 0) return out;
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of m.headers ?? []) headers[k] = v[0] ?? '';
+    out.push({
+      streamSeq: m.seq,
+      subject: m.subject,
+      eventId: headers['Nats-Msg-Id'] ?? '',
+      aggregateId: headers['Outbox-Aggregate-Id'] ?? '',
+      eventType: headers['Outbox-Event-Type'] ?? '',
+      partition: Number(headers['Outbox-Partition']),
+      data: m.json(),
+      headers,
+    });
+    if (m.seq >= info.state.last_seq) break;
+  }
+  await messages.close();
+  return out;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -29,3 +29,9 @@ export {
   type RelaySettings,
 } from './config';
 export { createLogger, type Logger } from './logger';
+export { LeaseElector, type LeaseElectorOptions } from './lease';
+export { OutboxReader, type OutboxRecord, type Fence } from './reader';
+export { JetStreamPublisher, ensureStream, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
+export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay';
+export { connectNats } from './nats';
+export { Backoff } from './backoff';

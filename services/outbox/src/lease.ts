@@ -1,0 +1,179 @@
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { outboxTables, type OutboxTables } from './names';
+
+export interface LeaseElectorOptions {
+  pool: Pool;
+  schema: string;
+  partition: number;
+  /** Unique per process; a restarted process is a new holder. */
+  instanceId: string;
+  leaseMs: number;
+  renewMs: number;
+  /** How often a follower tries to acquire; defaults to renewMs. Released leases are taken at once via poke(). */
+  retryMs?: number;
+  logger?: Logger;
+}
+
+export interface LeaseElectorEvents {
+  elected: [epoch: number];
+  lost: [epoch: number, reason: string];
+}
+
+/**
+ * Leader election for one partition through a heartbeat row in Postgres.
+ *
+ * Expiry is judged by the database clock only (`now()` in every statement), never this pod's clock. Every
+ * acquisition bumps the row's epoch; callers pass that epoch to every fenced statement, so a paused or
+ * partitioned old leader can no longer move progress once a successor holds a newer epoch.
+ *
+ * Locally, `isLeading()` also honours a conservative deadline: the time the last successful renewal was *sent*
+ * (monotonic clock) plus 90% of the lease. The database's expiry is at least that late, so a process that was
+ * paused past its lease stops publishing before it has even learned that it lost.
+ */
+export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
+  private readonly t: OutboxTables;
+  private readonly retryMs: number;
+  private currentEpoch: number | null = null;
+  private deadline = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private ticking: Promise<void> | null = null;
+
+  constructor(private readonly options: LeaseElectorOptions) {
+    super();
+    this.t = outboxTables(options.schema);
+    this.retryMs = options.retryMs ?? options.renewMs;
+  }
+
+  get partition(): number {
+    return this.options.partition;
+  }
+
+  /** The epoch this process leads with, or null. */
+  get epoch(): number | null {
+    return this.isLeading() ? this.currentEpoch : null;
+  }
+
+  /** True while this process holds the lease (at `epoch`, when given) and its local deadline has not passed. */
+  isLeading(epoch?: number): boolean {
+    if (this.currentEpoch === null) return false;
+    if (epoch !== undefined && epoch !== this.currentEpoch) return false;
+    return performance.now() < this.deadline;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Try to acquire (or renew) right now, e.g. when another holder announced it released the lease. */
+  poke(): void {
+    if (this.running && this.currentEpoch === null) this.schedule(0);
+  }
+
+  /**
+   * Stops campaigning. With `release` (the default) the lease is handed back at once and followers are
+   * notified, so a successor takes over without waiting for expiry.
+   */
+  async stop(options: { release?: boolean } = {}): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.ticking;
+    const epoch = this.currentEpoch;
+    if (epoch === null) return;
+    this.currentEpoch = null;
+    if (options.release ?? true) {
+      try {
+        await this.options.pool.query(
+          `WITH released AS (
+             UPDATE ${this.t.partitions} SET holder = NULL, expires_at = now()
+             WHERE partition = $1 AND holder = $2 AND epoch = $3 RETURNING partition)
+           SELECT pg_notify($4, 'released:' || partition) FROM released`,
+          [this.options.partition, this.options.instanceId, epoch, this.t.channel],
+        );
+        this.options.logger?.info({ partition: this.partition, epoch }, 'lease released');
+      } catch (error) {
+        this.options.logger?.warn({ err: error, partition: this.partition, epoch }, 'lease release failed; it will expire');
+      }
+    }
+    this.emit('lost', epoch, 'stopped');
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.ticking) return this.schedule(10);
+      this.ticking = this.tick().finally(() => {
+        this.ticking = null;
+      });
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    let next = this.retryMs;
+    try {
+      if (this.currentEpoch === null) {
+        await this.tryAcquire();
+      } else if (!(await this.renew(this.currentEpoch))) {
+        next = 0; // nobody may hold it now: campaign again at once (a new acquisition means a new epoch)
+      }
+      if (this.currentEpoch !== null) next = this.options.renewMs;
+    } catch (error) {
+      const epoch = this.currentEpoch;
+      this.options.logger?.warn({ err: error, partition: this.partition, epoch }, 'lease heartbeat failed');
+      if (epoch !== null && performance.now() >= this.deadline) this.lose(epoch, 'renewal failed past the lease deadline');
+      else if (epoch !== null) next = Math.min(this.options.renewMs, 100);
+    }
+    this.schedule(next);
+  }
+
+  private async tryAcquire(): Promise<void> {
+    const sentAt = performance.now();
+    const { rows } = await this.options.pool.query<{ epoch: string }>(
+      `UPDATE ${this.t.partitions}
+       SET holder = $2, epoch = epoch + 1, acquired_at = now(), renewed_at = now(),
+           expires_at = now() + make_interval(secs => $3::float8 / 1000)
+       WHERE partition = $1 AND (holder IS NULL OR expires_at <= now())
+       RETURNING epoch`,
+      [this.options.partition, this.options.instanceId, this.options.leaseMs],
+    );
+    const row = rows[0];
+    if (!this.running || !row) return;
+    this.deadline = sentAt + this.options.leaseMs * 0.9;
+    this.currentEpoch = Number(row.epoch);
+    this.options.logger?.info({ partition: this.partition, epoch: this.currentEpoch }, 'lease acquired');
+    this.emit('elected', this.currentEpoch);
+  }
+
+  /** False when the lease turned out to be lost. */
+  private async renew(epoch: number): Promise<boolean> {
+    const sentAt = performance.now();
+    const { rowCount } = await this.options.pool.query(
+      `UPDATE ${this.t.partitions}
+       SET renewed_at = now(), expires_at = now() + make_interval(secs => $4::float8 / 1000)
+       WHERE partition = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()`,
+      [this.options.partition, this.options.instanceId, epoch, this.options.leaseMs],
+    );
+    if (this.currentEpoch !== epoch) return false;
+    if (rowCount === 1) {
+      this.deadline = sentAt + this.options.leaseMs * 0.9;
+      return true;
+    }
+    this.lose(epoch, 'lease expired or taken over');
+    return false;
+  }
+
+  private lose(epoch: number, reason: string): void {
+    if (this.currentEpoch !== epoch) return;
+    this.currentEpoch = null;
+    this.options.logger?.warn({ partition: this.partition, epoch, reason }, 'lease lost');
+    this.emit('lost', epoch, reason);
+  }
+}

@@ -1,0 +1,60 @@
+import { Client, type ClientConfig } from 'pg';
+import type { Logger } from 'pino';
+import { Backoff, delay } from './backoff';
+
+/**
+ * Holds one dedicated connection LISTENing on a channel, reconnecting with backoff. `onNotify` gets each
+ * payload; after every (re)connect it also gets `null`, because notifications sent while disconnected are gone
+ * and the receiver should re-check the table.
+ */
+export class PgListener {
+  private client: Client | null = null;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly connection: ClientConfig,
+    private readonly channel: string,
+    private readonly onNotify: (payload: string | null) => void,
+    private readonly logger?: Logger,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.client?.end().catch(() => undefined);
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const backoff = new Backoff(100, 5000);
+    while (!this.abort.signal.aborted) {
+      const client = new Client(this.connection);
+      this.client = client;
+      try {
+        const closed = new Promise<void>((resolve) => {
+          client.once('error', (error) => {
+            this.logger?.warn({ err: error, channel: this.channel }, 'listen connection failed');
+            resolve();
+          });
+          client.once('end', () => resolve());
+        });
+        client.on('notification', (n) => {
+          if (n.channel === this.channel) this.onNotify(n.payload ?? '');
+        });
+        await client.connect();
+        await client.query(`LISTEN "${this.channel}"`);
+        backoff.reset();
+        this.onNotify(null);
+        await closed;
+      } catch (error) {
+        if (!this.abort.signal.aborted) this.logger?.warn({ err: error, channel: this.channel }, 'listen failed');
+      }
+      await client.end().catch(() => undefined);
+      if (!this.abort.signal.aborted) await delay(backoff.next(), this.abort.signal);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+
+/**
+ * Connects to NATS and keeps reconnecting forever: while NATS is away the outbox simply holds events
+ * (invariant 2), so giving up would only turn an outage into an outage plus a crash loop.
+ */
+export async function connectNats(options: { url: string; name: string; logger?: Logger }): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: options.url.split(',').map((s) => s.trim()),
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    reconnectJitter: 100,
+    waitOnFirstConnect: true,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
+        options.logger?.warn({ nats: status.type, server: 'server' in status ? status.server : undefined }, `nats ${status.type}`);
+      }
+    }
+  })().catch(() => undefined);
+  return nc;
+}

@@ -1,0 +1,143 @@
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import type { OutboxRecord } from './reader';
+
+/** Header names the relay sets on every message (besides `Nats-Msg-Id`, which carries the event id). */
+export const OutboxHeaders = {
+  eventId: 'Outbox-Event-Id',
+  eventType: 'Outbox-Event-Type',
+  aggregateType: 'Outbox-Aggregate-Type',
+  aggregateId: 'Outbox-Aggregate-Id',
+  partition: 'Outbox-Partition',
+  seq: 'Outbox-Seq',
+  correlationId: 'Outbox-Correlation-Id',
+} as const;
+
+export interface StreamSpec {
+  name: string;
+  subjectPrefix: string;
+  duplicateWindowMs: number;
+}
+
+/**
+ * Creates the stream if missing; if it exists, checks that it captures our subjects and widens a duplicate
+ * window that is shorter than configured (a short window would let a successor's re-publish through).
+ */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  const subject = `${spec.subjectPrefix}.>`;
+  const info = await jsm.streams.info(spec.name).catch((error: unknown) => {
+    if ((error as { name?: string; code?: unknown }).name === 'StreamNotFoundError') return null;
+    if (/stream not found/i.test(String((error as Error).message))) return null;
+    throw error;
+  });
+  if (!info) {
+    await jsm.streams.add({ name: spec.name, subjects: [subject], duplicate_window: nanos(spec.duplicateWindowMs) });
+    return;
+  }
+  const subjects = info.config.subjects ?? [];
+  const window = info.config.duplicate_window;
+  const needsSubject = !subjects.includes(subject);
+  const needsWindow = window < nanos(spec.duplicateWindowMs);
+  if (needsSubject || needsWindow) {
+    await jsm.streams.update(spec.name, {
+      subjects: needsSubject ? [...subjects, subject] : subjects,
+      duplicate_window: needsWindow ? nanos(spec.duplicateWindowMs) : window,
+    });
+  }
+}
+
+export interface PublishOutcome {
+  /** Events the stream acknowledged (stored now or earlier: duplicates count as acknowledged). */
+  acked: OutboxRecord[];
+  /** Of `acked`, how many the stream reported as duplicates of an earlier publish. */
+  duplicates: number;
+  /** The first failure; events after it in the batch were not published or not confirmed. */
+  failure?: { record: OutboxRecord; error: unknown };
+  /** True when `mayPublish` turned false mid-batch (lease lost or stopping). */
+  interrupted: boolean;
+}
+
+export interface PublisherOptions {
+  stream: string;
+  subjectPrefix: string;
+  timeoutMs: number;
+}
+
+/**
+ * Publishes a batch to JetStream with many publishes in flight, and these rules:
+ * - `Nats-Msg-Id` = event id, so a re-publish inside the duplicate window is dropped by the server;
+ * - at most one event per aggregate in flight: the next event of an aggregate goes out only after the previous
+ *   one's ack. If an earlier publish fails while a later one succeeds (e.g. a publish lost in a reconnect while
+ *   the next one, buffered, is delivered), only events of *other* aggregates can have overtaken it, so the
+ *   stream never holds one aggregate's events out of commit order;
+ * - after the first failure nothing more is sent; the caller retries from the first unacknowledged event;
+ * - `mayPublish()` is checked before every send (the lease's local deadline), so a paused leader stops.
+ */
+export class JetStreamPublisher {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly options: PublisherOptions,
+  ) {}
+
+  subjectOf(record: Pick<OutboxRecord, 'aggregateType' | 'eventType'>): string {
+    return `${this.options.subjectPrefix}.${record.aggregateType}.${record.eventType}`;
+  }
+
+  async publishBatch(records: readonly OutboxRecord[], mayPublish: () => boolean): Promise<PublishOutcome> {
+    const ackedFlags = new Array<boolean>(records.length).fill(false);
+    let duplicates = 0;
+    let failure: PublishOutcome['failure'];
+    let interrupted = false;
+    const lastByAggregate = new Map<string, Promise<void>>();
+    const inFlight: Promise<void>[] = [];
+
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const key = `${record.aggregateType}/${record.aggregateId}`;
+      const previous = lastByAggregate.get(key);
+      if (previous) await previous;
+      if (failure) break;
+      if (!mayPublish()) {
+        interrupted = true;
+        break;
+      }
+      const sent = this.js
+        .publish(this.subjectOf(record), record.payload, {
+          msgID: record.id,
+          headers: this.headersOf(record),
+          timeout: this.options.timeoutMs,
+          expect: { streamName: this.options.stream },
+          retries: 1,
+        })
+        .then(
+          (ack) => {
+            ackedFlags[i] = true;
+            if (ack.duplicate) duplicates++;
+          },
+          (error: unknown) => {
+            failure ??= { record, error };
+          },
+        );
+      lastByAggregate.set(key, sent);
+      inFlight.push(sent);
+    }
+    await Promise.all(inFlight);
+    return { acked: records.filter((_, i) => ackedFlags[i]), duplicates, failure, interrupted };
+  }
+
+  private headersOf(record: OutboxRecord): MsgHdrs {
+    const h = natsHeaders();
+    h.set(OutboxHeaders.eventId, record.id);
+    h.set(OutboxHeaders.eventType, record.eventType);
+    h.set(OutboxHeaders.aggregateType, record.aggregateType);
+    h.set(OutboxHeaders.aggregateId, record.aggregateId);
+    h.set(OutboxHeaders.partition, String(record.partition));
+    h.set(OutboxHeaders.seq, record.seq);
+    for (const [name, value] of Object.entries(record.headers)) {
+      if (name === 'correlationId') h.set(OutboxHeaders.correlationId, value);
+      else h.set(name, value);
+    }
+    return h;
+  }
+}

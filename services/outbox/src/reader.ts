@@ -1,0 +1,126 @@
+import type { Pool } from 'pg';
+import { LeaseLostError } from './errors';
+import { outboxTables, type OutboxTables } from './names';
+
+/** One unpublished event as the relay reads it. */
+export interface OutboxRecord {
+  seq: string;
+  id: string;
+  partition: number;
+  aggregateType: string;
+  aggregateId: string;
+  eventType: string;
+  /** The payload's JSON text, published as is (no parse/serialize round trip). */
+  payload: string;
+  headers: Record<string, string>;
+  createdAt: Date;
+}
+
+/** The lease a fenced statement runs under. */
+export interface Fence {
+  partition: number;
+  holder: string;
+  epoch: number;
+}
+
+/**
+ * Reads unpublished events by state, in seq order, and marks them published. Never a "seq > cursor" read:
+ * a transaction that drew a lower seq but committed later would be skipped by a cursor. Both statements are
+ * fenced by the lease: they do nothing unless `holder` still holds `partition` at `epoch`.
+ */
+export class OutboxReader {
+  private readonly t: OutboxTables;
+  private readonly readSql: string;
+  private readonly markSql: string;
+
+  constructor(
+    private readonly pool: Pool,
+    schema: string,
+  ) {
+    this.t = outboxTables(schema);
+    this.readSql = `
+      SELECT o.seq::text AS seq, o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_type,
+             o.payload::text AS payload, o.headers, o.created_at
+      FROM ${this.t.outbox} o
+      WHERE o.partition = $1 AND o.published_at IS NULL AND o.seq <> ALL($4::bigint[])
+        AND EXISTS (SELECT 1 FROM ${this.t.partitions} p
+                    WHERE p.partition = $1 AND p.holder = $2 AND p.epoch = $3 AND p.expires_at > now())
+      ORDER BY o.seq
+      LIMIT $5`;
+    // The lease row is updated (and so row-locked) in the same statement as the events: a successor's
+    // acquisition waits for this commit and then sees the new progress, so fenced progress is never lost
+    // or interleaved with the successor's.
+    this.markSql = `
+      WITH lease AS (
+        UPDATE ${this.t.partitions}
+        SET published_total = published_total + cardinality($4::bigint[]),
+            last_published_seq = $5::bigint, last_published_id = $6::uuid, last_published_at = now()
+        WHERE partition = $1 AND holder = $2 AND epoch = $3
+        RETURNING epoch)
+      UPDATE ${this.t.outbox} o SET published_at = now(), published_epoch = lease.epoch
+      FROM lease
+      WHERE o.seq = ANY($4::bigint[]) AND o.published_at IS NULL
+      RETURNING o.seq`;
+  }
+
+  /**
+   * Up to `limit` unpublished events of the partition in seq order, skipping `exclude` (seqs published but whose
+   * mark is still in flight). Returns null when the fence no longer holds.
+   */
+  async readPending(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<OutboxRecord[] | null> {
+    const { rows } = await this.pool.query<{
+      seq: string;
+      id: string;
+      partition: number;
+      aggregate_type: string;
+      aggregate_id: string;
+      event_type: string;
+      payload: string;
+      headers: Record<string, string>;
+      created_at: Date;
+    }>(this.readSql, [fence.partition, fence.holder, fence.epoch, exclude, limit]);
+    if (rows.length === 0 && !(await this.holds(fence))) return null;
+    return rows.map((r) => ({
+      seq: r.seq,
+      id: r.id,
+      partition: r.partition,
+      aggregateType: r.aggregate_type,
+      aggregateId: r.aggregate_id,
+      eventType: r.event_type,
+      payload: r.payload,
+      headers: r.headers,
+      createdAt: r.created_at,
+    }));
+  }
+
+  /**
+   * Marks acknowledged events published and records progress on the lease row, only while holding the fence.
+   * Throws LeaseLostError when another epoch took over (nothing is marked then).
+   */
+  async markPublished(fence: Fence, records: readonly OutboxRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const last = records[records.length - 1]!;
+    const { rows } = await this.pool.query(this.markSql, [
+      fence.partition,
+      fence.holder,
+      fence.epoch,
+      records.map((r) => r.seq),
+      last.seq,
+      last.id,
+    ]);
+    if (rows.length === 0 && !(await this.holds(fence, false))) {
+      throw new LeaseLostError(fence.partition, fence.epoch, 'progress update rejected: epoch superseded');
+    }
+    return rows.length;
+  }
+
+  /** Whether the fence still holds (optionally also requiring an unexpired lease). */
+  async holds(fence: Fence, unexpired = true): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `SELECT 1 FROM ${this.t.partitions} WHERE partition = $1 AND holder = $2 AND epoch = $3
+       ${unexpired ? 'AND expires_at > now()' : ''}`,
+      [fence.partition, fence.holder, fence.epoch],
+    );
+    return rowCount === 1;
+  }
+}

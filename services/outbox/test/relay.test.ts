@@ -1,0 +1,178 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { JetStreamPublisher, Outbox, OutboxReader, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
+import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
+import { makeRelay } from '../../../test/helpers/relay';
+
+let db: TestSchema;
+let ns: TestStream;
+let outbox: Outbox;
+const relays: OutboxRelay[] = [];
+
+beforeEach(async () => {
+  db = await createTestSchema('relay');
+  ns = await createTestStream('relay');
+  outbox = new Outbox({ pool: db.pool, schema: db.schema });
+});
+afterEach(async () => {
+  await Promise.all(relays.splice(0).map((r) => r.stop()));
+  await outbox.close();
+  await ns.drop();
+  await db.drop();
+});
+
+function start(overrides: Parameters<typeof makeRelay>[3] = {}): OutboxRelay {
+  const relay = makeRelay(db, ns, ns.nc, overrides);
+  relays.push(relay);
+  return relay;
+}
+
+const event = (aggregateId: string, n: number) => ({
+  aggregateType: 'Order',
+  aggregateId,
+  eventType: 'OrderStep',
+  payload: { aggregateId, n },
+  headers: { correlationId: `corr-${aggregateId}-${n}`, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+});
+
+async function enqueueSteps(aggregates: string[], steps: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let n = 1; n <= steps; n++) {
+    for (const a of aggregates) {
+      const [row] = await outbox.transaction((tx) => outbox.enqueue(tx, event(a, n)));
+      ids.push(row!.id);
+    }
+  }
+  return ids;
+}
+
+async function streamHas(count: number) {
+  return waitFor(`${count} messages in the stream`, async () => {
+    const info = await (await jetstreamManager(ns.nc)).streams.info(ns.stream).catch(() => null);
+    return info && info.state.messages >= count ? true : undefined;
+  });
+}
+
+function expectEachOnceInOrder(messages: Awaited<ReturnType<typeof readStream>>, ids: string[]) {
+  expect(messages.map((m) => m.eventId).sort()).toEqual([...ids].sort());
+  const byAggregate = new Map<string, number[]>();
+  for (const m of messages) {
+    const list = byAggregate.get(m.aggregateId) ?? [];
+    list.push((m.data as { n: number }).n);
+    byAggregate.set(m.aggregateId, list);
+  }
+  for (const [, steps] of byAggregate) expect(steps).toEqual([...steps].sort((a, b) => a - b));
+}
+
+async function leaders(list: OutboxRelay[]) {
+  return list.filter((r) => r.status().leading);
+}
+
+describe('OutboxRelay', () => {
+  it('publishes every committed event once, per-aggregate in commit order, with subject and headers', async () => {
+    const relay = start();
+    await relay.start();
+    const ids = await enqueueSteps(['a1', 'a2', 'a3'], 5);
+    await streamHas(ids.length);
+    const messages = await readStream(ns.nc, ns.stream);
+    expectEachOnceInOrder(messages, ids);
+    const first = messages[0]!;
+    expect(first.subject).toBe(`${ns.subjectPrefix}.Order.OrderStep`);
+    expect(first.headers['Outbox-Event-Type']).toBe('OrderStep');
+    expect(first.headers['Outbox-Aggregate-Type']).toBe('Order');
+    expect(first.headers['Outbox-Partition']).toBe('0');
+    expect(first.headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    expect(first.headers['Outbox-Correlation-Id']).toMatch(/^corr-a\d-1$/);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
+    await waitFor('all rows marked published', async () => {
+      const r = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
+      return r.rows[0].n === 0 || undefined;
+    });
+    expect(rows).toBeDefined();
+  });
+
+  it('elects exactly one leader among three relays', async () => {
+    const all = [start(), start(), start()];
+    await Promise.all(all.map((r) => r.start()));
+    await waitFor('a leader', async () => ((await leaders(all)).length > 0 ? true : undefined));
+    // Over several renew periods, never more than one leader, and always the same one.
+    const first = (await leaders(all))[0]!;
+    for (let i = 0; i < 10; i++) {
+      const now = await leaders(all);
+      expect(now).toEqual([first]);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { rows } = await db.pool.query(`SELECT holder, epoch FROM "${db.schema}".outbox_partitions`);
+    expect(rows).toEqual([{ holder: first.settings.instanceId, epoch: String(first.status().partitions[0]!.epoch) }]);
+  });
+
+  it('hands over at once on graceful stop (well before the lease would expire)', async () => {
+    const all = [start({ leaseMs: 6000, renewMs: 1000 }), start({ leaseMs: 6000, renewMs: 1000 })];
+    await Promise.all(all.map((r) => r.start()));
+    const leader = await waitFor('a leader', async () => (await leaders(all))[0]);
+    const follower = all.find((r) => r !== leader)!;
+    const stoppedAt = Date.now();
+    await leader.stop();
+    await waitFor('the follower to lead', () => follower.status().leading || undefined, 3000, 5);
+    const handOverMs = Date.now() - stoppedAt;
+    // Takeover through expiry would need the full 6 s lease; release + NOTIFY makes it immediate.
+    expect(handOverMs).toBeLessThan(3000);
+    expect(follower.status().partitions[0]!.epoch).toBeGreaterThan(0);
+    const ids = await enqueueSteps(['h1'], 3);
+    await streamHas(ids.length);
+    expectEachOnceInOrder(await readStream(ns.nc, ns.stream), ids);
+  });
+
+  it('does not duplicate events that were published but not marked before a crash', async () => {
+    const ids = await enqueueSteps(['c1', 'c2'], 4);
+    // The crashed leader: it published everything, then died before its progress update.
+    await ensureStream(await jetstreamManager(ns.nc), { name: ns.stream, subjectPrefix: ns.subjectPrefix, duplicateWindowMs: 120_000 });
+    const reader = new OutboxReader(db.pool, db.schema);
+    await db.pool.query(
+      `UPDATE "${db.schema}".outbox_partitions SET holder = 'crashed', epoch = epoch + 1, expires_at = now() + interval '1 hour'`,
+    );
+    const crashed = { partition: 0, holder: 'crashed', epoch: 1 };
+    const records = (await reader.readPending(crashed, 100))!;
+    const publisher = new JetStreamPublisher(jetstream(ns.nc), { stream: ns.stream, subjectPrefix: ns.subjectPrefix, timeoutMs: 2000 });
+    const first = await publisher.publishBatch(records, () => true);
+    expect(first.acked).toHaveLength(ids.length);
+    // Its lease runs out (as it would after kill -9); a new relay takes over and re-publishes the same rows.
+    await db.pool.query(`UPDATE "${db.schema}".outbox_partitions SET expires_at = now() - interval '1 second'`);
+    const relay = start();
+    await relay.start();
+    await waitFor('rows marked by the successor', async () => {
+      const r = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
+      return r.rows[0].n === 0 || undefined;
+    });
+    const messages = await readStream(ns.nc, ns.stream);
+    expect(messages).toHaveLength(ids.length);
+    expectEachOnceInOrder(messages, ids);
+  });
+
+  it('fences a stale leader: after a takeover its reads and progress updates are refused', async () => {
+    const a = start();
+    await a.start();
+    await waitFor('a leads', () => a.status().leading || undefined);
+    const staleEpoch = a.status().partitions[0]!.epoch!;
+    const reader = new OutboxReader(db.pool, db.schema);
+    const stale = { partition: 0, holder: a.settings.instanceId, epoch: staleEpoch };
+    const [before] = await enqueueSteps(['s1'], 1);
+    await streamHas(1);
+    const published = await readStream(ns.nc, ns.stream);
+    expect(published.map((m) => m.eventId)).toEqual([before]);
+
+    // Simulate a pause longer than the lease: another instance takes the partition with a newer epoch.
+    await db.pool.query(
+      `UPDATE "${db.schema}".outbox_partitions SET holder = 'successor', epoch = epoch + 1, expires_at = now() + interval '1 hour'`,
+    );
+    const ids = await enqueueSteps(['s1'], 1);
+    expect(await reader.readPending(stale, 10)).toBeNull();
+    const fakeRecord = { seq: '2', id: ids[0]!, partition: 0, aggregateType: 'Order', aggregateId: 's1', eventType: 'OrderStep', payload: '{}', headers: {}, createdAt: new Date() };
+    await expect(reader.markPublished(stale, [fakeRecord])).rejects.toMatchObject({ name: 'LeaseLostError', epoch: staleEpoch });
+    // The relay itself notices at its next renewal and stops; it published nothing under the stale epoch.
+    await waitFor('a to step down', () => !a.status().leading || undefined, 5000);
+    const { rows } = await db.pool.query(`SELECT published_at FROM "${db.schema}".outbox WHERE id = $1`, [ids[0]]);
+    expect(rows[0].published_at).toBeNull();
+    expect(await readStream(ns.nc, ns.stream)).toHaveLength(1);
+  });
+});
