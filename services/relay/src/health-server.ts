@@ -1,0 +1,34 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RelayStatus } from '@outbox-relay/outbox';
+
+/**
+ * Health endpoints of the relay process: `/healthz` (alive), `/readyz` (started and not shutting down),
+ * `/status` (leader and epoch per partition, read by operators and the demo).
+ */
+export function createHealthServer(options: { status: () => RelayStatus; isReady: () => boolean }): http.Server {
+  return http.createServer((req, res) => {
+    const send = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'GET') return send(405, { error: 'method_not_allowed' });
+    switch (req.url) {
+      case '/healthz':
+        return send(200, { status: 'ok' });
+      case '/readyz':
+        return options.isReady() ? send(200, { status: 'ready' }) : send(503, { status: 'not_ready' });
+      case '/status':
+        return send(200, options.status());
+      default:
+        return send(404, { error: 'not_found' });
+    }
+  });
+}
+
+export function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve((server.address() as AddressInfo).port));
+  });
+}

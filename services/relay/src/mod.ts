@@ -1,0 +1,2 @@
+export { relayProcessEnvSchema, type RelayProcessEnv } from './config';
+export { createHealthServer, listen } from './health-server';

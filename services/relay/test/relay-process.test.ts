@@ -1,0 +1,138 @@
+/**
+ * The stand-alone relay as real processes: kill -9 of the leader, and a leader frozen (SIGSTOP) past its lease
+ * that wakes up (SIGCONT) after a successor took over.
+ */
+import { Outbox, type RelayStatus } from '@outbox-relay/outbox';
+import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { TEST_DATABASE_URL, TEST_NATS_URL } from '../../../test/helpers/env';
+import { createTestStream, freePort, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
+import { getJson, startService, type ServiceProcess } from '../../../test/helpers/processes';
+
+let db: TestSchema;
+let ns: TestStream;
+let outbox: Outbox;
+let relays: Array<{ proc: ServiceProcess; port: number }> = [];
+const LEASE_MS = 1500;
+
+beforeEach(async () => {
+  db = await createTestSchema('relayproc');
+  ns = await createTestStream('relayproc');
+  outbox = new Outbox({ pool: db.pool, schema: db.schema });
+});
+afterEach(async () => {
+  await Promise.all(relays.map((r) => r.proc.stop('SIGKILL')));
+  relays = [];
+  await outbox.close();
+  await ns.drop();
+  await db.drop();
+});
+
+async function startRelays(count: number) {
+  for (let i = 0; i < count; i++) {
+    const port = await freePort();
+    const proc = startService('services/relay/dist/main.js', {
+      DATABASE_URL: TEST_DATABASE_URL,
+      NATS_URL: TEST_NATS_URL,
+      OUTBOX_SCHEMA: db.schema,
+      OUTBOX_STREAM: ns.stream,
+      OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
+      OUTBOX_LEASE_MS: String(LEASE_MS),
+      OUTBOX_RENEW_MS: '300',
+      OUTBOX_POLL_MS: '50',
+      RELAY_HTTP_PORT: String(port),
+      RELAY_INSTANCE_ID: `relay-${i}`,
+      LOG_LEVEL: 'info',
+    });
+    relays.push({ proc, port });
+  }
+  await waitFor('relays ready', async () => {
+    const ready = await Promise.all(relays.map((r) => getJson(`http://127.0.0.1:${r.port}/readyz`)));
+    return ready.every(Boolean) || undefined;
+  });
+}
+
+async function statuses(except?: ServiceProcess) {
+  return Promise.all(relays.filter((r) => r.proc !== except).map(async (r) => ({ r, status: await getJson<RelayStatus>(`http://127.0.0.1:${r.port}/status`) })));
+}
+
+async function currentLeader(except?: ServiceProcess) {
+  return waitFor('one leader', async () => {
+    const leading = (await statuses(except)).filter((s) => s.status?.leading);
+    return leading.length === 1 ? leading[0]! : undefined;
+  }, 10_000, 10);
+}
+
+async function write(aggregateId: string, n: number) {
+  await outbox.transaction((tx) => outbox.enqueue(tx, { aggregateType: 'Order', aggregateId, eventType: 'Step', payload: { n } }));
+}
+
+async function expectAllOnceInOrder(total: number) {
+  const messages = await waitFor(`${total} messages`, async () => {
+    const m = await readStream(ns.nc, ns.stream).catch(() => []);
+    return m.length >= total ? m : undefined;
+  });
+  expect(messages).toHaveLength(total);
+  const ns_ = messages.map((m) => (m.data as { n: number }).n);
+  expect(new Set(ns_).size).toBe(total);
+  for (const aggregate of new Set(messages.map((m) => m.aggregateId))) {
+    const steps = messages.filter((m) => m.aggregateId === aggregate).map((m) => (m.data as { n: number }).n);
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
+  }
+}
+
+it('fails over after kill -9 of the leader within the lease, losing and duplicating nothing', async () => {
+  await startRelays(3);
+  const first = await currentLeader();
+  for (let n = 0; n < 20; n++) await write(`k${n % 4}`, n);
+  const killedAt = Date.now();
+  await first.r.proc.stop('SIGKILL');
+  for (let n = 20; n < 40; n++) await write(`k${n % 4}`, n);
+  const next = await currentLeader(first.r.proc);
+  const failoverMs = Date.now() - killedAt;
+  expect(next.r).not.toBe(first.r);
+  expect(next.status!.partitions[0]!.epoch).toBeGreaterThan(first.status!.partitions[0]!.epoch!);
+  // No release happened, so the successor had to wait for expiry: at most lease + one retry period (+ slack).
+  expect(failoverMs).toBeLessThan(LEASE_MS + 300 + 1500);
+  await expectAllOnceInOrder(40);
+});
+
+it('a leader frozen past its lease cannot publish or record progress when it wakes', async () => {
+  await startRelays(2);
+  const frozen = await currentLeader();
+  const frozenEpoch = frozen.status!.partitions[0]!.epoch!;
+  for (let n = 0; n < 10; n++) await write(`f${n % 2}`, n);
+  await waitFor('first batch published', async () => ((await readStream(ns.nc, ns.stream).catch(() => [])).length >= 10 ? true : undefined));
+
+  frozen.r.proc.child.kill('SIGSTOP');
+  const successor = await currentLeader(frozen.r.proc);
+  for (let n = 10; n < 30; n++) await write(`f${n % 2}`, n);
+  frozen.r.proc.child.kill('SIGCONT');
+  for (let n = 30; n < 40; n++) await write(`f${n % 2}`, n);
+
+  await expectAllOnceInOrder(40);
+  // The woken process learns it lost the lease and reports itself a follower.
+  await waitFor('the frozen relay to step down', async () => {
+    const s = await getJson<RelayStatus>(`http://127.0.0.1:${frozen.r.port}/status`);
+    return s && !s.leading ? true : undefined;
+  });
+  // Every event written after the freeze was marked under the successor's epoch, none under the stale one.
+  const { rows } = await db.pool.query(
+    `SELECT DISTINCT published_epoch::int AS epoch FROM "${db.schema}".outbox WHERE (payload->>'n')::int >= 10`,
+  );
+  expect(rows.map((r) => r.epoch)).toEqual([successor.status!.partitions[0]!.epoch]);
+  expect(rows.map((r) => r.epoch)).not.toContain(frozenEpoch);
+  expect(frozen.r.proc.logs.some((l) => l.msg === 'lease lost' || l.msg === 'stopped publishing: lease lost' || l.msg === 'stopped publishing')).toBe(true);
+});
+
+it('hands over in well under a second on SIGTERM', async () => {
+  await startRelays(2);
+  const leader = await currentLeader();
+  const stoppedAt = Date.now();
+  const exitCode = await leader.r.proc.stop('SIGTERM');
+  expect(exitCode).toBe(0);
+  await currentLeader(leader.r.proc);
+  const handOverMs = Date.now() - stoppedAt;
+  expect(handOverMs).toBeLessThan(LEASE_MS); // without the release it would take the whole lease
+  for (let n = 0; n < 5; n++) await write('g', n);
+  await expectAllOnceInOrder(5);
+});
