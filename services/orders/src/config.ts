@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { checkRelayTimings, outboxEnvShape, relayEnvShape } from '@outbox-relay/outbox';
+
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const UNITS = { b: 1, kb: 1024, mb: 1024 * 1024 } as const;
+
+/** "64kb", "1mb", "512" (bytes) → bytes; the same units body-parser understands, as a number. */
+const byteSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb)?$/i, 'must be a size such as 64kb, 1mb or 65536')
+  .transform((text) => {
+    const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb)?$/i.exec(text)!;
+    const unit = (match[2]?.toLowerCase() ?? 'b') as keyof typeof UNITS;
+    return Math.floor(Number(match[1]) * UNITS[unit]);
+  })
+  .pipe(z.number().int().min(1024, 'must be at least 1kb').max(16 * 1024 * 1024, 'must be at most 16mb'));
+
+/** Variables of the order service on top of the outbox's and the embedded relay's (see README's table). */
+export const ordersEnvShape = {
+  ...outboxEnvShape,
+  ...relayEnvShape,
+  /** 0 picks a free port (logged in the `listening` line). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  ORDERS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be a lower-case SQL identifier').default('orders'),
+  /** Each replica takes part in relay leader election unless this is false. */
+  ORDERS_RELAY_ENABLED: flag(true),
+  HTTP_BODY_LIMIT: byteSize.default(64 * 1024),
+  /** How long SIGTERM waits for in-flight requests before cutting connections. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** Connections for HTTP requests (the embedded relay has its own small pool so load cannot starve its lease). */
+  ORDERS_DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+};
+
+export const ordersEnvSchema = z.object(ordersEnvShape).superRefine(checkRelayTimings);
+
+export type OrdersConfig = z.output<typeof ordersEnvSchema>;

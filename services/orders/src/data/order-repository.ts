@@ -1,0 +1,99 @@
+import type { ClientBase, Pool } from 'pg';
+import { assertSchemaName } from '@outbox-relay/outbox';
+import type { Order, OrderState } from '../domain/order';
+
+/** Anything that runs a query: the pool, or a client inside an open transaction. */
+type Queryable = Pick<Pool | ClientBase, 'query'>;
+
+interface OrderRow {
+  id: string;
+  customer_id: string;
+  amount: string;
+  currency: string;
+  state: OrderState;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = 'id, customer_id, amount::text AS amount, currency, state, version, created_at, updated_at';
+
+function toOrder(row: OrderRow): Order {
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    amount: Number(row.amount),
+    currency: row.currency,
+    state: row.state,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface NewOrder {
+  id: string;
+  customerId: string;
+  amount: number;
+  currency: string;
+}
+
+export interface IdempotencyRecord {
+  requestHash: string;
+  orderId: string;
+}
+
+/**
+ * SQL for orders and idempotency keys in one schema. The schema name is checked against a strict identifier
+ * pattern once, then interpolated quoted (identifiers cannot be bound as parameters).
+ */
+export class OrderRepository {
+  readonly schema: string;
+  private readonly orders: string;
+  private readonly keys: string;
+
+  constructor(schema: string) {
+    this.schema = assertSchemaName(schema, 'ORDERS_SCHEMA');
+    this.orders = `"${this.schema}".orders`;
+    this.keys = `"${this.schema}".idempotency_keys`;
+  }
+
+  async insert(db: Queryable, order: NewOrder): Promise<Order> {
+    const { rows } = await db.query<OrderRow>(
+      `INSERT INTO ${this.orders} (id, customer_id, amount, currency) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      [order.id, order.customerId, order.amount.toFixed(2), order.currency],
+    );
+    return toOrder(rows[0]!);
+  }
+
+  async findById(db: Queryable, id: string): Promise<Order | null> {
+    const { rows } = await db.query<OrderRow>(`SELECT ${COLUMNS} FROM ${this.orders} WHERE id = $1`, [id]);
+    return rows[0] ? toOrder(rows[0]) : null;
+  }
+
+  /**
+   * Claims `key` for `orderId` inside the caller's transaction. Returns null when the claim succeeded; otherwise
+   * the record of whoever holds the key. If another open transaction holds it, this waits for that one to end:
+   * its commit makes it the holder, its rollback lets this claim succeed.
+   */
+  async claimIdempotencyKey(
+    tx: ClientBase,
+    key: string,
+    requestHash: string,
+    orderId: string,
+  ): Promise<IdempotencyRecord | null> {
+    const claimed = await tx.query(
+      `INSERT INTO ${this.keys} (key, request_hash, order_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING`,
+      [key, requestHash, orderId],
+    );
+    if (claimed.rowCount === 1) return null;
+    // READ COMMITTED: this new statement sees the row the conflicting transaction committed.
+    const { rows } = await tx.query<{ request_hash: string; order_id: string }>(
+      `SELECT request_hash, order_id FROM ${this.keys} WHERE key = $1`,
+      [key],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`idempotency key "${key}" conflicted but cannot be read back`);
+    return { requestHash: row.request_hash, orderId: row.order_id };
+  }
+}

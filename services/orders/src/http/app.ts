@@ -1,0 +1,49 @@
+import express, { type Express } from 'express';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import type { Outbox } from '@outbox-relay/outbox';
+import { OrderRepository } from '../data/order-repository';
+import { OrderService } from '../service/order-service';
+import { errorHandler, notFound } from './errors';
+import { HEALTH_PATHS, healthRouter } from './health-routes';
+import { ordersRouter } from './orders-routes';
+import { requestContext } from './request-context';
+
+export interface AppOptions {
+  pool: Pool;
+  outbox: Outbox;
+  ordersSchema: string;
+  logger: Logger;
+  /** Readiness gate: false while starting and from the moment shutdown begins. */
+  isReady: () => boolean;
+  /** Largest accepted request body. Default 64 KiB. */
+  bodyLimitBytes?: number;
+  /** Embedded relay state, reported by `/status` and `/healthz`; leave out when the relay is disabled. */
+  relayStatus?: () => unknown;
+  /** How long `/readyz` waits for `SELECT 1`. Default 2000 ms. */
+  readinessTimeoutMs?: number;
+}
+
+/** The order service's HTTP API (see README): POST /orders, GET /orders/:id, /healthz, /readyz, /status. */
+export function createApp(options: AppOptions): Express {
+  const service = new OrderService({
+    pool: options.pool,
+    outbox: options.outbox,
+    repository: new OrderRepository(options.ordersSchema),
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestContext(options.logger, HEALTH_PATHS));
+  app.use(
+    healthRouter({
+      pool: options.pool,
+      isReady: options.isReady,
+      relayStatus: options.relayStatus,
+      readinessTimeoutMs: options.readinessTimeoutMs ?? 2000,
+    }),
+  );
+  app.use(ordersRouter(service, options.bodyLimitBytes ?? 64 * 1024));
+  app.use(notFound);
+  app.use(errorHandler(options.logger));
+  return app;
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+
+/** Per-request state shared by the middleware, the routes and the access log. */
+export interface RequestContext {
+  correlationId: string;
+  traceparent?: string;
+  tracestate?: string;
+  /** Logger bound to this request's correlation id. */
+  log: Logger;
+  /** Set by routes so the access log line names what the request touched. */
+  orderId?: string;
+  eventId?: string;
+}
+
+export function requestContextOf(res: Response): RequestContext {
+  return res.locals.ctx as RequestContext;
+}
+
+// Visible ASCII only, so the id is safe in logs, headers and NATS headers.
+const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/** A W3C traceparent (version 00 layout), or undefined if the header is absent or invalid (then it is ignored). */
+export function parseTraceparent(value: string | undefined): string | undefined {
+  const match = value === undefined ? null : TRACEPARENT.exec(value);
+  if (!match) return undefined;
+  const [, version, traceId, parentId] = match;
+  if (version === 'ff' || /^0+$/.test(traceId!) || /^0+$/.test(parentId!)) return undefined;
+  return value;
+}
+
+/**
+ * Correlation id (the client's `X-Request-Id` when usable, else a new uuid; echoed in the response), trace
+ * context, a request-bound logger and one access-log line per request.
+ */
+export function requestContext(logger: Logger, quietPaths: ReadonlySet<string>): RequestHandler {
+  return (req, res, next) => {
+    const offered = req.get('x-request-id');
+    const correlationId = offered !== undefined && REQUEST_ID.test(offered) ? offered : randomUUID();
+    const traceparent = parseTraceparent(req.get('traceparent'));
+    const tracestate = traceparent === undefined ? undefined : req.get('tracestate');
+    const ctx: RequestContext = { correlationId, log: logger.child({ correlationId }) };
+    if (traceparent !== undefined) ctx.traceparent = traceparent;
+    if (tracestate !== undefined && tracestate.length <= 512) ctx.tracestate = tracestate;
+    res.locals.ctx = ctx;
+    res.setHeader('X-Request-Id', correlationId);
+
+    const started = process.hrtime.bigint();
+    const path = req.path;
+    const logLine = (message: string) => {
+      const fields = {
+        method: req.method,
+        path: req.originalUrl,
+        status: res.statusCode,
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        orderId: ctx.orderId,
+        eventId: ctx.eventId,
+      };
+      if (res.statusCode >= 500) ctx.log.error(fields, message);
+      else if (quietPaths.has(path)) ctx.log.debug(fields, message);
+      else ctx.log.info(fields, message);
+    };
+    res.once('finish', () => logLine('request completed'));
+    res.once('close', () => {
+      if (!res.writableFinished) logLine('request aborted by client');
+    });
+    next();
+  };
+}

@@ -1,0 +1,127 @@
+import { Pool } from 'pg';
+import { ConfigError, createLogger, Outbox, parseEnv } from '@outbox-relay/outbox';
+import { ordersEnvSchema, type OrdersConfig } from './config';
+import { createApp } from './http/app';
+import { closeServer, createServer, listen } from './http/server';
+import { migrateOrders } from './migrate';
+import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
+
+function readConfig(): OrdersConfig {
+  try {
+    return parseEnv(ordersEnvSchema, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`orders: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger('orders', config.LOG_LEVEL);
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (error) => {
+    logger.fatal({ err: error }, 'unhandled rejection');
+    process.exit(1);
+  });
+
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.ORDERS_DB_POOL_MAX, application_name: 'orders' });
+  pool.on('error', (error) => logger.warn({ err: error }, 'pool: idle client error'));
+  if (config.OUTBOX_MIGRATE) {
+    await migrateOrders({
+      pool,
+      schema: config.ORDERS_SCHEMA,
+      outboxSchema: config.OUTBOX_SCHEMA,
+      partitions: config.OUTBOX_PARTITIONS,
+      logger,
+    });
+  }
+  const outbox = new Outbox({ pool, schema: config.OUTBOX_SCHEMA, logger, maxPayloadBytes: config.OUTBOX_MAX_PAYLOAD_BYTES });
+
+  let ready = false;
+  let stopping = false;
+  let relay: EmbeddedRelay | null = null;
+  // The relay waits for NATS; orders are still taken meanwhile (the outbox holds their events).
+  const relayStarted = startEmbeddedRelay(config, logger).then((started) => {
+    relay = started;
+    return started;
+  });
+  relayStarted.catch((error: unknown) => {
+    logger.fatal({ err: error }, 'embedded relay failed to start');
+    void shutdown('relay failed', 1);
+  });
+
+  const app = createApp({
+    pool,
+    outbox,
+    ordersSchema: config.ORDERS_SCHEMA,
+    logger,
+    isReady: () => ready && !stopping,
+    relayStatus: config.ORDERS_RELAY_ENABLED
+      ? () => relay?.status() ?? { state: 'starting (waiting for NATS)', leading: false, partitions: [] }
+      : undefined,
+    bodyLimitBytes: config.HTTP_BODY_LIMIT,
+  });
+  const server = createServer(app, () => stopping);
+
+  async function shutdown(reason: string, exitCode: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    const started = Date.now();
+    logger.info({ reason }, 'shutting down');
+    // Last resort if a dependency hangs; well inside a default 30 s termination grace period.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS + 10_000).unref();
+
+    if (server.listening) {
+      const closing = closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
+      logger.info({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'stopped accepting connections; finishing in-flight requests');
+      const drained = await closing;
+      if (!drained) logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests cut off at SHUTDOWN_TIMEOUT_MS');
+      logger.info('http server closed');
+    }
+    // A relay still waiting for NATS holds no lease; one that started releases its leases now.
+    const running = await settleWithin(relayStarted.catch(() => null), 1000);
+    if (running) {
+      await running.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the relay failed'));
+      logger.info('relay stopped, leases released');
+    }
+    await outbox.close();
+    await pool.end();
+    logger.info({ durationMs: Date.now() - started }, 'shut down');
+    process.exit(exitCode);
+  }
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal during shutdown; exiting now');
+        process.exit(1);
+      }
+      void shutdown(signal, 0);
+    });
+  }
+
+  const port = await listen(server, config.PORT);
+  ready = true;
+  logger.info({ port, ordersSchema: config.ORDERS_SCHEMA, outboxSchema: config.OUTBOX_SCHEMA, relay: config.ORDERS_RELAY_ENABLED }, 'listening');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`orders: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,16 @@
+// Public entry of @outbox-relay/orders: the HTTP app, its migrations and its configuration.
+export { createApp, type AppOptions } from './http/app';
+export { migrateOrders, ORDERS_MIGRATIONS_DIR, type MigrateOrdersOptions } from './migrate';
+export { ordersEnvSchema, ordersEnvShape, type OrdersConfig } from './config';
+export {
+  createOrderRequestSchema,
+  orderCreatedEvent,
+  ORDER_AGGREGATE,
+  ORDER_CREATED,
+  ORDER_STATES,
+  type Order,
+  type OrderState,
+  type OrderCreatedPayload,
+  type CreateOrderRequest,
+} from './domain/order';
+export { startEmbeddedRelay, type EmbeddedRelay } from './relay';

@@ -1,0 +1,26 @@
+// Lets a child `node` process run the service's TypeScript sources directly, as jest does for the tests:
+//   node -r services/orders/test/support/register-ts.cjs services/orders/src/main.ts
+// .ts files are compiled with swc; `@outbox-relay/<pkg>` resolves to services/<pkg>/src/mod.ts.
+const fs = require('node:fs');
+const path = require('node:path');
+const Module = require('node:module');
+const { transformSync } = require('@swc/core');
+
+const root = path.resolve(__dirname, '..', '..', '..', '..');
+
+require.extensions['.ts'] = (module, filename) => {
+  const { code } = transformSync(fs.readFileSync(filename, 'utf8'), {
+    filename,
+    jsc: { target: 'es2022', parser: { syntax: 'typescript' } },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  });
+  module._compile(code, filename);
+};
+
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  const workspace = /^@outbox-relay\/([a-z-]+)$/.exec(request);
+  const target = workspace ? path.join(root, 'services', workspace[1], 'src', 'mod.ts') : request;
+  return resolve.call(this, target, ...rest);
+};
