@@ -1,0 +1,39 @@
+# outbox-relay — `make test` and `make demo` are the two commands a new user needs (README).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Extra flags for jest, e.g. `make test JEST_FLAGS="services/subscriber"`; .ci/run adds --json --outputFile.
+JEST_FLAGS ?=
+
+.PHONY: help install build typecheck services test demo demo-local clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+# npm writes node_modules/.package-lock.json on every install: reinstall when it is missing or older than the lock.
+node_modules/.package-lock.json: package-lock.json
+	bash scripts/npm-install.sh
+	@touch $@
+
+install: node_modules/.package-lock.json ## npm ci (scripts/npm-install.sh) when node_modules is missing or older than package-lock.json
+
+build: install ## compile every service into services/*/dist
+	npm run build
+
+typecheck: install ## type-check sources, tests and scripts (tsc --noEmit)
+	npx tsc -p tsconfig.json --noEmit
+
+services: ## start the local Postgres and NATS (JetStream) when they are down
+	@bash scripts/ensure-services.sh
+
+test: install build typecheck services ## the whole suite against the real Postgres and NATS
+	npx jest $(JEST_FLAGS)
+
+demo: install build ## the demo: kind when kind and Docker are usable, else the local one (says which and why)
+	@bash scripts/demo.sh
+
+demo-local: install build ## the local demo: 3 order replicas, 3 subscribers, leader SIGKILL and failover
+	node scripts/demo-local.mjs
+
+clean: ## remove build output and demo logs (not node_modules)
+	rm -rf services/*/dist .demo coverage

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { parseEnv, relayEnvShape } from '@outbox-relay/outbox';
+
+/** Environment of the subscriber process, validated once at start (README's configuration table). */
+export const subscriberEnvShape = {
+  NATS_URL: relayEnvShape.NATS_URL,
+  OUTBOX_STREAM: relayEnvShape.OUTBOX_STREAM,
+  OUTBOX_SUBJECT_PREFIX: relayEnvShape.OUTBOX_SUBJECT_PREFIX,
+  /** Used only when the subscriber has to create the stream itself (it starts before any relay). */
+  OUTBOX_DUPLICATE_WINDOW_MS: relayEnvShape.OUTBOX_DUPLICATE_WINDOW_MS,
+  SUBSCRIBER_ID: z
+    .string({ error: 'is required (letters, digits, "_" and "-")' })
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"'),
+  /** Subject filter of the durable consumer; defaults to `<OUTBOX_SUBJECT_PREFIX>.>` (every event). */
+  SUBSCRIBER_FILTER: z
+    .string()
+    .regex(/^[A-Za-z0-9_*>-]+(\.[A-Za-z0-9_*>-]+)*$/, 'must be a NATS subject (wildcards * and > allowed)')
+    .optional(),
+  /** Delay before a message whose handler failed is redelivered. */
+  SUBSCRIBER_NAK_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
+  /** Unacknowledged messages the server lets this subscriber hold at once. */
+  SUBSCRIBER_MAX_ACK_PENDING: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** When set, `GET /healthz` is served on this port. */
+  SUBSCRIBER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+export const subscriberEnvSchema = z.object(subscriberEnvShape);
+
+export interface SubscriberConfig {
+  natsUrl: string;
+  stream: string;
+  subjectPrefix: string;
+  duplicateWindowMs: number;
+  subscriberId: string;
+  filterSubject: string;
+  nakDelayMs: number;
+  maxAckPending: number;
+  httpPort: number | undefined;
+  logLevel: string;
+}
+
+/** Reads and validates the environment; throws ConfigError naming every bad variable. */
+export function loadSubscriberConfig(env: Record<string, string | undefined>): SubscriberConfig {
+  const e = parseEnv(subscriberEnvSchema, env);
+  return {
+    natsUrl: e.NATS_URL,
+    stream: e.OUTBOX_STREAM,
+    subjectPrefix: e.OUTBOX_SUBJECT_PREFIX,
+    duplicateWindowMs: e.OUTBOX_DUPLICATE_WINDOW_MS,
+    subscriberId: e.SUBSCRIBER_ID,
+    filterSubject: e.SUBSCRIBER_FILTER ?? `${e.OUTBOX_SUBJECT_PREFIX}.>`,
+    nakDelayMs: e.SUBSCRIBER_NAK_DELAY_MS,
+    maxAckPending: e.SUBSCRIBER_MAX_ACK_PENDING,
+    httpPort: e.SUBSCRIBER_HTTP_PORT,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,300 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { Logger } from '@outbox-relay/outbox';
+import { ensureStream } from './nats';
+
+/** Header names the relay sets on every event (see the publisher in @outbox-relay/outbox), plus trace context. */
+export const EventHeaders = {
+  msgId: 'Nats-Msg-Id',
+  eventId: 'Outbox-Event-Id',
+  eventType: 'Outbox-Event-Type',
+  aggregateType: 'Outbox-Aggregate-Type',
+  aggregateId: 'Outbox-Aggregate-Id',
+  partition: 'Outbox-Partition',
+  seq: 'Outbox-Seq',
+  correlationId: 'Outbox-Correlation-Id',
+  traceparent: 'traceparent',
+} as const;
+
+/** One event as a handler sees it: the decoded payload plus what the headers and JetStream say about it. */
+export interface ReceivedEvent {
+  eventId: string | undefined;
+  eventType: string;
+  aggregateType: string | undefined;
+  aggregateId: string | undefined;
+  partition: number | undefined;
+  /** The outbox sequence (`Outbox-Seq`). */
+  seq: number | undefined;
+  /** The message's sequence in the JetStream stream. */
+  streamSeq: number;
+  /** 1 on first delivery. */
+  deliveryCount: number;
+  redelivered: boolean;
+  subject: string;
+  payload: unknown;
+  traceparent: string | undefined;
+  correlationId: string | undefined;
+}
+
+/** Throwing (or rejecting) makes the message be redelivered after the nak delay. */
+export type EventHandler = (event: ReceivedEvent) => void | Promise<void>;
+
+export interface StartSubscriberOptions {
+  nc: NatsConnection;
+  stream: string;
+  subjectPrefix: string;
+  /** Letters, digits, `_` and `-`; the durable consumer is `sub-<subscriberId>`. */
+  subscriberId: string;
+  logger: Logger;
+  onEvent?: EventHandler;
+  /** Defaults to `<subjectPrefix>.>`. */
+  filterSubject?: string;
+  /** Duplicate window used only when this subscriber creates the stream. Default 120 s (the relay's default). */
+  duplicateWindowMs?: number;
+  /** Redelivery delay after a handler failure. Default 1000 ms. */
+  nakDelayMs?: number;
+  /** Default 1000. */
+  maxAckPending?: number;
+  /** How long the server waits for an ack before redelivering. Default 30 s. */
+  ackWaitMs?: number;
+}
+
+export type SubscriberState = 'consuming' | 'stopping' | 'stopped' | 'failed';
+
+export interface Subscriber {
+  readonly consumerName: string;
+  readonly state: SubscriberState;
+  /** Events handled and acknowledged by this instance. */
+  readonly processed: number;
+  /** Stops pulling, finishes the messages already received (handled and acked), flushes the acks. Idempotent. */
+  stop(): Promise<void>;
+  /** Settles when consuming ended (after stop(), or rejects if the consume loop failed). */
+  readonly done: Promise<void>;
+}
+
+const SUBSCRIBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function consumerNameFor(subscriberId: string): string {
+  if (!SUBSCRIBER_ID.test(subscriberId)) {
+    throw new Error(`subscriber id "${subscriberId}" must be 1-64 letters, digits, "_" or "-"`);
+  }
+  return `sub-${subscriberId}`;
+}
+
+const CONSUMER_NOT_FOUND = 10014;
+
+/**
+ * Creates the durable pull consumer of one subscriber id, or reuses it: the durable keeps the position, so a
+ * restart with the same id resumes after the last acknowledged event, and every id has its own (fan-out).
+ */
+export async function ensureDurableConsumer(
+  jsm: JetStreamManager,
+  options: { stream: string; name: string; filterSubject: string; maxAckPending: number; ackWaitMs: number },
+): Promise<ConsumerInfo> {
+  let existing: ConsumerInfo | undefined;
+  try {
+    existing = await jsm.consumers.info(options.stream, options.name);
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === CONSUMER_NOT_FOUND)) throw error;
+  }
+  if (existing) {
+    if (existing.config.filter_subject !== options.filterSubject) {
+      try {
+        return await jsm.consumers.update(options.stream, options.name, { filter_subject: options.filterSubject });
+      } catch (error) {
+        throw new Error(
+          `durable consumer ${options.name} filters "${existing.config.filter_subject ?? ''}", not "${options.filterSubject}", ` +
+            `and could not be changed (${(error as Error).message}); delete it or use another SUBSCRIBER_ID`,
+          { cause: error },
+        );
+      }
+    }
+    return existing;
+  }
+  // Two processes with the same id starting together: the server returns the existing consumer when the
+  // configuration is identical, so this add is safe to race.
+  return jsm.consumers.add(options.stream, {
+    durable_name: options.name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: options.filterSubject,
+    max_ack_pending: options.maxAckPending,
+    ack_wait: options.ackWaitMs * 1_000_000,
+  });
+}
+
+function header(m: JsMsg, name: string): string | undefined {
+  const value = m.headers?.get(name);
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function intHeader(m: JsMsg, name: string): number | undefined {
+  const value = header(m, name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function eventTypeOf(m: JsMsg, subjectPrefix: string): string {
+  const fromHeader = header(m, EventHeaders.eventType);
+  if (fromHeader) return fromHeader;
+  const rest = m.subject.startsWith(`${subjectPrefix}.`) ? m.subject.slice(subjectPrefix.length + 1) : m.subject;
+  return rest.split('.').pop() ?? rest;
+}
+
+/**
+ * Starts one subscriber on an open connection: ensures the stream (creating it when the subscriber comes up
+ * before any relay), ensures its durable consumer, and consumes until stop(). Each event is handled, logged as
+ * one JSON line and acknowledged; a handler failure naks it with a delay, an unparseable payload is terminated.
+ */
+export async function startSubscriber(options: StartSubscriberOptions): Promise<Subscriber> {
+  const consumerName = consumerNameFor(options.subscriberId);
+  const filterSubject = options.filterSubject ?? `${options.subjectPrefix}.>`;
+  const nakDelayMs = options.nakDelayMs ?? 1000;
+  const logger = options.logger.child({ subscriberId: options.subscriberId, consumer: consumerName });
+  const { nc } = options;
+
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, {
+    name: options.stream,
+    subjectPrefix: options.subjectPrefix,
+    duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
+  });
+  await ensureDurableConsumer(jsm, {
+    stream: options.stream,
+    name: consumerName,
+    filterSubject,
+    maxAckPending: options.maxAckPending ?? 1000,
+    ackWaitMs: options.ackWaitMs ?? 30_000,
+  });
+  const consumer = await jetstream(nc).consumers.get(options.stream, consumerName);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
+
+  let state: SubscriberState = 'consuming';
+  let processed = 0;
+
+  void (async () => {
+    for await (const s of messages.status()) {
+      if (s.type === 'heartbeats_missed' || s.type === 'consumer_not_found' || s.type === 'stream_not_found' || s.type === 'consumer_deleted') {
+        logger.warn({ notification: s }, `consumer notification: ${s.type}`);
+      }
+    }
+  })().catch(() => undefined);
+
+  async function handle(m: JsMsg): Promise<void> {
+    const base = {
+      eventId: header(m, EventHeaders.eventId) ?? header(m, EventHeaders.msgId),
+      subject: m.subject,
+      streamSeq: m.seq,
+      redelivered: m.redelivered,
+    };
+    let payload: unknown;
+    try {
+      payload = m.data.length === 0 ? null : JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.data));
+    } catch (error) {
+      // Retrying cannot fix a payload; terminate it so it stops blocking redelivery, and say so loudly.
+      logger.error({ ...base, err: error, bytes: m.data.length }, 'Unparseable event payload; message terminated');
+      // No reason text: nats-server before 2.10 ignores "+TERM <reason>" and would leave the message pending.
+      m.term();
+      return;
+    }
+    const event: ReceivedEvent = {
+      eventId: base.eventId,
+      eventType: eventTypeOf(m, options.subjectPrefix),
+      aggregateType: header(m, EventHeaders.aggregateType),
+      aggregateId: header(m, EventHeaders.aggregateId),
+      partition: intHeader(m, EventHeaders.partition),
+      seq: intHeader(m, EventHeaders.seq),
+      streamSeq: m.seq,
+      deliveryCount: m.info.deliveryCount,
+      redelivered: m.redelivered,
+      subject: m.subject,
+      payload,
+      traceparent: header(m, EventHeaders.traceparent),
+      correlationId: header(m, EventHeaders.correlationId),
+    };
+    try {
+      await options.onEvent?.(event);
+    } catch (error) {
+      logger.warn(
+        { eventId: event.eventId, eventType: event.eventType, streamSeq: m.seq, deliveryCount: event.deliveryCount, retryInMs: nakDelayMs, err: error },
+        'Event handler failed; message will be redelivered',
+      );
+      m.nak(nakDelayMs);
+      return;
+    }
+    const fields = {
+      eventId: event.eventId,
+      aggregateId: event.aggregateId,
+      partition: event.partition,
+      seq: event.seq,
+      streamSeq: event.streamSeq,
+      redelivered: event.redelivered,
+      ...(event.correlationId ? { correlationId: event.correlationId } : {}),
+      ...(event.traceparent ? { traceparent: event.traceparent } : {}),
+    };
+    if (event.eventType === 'OrderCreated') {
+      const orderId = (payload as { orderId?: unknown } | null)?.orderId;
+      logger.info({ orderId, ...fields }, 'Received order created event');
+    } else {
+      logger.info({ eventType: event.eventType, aggregateType: event.aggregateType, ...fields }, 'Received event');
+    }
+    m.ack();
+    processed++;
+  }
+
+  const done = (async () => {
+    try {
+      for await (const m of messages) {
+        try {
+          await handle(m);
+        } catch (error) {
+          // handle() only throws on a bug; never drop the message silently and never stop the loop for it.
+          logger.error({ err: error, streamSeq: m.seq, subject: m.subject }, 'Unexpected error handling a message; nak');
+          m.nak(nakDelayMs);
+        }
+      }
+      state = 'stopped';
+    } catch (error) {
+      state = 'failed';
+      logger.error({ err: error }, 'Consume loop failed');
+      throw error;
+    }
+  })();
+  done.catch(() => undefined);
+
+  logger.info({ stream: options.stream, filterSubject }, 'Subscriber consuming');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    consumerName,
+    get state() {
+      return state;
+    },
+    get processed() {
+      return processed;
+    },
+    done,
+    stop() {
+      stopping ??= (async () => {
+        if (state === 'consuming') state = 'stopping';
+        await messages.close();
+        await done.catch(() => undefined);
+        // Acks are fire-and-forget publishes; make sure the server has them before the caller closes.
+        if (!nc.isClosed()) await nc.flush().catch(() => undefined);
+        logger.info({ processed }, 'Subscriber stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,14 @@
+// Public entry of @outbox-relay/subscriber: run a fan-out subscriber in-process (tests, the demo) or via main.ts.
+export {
+  startSubscriber,
+  ensureDurableConsumer,
+  consumerNameFor,
+  EventHeaders,
+  type StartSubscriberOptions,
+  type Subscriber,
+  type SubscriberState,
+  type ReceivedEvent,
+  type EventHandler,
+} from './consumer';
+export { loadSubscriberConfig, subscriberEnvSchema, subscriberEnvShape, type SubscriberConfig } from './config';
+export { connectNats, ensureStream } from './nats';
