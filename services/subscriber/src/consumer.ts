@@ -10,19 +10,13 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import type { Logger } from '@outbox-relay/outbox';
+import { OutboxHeaders, type Logger } from '@outbox-relay/outbox';
 import { ensureStream } from './nats';
 
-/** Header names the relay sets on every event (see the publisher in @outbox-relay/outbox), plus trace context. */
+/** Header names the relay sets on every event (the library's OutboxHeaders), plus the dedup id and trace context. */
 export const EventHeaders = {
   msgId: 'Nats-Msg-Id',
-  eventId: 'Outbox-Event-Id',
-  eventType: 'Outbox-Event-Type',
-  aggregateType: 'Outbox-Aggregate-Type',
-  aggregateId: 'Outbox-Aggregate-Id',
-  partition: 'Outbox-Partition',
-  seq: 'Outbox-Seq',
-  correlationId: 'Outbox-Correlation-Id',
+  ...OutboxHeaders,
   traceparent: 'traceparent',
 } as const;
 
