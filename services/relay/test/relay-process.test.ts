@@ -116,6 +116,11 @@ it('a leader frozen past its lease cannot publish or record progress when it wak
     return s && !s.leading ? true : undefined;
   });
   // Every event written after the freeze was marked under the successor's epoch, none under the stale one.
+  // (The stream can hold the last batch a moment before its fenced mark commits: wait for the marks.)
+  await waitFor('every row marked', async () => {
+    const r = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
+    return r.rows[0].n === 0 || undefined;
+  });
   const { rows } = await db.pool.query(
     `SELECT DISTINCT published_epoch::int AS epoch FROM "${db.schema}".outbox WHERE (payload->>'n')::int >= 10`,
   );
