@@ -151,6 +151,24 @@ describe('OutboxRelay', () => {
     expectEachOnceInOrder(messages, ids);
   });
 
+  it('after a failed publish sends nothing more of that aggregate, so the retry cannot reorder it', async () => {
+    await ensureStream(await jetstreamManager(ns.nc), { name: ns.stream, subjectPrefix: ns.subjectPrefix, duplicateWindowMs: 120_000 });
+    const publisher = new JetStreamPublisher(jetstream(ns.nc), { stream: ns.stream, subjectPrefix: ns.subjectPrefix, timeoutMs: 2000 });
+    const record = (aggregateId: string, n: number, payload = JSON.stringify({ n })) => ({
+      seq: String(n), id: crypto.randomUUID(), partition: 0, aggregateType: 'Order', aggregateId, eventType: 'Step',
+      payload, headers: {}, createdAt: new Date(),
+    });
+    // A2 exceeds the server's max_payload and fails; A3 must then never go out ahead of it.
+    const batch = [record('A', 1), record('A', 2, JSON.stringify({ blob: 'x'.repeat(1_200_000) })), record('B', 3), record('A', 4)];
+    const outcome = await publisher.publishBatch(batch, () => true);
+    expect(outcome.failure?.record.seq).toBe('2');
+    const ackedSeqs = outcome.acked.map((r) => r.seq);
+    expect(ackedSeqs).toContain('1');
+    expect(ackedSeqs).not.toContain('4');
+    const stored = await readStream(ns.nc, ns.stream);
+    expect(stored.filter((m) => m.aggregateId === 'A').map((m) => (m.data as { n: number }).n)).toEqual([1]);
+  });
+
   it('fences a stale leader: after a takeover its reads and progress updates are refused', async () => {
     const a = start();
     await a.start();
