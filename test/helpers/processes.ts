@@ -10,6 +10,8 @@ export interface ServiceProcess {
   child: ChildProcess;
   logs: Array<Record<string, unknown>>;
   exited: Promise<number | null>;
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -44,6 +46,7 @@ export function startService(relativeScript: string, env: Record<string, string>
     child,
     logs,
     exited,
+    stderr: () => stderr,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
