@@ -27,7 +27,7 @@ export async function startEmbeddedRelay(config: OrdersConfig, logger: Logger): 
   pool.on('error', (error) => logger.warn({ err: error }, 'relay pool: idle client error'));
   let nats: Awaited<ReturnType<typeof connectNats>> | undefined;
   try {
-    nats = await connectNats({ url: config.NATS_URL, name: `orders-${settings.instanceId}`, logger });
+    nats = await connectNats({ url: config.NATS_URL, name: `orders-${settings.instanceId}`, credsFile: config.NATS_CREDS_FILE, logger });
     const relay = new OutboxRelay({ pool, nats, logger }, settings);
     await relay.start();
     const connection = nats;

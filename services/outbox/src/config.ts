@@ -2,6 +2,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, toFieldIssues } from './errors';
+import type { OutboxRetention } from './retention';
 
 /**
  * Reads configuration once from an environment-like record, validated by a zod object whose keys are the
@@ -55,6 +56,13 @@ export const relayEnvShape = {
   OUTBOX_BACKOFF_MIN_MS: ms(100),
   OUTBOX_BACKOFF_MAX_MS: ms(10_000),
   RELAY_INSTANCE_ID: z.string().min(1).max(200).optional(),
+  /** Path of a NATS .creds file (JWT + nkey seed); unset = no credentials. */
+  NATS_CREDS_FILE: z.string().min(1).optional(),
+  OUTBOX_MAX_PUBLISH_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
+  OUTBOX_RETENTION_MS: ms(3_600_000, 1000),
+  OUTBOX_DEAD_LETTER_RETENTION_MS: ms(7 * 24 * 3_600_000, 1000),
+  OUTBOX_RETENTION_INTERVAL_MS: ms(10_000, 10),
+  OUTBOX_RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1000),
 };
 
 export const relayEnvSchema = z
@@ -108,6 +116,9 @@ export interface RelaySettings {
   publishTimeoutMs: number;
   backoffMinMs: number;
   backoffMaxMs: number;
+  /** Tries before an event that fails permanently (e.g. too large for the stream) moves to the dead letters. */
+  maxPublishAttempts: number;
+  retention: OutboxRetention;
 }
 
 export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
@@ -124,6 +135,13 @@ export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
     publishTimeoutMs: env.OUTBOX_PUBLISH_TIMEOUT_MS,
     backoffMinMs: env.OUTBOX_BACKOFF_MIN_MS,
     backoffMaxMs: env.OUTBOX_BACKOFF_MAX_MS,
+    maxPublishAttempts: env.OUTBOX_MAX_PUBLISH_ATTEMPTS,
+    retention: {
+      publishedMs: env.OUTBOX_RETENTION_MS,
+      deadLetterMs: env.OUTBOX_DEAD_LETTER_RETENTION_MS,
+      intervalMs: env.OUTBOX_RETENTION_INTERVAL_MS,
+      batchSize: env.OUTBOX_RETENTION_BATCH_SIZE,
+    },
   };
 }
 
@@ -142,6 +160,8 @@ export function defaultRelaySettings(overrides: Partial<RelaySettings> = {}): Re
     publishTimeoutMs: 5000,
     backoffMinMs: 100,
     backoffMaxMs: 10_000,
+    maxPublishAttempts: 5,
+    retention: { publishedMs: 3_600_000, deadLetterMs: 7 * 24 * 3_600_000, intervalMs: 10_000, batchSize: 1000 },
     ...overrides,
   };
 }

@@ -12,6 +12,11 @@ export interface EventHeaders {
   /** W3C trace context of the transaction that wrote the event. */
   traceparent?: string;
   tracestate?: string;
+  /**
+   * Marks a re-publication of event `replayOf`: published with its own `Nats-Msg-Id` but with `Outbox-Event-Id` =
+   * `replayOf`, so consumers' inboxes treat it as that event (see `outboxctl replay`).
+   */
+  replayOf?: string;
   [name: string]: string | undefined;
 }
 

@@ -20,6 +20,8 @@ export interface LeaseElectorOptions {
 export interface LeaseElectorEvents {
   elected: [epoch: number];
   lost: [epoch: number, reason: string];
+  /** `outboxctl step-down` asked the holder of `epoch` to hand over (seen at a renewal). */
+  stepDownRequested: [epoch: number];
 }
 
 /**
@@ -41,6 +43,8 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private ticking: Promise<void> | null = null;
+  /** After stepping down, do not campaign before this (monotonic ms), so another candidate gets the lease. */
+  private cooldownUntil = 0;
 
   constructor(private readonly options: LeaseElectorOptions) {
     super();
@@ -50,6 +54,10 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
 
   get partition(): number {
     return this.options.partition;
+  }
+
+  get leaseMs(): number {
+    return this.options.leaseMs;
   }
 
   /** The epoch this process leads with, or null. */
@@ -72,7 +80,27 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
 
   /** Try to acquire (or renew) right now, e.g. when another holder announced it released the lease. */
   poke(): void {
-    if (this.running && this.currentEpoch === null) this.schedule(0);
+    if (this.running && this.currentEpoch === null && performance.now() >= this.cooldownUntil) this.schedule(0);
+  }
+
+  /** Renew right now (a step-down request was announced): the renewal reads the request. */
+  checkNow(): void {
+    if (this.running && this.currentEpoch !== null) this.schedule(0);
+  }
+
+  /**
+   * Hands the lease of `epoch` back at once (graceful switchover) and keeps campaigning only after `cooldownMs`,
+   * so another candidate takes it; alone, this process takes it again with a new epoch. The caller must have
+   * stopped publishing under `epoch` first. Returns false when `epoch` is no longer held.
+   */
+  async release(epoch: number, cooldownMs = this.options.leaseMs): Promise<boolean> {
+    if (this.currentEpoch !== epoch) return false;
+    this.currentEpoch = null;
+    this.cooldownUntil = performance.now() + cooldownMs;
+    await this.releaseRow(epoch);
+    this.emit('lost', epoch, 'stepped down');
+    this.schedule(cooldownMs);
+    return true;
   }
 
   /**
@@ -87,21 +115,24 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     const epoch = this.currentEpoch;
     if (epoch === null) return;
     this.currentEpoch = null;
-    if (options.release ?? true) {
-      try {
-        await this.options.pool.query(
-          `WITH released AS (
-             UPDATE ${this.t.partitions} SET holder = NULL, expires_at = now()
-             WHERE partition = $1 AND holder = $2 AND epoch = $3 RETURNING partition)
-           SELECT pg_notify($4, 'released:' || partition) FROM released`,
-          [this.options.partition, this.options.instanceId, epoch, this.t.channel],
-        );
-        this.options.logger?.info({ partition: this.partition, epoch }, 'lease released');
-      } catch (error) {
-        this.options.logger?.warn({ err: error, partition: this.partition, epoch }, 'lease release failed; it will expire');
-      }
-    }
+    if (options.release ?? true) await this.releaseRow(epoch);
     this.emit('lost', epoch, 'stopped');
+  }
+
+  /** Clears the holder and tells followers (NOTIFY), so one of them acquires without waiting for expiry. */
+  private async releaseRow(epoch: number): Promise<void> {
+    try {
+      await this.options.pool.query(
+        `WITH released AS (
+           UPDATE ${this.t.partitions} SET holder = NULL, expires_at = now()
+           WHERE partition = $1 AND holder = $2 AND epoch = $3 RETURNING partition)
+         SELECT pg_notify($4, 'released:' || partition) FROM released`,
+        [this.options.partition, this.options.instanceId, epoch, this.t.channel],
+      );
+      this.options.logger?.info({ partition: this.partition, epoch }, 'lease released');
+    } catch (error) {
+      this.options.logger?.warn({ err: error, partition: this.partition, epoch }, 'lease release failed; it will expire');
+    }
   }
 
   private schedule(ms: number): void {
@@ -120,6 +151,8 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     let next = this.retryMs;
     try {
       if (this.currentEpoch === null) {
+        const cooling = this.cooldownUntil - performance.now();
+        if (cooling > 0) return this.schedule(cooling);
         await this.tryAcquire();
       } else if (!(await this.renew(this.currentEpoch))) {
         next = 0; // nobody may hold it now: campaign again at once (a new acquisition means a new epoch)
@@ -155,15 +188,18 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   /** False when the lease turned out to be lost. */
   private async renew(epoch: number): Promise<boolean> {
     const sentAt = performance.now();
-    const { rowCount } = await this.options.pool.query(
+    const { rows } = await this.options.pool.query<{ step_down_epoch: string | null }>(
       `UPDATE ${this.t.partitions}
        SET renewed_at = now(), expires_at = now() + make_interval(secs => $4::float8 / 1000)
-       WHERE partition = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()`,
+       WHERE partition = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()
+       RETURNING step_down_epoch`,
       [this.options.partition, this.options.instanceId, epoch, this.options.leaseMs],
     );
     if (this.currentEpoch !== epoch) return false;
-    if (rowCount === 1) {
+    const row = rows[0];
+    if (row) {
       this.deadline = sentAt + this.options.leaseMs * 0.9;
+      if (row.step_down_epoch !== null && Number(row.step_down_epoch) === epoch) this.emit('stepDownRequested', epoch);
       return true;
     }
     this.lose(epoch, 'lease expired or taken over');

@@ -4,6 +4,7 @@ export type { JsonValue, EventHeaders, OutboxEventInput, PreparedEvent } from '.
 export { DEFAULT_MAX_PAYLOAD_BYTES, prepareEvents } from './event';
 export { enqueue, type EnqueueOptions, type EnqueuedEvent } from './enqueue';
 export { Outbox, type OutboxOptions } from './outbox';
+export { withTransaction } from './transaction';
 export { WakeNotifier } from './notifier';
 export {
   migrateOutbox,
@@ -31,7 +32,9 @@ export {
 export { createLogger, type Logger } from './logger';
 export { LeaseElector, type LeaseElectorOptions } from './lease';
 export { OutboxReader, type OutboxRecord, type Fence } from './reader';
-export { JetStreamPublisher, ensureStream, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
+export { JetStreamPublisher, ensureStream, permanentPublishError, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay';
 export { connectNats } from './nats';
 export { Backoff } from './backoff';
+export { deleteInBatches, type BatchedDelete } from './batched-delete';
+export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './retention';

@@ -19,6 +19,7 @@ export interface OutboxTables {
   outbox: string;
   partitions: string;
   settings: string;
+  deadLetters: string;
   /** LISTEN/NOTIFY channel that wakes relays (new events, released leases). */
   channel: string;
   /** First key of the transaction advisory locks that serialize writers of one aggregate. */
@@ -32,6 +33,7 @@ export function outboxTables(schema: string): OutboxTables {
     outbox: `"${schema}".outbox`,
     partitions: `"${schema}".outbox_partitions`,
     settings: `"${schema}".outbox_settings`,
+    deadLetters: `"${schema}".outbox_dead_letters`,
     channel: `${schema}_outbox`,
     lockSpace: fnv1a32(`outbox:${schema}`) | 0,
   };

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { credsAuthenticator } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 
@@ -5,8 +7,10 @@ import type { Logger } from 'pino';
  * Connects to NATS and keeps reconnecting forever: while NATS is away the outbox simply holds events
  * (invariant 2), so giving up would only turn an outage into an outage plus a crash loop.
  */
-export async function connectNats(options: { url: string; name: string; logger?: Logger }): Promise<NatsConnection> {
+export async function connectNats(options: { url: string; name: string; credsFile?: string; logger?: Logger }): Promise<NatsConnection> {
   const nc = await connect({
+    // Read once at connect; the file is a mounted secret (NATS_CREDS_FILE).
+    ...(options.credsFile ? { authenticator: credsAuthenticator(readFileSync(options.credsFile)) } : {}),
     servers: options.url.split(',').map((s) => s.trim()),
     name: options.name,
     maxReconnectAttempts: -1,

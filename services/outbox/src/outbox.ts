@@ -4,6 +4,7 @@ import { enqueue, type EnqueueOptions, type EnqueuedEvent } from './enqueue';
 import type { OutboxEventInput } from './event';
 import { assertSchemaName, outboxTables } from './names';
 import { WakeNotifier } from './notifier';
+import { withTransaction } from './transaction';
 
 export interface OutboxOptions extends EnqueueOptions {
   pool: Pool;
@@ -41,22 +42,7 @@ export class Outbox {
    * after a successful commit, so events are published within milliseconds instead of one poll interval.
    */
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let result: T;
-    try {
-      await client.query('BEGIN');
-      result = await work(client);
-      await client.query('COMMIT');
-    } catch (error) {
-      // A client whose ROLLBACK fails is broken; destroy it rather than return it to the pool.
-      const broken = await client.query('ROLLBACK').then(
-        () => false,
-        () => true,
-      );
-      client.release(broken);
-      throw error;
-    }
-    client.release();
+    const result = await withTransaction(this.pool, work);
     this.wake();
     return result;
   }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Backoff, delay } from './backoff';
 import { LeaseLostError } from './errors';
 import type { LeaseElector } from './lease';
-import type { JetStreamPublisher } from './publisher';
+import { permanentPublishError, type JetStreamPublisher } from './publisher';
 import type { Fence, OutboxReader } from './reader';
 import { WakeSignal } from './wake';
 
@@ -11,7 +11,12 @@ export interface PartitionRelayOptions {
   pollMs: number;
   backoffMinMs: number;
   backoffMaxMs: number;
+  /** Tries of an event that fails permanently (too large, …) before it moves to the dead letters. */
+  maxPublishAttempts: number;
 }
+
+/** Bound on the events whose permanent failures are being counted (only the head of a partition fails in practice). */
+const MAX_TRACKED_FAILURES = 1024;
 
 /**
  * Publishes one partition while its elector holds the lease. One term = one epoch = one run of `publishLoop`;
@@ -26,6 +31,9 @@ export class PartitionRelay {
   private term: Promise<void> | null = null;
   private stopping = false;
   private readonly stopSignal = new AbortController();
+  private steppingDown: number | null = null;
+  /** Events this partition moved to the dead letters since start. */
+  deadLettered = 0;
 
   constructor(
     private readonly elector: LeaseElector,
@@ -44,6 +52,10 @@ export class PartitionRelay {
       })();
     });
     elector.on('lost', () => this.wake.set());
+    elector.on('stepDownRequested', (epoch) => {
+      this.logger.info({ partition: this.partition, epoch }, 'step-down requested');
+      void this.stepDown(epoch);
+    });
   }
 
   get partition(): number {
@@ -58,8 +70,21 @@ export class PartitionRelay {
     await this.term;
   }
 
+  /**
+   * Graceful switchover of the term `epoch` (default: the current one): stop sending, let the batch in flight be
+   * acknowledged and marked, then release the lease so a successor takes over at once. Returns the epoch given
+   * up, or null when not leading.
+   */
+  async stepDown(epoch: number | null = this.elector.epoch): Promise<number | null> {
+    if (epoch === null || !this.elector.isLeading(epoch)) return null;
+    this.steppingDown = epoch;
+    this.wake.set();
+    await this.term;
+    return (await this.elector.release(epoch)) ? epoch : null;
+  }
+
   private leading(epoch: number): boolean {
-    return !this.stopping && this.elector.isLeading(epoch);
+    return !this.stopping && this.steppingDown !== epoch && this.elector.isLeading(epoch);
   }
 
   private async publishLoop(epoch: number): Promise<void> {
@@ -68,6 +93,7 @@ export class PartitionRelay {
     const backoff = new Backoff(this.options.backoffMinMs, this.options.backoffMaxMs);
     const mayPublish = () => this.leading(epoch);
     let marking: { done: Promise<unknown>; seqs: string[] } | null = null;
+    const permanentFailures = new Map<string, number>();
     const settleMark = async () => {
       const current = marking;
       marking = null;
@@ -104,16 +130,27 @@ export class PartitionRelay {
           }
           if (outcome.failure) {
             await settleMark();
+            const { record, error } = outcome.failure;
+            const permanent = permanentPublishError(error);
+            if (permanent !== null) {
+              const attempts = (permanentFailures.get(record.id) ?? 0) + 1;
+              if (permanentFailures.size >= MAX_TRACKED_FAILURES) permanentFailures.clear();
+              permanentFailures.set(record.id, attempts);
+              if (attempts >= this.options.maxPublishAttempts) {
+                const deadLetterId = await this.reader.deadLetter(fence, record, permanent, attempts);
+                permanentFailures.delete(record.id);
+                if (deadLetterId !== null) this.deadLettered++;
+                log.error(
+                  { eventId: record.id, aggregateType: record.aggregateType, aggregateId: record.aggregateId, seq: record.seq, attempts, reason: permanent, deadLetterId },
+                  'event can never be published; moved to the dead letters, later events of its aggregate go on',
+                );
+                backoff.reset();
+                continue;
+              }
+            }
             const wait = backoff.next();
             log.warn(
-              {
-                err: outcome.failure.error,
-                eventId: outcome.failure.record.id,
-                aggregateId: outcome.failure.record.aggregateId,
-                seq: outcome.failure.record.seq,
-                attempt: backoff.failures,
-                retryInMs: wait,
-              },
+              { err: error, eventId: record.id, aggregateId: record.aggregateId, seq: record.seq, attempt: backoff.failures, permanent: permanent !== null, retryInMs: wait },
               'publish failed; retrying from the first unacknowledged event',
             );
             await delay(wait, this.stopSignal.signal);

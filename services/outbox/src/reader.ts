@@ -32,6 +32,7 @@ export class OutboxReader {
   private readonly t: OutboxTables;
   private readonly readSql: string;
   private readonly markSql: string;
+  private readonly deadLetterSql: string;
 
   constructor(
     private readonly pool: Pool,
@@ -61,6 +62,23 @@ export class OutboxReader {
       FROM lease
       WHERE o.seq = ANY($4::bigint[]) AND o.published_at IS NULL
       RETURNING o.seq`;
+    // Moves one unpublished event to the dead letters, under the same fence (and lease row lock) as a mark.
+    this.deadLetterSql = `
+      WITH lease AS (
+        UPDATE ${this.t.partitions} SET holder = holder
+        WHERE partition = $1 AND holder = $2 AND epoch = $3
+        RETURNING epoch),
+      moved AS (
+        DELETE FROM ${this.t.outbox} o USING lease
+        WHERE o.seq = $4 AND o.published_at IS NULL
+        RETURNING o.*, lease.epoch AS lease_epoch)
+      INSERT INTO ${this.t.deadLetters}
+        (event_id, seq, partition, aggregate_type, aggregate_id, event_type, payload, headers, created_at, reason,
+         attempts, failed_epoch)
+      SELECT id, seq, partition, aggregate_type, aggregate_id, event_type, payload, headers, created_at, $5, $6,
+             lease_epoch
+      FROM moved
+      RETURNING id::text AS id`;
   }
 
   /**
@@ -112,6 +130,26 @@ export class OutboxReader {
       throw new LeaseLostError(fence.partition, fence.epoch, 'progress update rejected: epoch superseded');
     }
     return rows.length;
+  }
+
+  /**
+   * Moves an event that cannot be published to the relay's dead letters, only while holding the fence. Returns
+   * the dead letter's id, or null when the event is no longer pending. Throws LeaseLostError when superseded.
+   */
+  async deadLetter(fence: Fence, record: OutboxRecord, reason: string, attempts: number): Promise<string | null> {
+    const { rows } = await this.pool.query<{ id: string }>(this.deadLetterSql, [
+      fence.partition,
+      fence.holder,
+      fence.epoch,
+      record.seq,
+      reason,
+      attempts,
+    ]);
+    if (rows[0]) return rows[0].id;
+    if (!(await this.holds(fence, false))) {
+      throw new LeaseLostError(fence.partition, fence.epoch, 'dead-letter move rejected: epoch superseded');
+    }
+    return null;
   }
 
   /** Whether the fence still holds (optionally also requiring an unexpired lease). */

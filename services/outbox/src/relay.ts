@@ -11,6 +11,7 @@ import { outboxTables } from './names';
 import { PartitionRelay } from './partition-relay';
 import { ensureStream, JetStreamPublisher } from './publisher';
 import { OutboxReader } from './reader';
+import { RetentionSweeper } from './retention';
 
 export interface OutboxRelayDeps {
   pool: Pool;
@@ -42,6 +43,7 @@ export class OutboxRelay {
   private electors: LeaseElector[] = [];
   private partitions: PartitionRelay[] = [];
   private listener: PgListener | null = null;
+  private sweeper: RetentionSweeper | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private started = false;
 
@@ -84,6 +86,10 @@ export class OutboxRelay {
     this.listener = new PgListener(connection, channel, (payload) => this.onNotify(payload), this.logger);
     this.listener.start();
     for (const elector of this.electors) elector.start();
+    // One sweeper per schema is enough: the leader of partition 0 runs it.
+    const first = this.electors[0];
+    this.sweeper = new RetentionSweeper(pool, s.schema, s.retention, () => first?.isLeading() ?? false, this.logger);
+    this.sweeper.start();
     this.logger.info({ partitions: count, schema: s.schema, stream: s.stream }, 'relay started');
   }
 
@@ -91,10 +97,27 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    await this.sweeper?.stop();
     await Promise.all(this.partitions.map((p) => p.stop()));
     await Promise.all(this.electors.map((e) => e.stop({ release: true })));
     await this.listener?.stop();
     this.logger.info('relay stopped');
+  }
+
+  /**
+   * Graceful switchover: every partition this instance leads finishes its batch in flight and releases its lease
+   * (another instance takes over at once); this instance campaigns again only after one lease duration.
+   */
+  async stepDown(): Promise<Array<{ partition: number; epoch: number }>> {
+    const given = await Promise.all(this.partitions.map(async (p) => ({ partition: p.partition, epoch: await p.stepDown() })));
+    const released = given.filter((g): g is { partition: number; epoch: number } => g.epoch !== null);
+    this.logger.info({ released }, 'stepped down');
+    return released;
+  }
+
+  /** Rows deleted by retention since start (while this instance led partition 0). */
+  retentionTotals(): { published: number; deadLetters: number; sweeps: number } {
+    return { ...(this.sweeper?.deleted ?? { published: 0, deadLetters: 0, sweeps: 0 }) };
   }
 
   status(): RelayStatus {
@@ -105,6 +128,10 @@ export class OutboxRelay {
   private onNotify(payload: string | null): void {
     if (payload?.startsWith('released:')) {
       this.electors[Number(payload.slice('released:'.length))]?.poke();
+      return;
+    }
+    if (payload?.startsWith('step-down:')) {
+      this.electors[Number(payload.slice('step-down:'.length))]?.checkNow();
       return;
     }
     for (const partition of this.partitions) partition.wake.set();

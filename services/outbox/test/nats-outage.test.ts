@@ -61,4 +61,7 @@ it('holds events while NATS is down and delivers all of them, once and in order,
   } finally {
     await checker.close();
   }
+  // An outage is transient: retried for as long as it lasts, never a reason to dead-letter anything.
+  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox_dead_letters`);
+  expect(rows[0].n).toBe(0);
 });

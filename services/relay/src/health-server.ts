@@ -2,16 +2,32 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RelayStatus } from '@outbox-relay/outbox';
 
+export interface HealthServerOptions {
+  status: () => RelayStatus;
+  isReady: () => boolean;
+  /** Graceful switchover: finish in-flight batches and release every lease held; resolves with what was released. */
+  stepDown: () => Promise<Array<{ partition: number; epoch: number }>>;
+}
+
 /**
  * Health endpoints of the relay process: `/healthz` (alive), `/readyz` (started and not shutting down),
- * `/status` (leader and epoch per partition, read by operators and the demo).
+ * `/status` (leader and epoch per partition, read by operators and the demo), and `POST /step-down` (used by
+ * the operator for a switchover; answers once the leases are released).
  */
-export function createHealthServer(options: { status: () => RelayStatus; isReady: () => boolean }): http.Server {
+export function createHealthServer(options: HealthServerOptions): http.Server {
   return http.createServer((req, res) => {
     const send = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (req.url === '/step-down') {
+      if (req.method !== 'POST') return send(405, { error: 'method_not_allowed', allow: 'POST' });
+      options.stepDown().then(
+        (released) => send(202, { released }),
+        (error: unknown) => send(500, { error: 'step_down_failed', message: (error as Error).message }),
+      );
+      return;
+    }
     if (req.method !== 'GET') return send(405, { error: 'method_not_allowed' });
     switch (req.url) {
       case '/healthz':

@@ -28,10 +28,10 @@ async function main(): Promise<void> {
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
   if (env.OUTBOX_MIGRATE) await migrateOutbox({ pool, schema: env.OUTBOX_SCHEMA, partitions: env.OUTBOX_PARTITIONS, logger });
 
-  const nats = await connectNats({ url: env.NATS_URL, name: `outbox-relay ${settings.instanceId}`, logger });
+  const nats = await connectNats({ url: env.NATS_URL, name: `outbox-relay ${settings.instanceId}`, credsFile: env.NATS_CREDS_FILE, logger });
   const relay = new OutboxRelay({ pool, nats, logger }, settings);
   let ready = false;
-  const server = createHealthServer({ status: () => relay.status(), isReady: () => ready });
+  const server = createHealthServer({ status: () => relay.status(), isReady: () => ready, stepDown: () => relay.stepDown() });
   const port = await listen(server, env.RELAY_HTTP_PORT);
   await relay.start();
   ready = true;

@@ -1,0 +1,14 @@
+// Public entry of @outbox-relay/inbox: exactly-once processing of JetStream events with a Postgres inbox.
+export { Inbox, type InboxOptions, type InboxHandler, type HandleOutcome, type DeadLetterOutcome } from './inbox';
+export { inboxEventFromMsg, type InboxEvent } from './event';
+export { PermanentHandlerError, HandlerFailedError, describeError } from './errors';
+export {
+  startInboxConsumer,
+  retryDelayMs,
+  type InboxConsumer,
+  type InboxConsumerOptions,
+  type InboxConsumerStats,
+} from './consumer';
+export { migrateInbox, INBOX_MIGRATIONS_DIR } from './migrate';
+export { inboxTables, type InboxTables } from './names';
+export { sweepInbox, type SweepInboxOptions } from './retention';

@@ -1,0 +1,89 @@
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { delay } from './backoff';
+import { deleteInBatches } from './batched-delete';
+import { outboxTables } from './names';
+
+export interface OutboxRetention {
+  /** Published events older than this are deleted (`outboxctl replay` can only reach events still kept). */
+  publishedMs: number;
+  /** Resolved (replayed or discarded) relay dead letters older than this are deleted; open ones never are. */
+  deadLetterMs: number;
+  /** Time between sweeps. */
+  intervalMs: number;
+  /** Rows per DELETE statement. */
+  batchSize: number;
+}
+
+/** One sweep over the outbox schema; returns what was deleted. */
+export async function sweepOutbox(
+  pool: Pool,
+  schema: string,
+  retention: Pick<OutboxRetention, 'publishedMs' | 'deadLetterMs' | 'batchSize'>,
+): Promise<{ published: number; deadLetters: number }> {
+  const t = outboxTables(schema);
+  const age = 'now() - make_interval(secs => $1::float8 / 1000)';
+  // Ordered by seq along the primary key: published rows are (almost) the oldest seqs, so each batch finds its
+  // rows at the start of the index without a dedicated published_at index that every mark would have to update.
+  const published = await deleteInBatches(pool, {
+    table: t.outbox,
+    key: ['seq'],
+    where: `published_at < ${age}`,
+    orderBy: 'seq',
+    params: [retention.publishedMs],
+    batchSize: retention.batchSize,
+  });
+  const deadLetters = await deleteInBatches(pool, {
+    table: t.deadLetters,
+    key: ['id'],
+    where: `resolved_at < ${age}`,
+    orderBy: 'resolved_at',
+    params: [retention.deadLetterMs],
+    batchSize: retention.batchSize,
+  });
+  return { published, deadLetters };
+}
+
+/**
+ * Runs `sweepOutbox` every `intervalMs` while `active()` (the relay runs it while it leads partition 0, so one
+ * process sweeps; SKIP LOCKED would make several harmless anyway). Failures are logged and retried next time.
+ */
+export class RetentionSweeper {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  /** Totals since start, for status and tests. */
+  readonly deleted = { published: 0, deadLetters: 0, sweeps: 0 };
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly schema: string,
+    private readonly retention: OutboxRetention,
+    private readonly active: () => boolean,
+    private readonly logger?: Logger,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      await delay(this.retention.intervalMs, this.abort.signal);
+      if (this.abort.signal.aborted || !this.active()) continue;
+      try {
+        const result = await sweepOutbox(this.pool, this.schema, this.retention);
+        this.deleted.published += result.published;
+        this.deleted.deadLetters += result.deadLetters;
+        this.deleted.sweeps++;
+        if (result.published + result.deadLetters > 0) this.logger?.info({ schema: this.schema, ...result }, 'retention sweep');
+      } catch (error) {
+        this.logger?.warn({ err: error, schema: this.schema }, 'retention sweep failed; retrying at the next interval');
+      }
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Relay-side permanent failures: an event the stream can never accept is moved to the relay's dead letters after
+ * OUTBOX_MAX_PUBLISH_ATTEMPTS tries, and the relay goes on with everything else (including later events of the
+ * same aggregate, which is the documented ordering cost).
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { Outbox, permanentPublishError, type OutboxRelay } from '@outbox-relay/outbox';
+import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
+import { makeRelay } from '../../../test/helpers/relay';
+
+let db: TestSchema;
+let ns: TestStream;
+let outbox: Outbox;
+let relay: OutboxRelay;
+const MAX_MSG_SIZE = 4096;
+
+beforeAll(async () => {
+  db = await createTestSchema('dlq');
+  ns = await createTestStream('dlq');
+  outbox = new Outbox({ pool: db.pool, schema: db.schema });
+  // A stream that refuses messages above 4 KiB: the relay finds it and keeps it as it is.
+  const jsm = await jetstreamManager(ns.nc);
+  await jsm.streams.add({ name: ns.stream, subjects: [`${ns.subjectPrefix}.>`], duplicate_window: nanos(120_000), max_msg_size: MAX_MSG_SIZE });
+  relay = makeRelay(db, ns, ns.nc, { maxPublishAttempts: 3 });
+  await relay.start();
+});
+afterAll(async () => {
+  await relay.stop();
+  await outbox.close();
+  await ns.drop();
+  await db.drop();
+});
+
+const event = (aggregateId: string, n: number, padding = 0) => ({
+  aggregateType: 'Order',
+  aggregateId,
+  eventType: 'Step',
+  payload: { n, padding: 'x'.repeat(padding) },
+});
+
+it('moves an event the stream refuses to the dead letters after the configured tries and publishes the rest', async () => {
+  const [a1] = await outbox.transaction((tx) => outbox.enqueue(tx, event('A', 1)));
+  const [a2] = await outbox.transaction((tx) => outbox.enqueue(tx, event('A', 2, MAX_MSG_SIZE * 2)));
+  const [a3] = await outbox.transaction((tx) => outbox.enqueue(tx, event('A', 3)));
+  const [b1] = await outbox.transaction((tx) => outbox.enqueue(tx, event('B', 1)));
+
+  const t = `"${db.schema}"`;
+  await waitFor('the outbox to drain', async () => {
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${t}.outbox WHERE published_at IS NULL`);
+    return rows[0].n === 0 || undefined;
+  });
+
+  const { rows: letters } = await db.pool.query(
+    `SELECT event_id, seq::text, aggregate_id, event_type, reason, attempts, failed_epoch::int AS epoch, resolved_at, payload
+     FROM ${t}.outbox_dead_letters`,
+  );
+  expect(letters).toHaveLength(1);
+  const letter = letters[0];
+  expect(letter).toMatchObject({ event_id: a2!.id, seq: a2!.seq, aggregate_id: 'A', event_type: 'Step', attempts: 3, resolved_at: null });
+  expect(letter.reason).toMatch(/message size exceeds maximum allowed/);
+  expect(letter.epoch).toBe(relay.status().partitions[0]!.epoch);
+  expect(letter.payload.n).toBe(2);
+  // Moved, not copied: the outbox no longer holds it, so nothing will try it again.
+  const { rowCount } = await db.pool.query(`SELECT 1 FROM ${t}.outbox WHERE id = $1`, [a2!.id]);
+  expect(rowCount).toBe(0);
+
+  const stored = await readStream(ns.nc, ns.stream);
+  expect(stored.map((m) => m.eventId).sort()).toEqual([a1!.id, a3!.id, b1!.id].sort());
+  expect(stored.filter((m) => m.aggregateId === 'A').map((m) => (m.data as { n: number }).n)).toEqual([1, 3]);
+});
+
+it('treats only errors about the event itself as permanent', () => {
+  expect(permanentPublishError({ name: 'JetStreamApiError', code: 10054, message: 'message size exceeds maximum allowed' })).toMatch(/size/);
+  expect(permanentPublishError({ name: 'InvalidArgumentError', message: "'payload' max_payload size exceeded" })).toMatch(/max_payload/);
+  // A missing stream, a timeout or a wrong stream name concern every event: retried, never dead-lettered.
+  expect(permanentPublishError({ name: 'JetStreamNotEnabled', message: 'jetstream is not enabled' })).toBeNull();
+  expect(permanentPublishError({ name: 'TimeoutError', message: 'timeout' })).toBeNull();
+  expect(permanentPublishError({ name: 'JetStreamApiError', code: 10060, message: 'expected stream does not match' })).toBeNull();
+});

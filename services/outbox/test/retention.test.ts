@@ -1,0 +1,95 @@
+/**
+ * Retention: published events and resolved dead letters go after their retention periods, in small batches,
+ * while the relay keeps publishing; unpublished events and open dead letters are never deleted.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Outbox, sweepOutbox, type OutboxRelay } from '@outbox-relay/outbox';
+import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { createTestStream, waitFor, type TestStream } from '../../../test/helpers/nats';
+import { makeRelay } from '../../../test/helpers/relay';
+
+let db: TestSchema;
+let ns: TestStream;
+let outbox: Outbox;
+
+beforeEach(async () => {
+  db = await createTestSchema('retention');
+  ns = await createTestStream('retention');
+  outbox = new Outbox({ pool: db.pool, schema: db.schema });
+});
+afterEach(async () => {
+  await outbox.close();
+  await ns.drop();
+  await db.drop();
+});
+
+const count = async (where = 'true') =>
+  (await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE ${where}`)).rows[0].n as number;
+
+it('keeps the outbox table bounded while events flow, and every event still reaches the stream', async () => {
+  const relay: OutboxRelay = makeRelay(db, ns, ns.nc, {
+    retention: { publishedMs: 200, deadLetterMs: 200, intervalMs: 50, batchSize: 200 },
+  });
+  await relay.start();
+  try {
+    let written = 0;
+    let peak = 0;
+    let writing = true;
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      while (writing) {
+        const batch = Array.from({ length: 10 }, (_, i) => ({ aggregateType: 'Order', aggregateId: `w${w}-${i}`, eventType: 'Tick', payload: { w } }));
+        await outbox.transaction((tx) => outbox.enqueue(tx, batch));
+        written += batch.length;
+      }
+    });
+    const until = Date.now() + 4000;
+    while (Date.now() < until) {
+      peak = Math.max(peak, await count());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    writing = false;
+    await Promise.all(writers);
+
+    // Without retention the table would hold every event written; with it, only the last few hundred ms.
+    expect(written).toBeGreaterThan(2000);
+    expect(peak).toBeLessThan(written / 2);
+    await waitFor('every event in the stream', async () => {
+      const info = await (await jetstreamManager(ns.nc)).streams.info(ns.stream);
+      return info.state.messages === written || undefined;
+    }, 30_000);
+    await waitFor('the table to empty once everything is past retention', async () => ((await count()) === 0 ? true : undefined), 10_000);
+    expect(relay.retentionTotals().published).toBe(written);
+  } finally {
+    await relay.stop();
+  }
+});
+
+it('deletes only published events and resolved dead letters past retention, in batches', async () => {
+  const t = `"${db.schema}"`;
+  const rows = await outbox.transaction((tx) =>
+    outbox.enqueue(tx, Array.from({ length: 9 }, (_, i) => ({ aggregateType: 'Order', aggregateId: `r${i}`, eventType: 'E', payload: { i } }))),
+  );
+  const seqs = rows.map((r) => r.seq);
+  // 5 published long ago, 2 published just now, 2 never published (and created long ago).
+  await db.pool.query(`UPDATE ${t}.outbox SET published_at = now() - interval '2 hours' WHERE seq = ANY($1::bigint[])`, [seqs.slice(0, 5)]);
+  await db.pool.query(`UPDATE ${t}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [seqs.slice(5, 7)]);
+  await db.pool.query(`UPDATE ${t}.outbox SET created_at = now() - interval '30 days' WHERE seq = ANY($1::bigint[])`, [seqs.slice(7)]);
+  const letter = (resolvedAgo: string | null, i: number) =>
+    db.pool.query(
+      `INSERT INTO ${t}.outbox_dead_letters (event_id, seq, partition, aggregate_type, aggregate_id, event_type, payload, headers,
+         created_at, reason, attempts, failed_epoch, failed_at, resolved_at, resolution)
+       VALUES (gen_random_uuid(), $1, 0, 'Order', 'd', 'E', '{}', '{}', now(), 'too large', 5, 1, now() - interval '30 days',
+         CASE WHEN $2::interval IS NULL THEN NULL ELSE now() - $2::interval END, CASE WHEN $2::interval IS NULL THEN NULL ELSE 'discarded' END)`,
+      [1000 + i, resolvedAgo],
+    );
+  await letter('30 days', 1); // resolved long ago: goes
+  await letter('1 minute', 2); // resolved recently: stays
+  await letter(null, 3); // open, however old: stays
+
+  const result = await sweepOutbox(db.pool, db.schema, { publishedMs: 3_600_000, deadLetterMs: 7 * 24 * 3_600_000, batchSize: 2 });
+  expect(result).toEqual({ published: 5, deadLetters: 1 });
+  const left = (await db.pool.query(`SELECT seq::text FROM ${t}.outbox ORDER BY seq`)).rows.map((r) => r.seq);
+  expect(left).toEqual(seqs.slice(5));
+  const letters = (await db.pool.query(`SELECT seq::int FROM ${t}.outbox_dead_letters ORDER BY seq`)).rows.map((r) => r.seq);
+  expect(letters).toEqual([1002, 1003]);
+});
