@@ -1,6 +1,6 @@
 /**
  * The stand-alone relay as real processes: kill -9 of the leader, and a leader frozen (SIGSTOP) past its lease
- * that wakes up (SIGCONT) after a successor took over.
+ * that wakes up (SIGCONT) after a successor took over, SIGTERM hand-over and the POST /step-down switchover.
  */
 import { Outbox, type RelayStatus } from '@outbox-relay/outbox';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
@@ -139,5 +139,23 @@ it('hands over in well under a second on SIGTERM', async () => {
   const handOverMs = Date.now() - stoppedAt;
   expect(handOverMs).toBeLessThan(LEASE_MS); // without the release it would take the whole lease
   for (let n = 0; n < 5; n++) await write('g', n);
+  await expectAllOnceInOrder(5);
+});
+
+it('switches over on POST /step-down: the leader releases at once and stays a follower', async () => {
+  await startRelays(2);
+  const leader = await currentLeader();
+  const before = leader.status!.partitions[0]!.epoch!;
+  expect((await fetch(`http://127.0.0.1:${leader.r.port}/step-down`)).status).toBe(405);
+  const askedAt = Date.now();
+  const res = await fetch(`http://127.0.0.1:${leader.r.port}/step-down`, { method: 'POST' });
+  expect(res.status).toBe(202);
+  expect(await res.json()).toEqual({ released: [{ partition: 0, epoch: before }] });
+  const next = await currentLeader(leader.r.proc);
+  expect(Date.now() - askedAt).toBeLessThan(LEASE_MS);
+  expect(next.r).not.toBe(leader.r);
+  expect(next.status!.partitions[0]!.epoch).toBe(before + 1);
+  expect((await getJson<RelayStatus>(`http://127.0.0.1:${leader.r.port}/status`))?.leading).toBe(false);
+  for (let n = 0; n < 5; n++) await write('s', n);
   await expectAllOnceInOrder(5);
 });
