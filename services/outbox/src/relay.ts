@@ -25,6 +25,8 @@ export interface PartitionStatus {
   partition: number;
   leading: boolean;
   epoch: number | null;
+  /** Events this instance moved to the relay dead letters for this partition since it started. */
+  deadLettered: number;
 }
 
 export interface RelayStatus {
@@ -121,7 +123,12 @@ export class OutboxRelay {
   }
 
   status(): RelayStatus {
-    const partitions = this.electors.map((e) => ({ partition: e.partition, leading: e.isLeading(), epoch: e.epoch }));
+    const partitions = this.electors.map((e, i) => ({
+      partition: e.partition,
+      leading: e.isLeading(),
+      epoch: e.epoch,
+      deadLettered: this.partitions[i]?.deadLettered ?? 0,
+    }));
     return { instanceId: this.settings.instanceId, leading: partitions.some((p) => p.leading), partitions };
   }
 

@@ -61,6 +61,7 @@ it('moves an event the stream refuses to the dead letters after the configured t
   expect(letter).toMatchObject({ event_id: a2!.id, seq: a2!.seq, aggregate_id: 'A', event_type: 'Step', attempts: 3, resolved_at: null });
   expect(letter.reason).toMatch(/message size exceeds maximum allowed/);
   expect(letter.epoch).toBe(relay.status().partitions[0]!.epoch);
+  expect(relay.status().partitions[0]!.deadLettered).toBe(1);
   expect(letter.payload.n).toBe(2);
   // Moved, not copied: the outbox no longer holds it, so nothing will try it again.
   const { rowCount } = await db.pool.query(`SELECT 1 FROM ${t}.outbox WHERE id = $1`, [a2!.id]);
