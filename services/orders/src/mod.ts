@@ -14,3 +14,13 @@ export {
   type CreateOrderRequest,
 } from './domain/order';
 export { startEmbeddedRelay, type EmbeddedRelay } from './relay';
+export {
+  ORDER_TRANSITIONS,
+  canTransition,
+  assertTransition,
+  OrderStateError,
+  IllegalTransitionError,
+  StaleVersionError,
+  OrderNotFoundError,
+} from './domain/order-state';
+export { OrderRepository, type NewOrder } from './data/order-repository';

@@ -14,6 +14,8 @@ export interface LeaseElectorOptions {
   renewMs: number;
   /** How often a follower tries to acquire; defaults to renewMs. Released leases are taken at once via poke(). */
   retryMs?: number;
+  /** Asked before every acquisition attempt (the balancer's say); renewals of a held lease never ask. */
+  mayAcquire?: () => boolean;
   logger?: Logger;
 }
 
@@ -153,7 +155,7 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
       if (this.currentEpoch === null) {
         const cooling = this.cooldownUntil - performance.now();
         if (cooling > 0) return this.schedule(cooling);
-        await this.tryAcquire();
+        if (this.options.mayAcquire?.() ?? true) await this.tryAcquire();
       } else if (!(await this.renew(this.currentEpoch))) {
         next = 0; // nobody may hold it now: campaign again at once (a new acquisition means a new epoch)
       }

@@ -20,6 +20,7 @@ export interface OutboxTables {
   partitions: string;
   settings: string;
   deadLetters: string;
+  members: string;
   /** LISTEN/NOTIFY channel that wakes relays (new events, released leases). */
   channel: string;
   /** First key of the transaction advisory locks that serialize writers of one aggregate. */
@@ -34,6 +35,7 @@ export function outboxTables(schema: string): OutboxTables {
     partitions: `"${schema}".outbox_partitions`,
     settings: `"${schema}".outbox_settings`,
     deadLetters: `"${schema}".outbox_dead_letters`,
+    members: `"${schema}".outbox_members`,
     channel: `${schema}_outbox`,
     lockSpace: fnv1a32(`outbox:${schema}`) | 0,
   };

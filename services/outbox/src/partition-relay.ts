@@ -52,10 +52,6 @@ export class PartitionRelay {
       })();
     });
     elector.on('lost', () => this.wake.set());
-    elector.on('stepDownRequested', (epoch) => {
-      this.logger.info({ partition: this.partition, epoch }, 'step-down requested');
-      void this.stepDown(epoch);
-    });
   }
 
   get partition(): number {
@@ -75,7 +71,7 @@ export class PartitionRelay {
    * acknowledged and marked, then release the lease so a successor takes over at once. Returns the epoch given
    * up, or null when not leading.
    */
-  async stepDown(epoch: number | null = this.elector.epoch): Promise<number | null> {
+  async stepDown(epoch: number | null | undefined = this.elector.epoch): Promise<number | null> {
     if (epoch === null || !this.elector.isLeading(epoch)) return null;
     this.steppingDown = epoch;
     this.wake.set();

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { ClientConfig, Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Backoff, delay } from './backoff';
+import { PartitionBalancer, type BalancerSnapshot } from './balancer';
 import type { RelaySettings } from './config';
 import { LeaseElector } from './lease';
 import { PgListener } from './listener';
@@ -34,6 +35,8 @@ export interface RelayStatus {
   /** Leads at least one partition. */
   leading: boolean;
   partitions: PartitionStatus[];
+  /** This instance's fair share of partitions and the live members it was computed from (null before joining). */
+  balance: { target: number; members: string[] } | null;
 }
 
 /**
@@ -46,6 +49,7 @@ export class OutboxRelay {
   private partitions: PartitionRelay[] = [];
   private listener: PgListener | null = null;
   private sweeper: RetentionSweeper | null = null;
+  private balancer: PartitionBalancer | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private started = false;
 
@@ -68,6 +72,20 @@ export class OutboxRelay {
       subjectPrefix: s.subjectPrefix,
       timeoutMs: s.publishTimeoutMs,
     });
+    const balancer = new PartitionBalancer({
+      pool,
+      schema: s.schema,
+      instanceId: s.instanceId,
+      partitions: count,
+      leaseMs: s.leaseMs,
+      intervalMs: s.renewMs,
+      logger: this.logger,
+      onDecision: (decision) => {
+        for (const partition of decision.release) void this.handOver(partition, 'rebalance');
+        for (const partition of decision.acquire) this.electors[partition]?.poke();
+      },
+    });
+    this.balancer = balancer;
     for (let partition = 0; partition < count; partition++) {
       const elector = new LeaseElector({
         pool,
@@ -76,8 +94,10 @@ export class OutboxRelay {
         instanceId: s.instanceId,
         leaseMs: s.leaseMs,
         renewMs: s.renewMs,
+        mayAcquire: () => balancer.wants(partition),
         logger: this.logger,
       });
+      elector.on('stepDownRequested', (epoch) => void this.handOver(partition, 'requested', epoch));
       this.electors.push(elector);
       this.partitions.push(
         new PartitionRelay(elector, reader, publisher, (signal) => this.streamReady(signal), s.instanceId, s, this.logger),
@@ -87,6 +107,7 @@ export class OutboxRelay {
     const connection = this.deps.listenConnection ?? (pool as unknown as { options: ClientConfig }).options;
     this.listener = new PgListener(connection, channel, (payload) => this.onNotify(payload), this.logger);
     this.listener.start();
+    await balancer.start();
     for (const elector of this.electors) elector.start();
     // One sweeper per schema is enough: the leader of partition 0 runs it.
     const first = this.electors[0];
@@ -100,6 +121,8 @@ export class OutboxRelay {
     if (!this.started) return;
     this.started = false;
     await this.sweeper?.stop();
+    // Leave first: when the released leases are announced, the others already count without this instance.
+    await this.balancer?.stop();
     await Promise.all(this.partitions.map((p) => p.stop()));
     await Promise.all(this.electors.map((e) => e.stop({ release: true })));
     await this.listener?.stop();
@@ -111,10 +134,31 @@ export class OutboxRelay {
    * (another instance takes over at once); this instance campaigns again only after one lease duration.
    */
   async stepDown(): Promise<Array<{ partition: number; epoch: number }>> {
+    await this.yieldToOthers();
     const given = await Promise.all(this.partitions.map(async (p) => ({ partition: p.partition, epoch: await p.stepDown() })));
     const released = given.filter((g): g is { partition: number; epoch: number } => g.epoch !== null);
     this.logger.info({ released }, 'stepped down');
     return released;
+  }
+
+  /**
+   * Gracefully hands one partition over: after a step-down request (then this instance yields first, so the
+   * partition goes elsewhere) or because it holds more than its fair share.
+   */
+  private async handOver(partition: number, reason: 'requested' | 'rebalance', epoch?: number): Promise<void> {
+    try {
+      if (reason === 'requested') await this.yieldToOthers();
+      const released = await this.partitions[partition]?.stepDown(epoch);
+      if (released != null) this.logger.info({ partition, epoch: released, reason }, 'partition handed over');
+    } catch (error) {
+      this.logger.warn({ err: error, partition, reason }, 'hand-over failed; the lease stays or expires');
+    }
+  }
+
+  private async yieldToOthers(): Promise<void> {
+    await this.balancer?.yieldFor(this.settings.leaseMs).catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'cannot mark this instance as yielding; it may take the partitions back');
+    });
   }
 
   /** Rows deleted by retention since start (while this instance led partition 0). */
@@ -129,12 +173,19 @@ export class OutboxRelay {
       epoch: e.epoch,
       deadLettered: this.partitions[i]?.deadLettered ?? 0,
     }));
-    return { instanceId: this.settings.instanceId, leading: partitions.some((p) => p.leading), partitions };
+    const snapshot: BalancerSnapshot | null = this.balancer?.snapshot ?? null;
+    return {
+      instanceId: this.settings.instanceId,
+      leading: partitions.some((p) => p.leading),
+      partitions,
+      balance: snapshot && { target: snapshot.target, members: snapshot.members.map((m) => m.instanceId).sort() },
+    };
   }
 
   private onNotify(payload: string | null): void {
     if (payload?.startsWith('released:')) {
-      this.electors[Number(payload.slice('released:'.length))]?.poke();
+      // A lease is free: look again at once (the balancer pokes the elector if it is ours to take).
+      this.balancer?.tickNow();
       return;
     }
     if (payload?.startsWith('step-down:')) {

@@ -34,6 +34,8 @@ it('keeps the outbox table bounded while events flow, and every event still reac
   try {
     let written = 0;
     let peak = 0;
+    // Rows still there 2 s after they were published, although retention is 200 ms (sweeps every 50 ms).
+    let overduePeak = 0;
     let writing = true;
     const writers = Array.from({ length: 4 }, async (_, w) => {
       while (writing) {
@@ -45,14 +47,18 @@ it('keeps the outbox table bounded while events flow, and every event still reac
     const until = Date.now() + 4000;
     while (Date.now() < until) {
       peak = Math.max(peak, await count());
+      overduePeak = Math.max(overduePeak, await count(`published_at < now() - interval '2 seconds'`));
       await new Promise((r) => setTimeout(r, 50));
     }
     writing = false;
     await Promise.all(writers);
 
-    // Without retention the table would hold every event written; with it, only the last few hundred ms.
-    expect(written).toBeGreaterThan(2000);
-    expect(peak).toBeLessThan(written / 2);
+    // Without retention every published row would stay (overdue rows would grow to nearly all written); with it,
+    // published rows live about 200 ms. How far the relay lags (unpublished rows) depends on the machine's load,
+    // so the bound is on what retention controls.
+    expect(written).toBeGreaterThan(1000);
+    expect(overduePeak).toBeLessThan(written / 20);
+    expect(peak).toBeLessThan(written);
     await waitFor('every event in the stream', async () => {
       const info = await (await jetstreamManager(ns.nc)).streams.info(ns.stream);
       return info.state.messages === written || undefined;

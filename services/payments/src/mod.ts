@@ -1,1 +1,11 @@
-export {};
+// Public entry of @outbox-relay/payments: the worker, its gateway adapter interface and fake, its migrations.
+export { startPaymentWorker, type PaymentWorker, type PaymentWorkerDeps, type PaymentWorkerSettings, type PaymentStats } from './worker/payment-worker';
+export { PaymentHandler, type PaymentHandlerDeps, type PaymentResult } from './worker/payment-handler';
+export { PaymentInbox, type PaymentCounters } from './worker/payment-inbox';
+export { ensurePaymentsConsumer, type PaymentsConsumerSpec } from './worker/jetstream-consumer';
+export { PaymentGatewayError, type PaymentGateway, type ChargeRequest, type ChargeResult } from './gateway/gateway';
+export { FakePaymentGateway, fakeOutcome, type FakeGatewaySettings, type FakeCharge } from './gateway/fake-gateway';
+export { PaymentRepository } from './data/payment-repository';
+export { PAYMENT_SUCCEEDED, PAYMENT_FAILED, orderCreatedPayloadSchema, paymentSucceededEvent, paymentFailedEvent } from './domain/events';
+export { migratePayments, PAYMENTS_MIGRATIONS_DIR, FAKE_GATEWAY_MIGRATIONS_DIR, type MigratePaymentsOptions } from './migrate';
+export { paymentsEnvSchema, paymentsEnvShape, type PaymentsConfig } from './config';

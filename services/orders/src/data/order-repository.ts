@@ -1,6 +1,7 @@
 import type { ClientBase, Pool } from 'pg';
 import { assertSchemaName } from '@outbox-relay/outbox';
 import type { Order, OrderState } from '../domain/order';
+import { assertTransition, OrderNotFoundError, StaleVersionError } from '../domain/order-state';
 
 /** Anything that runs a query: the pool, or a client inside an open transaction. */
 type Queryable = Pick<Pool | ClientBase, 'query'>;
@@ -69,6 +70,30 @@ export class OrderRepository {
   async findById(db: Queryable, id: string): Promise<Order | null> {
     const { rows } = await db.query<OrderRow>(`SELECT ${COLUMNS} FROM ${this.orders} WHERE id = $1`, [id]);
     return rows[0] ? toOrder(rows[0]) : null;
+  }
+
+  /**
+   * Moves the order to `to` if it is still at `expectedVersion` (optimistic lock) and the lifecycle allows it,
+   * bumping the version. Throws, writing nothing: `OrderNotFoundError`; `StaleVersionError` when the order is at
+   * another version, including when a concurrent writer changes it between this read and the update (the UPDATE
+   * waits for that writer's row lock, then re-checks its WHERE and matches no row); `IllegalTransitionError`.
+   */
+  async transition(db: Queryable, orderId: string, expectedVersion: number, to: OrderState): Promise<Order> {
+    const current = await this.findById(db, orderId);
+    if (!current) throw new OrderNotFoundError(orderId);
+    if (current.version !== expectedVersion) throw new StaleVersionError(orderId, expectedVersion, current.version);
+    assertTransition(orderId, current.state, to);
+    const { rows } = await db.query<OrderRow>(
+      `UPDATE ${this.orders} SET state = $4, version = version + 1, updated_at = now()
+       WHERE id = $1 AND version = $2 AND state = $3 RETURNING ${COLUMNS}`,
+      [orderId, expectedVersion, current.state, to],
+    );
+    const row = rows[0];
+    if (!row) {
+      const now = await this.findById(db, orderId);
+      throw new StaleVersionError(orderId, expectedVersion, now?.version);
+    }
+    return toOrder(row);
   }
 
   /**

@@ -1,0 +1,6 @@
+-- Up Migration
+-- Why a dead letter was resolved (e.g. `outboxctl dlq discard --reason`), kept for the audit trail.
+ALTER TABLE outbox_dead_letters ADD COLUMN resolution_note text;
+
+-- Down Migration
+ALTER TABLE outbox_dead_letters DROP COLUMN resolution_note;

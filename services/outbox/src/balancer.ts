@@ -1,0 +1,136 @@
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { delay } from './backoff';
+import { outboxTables, type OutboxTables } from './names';
+import { decideBalance, type BalanceDecision, type MemberView } from './shares';
+
+export interface PartitionBalancerOptions {
+  pool: Pool;
+  schema: string;
+  instanceId: string;
+  partitions: number;
+  /** Membership expires like a lease: a member silent this long no longer counts. */
+  leaseMs: number;
+  /** Heartbeat and rebalance period. */
+  intervalMs: number;
+  /** Told after every look at the table; the relay releases `release` gracefully. */
+  onDecision: (decision: BalanceDecision) => void;
+  logger?: Logger;
+}
+
+/** What the balancer saw last (for status and tests). */
+export interface BalancerSnapshot {
+  members: MemberView[];
+  target: number;
+  /** partition → holder of a live lease */
+  holders: Record<number, string>;
+}
+
+const CLEANUP_EVERY_TICKS = 120;
+
+/**
+ * Keeps this instance's membership heartbeat and decides which partitions it should lead, from the live members
+ * and live leases in the database (database clock only). It never takes a lease itself: it tells the electors
+ * which free partitions they may campaign for (`wants`) and the relay which ones to hand over.
+ */
+export class PartitionBalancer {
+  private readonly t: OutboxTables;
+  private wanted = new Set<number>();
+  private snapshotValue: BalancerSnapshot | null = null;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private again = false;
+  private wakeLoop: (() => void) | null = null;
+  private ticks = 0;
+
+  constructor(private readonly options: PartitionBalancerOptions) {
+    this.t = outboxTables(options.schema);
+  }
+
+  /** Joins (first heartbeat and decision before returning), then rebalances every interval. */
+  async start(): Promise<void> {
+    await this.tick().catch((error: unknown) => this.options.logger?.warn({ err: error }, 'first balance failed; retrying'));
+    this.loop ??= this.run();
+  }
+
+  /** Leaves: stops the loop and deletes the membership row so the others rebalance at once. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wakeLoop?.();
+    await this.loop;
+    await this.options.pool
+      .query(`DELETE FROM ${this.t.members} WHERE instance_id = $1`, [this.options.instanceId])
+      .catch((error: unknown) => this.options.logger?.warn({ err: error }, 'leaving the members failed; the row will expire'));
+  }
+
+  wants(partition: number): boolean {
+    return this.wanted.has(partition);
+  }
+
+  get snapshot(): BalancerSnapshot | null {
+    return this.snapshotValue;
+  }
+
+  /** Look again now (a lease was released or a member left), coalescing bursts. */
+  tickNow(): void {
+    this.again = true;
+    this.wakeLoop?.();
+  }
+
+  /** Ranks this member last for `ms`, so partitions it steps down from go to others. */
+  async yieldFor(ms: number): Promise<void> {
+    await this.options.pool.query(
+      `UPDATE ${this.t.members} SET yield_until = now() + make_interval(secs => $2::float8 / 1000) WHERE instance_id = $1`,
+      [this.options.instanceId, ms],
+    );
+  }
+
+  private async run(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      if (!this.again) {
+        await new Promise<void>((resolve) => {
+          this.wakeLoop = resolve;
+          void delay(this.options.intervalMs, this.abort.signal).then(resolve);
+        });
+        this.wakeLoop = null;
+      }
+      this.again = false;
+      if (this.abort.signal.aborted) break;
+      try {
+        await this.tick();
+      } catch (error) {
+        // Keep what we hold (the electors renew on their own); just do not take anything new meanwhile.
+        this.wanted = new Set();
+        this.options.logger?.warn({ err: error }, 'balance check failed; retrying');
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    const { pool, instanceId, leaseMs, partitions } = this.options;
+    const { rows: memberRows } = await pool.query<{ instance_id: string; yielding: boolean }>(
+      `WITH beat AS (
+         INSERT INTO ${this.t.members} (instance_id, expires_at) VALUES ($1, now() + make_interval(secs => $2::float8 / 1000))
+         ON CONFLICT (instance_id) DO UPDATE SET heartbeat_at = now(), expires_at = EXCLUDED.expires_at
+         RETURNING instance_id, yield_until > now() AS yielding)
+       SELECT instance_id, yield_until > now() AS yielding FROM ${this.t.members}
+       WHERE expires_at > now() AND instance_id <> $1
+       UNION ALL SELECT instance_id, yielding FROM beat`,
+      [instanceId, leaseMs],
+    );
+    const { rows: leaseRows } = await pool.query<{ partition: number; holder: string }>(
+      `SELECT partition, holder FROM ${this.t.partitions} WHERE holder IS NOT NULL AND expires_at > now()`,
+    );
+    if (++this.ticks % CLEANUP_EVERY_TICKS === 0) {
+      await pool.query(`DELETE FROM ${this.t.members} WHERE expires_at < now() - interval '1 hour'`);
+    }
+    const holders = new Map(leaseRows.map((r) => [r.partition, r.holder]));
+    const held = new Map<string, number>();
+    for (const holder of holders.values()) held.set(holder, (held.get(holder) ?? 0) + 1);
+    const members = memberRows.map((r) => ({ instanceId: r.instance_id, yielding: r.yielding, held: held.get(r.instance_id) ?? 0 }));
+    const decision = decideBalance(instanceId, partitions, members, holders);
+    this.wanted = new Set(decision.acquire);
+    this.snapshotValue = { members, target: decision.target, holders: Object.fromEntries(holders) };
+    this.options.onDecision(decision);
+  }
+}

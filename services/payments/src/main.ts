@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+/**
+ * The payment worker process. Exit codes: 0 after a graceful stop (SIGTERM / SIGINT), 1 on a runtime failure
+ * (including a start-up failure such as unmigrated schemas), 2 on invalid configuration.
+ */
+import type http from 'node:http';
+import { Pool } from 'pg';
+import { ConfigError, connectNats, createLogger, parseEnv, type Logger } from '@outbox-relay/outbox';
+import { paymentsEnvSchema, type PaymentsConfig } from './config';
+import { FakePaymentGateway } from './gateway/fake-gateway';
+import { createPaymentsServer, listen } from './http/server';
+import { migratePayments } from './migrate';
+import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
+import { startMetricsLog } from './worker/metrics-log';
+import { startPaymentWorker, type PaymentWorker, type PaymentWorkerSettings } from './worker/payment-worker';
+
+function readConfig(): PaymentsConfig {
+  try {
+    return parseEnv(paymentsEnvSchema, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`payments: ${error.message}\n`);
+      for (const issue of error.issues) process.stderr.write(`  ${issue.path}: ${issue.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function workerSettings(config: PaymentsConfig): PaymentWorkerSettings {
+  return {
+    ordersSchema: config.ORDERS_SCHEMA,
+    inboxSchema: config.INBOX_SCHEMA,
+    paymentsSchema: config.PAYMENTS_SCHEMA,
+    outboxSchema: config.OUTBOX_SCHEMA,
+    maxPayloadBytes: config.OUTBOX_MAX_PAYLOAD_BYTES,
+    stream: config.OUTBOX_STREAM,
+    subjectPrefix: config.OUTBOX_SUBJECT_PREFIX,
+    duplicateWindowMs: config.OUTBOX_DUPLICATE_WINDOW_MS,
+    consumerName: config.PAYMENTS_CONSUMER,
+    maxRetries: config.PAYMENTS_MAX_RETRIES,
+    backoff: { minMs: config.PAYMENTS_BACKOFF_MIN_MS, maxMs: config.PAYMENTS_BACKOFF_MAX_MS },
+    ackWaitMs: config.PAYMENTS_ACK_WAIT_MS,
+    maxAckPending: config.PAYMENTS_MAX_ACK_PENDING,
+    concurrency: config.PAYMENTS_CONCURRENCY,
+  };
+}
+
+function fakeGateway(config: PaymentsConfig, pool: Pool, logger: Logger): FakePaymentGateway {
+  const settings = {
+    successRate: config.FAKE_GATEWAY_SUCCESS_RATE,
+    latencyMs: config.FAKE_GATEWAY_LATENCY_MS,
+    failing: config.FAKE_GATEWAY_FAILING,
+  };
+  logger.warn({ fakeGateway: settings }, 'using the fake payment gateway (PAYMENTS_GATEWAY=fake): no real money moves');
+  return new FakePaymentGateway({ pool, schema: config.PAYMENTS_SCHEMA, settings, logger });
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger('payments', config.LOG_LEVEL);
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (error) => {
+    logger.fatal({ err: error }, 'unhandled rejection');
+    process.exit(1);
+  });
+
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.PAYMENTS_DB_POOL_MAX, application_name: 'payments' });
+  pool.on('error', (error) => logger.warn({ err: error }, 'pool: idle client error'));
+  if (config.OUTBOX_MIGRATE) {
+    await migratePayments({
+      pool,
+      outboxSchema: config.OUTBOX_SCHEMA,
+      inboxSchema: config.INBOX_SCHEMA,
+      paymentsSchema: config.PAYMENTS_SCHEMA,
+      fakeGateway: config.PAYMENTS_GATEWAY === 'fake',
+      partitions: config.OUTBOX_PARTITIONS,
+      logger,
+    });
+  }
+  const gateway = fakeGateway(config, pool, logger);
+
+  let worker: PaymentWorker | null = null;
+  let relay: EmbeddedRelay | null = null;
+  let stopping = false;
+  let server: http.Server | undefined;
+  if (config.PAYMENTS_HTTP_PORT !== undefined) {
+    server = createPaymentsServer({
+      pool,
+      logger,
+      isReady: () => worker !== null && !stopping,
+      stats: () => worker?.stats() ?? null,
+      relayStatus: config.PAYMENTS_RELAY_ENABLED ? () => relay?.status() ?? { state: 'starting (waiting for NATS)' } : undefined,
+      fakeGateway: gateway,
+    });
+    const port = await listen(server, config.PAYMENTS_HTTP_PORT);
+    logger.info({ port, admin: '/admin/fake-gateway' }, 'http listening');
+  }
+
+  const nc = await connectNats({ url: config.NATS_URL, name: `payments-${config.PAYMENTS_CONSUMER}`, credsFile: config.NATS_CREDS_FILE, logger });
+  worker = await startPaymentWorker({ pool, nc, gateway, logger }, workerSettings(config));
+  const running = worker;
+  const metrics = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);
+
+  const relayStarted = config.PAYMENTS_RELAY_ENABLED ? startEmbeddedRelay(config, logger) : Promise.resolve(null);
+  relayStarted.then(
+    (started) => (relay = started),
+    (error: unknown) => {
+      logger.fatal({ err: error }, 'embedded relay failed to start');
+      void shutdown('relay failed', 1);
+    },
+  );
+  running.done.catch((error: unknown) => {
+    logger.fatal({ err: error }, 'consume loop failed');
+    void shutdown('consume loop failed', 1);
+  });
+
+  async function shutdown(reason: string, exitCode: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    const started = Date.now();
+    logger.info({ reason }, 'shutting down');
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS + 5000).unref();
+    server?.close();
+    server?.closeAllConnections();
+    await running.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the worker failed'));
+    metrics.stop();
+    // A relay still waiting for NATS holds no lease; one that started releases its leases now.
+    const embedded = await settleWithin(relayStarted.catch(() => null), 1000);
+    if (embedded) {
+      await embedded.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the relay failed'));
+      logger.info('relay stopped, leases released');
+    }
+    await nc.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    logger.info({ durationMs: Date.now() - started }, 'shut down');
+    process.exit(exitCode);
+  }
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal during shutdown; exiting now');
+        process.exit(1);
+      }
+      void shutdown(signal, 0);
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`payments: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

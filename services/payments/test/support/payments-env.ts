@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { Pool } from 'pg';
+import { inboxTables } from '@outbox-relay/inbox';
+import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
+import { migrateOrders, OrderRepository, orderCreatedEvent, type Order } from '@outbox-relay/orders';
+import {
+  FakePaymentGateway,
+  migratePayments,
+  startPaymentWorker,
+  type ChargeRequest,
+  type ChargeResult,
+  type FakeGatewaySettings,
+  type PaymentGateway,
+  type PaymentWorker,
+  type PaymentWorkerSettings,
+} from '@outbox-relay/payments';
+import { createTestSchema, type TestSchema } from '../../../../test/helpers/db';
+import { uniqueName } from '../../../../test/helpers/env';
+import { createTestStream, type TestStream } from '../../../../test/helpers/nats';
+import { makeRelay, quietLogger } from '../../../../test/helpers/relay';
+
+/** A gateway wrapper that remembers when each call started and how it ended. */
+export class RecordingGateway implements PaymentGateway {
+  readonly name: string;
+  readonly calls: Array<{ orderId: string; at: number; ok: boolean }> = [];
+  constructor(readonly inner: PaymentGateway) {
+    this.name = inner.name;
+  }
+  async charge(request: ChargeRequest): Promise<ChargeResult> {
+    const call = { orderId: request.orderId, at: performance.now(), ok: false };
+    this.calls.push(call);
+    const result = await this.inner.charge(request);
+    call.ok = true;
+    return result;
+  }
+  callsFor(orderId: string) {
+    return this.calls.filter((c) => c.orderId === orderId);
+  }
+}
+
+export interface PaymentsTestEnv {
+  db: TestSchema;
+  ns: TestStream;
+  pool: Pool;
+  outboxSchema: string;
+  ordersSchema: string;
+  inboxSchema: string;
+  paymentsSchema: string;
+  orders: OrderRepository;
+  outbox: Outbox;
+  fake: FakePaymentGateway;
+  gateway: RecordingGateway;
+  relay: OutboxRelay;
+  settings(overrides?: Partial<PaymentWorkerSettings>): PaymentWorkerSettings;
+  startWorker(overrides?: Partial<PaymentWorkerSettings>): Promise<PaymentWorker>;
+  /** Inserts an order and its OrderCreated event in one transaction, as the order service does. */
+  createOrder(): Promise<{ order: Order; eventId: string }>;
+  order(id: string): Promise<Order>;
+  /** Outbox rows (published or not) of one aggregate and type. */
+  outboxEvents(orderId: string, eventType: string): Promise<Array<{ id: string; payload: Record<string, unknown>; headers: Record<string, string> }>>;
+  deadLetters(eventId: string): Promise<Array<{ id: string; attempts: number; reason: string; resolved_at: Date | null; payload: Record<string, unknown> }>>;
+  inboxRow(eventId: string, consumer?: string): Promise<{ outcome: string } | undefined>;
+  /** The documented replay of a consumer dead letter: inbox row deleted, dead letter resolved, replay enqueued. */
+  replayDeadLetter(deadLetterId: string): Promise<string>;
+  drop(): Promise<void>;
+}
+
+export const CONSUMER = 'payments';
+
+export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partial<FakeGatewaySettings> = {}): Promise<PaymentsTestEnv> {
+  const db = await createTestSchema(`${prefix}_ob`, { max: 20 });
+  const ns = await createTestStream(prefix);
+  const { pool } = db;
+  const ordersSchema = uniqueName(`${prefix}_or`);
+  const inboxSchema = uniqueName(`${prefix}_in`);
+  const paymentsSchema = uniqueName(`${prefix}_pa`);
+  await migrateOrders({ pool, schema: ordersSchema, outboxSchema: db.schema });
+  await migratePayments({ pool, outboxSchema: db.schema, inboxSchema, paymentsSchema, fakeGateway: true });
+  const orders = new OrderRepository(ordersSchema);
+  const outbox = new Outbox({ pool, schema: db.schema });
+  const fake = new FakePaymentGateway({ pool, schema: paymentsSchema, settings: { successRate: 1, latencyMs: 0, failing: false, ...fakeSettings } });
+  const gateway = new RecordingGateway(fake);
+  const relay = makeRelay(db, ns, ns.nc);
+  await relay.start();
+  const workers: PaymentWorker[] = [];
+  const t = inboxTables(inboxSchema);
+
+  const settings = (overrides: Partial<PaymentWorkerSettings> = {}): PaymentWorkerSettings => ({
+    ordersSchema,
+    inboxSchema,
+    paymentsSchema,
+    outboxSchema: db.schema,
+    maxPayloadBytes: 512 * 1024,
+    stream: ns.stream,
+    subjectPrefix: ns.subjectPrefix,
+    duplicateWindowMs: 120_000,
+    consumerName: CONSUMER,
+    maxRetries: 3,
+    backoff: { minMs: 100, maxMs: 2000 },
+    ackWaitMs: 30_000,
+    maxAckPending: 100,
+    concurrency: 1,
+    ...overrides,
+  });
+
+  return {
+    db,
+    ns,
+    pool,
+    outboxSchema: db.schema,
+    ordersSchema,
+    inboxSchema,
+    paymentsSchema,
+    orders,
+    outbox,
+    fake,
+    gateway,
+    relay,
+    settings,
+    async startWorker(overrides = {}) {
+      const worker = await startPaymentWorker({ pool, nc: ns.nc, gateway, logger: quietLogger }, settings(overrides));
+      workers.push(worker);
+      return worker;
+    },
+    async createOrder() {
+      return outbox.transaction(async (tx) => {
+        const order = await orders.insert(tx, { id: randomUUID(), customerId: randomUUID(), amount: 19.99, currency: 'EUR' });
+        const [event] = await outbox.enqueue(tx, orderCreatedEvent(order, { correlationId: `corr-${order.id.slice(0, 8)}` }));
+        return { order, eventId: event!.id };
+      });
+    },
+    async order(id) {
+      const order = await orders.findById(pool, id);
+      if (!order) throw new Error(`order ${id} not found`);
+      return order;
+    },
+    async outboxEvents(orderId, eventType) {
+      const { rows } = await pool.query(
+        `SELECT id::text, payload, headers FROM "${db.schema}".outbox WHERE aggregate_id = $1 AND event_type = $2 ORDER BY seq`,
+        [orderId, eventType],
+      );
+      return rows;
+    },
+    async deadLetters(eventId) {
+      const { rows } = await pool.query(
+        `SELECT id::text, attempts, reason, resolved_at, payload FROM ${t.deadLetters} WHERE consumer = $1 AND event_id = $2 ORDER BY id`,
+        [CONSUMER, eventId],
+      );
+      return rows;
+    },
+    async inboxRow(eventId, consumer = CONSUMER) {
+      const { rows } = await pool.query(`SELECT outcome FROM ${t.inbox} WHERE consumer = $1 AND event_id = $2`, [consumer, eventId]);
+      return rows[0];
+    },
+    async replayDeadLetter(deadLetterId) {
+      return outbox.transaction(async (tx) => {
+        const { rows } = await tx.query(
+          `UPDATE ${t.deadLetters} SET resolved_at = now(), resolution = 'replayed'
+           WHERE id = $1 AND resolved_at IS NULL
+           RETURNING consumer, event_id, event_type, aggregate_type, aggregate_id, payload, headers`,
+          [deadLetterId],
+        );
+        const dl = rows[0];
+        if (!dl) throw new Error(`no open dead letter ${deadLetterId}`);
+        await tx.query(`DELETE FROM ${t.inbox} WHERE consumer = $1 AND event_id = $2`, [dl.consumer, dl.event_id]);
+        const replayId = randomUUID();
+        const headers: Record<string, string> = { replayOf: dl.event_id };
+        const correlationId = (dl.headers as Record<string, string>)['Outbox-Correlation-Id'];
+        if (correlationId) headers.correlationId = correlationId;
+        await outbox.enqueue(tx, { id: replayId, aggregateType: dl.aggregate_type, aggregateId: dl.aggregate_id, eventType: dl.event_type, payload: dl.payload, headers });
+        return replayId;
+      });
+    },
+    async drop() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await relay.stop();
+      await outbox.close();
+      const jsm = await jetstreamManager(ns.nc);
+      await jsm.consumers.delete(ns.stream, CONSUMER).catch(() => undefined);
+      for (const schema of [ordersSchema, inboxSchema, paymentsSchema]) await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await ns.drop();
+      await db.drop();
+    },
+  };
+}
