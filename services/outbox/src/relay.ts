@@ -12,7 +12,7 @@ import { outboxTables } from './names';
 import { PartitionRelay } from './partition-relay';
 import { ensureStream, JetStreamPublisher } from './publisher';
 import { OutboxReader } from './reader';
-import { RetentionSweeper } from './retention';
+import { RetentionSweeper, sweepOutbox } from './retention';
 
 export interface OutboxRelayDeps {
   pool: Pool;
@@ -111,7 +111,12 @@ export class OutboxRelay {
     for (const elector of this.electors) elector.start();
     // One sweeper per schema is enough: the leader of partition 0 runs it.
     const first = this.electors[0];
-    this.sweeper = new RetentionSweeper(pool, s.schema, s.retention, () => first?.isLeading() ?? false, this.logger);
+    this.sweeper = new RetentionSweeper(
+      () => sweepOutbox(pool, s.schema, s.retention),
+      s.retention.intervalMs,
+      () => first?.isLeading() ?? false,
+      this.logger.child({ schema: s.schema, table: 'outbox' }),
+    );
     this.sweeper.start();
     this.logger.info({ partitions: count, schema: s.schema, stream: s.stream }, 'relay started');
   }
@@ -163,7 +168,8 @@ export class OutboxRelay {
 
   /** Rows deleted by retention since start (while this instance led partition 0). */
   retentionTotals(): { published: number; deadLetters: number; sweeps: number } {
-    return { ...(this.sweeper?.deleted ?? { published: 0, deadLetters: 0, sweeps: 0 }) };
+    const deleted = this.sweeper?.deleted ?? {};
+    return { published: deleted.published ?? 0, deadLetters: deleted.deadLetters ?? 0, sweeps: deleted.sweeps ?? 0 };
   }
 
   status(): RelayStatus {

@@ -45,20 +45,20 @@ export async function sweepOutbox(
 }
 
 /**
- * Runs `sweepOutbox` every `intervalMs` while `active()` (the relay runs it while it leads partition 0, so one
- * process sweeps; SKIP LOCKED would make several harmless anyway). Failures are logged and retried next time.
+ * Runs a retention sweep every `intervalMs` while `active()` (the relay sweeps the outbox while it leads
+ * partition 0, so one process does it; SKIP LOCKED would make several harmless anyway). Failures are logged and
+ * retried at the next interval. `deleted` adds up what each sweep reported, per table.
  */
 export class RetentionSweeper {
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
-  /** Totals since start, for status and tests. */
-  readonly deleted = { published: 0, deadLetters: 0, sweeps: 0 };
+  /** Rows deleted since start, per key of the sweep's result, plus the number of sweeps. */
+  readonly deleted: Record<string, number> = { sweeps: 0 };
 
   constructor(
-    private readonly pool: Pool,
-    private readonly schema: string,
-    private readonly retention: OutboxRetention,
-    private readonly active: () => boolean,
+    private readonly sweep: () => Promise<Record<string, number>>,
+    private readonly intervalMs: number,
+    private readonly active: () => boolean = () => true,
     private readonly logger?: Logger,
   ) {}
 
@@ -73,16 +73,19 @@ export class RetentionSweeper {
 
   private async run(): Promise<void> {
     while (!this.abort.signal.aborted) {
-      await delay(this.retention.intervalMs, this.abort.signal);
+      await delay(this.intervalMs, this.abort.signal);
       if (this.abort.signal.aborted || !this.active()) continue;
       try {
-        const result = await sweepOutbox(this.pool, this.schema, this.retention);
-        this.deleted.published += result.published;
-        this.deleted.deadLetters += result.deadLetters;
-        this.deleted.sweeps++;
-        if (result.published + result.deadLetters > 0) this.logger?.info({ schema: this.schema, ...result }, 'retention sweep');
+        const result = await this.sweep();
+        let total = 0;
+        for (const [key, count] of Object.entries(result)) {
+          this.deleted[key] = (this.deleted[key] ?? 0) + count;
+          total += count;
+        }
+        this.deleted.sweeps = (this.deleted.sweeps ?? 0) + 1;
+        if (total > 0) this.logger?.info({ deleted: result }, 'retention sweep');
       } catch (error) {
-        this.logger?.warn({ err: error, schema: this.schema }, 'retention sweep failed; retrying at the next interval');
+        this.logger?.warn({ err: error }, 'retention sweep failed; retrying at the next interval');
       }
     }
   }

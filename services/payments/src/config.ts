@@ -44,12 +44,26 @@ export const paymentsEnvShape = {
   FAKE_GATEWAY_LATENCY_MS: ms(20, 0, 600_000),
   /** Start with every charge failing (the forced-failure switch; also on `PUT /admin/fake-gateway`). */
   FAKE_GATEWAY_FAILING: flag(false),
+  /** Inbox rows older than this are deleted; must stay far above the stream's duplicate window. */
+  INBOX_RETENTION_MS: ms(7 * 86_400_000, 60_000, 365 * 86_400_000),
+  /** Resolved consumer dead letters older than this are deleted (open ones never are). */
+  INBOX_DEAD_LETTER_RETENTION_MS: ms(30 * 86_400_000, 60_000, 3650 * 86_400_000),
+  INBOX_RETENTION_INTERVAL_MS: ms(60_000, 100, 86_400_000),
 };
 
 export const paymentsEnvSchema = z
   .object(paymentsEnvShape)
   .superRefine(checkRelayTimings)
   .superRefine((env, ctx) => {
+    // A re-publish (a relay's successor, a replay) of an event can arrive until the duplicate window has passed;
+    // its inbox row must still be there then, with a wide margin.
+    if (env.INBOX_RETENTION_MS < 10 * env.OUTBOX_DUPLICATE_WINDOW_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['INBOX_RETENTION_MS'],
+        message: `must be at least 10 x OUTBOX_DUPLICATE_WINDOW_MS (${10 * env.OUTBOX_DUPLICATE_WINDOW_MS}) so a late duplicate still finds its inbox row`,
+      });
+    }
     if (env.PAYMENTS_BACKOFF_MIN_MS > env.PAYMENTS_BACKOFF_MAX_MS) {
       ctx.addIssue({ code: 'custom', path: ['PAYMENTS_BACKOFF_MIN_MS'], message: 'must not exceed PAYMENTS_BACKOFF_MAX_MS' });
     }

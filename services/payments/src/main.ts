@@ -49,6 +49,11 @@ function workerSettings(config: PaymentsConfig): PaymentWorkerSettings {
     ackWaitMs: config.PAYMENTS_ACK_WAIT_MS,
     maxAckPending: config.PAYMENTS_MAX_ACK_PENDING,
     concurrency: config.PAYMENTS_CONCURRENCY,
+    inboxRetention: {
+      processedMs: config.INBOX_RETENTION_MS,
+      deadLetterMs: config.INBOX_DEAD_LETTER_RETENTION_MS,
+      intervalMs: config.INBOX_RETENTION_INTERVAL_MS,
+    },
   };
 }
 

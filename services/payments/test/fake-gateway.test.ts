@@ -109,6 +109,8 @@ describe('payments configuration', () => {
       PAYMENTS_GATEWAY: 'fake',
       FAKE_GATEWAY_SUCCESS_RATE: 1,
       FAKE_GATEWAY_FAILING: false,
+      INBOX_RETENTION_MS: 7 * 86_400_000,
+      INBOX_DEAD_LETTER_RETENTION_MS: 30 * 86_400_000,
     });
   });
 
@@ -144,5 +146,8 @@ describe('payments configuration', () => {
     expect(variables({ PAYMENTS_BACKOFF_MIN_MS: '5000', PAYMENTS_BACKOFF_MAX_MS: '100' })).toEqual(['PAYMENTS_BACKOFF_MIN_MS']);
     expect(variables({ PAYMENTS_CONCURRENCY: '8', PAYMENTS_DB_POOL_MAX: '10' })).toEqual(['PAYMENTS_DB_POOL_MAX']);
     expect(variables({ FAKE_GATEWAY_LATENCY_MS: '5000', PAYMENTS_ACK_WAIT_MS: '2000' })).toEqual(['FAKE_GATEWAY_LATENCY_MS']);
+    // Inbox rows must outlive the duplicate window by far (a late re-publish must still find its row).
+    expect(variables({ INBOX_RETENTION_MS: String(9 * 120_000) })).toEqual(['INBOX_RETENTION_MS']);
+    expect(variables({ INBOX_RETENTION_MS: String(10 * 120_000) })).toEqual([]);
   });
 });

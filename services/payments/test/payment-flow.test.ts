@@ -6,7 +6,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { randomUUID } from 'node:crypto';
-import { Inbox, inboxEventFromMsg } from '@outbox-relay/inbox';
+import { Inbox, inboxEventFromMsg, inboxTables } from '@outbox-relay/inbox';
 import { PaymentHandler, PaymentRepository, ensurePaymentsConsumer, type PaymentWorker } from '@outbox-relay/payments';
 import { readStream, waitFor } from '../../../test/helpers/nats';
 import { quietLogger } from '../../../test/helpers/relay';
@@ -148,5 +148,27 @@ describe('payment worker', () => {
     const updated = await ensurePaymentsConsumer(jsm, { ...spec, ackWaitMs: 3000, maxAckPending: 20 });
     expect(updated.config).toMatchObject({ ack_wait: 3000 * 1e6, max_ack_pending: 20, max_deliver: -1 });
     await jsm.consumers.delete(env.ns.stream, spec.name);
+  });
+
+  it('sweeps its inbox: rows past INBOX_RETENTION go, recent ones (duplicate protection) stay', async () => {
+    const t = inboxTables(env.inboxSchema);
+    await env.pool.query(
+      `INSERT INTO ${t.inbox} (consumer, event_id, event_type, subject, processed_at)
+       VALUES ($1, 'ancient', 'OrderCreated', 's', now() - interval '8 days'), ($1, 'recent', 'OrderCreated', 's', now() - interval '1 day')`,
+      [`${CONSUMER}-sweep`],
+    );
+    const sweeping = await env.startWorker({
+      consumerName: `${CONSUMER}-sweep`,
+      inboxRetention: { processedMs: 7 * 86_400_000, deadLetterMs: 30 * 86_400_000, intervalMs: 50 },
+    });
+    await waitFor('the old inbox row swept', async () => {
+      // (The new durable also processes this file's earlier OrderCreated events: look only at the two planted rows.)
+      const { rows } = await env.pool.query(
+        `SELECT event_id FROM ${t.inbox} WHERE consumer = $1 AND event_id IN ('ancient', 'recent')`,
+        [`${CONSUMER}-sweep`],
+      );
+      return rows.length === 1 ? rows : undefined;
+    }).then((rows) => expect(rows).toEqual([{ event_id: 'recent' }]));
+    await sweeping.stop();
   });
 });

@@ -2,8 +2,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { inboxTables, startInboxConsumer, type InboxConsumer } from '@outbox-relay/inbox';
-import { Outbox, SchemaError } from '@outbox-relay/outbox';
+import { inboxTables, startInboxConsumer, sweepInbox, type InboxConsumer } from '@outbox-relay/inbox';
+import { Outbox, RetentionSweeper, SchemaError } from '@outbox-relay/outbox';
 import { ORDER_AGGREGATE, ORDER_CREATED, OrderRepository } from '@outbox-relay/orders';
 import { PaymentRepository } from '../data/payment-repository';
 import type { PaymentGateway } from '../gateway/gateway';
@@ -28,6 +28,8 @@ export interface PaymentWorkerSettings {
   ackWaitMs: number;
   maxAckPending: number;
   concurrency: number;
+  /** Deletes this worker's old inbox rows and resolved dead letters (see sweepInbox). */
+  inboxRetention: { processedMs: number; deadLetterMs: number; intervalMs: number };
 }
 
 export interface PaymentWorkerDeps {
@@ -125,6 +127,14 @@ export async function startPaymentWorker(deps: PaymentWorkerDeps, settings: Paym
     concurrency: settings.concurrency,
     logger,
   });
+  const retention = settings.inboxRetention;
+  const sweeper = new RetentionSweeper(
+    () => sweepInbox({ pool, schema: settings.inboxSchema, olderThanMs: retention.processedMs, deadLetterOlderThanMs: retention.deadLetterMs }),
+    retention.intervalMs,
+    () => true,
+    logger.child({ schema: settings.inboxSchema, table: 'inbox' }),
+  );
+  sweeper.start();
   logger.info(
     { stream: settings.stream, filterSubject, gateway: deps.gateway.name, maxRetries: settings.maxRetries, backoff: settings.backoff, ackWaitMs: settings.ackWaitMs },
     'payment worker consuming',
@@ -138,6 +148,7 @@ export async function startPaymentWorker(deps: PaymentWorkerDeps, settings: Paym
     stats: () => ({ ...running.stats(), ...inbox.counters }),
     stop() {
       stopping ??= (async () => {
+        await sweeper.stop();
         await running.stop();
         // Acks are fire-and-forget publishes; make sure the server has them before the connection closes.
         if (!nc.isClosed()) await nc.flush().catch(() => undefined);

@@ -101,6 +101,7 @@ export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partia
     ackWaitMs: 30_000,
     maxAckPending: 100,
     concurrency: 1,
+    inboxRetention: { processedMs: 7 * 86_400_000, deadLetterMs: 30 * 86_400_000, intervalMs: 60_000 },
     ...overrides,
   });
 
