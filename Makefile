@@ -5,10 +5,10 @@ SHELL := /bin/bash
 # Extra flags for jest, e.g. `make test JEST_FLAGS="services/subscriber"`; .ci/run adds --json --outputFile.
 JEST_FLAGS ?=
 
-.PHONY: help install build typecheck services test demo demo-local clean
+.PHONY: help install build typecheck services test demo demo-local demo-payments clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 # npm writes node_modules/.package-lock.json on every install: reinstall when it is missing or older than the lock.
 node_modules/.package-lock.json: package-lock.json
@@ -32,8 +32,12 @@ test: install build typecheck services ## the whole suite against the real Postg
 demo: install build ## the demo: kind when kind and Docker are usable, else the local one (says which and why)
 	@bash scripts/demo.sh
 
-demo-local: install build ## the local demo: 3 order replicas, 3 subscribers, leader SIGKILL and failover
+demo-local: install build ## the local demo: 3 order replicas, 3 subscribers, leader SIGKILL and failover; then the payment scenarios
 	node scripts/demo-local.mjs
+	node scripts/demo-payments.mjs
+
+demo-payments: install build ## payment worker scenarios: paid, duplicate skipped, retries then dead letter, outboxctl dlq replay
+	node scripts/demo-payments.mjs
 
 clean: ## remove build output and demo logs (not node_modules)
 	rm -rf services/*/dist .demo coverage

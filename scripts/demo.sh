@@ -37,4 +37,7 @@ case "$mode" in
     exit 2
     ;;
 esac
-exec node scripts/demo-local.mjs "$@"
+node scripts/demo-local.mjs "$@"
+echo
+echo "make demo: the payment worker scenarios (also: make demo-payments)."
+exec node scripts/demo-payments.mjs
