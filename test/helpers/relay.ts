@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createLogger, defaultRelaySettings, OutboxRelay, type RelaySettings } from '@outbox-relay/outbox';
+import { createLogger, defaultRelaySettings, OutboxRelay, type RelayObserver, type RelaySettings } from '@outbox-relay/outbox';
 import type { TestSchema } from './db';
 import type { TestStream } from './nats';
 
@@ -11,9 +11,10 @@ export function makeRelay(
   stream: Pick<TestStream, 'stream' | 'subjectPrefix'>,
   nc: NatsConnection,
   overrides: Partial<RelaySettings> = {},
+  observer?: RelayObserver,
 ): OutboxRelay {
   return new OutboxRelay(
-    { pool: db.pool, nats: nc, logger: quietLogger },
+    { pool: db.pool, nats: nc, logger: quietLogger, observer },
     defaultRelaySettings({
       schema: db.schema,
       stream: stream.stream,
@@ -27,4 +28,24 @@ export function makeRelay(
       ...overrides,
     }),
   );
+}
+
+/** A RelayObserver that keeps every call, for tests of what the relay reports. */
+export function recordingObserver() {
+  const calls = {
+    published: [] as Array<{ partition: number; count: number; duplicates: number; commitToAckMs: number[] }>,
+    publishFailed: [] as Array<{ partition: number; permanent: boolean }>,
+    deadLettered: [] as number[],
+    leadership: [] as Array<{ partition: number; epoch: number | null }>,
+    retention: [] as Array<{ table: string; rows: number }>,
+  };
+  const observer: RelayObserver = {
+    published: (partition, records, duplicates, ackedAtMs) =>
+      calls.published.push({ partition, count: records.length, duplicates, commitToAckMs: records.map((r) => ackedAtMs - r.createdAt.getTime()) }),
+    publishFailed: (partition, permanent) => calls.publishFailed.push({ partition, permanent }),
+    deadLettered: (partition) => calls.deadLettered.push(partition),
+    leadershipChanged: (partition, epoch) => calls.leadership.push({ partition, epoch }),
+    retentionDeleted: (table, rows) => calls.retention.push({ table, rows }),
+  };
+  return { observer, calls };
 }

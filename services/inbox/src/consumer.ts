@@ -1,4 +1,6 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { contextFromHeaders } from '@outbox-relay/outbox';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { describeError, HandlerFailedError } from './errors';
@@ -65,6 +67,7 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
   const logger = options.logger?.child({ consumer: options.inbox.consumer });
   const stats: InboxConsumerStats = { processed: 0, duplicates: 0, failed: 0, retried: 0, deadLettered: 0, infrastructureErrors: 0 };
   const limiter = new KeyedLimiter(options.concurrency ?? 1);
+  const tracer = trace.getTracer('@outbox-relay/inbox');
   const messages: ConsumerMessages = await options.consumer.consume({ max_messages: options.prefetch ?? 64 });
 
   async function deadLetter(m: JsMsg, event: InboxEvent, reason: string, attempts: number): Promise<void> {
@@ -78,13 +81,49 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
     m.ack();
   }
 
-  async function process(m: JsMsg): Promise<void> {
+  /**
+   * One consumer span per delivery, a child of the trace that wrote the event (its headers carry the writer's
+   * context); the handler runs inside it, so its own outbox events carry the same trace onwards.
+   */
+  function processTraced(m: JsMsg): Promise<void> {
     const event = inboxEventFromMsg(m);
+    return tracer.startActiveSpan(
+      `${event.eventType} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.destination.name': event.subject,
+          'messaging.consumer.group.name': options.inbox.consumer,
+          'messaging.message.id': event.eventId,
+          'outbox.aggregate_id': event.aggregateId ?? '',
+          'outbox.delivery_count': event.deliveryCount,
+        },
+      },
+      contextFromHeaders(event.headers),
+      async (span) => {
+        try {
+          await process(m, event, (outcome) => span.setAttribute('outbox.outcome', outcome));
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  async function process(m: JsMsg, event: InboxEvent, outcome: (what: string) => void): Promise<void> {
     const log = { eventId: event.eventId, eventType: event.eventType, aggregateId: event.aggregateId, deliveryCount: event.deliveryCount, streamSeq: event.streamSeq };
     try {
-      if (event.parseError) return await deadLetter(m, event, event.parseError, 1);
-      const outcome = await options.inbox.handleOnce(event, options.handler);
-      if (outcome.status === 'duplicate') {
+      if (event.parseError) {
+        outcome('dead_lettered');
+        return await deadLetter(m, event, event.parseError, 1);
+      }
+      const result = await options.inbox.handleOnce(event, options.handler);
+      outcome(result.status);
+      if (result.status === 'duplicate') {
         stats.duplicates++;
         logger?.info({ ...log, replayOf: event.replayOf }, 'duplicate event skipped');
       } else {
@@ -94,6 +133,7 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
       m.ack();
     } catch (error) {
       if (!(error instanceof HandlerFailedError)) {
+        outcome('infrastructure_error');
         stats.infrastructureErrors++;
         const wait = retryDelayMs(event.deliveryCount, backoff);
         logger?.warn({ ...log, err: error, retryInMs: wait }, 'processing failed outside the handler; redelivery requested');
@@ -111,6 +151,7 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
       }
       const reason = describeError(error.cause);
       if (error.permanent || failures > maxRetries) {
+        outcome('dead_lettered');
         await deadLetter(m, event, error.permanent ? reason : `${reason} (gave up after ${failures} attempts)`, failures).catch((dlqError: unknown) => {
           stats.infrastructureErrors++;
           logger?.warn({ ...log, err: dlqError }, 'cannot write the dead letter; redelivery requested');
@@ -119,6 +160,7 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
         return;
       }
       const wait = retryDelayMs(failures, backoff);
+      outcome('retry');
       stats.retried++;
       logger?.warn({ ...log, attempt: failures, maxRetries, retryInMs: wait, err: error.cause }, 'handler failed; retry scheduled');
       m.nak(wait);
@@ -129,7 +171,7 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
     for await (const m of messages) {
       const aggregate = m.headers?.get('Outbox-Aggregate-Id') || `seq:${m.seq}`;
       await limiter.run(aggregate, () =>
-        process(m).catch((error: unknown) => {
+        processTraced(m).catch((error: unknown) => {
           // process() handles its own failures; this is a bug guard so the loop never dies with a message in hand.
           logger?.error({ err: error, streamSeq: m.seq }, 'unexpected error while processing; nak');
           m.nak(retryDelayMs(1, backoff));

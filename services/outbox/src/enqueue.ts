@@ -2,6 +2,7 @@ import type { ClientBase } from 'pg';
 import { EventValidationError, SchemaError } from './errors';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type OutboxEventInput, prepareEvents } from './event';
 import { outboxTables, type OutboxTables } from './names';
+import { activeTraceHeaders } from './telemetry';
 
 export interface EnqueueOptions {
   /** Schema holding the outbox tables. Default `outbox`. */
@@ -52,6 +53,19 @@ function insertStatement(t: OutboxTables, lock: boolean): string {
 }
 
 /**
+ * Events written while a span is active (an HTTP request, a consumer handling an event) carry its W3C trace context
+ * unless they name one themselves, so the relay's publish and every consumer join the writer's trace. Without an
+ * OpenTelemetry SDK the active context is empty and events are left as they are.
+ */
+function withActiveTrace(events: OutboxEventInput | OutboxEventInput[]): OutboxEventInput | OutboxEventInput[] {
+  const trace = activeTraceHeaders();
+  if (!trace.traceparent) return events;
+  const add = (e: OutboxEventInput): OutboxEventInput =>
+    e && typeof e === 'object' && !e.headers?.traceparent ? { ...e, headers: { ...e.headers, ...trace } } : e;
+  return Array.isArray(events) ? events.map(add) : add(events);
+}
+
+/**
  * Writes events into the outbox inside the caller's open transaction, so they exist if and only if that
  * transaction commits. Validates everything first: on bad input it throws `EventValidationError` (or
  * `PayloadTooLargeError`) and writes nothing. Events of one call keep their order.
@@ -62,7 +76,7 @@ export async function enqueue(
   options: EnqueueOptions = {},
 ): Promise<EnqueuedEvent[]> {
   const t = outboxTables(options.schema ?? 'outbox');
-  const prepared = prepareEvents(events, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
+  const prepared = prepareEvents(withActiveTrace(events), options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   const seen = new Set<string>();
   for (const [index, event] of prepared.entries()) {
     if (seen.has(event.id)) {

@@ -38,3 +38,6 @@ export { connectNats } from './nats';
 export { Backoff } from './backoff';
 export { deleteInBatches, type BatchedDelete } from './batched-delete';
 export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './retention';
+export { noopRelayObserver, type RelayObserver } from './observer';
+export { readBacklog, readOldestTransactionAgeSeconds, type PartitionBacklog } from './backlog';
+export { outboxTracer, activeTraceHeaders, contextFromHeaders, linksTo } from './telemetry';

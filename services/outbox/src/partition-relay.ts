@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Backoff, delay } from './backoff';
 import { LeaseLostError } from './errors';
 import type { LeaseElector } from './lease';
+import type { RelayObserver } from './observer';
 import { permanentPublishError, type JetStreamPublisher } from './publisher';
 import type { Fence, OutboxReader } from './reader';
 import { WakeSignal } from './wake';
@@ -43,6 +44,7 @@ export class PartitionRelay {
     private readonly instanceId: string,
     private readonly options: PartitionRelayOptions,
     private readonly logger: Logger,
+    private readonly observer: RelayObserver,
   ) {
     elector.on('elected', (epoch) => {
       const previous = this.term;
@@ -112,6 +114,7 @@ export class PartitionRelay {
           await settleMark();
           if (outcome.acked.length > 0) {
             const acked = outcome.acked;
+            this.observer.published(fence.partition, acked, outcome.duplicates, Date.now());
             marking = {
               seqs: acked.map((r) => r.seq),
               done: this.reader.markPublished(fence, acked).then(
@@ -128,6 +131,7 @@ export class PartitionRelay {
             await settleMark();
             const { record, error } = outcome.failure;
             const permanent = permanentPublishError(error);
+            this.observer.publishFailed(fence.partition, permanent !== null);
             if (permanent !== null) {
               const attempts = (permanentFailures.get(record.id) ?? 0) + 1;
               if (permanentFailures.size >= MAX_TRACKED_FAILURES) permanentFailures.clear();
@@ -135,7 +139,10 @@ export class PartitionRelay {
               if (attempts >= this.options.maxPublishAttempts) {
                 const deadLetterId = await this.reader.deadLetter(fence, record, permanent, attempts);
                 permanentFailures.delete(record.id);
-                if (deadLetterId !== null) this.deadLettered++;
+                if (deadLetterId !== null) {
+                  this.deadLettered++;
+                  this.observer.deadLettered(fence.partition);
+                }
                 log.error(
                   { eventId: record.id, aggregateType: record.aggregateType, aggregateId: record.aggregateId, seq: record.seq, attempts, reason: permanent, deadLetterId },
                   'event can never be published; moved to the dead letters, later events of its aggregate go on',

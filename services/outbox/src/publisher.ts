@@ -1,7 +1,9 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { OutboxRecord } from './reader';
+import { linksTo, outboxTracer } from './telemetry';
 
 /** Header names the relay sets on every message (besides `Nats-Msg-Id`, which carries the event id). */
 export const OutboxHeaders = {
@@ -102,7 +104,33 @@ export class JetStreamPublisher {
     return `${this.options.subjectPrefix}.${record.aggregateType}.${record.eventType}`;
   }
 
+  /**
+   * One span per batch (`<stream> publish`, producer), linked to the traces that wrote the events; the messages
+   * carry each event's own trace context, so consumers continue the writer's trace, not the relay's.
+   */
   async publishBatch(records: readonly OutboxRecord[], mayPublish: () => boolean): Promise<PublishOutcome> {
+    return outboxTracer().startActiveSpan(
+      `${this.options.stream} publish`,
+      {
+        kind: SpanKind.PRODUCER,
+        links: linksTo(records),
+        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': this.options.stream, 'messaging.batch.message_count': records.length },
+      },
+      async (span) => {
+        try {
+          const outcome = await this.publishInOrder(records, mayPublish);
+          span.setAttribute('outbox.acked', outcome.acked.length);
+          span.setAttribute('outbox.duplicates', outcome.duplicates);
+          if (outcome.failure) span.setStatus({ code: SpanStatusCode.ERROR, message: String((outcome.failure.error as Error)?.message ?? outcome.failure.error) });
+          return outcome;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  private async publishInOrder(records: readonly OutboxRecord[], mayPublish: () => boolean): Promise<PublishOutcome> {
     const ackedFlags = new Array<boolean>(records.length).fill(false);
     let duplicates = 0;
     let failure: PublishOutcome['failure'];

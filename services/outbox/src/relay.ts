@@ -12,6 +12,7 @@ import { outboxTables } from './names';
 import { PartitionRelay } from './partition-relay';
 import { ensureStream, JetStreamPublisher } from './publisher';
 import { OutboxReader } from './reader';
+import { noopRelayObserver, type RelayObserver } from './observer';
 import { RetentionSweeper, sweepOutbox } from './retention';
 
 export interface OutboxRelayDeps {
@@ -20,6 +21,8 @@ export interface OutboxRelayDeps {
   logger: Logger;
   /** Connection settings for the LISTEN connection; defaults to the pool's. */
   listenConnection?: ClientConfig;
+  /** Told what the relay does, for metrics; defaults to nothing. */
+  observer?: RelayObserver;
 }
 
 export interface PartitionStatus {
@@ -64,6 +67,7 @@ export class OutboxRelay {
     if (this.started) return;
     this.started = true;
     const { pool } = this.deps;
+    const observer = this.deps.observer ?? noopRelayObserver;
     const s = this.settings;
     const count = await readPartitionCount(pool, s.schema);
     const reader = new OutboxReader(pool, s.schema);
@@ -98,9 +102,11 @@ export class OutboxRelay {
         logger: this.logger,
       });
       elector.on('stepDownRequested', (epoch) => void this.handOver(partition, 'requested', epoch));
+      elector.on('elected', (epoch) => observer.leadershipChanged(partition, epoch));
+      elector.on('lost', () => observer.leadershipChanged(partition, null));
       this.electors.push(elector);
       this.partitions.push(
-        new PartitionRelay(elector, reader, publisher, (signal) => this.streamReady(signal), s.instanceId, s, this.logger),
+        new PartitionRelay(elector, reader, publisher, (signal) => this.streamReady(signal), s.instanceId, s, this.logger, observer),
       );
     }
     const channel = outboxTables(s.schema).channel;
@@ -112,7 +118,12 @@ export class OutboxRelay {
     // One sweeper per schema is enough: the leader of partition 0 runs it.
     const first = this.electors[0];
     this.sweeper = new RetentionSweeper(
-      () => sweepOutbox(pool, s.schema, s.retention),
+      async () => {
+        const deleted = await sweepOutbox(pool, s.schema, s.retention);
+        observer.retentionDeleted('outbox', deleted.published);
+        observer.retentionDeleted('outbox_dead_letters', deleted.deadLetters);
+        return deleted;
+      },
       s.retention.intervalMs,
       () => first?.isLeading() ?? false,
       this.logger.child({ schema: s.schema, table: 'outbox' }),

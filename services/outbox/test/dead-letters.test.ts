@@ -8,13 +8,14 @@ import { nanos } from '@nats-io/nats-core';
 import { Outbox, permanentPublishError, type OutboxRelay } from '@outbox-relay/outbox';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { makeRelay, recordingObserver } from '../../../test/helpers/relay';
 
 let db: TestSchema;
 let ns: TestStream;
 let outbox: Outbox;
 let relay: OutboxRelay;
 const MAX_MSG_SIZE = 4096;
+const { observer, calls } = recordingObserver();
 
 beforeAll(async () => {
   db = await createTestSchema('dlq');
@@ -23,7 +24,7 @@ beforeAll(async () => {
   // A stream that refuses messages above 4 KiB: the relay finds it and keeps it as it is.
   const jsm = await jetstreamManager(ns.nc);
   await jsm.streams.add({ name: ns.stream, subjects: [`${ns.subjectPrefix}.>`], duplicate_window: nanos(120_000), max_msg_size: MAX_MSG_SIZE });
-  relay = makeRelay(db, ns, ns.nc, { maxPublishAttempts: 3 });
+  relay = makeRelay(db, ns, ns.nc, { maxPublishAttempts: 3 }, observer);
   await relay.start();
 });
 afterAll(async () => {
@@ -62,6 +63,11 @@ it('moves an event the stream refuses to the dead letters after the configured t
   expect(letter.reason).toMatch(/message size exceeds maximum allowed/);
   expect(letter.epoch).toBe(relay.status().partitions[0]!.epoch);
   expect(relay.status().partitions[0]!.deadLettered).toBe(1);
+  // What metrics see: three permanent failures, one dead letter, the other three events published.
+  expect(calls.publishFailed).toEqual([0, 0, 0].map((partition) => ({ partition, permanent: true })));
+  expect(calls.deadLettered).toEqual([0]);
+  expect(calls.published.reduce((n, p) => n + p.count, 0)).toBe(3);
+  expect(calls.leadership[0]).toEqual({ partition: 0, epoch: letter.epoch });
   expect(letter.payload.n).toBe(2);
   // Moved, not copied: the outbox no longer holds it, so nothing will try it again.
   const { rowCount } = await db.pool.query(`SELECT 1 FROM ${t}.outbox WHERE id = $1`, [a2!.id]);

@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Outbox, sweepOutbox, type OutboxRelay } from '@outbox-relay/outbox';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { createTestStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { makeRelay, recordingObserver } from '../../../test/helpers/relay';
 
 let db: TestSchema;
 let ns: TestStream;
@@ -27,9 +27,10 @@ const count = async (where = 'true') =>
   (await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE ${where}`)).rows[0].n as number;
 
 it('keeps the outbox table bounded while events flow, and every event still reaches the stream', async () => {
+  const { observer, calls } = recordingObserver();
   const relay: OutboxRelay = makeRelay(db, ns, ns.nc, {
     retention: { publishedMs: 200, deadLetterMs: 200, intervalMs: 50, batchSize: 200 },
-  });
+  }, observer);
   await relay.start();
   try {
     let written = 0;
@@ -65,6 +66,11 @@ it('keeps the outbox table bounded while events flow, and every event still reac
     }, 30_000);
     await waitFor('the table to empty once everything is past retention', async () => ((await count()) === 0 ? true : undefined), 10_000);
     expect(relay.retentionTotals().published).toBe(written);
+    // Reported for metrics: every deletion, and a commit → ack latency per published event.
+    expect(calls.retention.filter((r) => r.table === 'outbox').reduce((n, r) => n + r.rows, 0)).toBe(written);
+    const latencies = calls.published.flatMap((p) => p.commitToAckMs);
+    expect(latencies).toHaveLength(written);
+    expect(latencies.every((ms) => ms >= 0 && ms < 30_000)).toBe(true);
   } finally {
     await relay.stop();
   }
