@@ -3,8 +3,8 @@ import { Backoff, delay } from './backoff';
 import { LeaseLostError } from './errors';
 import type { LeaseElector } from './lease';
 import type { RelayObserver } from './observer';
-import { permanentPublishError, type JetStreamPublisher } from './publisher';
-import type { Fence, OutboxReader } from './reader';
+import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from './publisher';
+import type { Fence, OutboxReader, OutboxRecord } from './reader';
 import { WakeSignal } from './wake';
 
 export interface PartitionRelayOptions {
@@ -23,9 +23,11 @@ const MAX_TRACKED_FAILURES = 1024;
  * Publishes one partition while its elector holds the lease. One term = one epoch = one run of `publishLoop`;
  * a new term starts only after the previous loop has ended, so two loops of one process never overlap.
  *
- * Pipeline: while batch N's "mark published" statement is in flight, batch N+1 is read (excluding N's seqs) and
- * published. Batch N+1 is only sent after every event of batch N was acknowledged, so per-aggregate order
- * across batches holds.
+ * Pipeline, per term: batch N+1 is read (excluding the seqs of batch N, still in flight, and of the batch being
+ * marked) and starts going out while batch N's last acknowledgements arrive; then batch N's acknowledged events
+ * are marked published while N+2 is read. All batches of a term share one PublishSession, so an aggregate's next
+ * event waits for its previous one's ack across batches, and after a failure nothing more is sent: the loop
+ * settles both batches, marks what was acknowledged and starts again from the first unacknowledged event.
  */
 export class PartitionRelay {
   readonly wake = new WakeSignal();
@@ -90,84 +92,116 @@ export class PartitionRelay {
     const log = this.logger.child({ partition: fence.partition, epoch });
     const backoff = new Backoff(this.options.backoffMinMs, this.options.backoffMaxMs);
     const mayPublish = () => this.leading(epoch);
-    let marking: { done: Promise<unknown>; seqs: string[] } | null = null;
     const permanentFailures = new Map<string, number>();
+    let session = this.publisher.session();
+    let inFlight: { seqs: string[]; done: Promise<PublishOutcome> } | null = null;
+    // Assigned inside the closures below, hence an object (TypeScript does not track closure assignments).
+    const mark: { current: { done: Promise<unknown>; seqs: string[] } | null } = { current: null };
+
     const settleMark = async () => {
-      const current = marking;
-      marking = null;
+      const current = mark.current;
+      mark.current = null;
       const error = current ? await current.done : null;
       if (error) throw error;
     };
+    /** Waits for a batch's acknowledgements and starts marking them; returns its failure, if any. */
+    const finish = async (batch: { done: Promise<PublishOutcome> }) => {
+      const outcome = await batch.done;
+      await settleMark();
+      const acked = outcome.acked;
+      if (acked.length > 0) {
+        this.observer.published(fence.partition, acked, outcome.duplicates, Date.now());
+        mark.current = {
+          seqs: acked.map((r) => r.seq),
+          done: this.reader.markPublished(fence, acked).then(
+            () => null,
+            (error: unknown) => error,
+          ),
+        };
+        log.debug({ count: acked.length, duplicates: outcome.duplicates, firstEventId: acked[0]!.id, lastSeq: acked[acked.length - 1]!.seq }, 'batch published');
+      }
+      return outcome.failure;
+    };
+    /** After a failed publish: dead-letter an event that keeps failing permanently, else back off. */
+    const recover = async ({ record, error }: { record: OutboxRecord; error: unknown }) => {
+      await settleMark();
+      const permanent = permanentPublishError(error);
+      this.observer.publishFailed(fence.partition, permanent !== null);
+      if (permanent !== null) {
+        const attempts = (permanentFailures.get(record.id) ?? 0) + 1;
+        if (permanentFailures.size >= MAX_TRACKED_FAILURES) permanentFailures.clear();
+        permanentFailures.set(record.id, attempts);
+        if (attempts >= this.options.maxPublishAttempts) {
+          const deadLetterId = await this.reader.deadLetter(fence, record, permanent, attempts);
+          permanentFailures.delete(record.id);
+          if (deadLetterId !== null) {
+            this.deadLettered++;
+            this.observer.deadLettered(fence.partition);
+          }
+          log.error(
+            { eventId: record.id, aggregateType: record.aggregateType, aggregateId: record.aggregateId, seq: record.seq, attempts, reason: permanent, deadLetterId },
+            'event can never be published; moved to the dead letters, later events of its aggregate go on',
+          );
+          backoff.reset();
+          return;
+        }
+      }
+      const wait = backoff.next();
+      log.warn(
+        { err: error, eventId: record.id, aggregateId: record.aggregateId, seq: record.seq, attempt: backoff.failures, permanent: permanent !== null, retryInMs: wait },
+        'publish failed; retrying from the first unacknowledged event',
+      );
+      await delay(wait, this.stopSignal.signal);
+    };
+
     log.info('publishing as leader');
     try {
       await this.streamReady(this.stopSignal.signal);
       while (this.leading(epoch)) {
         try {
-          const records = await this.reader.readPending(fence, this.options.batchSize, marking?.seqs ?? []);
+          // A failure (or a stop) ends the whole session: settle what is in flight, then go on from the first
+          // unacknowledged event with a new session (after a failure: dead letter or backoff first).
+          if (session.ended) {
+            const failure = session.failure;
+            if (inFlight) await finish(inFlight);
+            inFlight = null;
+            session = this.publisher.session();
+            if (failure) await recover(failure);
+            continue;
+          }
+          const exclude = [...(inFlight?.seqs ?? []), ...(mark.current?.seqs ?? [])];
+          const records = await this.reader.readPending(fence, this.options.batchSize, exclude);
           if (records === null) throw new LeaseLostError(fence.partition, epoch, 'fenced read found another holder');
           if (records.length === 0) {
-            if (marking) await settleMark();
-            else await this.wake.wait(this.options.pollMs);
-            continue;
-          }
-          const outcome = await this.publisher.publishBatch(records, mayPublish);
-          await settleMark();
-          if (outcome.acked.length > 0) {
-            const acked = outcome.acked;
-            this.observer.published(fence.partition, acked, outcome.duplicates, Date.now());
-            marking = {
-              seqs: acked.map((r) => r.seq),
-              done: this.reader.markPublished(fence, acked).then(
-                () => null,
-                (error: unknown) => error,
-              ),
-            };
-            log.debug(
-              { count: acked.length, duplicates: outcome.duplicates, firstEventId: acked[0]!.id, lastSeq: acked[acked.length - 1]!.seq },
-              'batch published',
-            );
-          }
-          if (outcome.failure) {
-            await settleMark();
-            const { record, error } = outcome.failure;
-            const permanent = permanentPublishError(error);
-            this.observer.publishFailed(fence.partition, permanent !== null);
-            if (permanent !== null) {
-              const attempts = (permanentFailures.get(record.id) ?? 0) + 1;
-              if (permanentFailures.size >= MAX_TRACKED_FAILURES) permanentFailures.clear();
-              permanentFailures.set(record.id, attempts);
-              if (attempts >= this.options.maxPublishAttempts) {
-                const deadLetterId = await this.reader.deadLetter(fence, record, permanent, attempts);
-                permanentFailures.delete(record.id);
-                if (deadLetterId !== null) {
-                  this.deadLettered++;
-                  this.observer.deadLettered(fence.partition);
-                }
-                log.error(
-                  { eventId: record.id, aggregateType: record.aggregateType, aggregateId: record.aggregateId, seq: record.seq, attempts, reason: permanent, deadLetterId },
-                  'event can never be published; moved to the dead letters, later events of its aggregate go on',
-                );
-                backoff.reset();
-                continue;
-              }
+            if (inFlight) {
+              await finish(inFlight);
+              inFlight = null;
+            } else if (mark.current) {
+              await settleMark();
+            } else {
+              backoff.reset();
+              await this.wake.wait(this.options.pollMs);
             }
-            const wait = backoff.next();
-            log.warn(
-              { err: error, eventId: record.id, aggregateId: record.aggregateId, seq: record.seq, attempt: backoff.failures, permanent: permanent !== null, retryInMs: wait },
-              'publish failed; retrying from the first unacknowledged event',
-            );
-            await delay(wait, this.stopSignal.signal);
             continue;
           }
-          if (!outcome.interrupted) backoff.reset();
+          const batch = { seqs: records.map((r) => r.seq), done: session.publishBatch(records, mayPublish) };
+          const previous = inFlight;
+          inFlight = batch;
+          if (previous && !(await finish(previous)) && !session.ended) backoff.reset();
         } catch (error) {
-          marking = null;
+          // Whatever was in flight settles before anything is read again (its acked events are simply
+          // re-published later and dropped by the stream's duplicate window).
+          await inFlight?.done;
+          inFlight = null;
+          mark.current = null;
+          session = this.publisher.session();
           if (error instanceof LeaseLostError) throw error;
           const wait = backoff.next();
           log.warn({ err: error, attempt: backoff.failures, retryInMs: wait }, 'relay step failed; retrying');
           await delay(wait, this.stopSignal.signal);
         }
       }
+      if (inFlight) await finish(inFlight);
       await settleMark();
       log.info({ reason: this.stopping ? 'stopping' : 'lease no longer held' }, 'stopped publishing');
     } catch (error) {

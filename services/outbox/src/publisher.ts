@@ -104,11 +104,68 @@ export class JetStreamPublisher {
     return `${this.options.subjectPrefix}.${record.aggregateType}.${record.eventType}`;
   }
 
+  /** A publishing session for one leader term (see PublishSession); batches published in it may overlap. */
+  session(): PublishSession {
+    return new PublishSession(this.js, this.options, (record) => this.subjectOf(record), (record) => this.headersOf(record));
+  }
+
+  /** Publishes one batch on its own (a session of one batch). */
+  publishBatch(records: readonly OutboxRecord[], mayPublish: () => boolean): Promise<PublishOutcome> {
+    return this.session().publishBatch(records, mayPublish);
+  }
+
+  /**
+   * `Nats-Msg-Id` is always the row's own id (the stream's dedup key). A replay row (header `replayOf`) carries the
+   * ORIGINAL event id in `Outbox-Event-Id`, which is what consumers' inboxes key on: a consumer that processed the
+   * original skips the replay, one that lost its inbox row processes it again.
+   */
+  headersOf(record: OutboxRecord): MsgHdrs {
+    const h = natsHeaders();
+    const { correlationId, replayOf, ...custom } = record.headers;
+    h.set(OutboxHeaders.eventId, replayOf ?? record.id);
+    h.set(OutboxHeaders.eventType, record.eventType);
+    h.set(OutboxHeaders.aggregateType, record.aggregateType);
+    h.set(OutboxHeaders.aggregateId, record.aggregateId);
+    h.set(OutboxHeaders.partition, String(record.partition));
+    h.set(OutboxHeaders.seq, record.seq);
+    if (correlationId !== undefined) h.set(OutboxHeaders.correlationId, correlationId);
+    if (replayOf !== undefined) h.set(OutboxHeaders.replayOf, replayOf);
+    for (const [name, value] of Object.entries(custom)) h.set(name, value);
+    return h;
+  }
+}
+
+/**
+ * The publishing state of one leader term, shared by the batches published in it so that batch N+1 can be sent
+ * while batch N's last acknowledgements are still arriving:
+ * - sending phases run one batch after the other: batch N+1 starts sending only once batch N has *sent* (or
+ *   given up on) every event, so each of N's events is registered below before any of N+1's looks for it;
+ * - the last publish of each aggregate still in flight: an aggregate's next event waits for it, across batches;
+ * - the end of the session: after the first failure, or once `mayPublish()` said no, no batch of the session
+ *   sends anything more, so the caller resumes from the first unacknowledged event with a new session, and
+ *   events a later batch was given (read while an earlier one was in flight) never overtake unsent ones.
+ * Memory is bounded by what is in flight: an aggregate's entry goes when its last publish settles.
+ */
+export class PublishSession {
+  failure: { record: OutboxRecord; error: unknown } | undefined;
+  /** True once a batch stopped because `mayPublish()` said no. */
+  interrupted = false;
+  private readonly lastByAggregate = new Map<string, Promise<void>>();
+  /** Resolves when the sending phase of the last batch started in this session is over. */
+  private sendingDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly options: PublisherOptions,
+    private readonly subjectOf: (record: OutboxRecord) => string,
+    private readonly headersOf: (record: OutboxRecord) => MsgHdrs,
+  ) {}
+
   /**
    * One span per batch (`<stream> publish`, producer), linked to the traces that wrote the events; the messages
    * carry each event's own trace context, so consumers continue the writer's trace, not the relay's.
    */
-  async publishBatch(records: readonly OutboxRecord[], mayPublish: () => boolean): Promise<PublishOutcome> {
+  publishBatch(records: readonly OutboxRecord[], mayPublish: () => boolean): Promise<PublishOutcome> {
     return outboxTracer().startActiveSpan(
       `${this.options.stream} publish`,
       {
@@ -130,65 +187,65 @@ export class JetStreamPublisher {
     );
   }
 
+  /** True when no batch of this session may send anything more. */
+  get ended(): boolean {
+    return this.failure !== undefined || this.interrupted;
+  }
+
   private async publishInOrder(records: readonly OutboxRecord[], mayPublish: () => boolean): Promise<PublishOutcome> {
     const ackedFlags = new Array<boolean>(records.length).fill(false);
     let duplicates = 0;
     let failure: PublishOutcome['failure'];
     let interrupted = false;
-    const lastByAggregate = new Map<string, Promise<void>>();
     const inFlight: Promise<void>[] = [];
+    const previousSending = this.sendingDone;
+    let sendingOver!: () => void;
+    this.sendingDone = new Promise<void>((resolve) => (sendingOver = resolve));
 
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i]!;
-      const key = `${record.aggregateType}/${record.aggregateId}`;
-      const previous = lastByAggregate.get(key);
-      if (previous) await previous;
-      if (failure) break;
-      if (!mayPublish()) {
-        interrupted = true;
-        break;
+    try {
+      await previousSending;
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
+        const key = `${record.aggregateType}/${record.aggregateId}`;
+        const previous = this.lastByAggregate.get(key);
+        if (previous) await previous;
+        if (this.ended) {
+          interrupted = failure === undefined;
+          break;
+        }
+        if (!mayPublish()) {
+          this.interrupted = true;
+          interrupted = true;
+          break;
+        }
+        const sent: Promise<void> = this.js
+          .publish(this.subjectOf(record), record.payload, {
+            msgID: record.id,
+            headers: this.headersOf(record),
+            timeout: this.options.timeoutMs,
+            expect: { streamName: this.options.stream },
+            retries: 1,
+          })
+          .then(
+            (ack) => {
+              ackedFlags[i] = true;
+              if (ack.duplicate) duplicates++;
+            },
+            (error: unknown) => {
+              failure ??= { record, error };
+              this.failure ??= failure;
+            },
+          )
+          .then(() => {
+            if (this.lastByAggregate.get(key) === sent) this.lastByAggregate.delete(key);
+          });
+        this.lastByAggregate.set(key, sent);
+        inFlight.push(sent);
       }
-      const sent = this.js
-        .publish(this.subjectOf(record), record.payload, {
-          msgID: record.id,
-          headers: this.headersOf(record),
-          timeout: this.options.timeoutMs,
-          expect: { streamName: this.options.stream },
-          retries: 1,
-        })
-        .then(
-          (ack) => {
-            ackedFlags[i] = true;
-            if (ack.duplicate) duplicates++;
-          },
-          (error: unknown) => {
-            failure ??= { record, error };
-          },
-        );
-      lastByAggregate.set(key, sent);
-      inFlight.push(sent);
+    } finally {
+      sendingOver();
     }
     await Promise.all(inFlight);
     return { acked: records.filter((_, i) => ackedFlags[i]), duplicates, failure, interrupted };
-  }
-
-  /**
-   * `Nats-Msg-Id` is always the row's own id (the stream's dedup key). A replay row (header `replayOf`) carries the
-   * ORIGINAL event id in `Outbox-Event-Id`, which is what consumers' inboxes key on: a consumer that processed the
-   * original skips the replay, one that lost its inbox row processes it again.
-   */
-  private headersOf(record: OutboxRecord): MsgHdrs {
-    const h = natsHeaders();
-    const { correlationId, replayOf, ...custom } = record.headers;
-    h.set(OutboxHeaders.eventId, replayOf ?? record.id);
-    h.set(OutboxHeaders.eventType, record.eventType);
-    h.set(OutboxHeaders.aggregateType, record.aggregateType);
-    h.set(OutboxHeaders.aggregateId, record.aggregateId);
-    h.set(OutboxHeaders.partition, String(record.partition));
-    h.set(OutboxHeaders.seq, record.seq);
-    if (correlationId !== undefined) h.set(OutboxHeaders.correlationId, correlationId);
-    if (replayOf !== undefined) h.set(OutboxHeaders.replayOf, replayOf);
-    for (const [name, value] of Object.entries(custom)) h.set(name, value);
-    return h;
   }
 }

@@ -23,6 +23,10 @@ interface Member {
   pool: Pool;
   nats: NatsConnection;
   alive: boolean;
+  /** Makes every later query of this member fail at once, as if its process had died. */
+  die: () => void;
+  /** Set once it left or died: settles when its timers and loops are all stopped. */
+  stopped?: Promise<void>;
 }
 let members: Member[] = [];
 let memberCount = 0;
@@ -33,7 +37,7 @@ beforeEach(async () => {
   outbox = new Outbox({ pool: db.pool, schema: db.schema });
 });
 afterEach(async () => {
-  await Promise.all(members.map((m) => (m.alive ? leave(m) : undefined)));
+  await Promise.all(members.map((m) => (m.alive ? leave(m) : m.stopped)));
   members = [];
   await outbox.close();
   await ns.drop();
@@ -44,13 +48,20 @@ async function join(): Promise<Member> {
   const id = `m${++memberCount}`;
   const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 4 });
   pool.on('error', () => undefined);
+  // A dead process sends nothing more. (Ending the pool instead would leave queries queued for a connection
+  // pending forever, which no real crash does.)
+  let dead = false;
+  const query = pool.query.bind(pool);
+  const connect = pool.connect.bind(pool);
+  pool.query = ((...args: Parameters<Pool['query']>) => (dead ? Promise.reject(new Error('member died')) : query(...args))) as Pool['query'];
+  pool.connect = ((...args: Parameters<Pool['connect']>) => (dead ? Promise.reject(new Error('member died')) : connect(...args))) as Pool['connect'];
   const nats = await connectNats({ url: TEST_NATS_URL, name: id });
   const relay = new OutboxRelay(
     { pool, nats, logger: quietLogger },
     defaultRelaySettings({ schema: db.schema, stream: ns.stream, subjectPrefix: ns.subjectPrefix, instanceId: id, leaseMs: LEASE_MS, renewMs: 200, pollMs: 50, backoffMinMs: 20, backoffMaxMs: 300, publishTimeoutMs: 2000 }),
   );
   await relay.start();
-  const member = { id, relay, pool, nats, alive: true };
+  const member: Member = { id, relay, pool, nats, alive: true, die: () => (dead = true) };
   members.push(member);
   return member;
 }
@@ -65,9 +76,13 @@ async function leave(m: Member): Promise<void> {
 /** Dies without a goodbye: its database and NATS connections are cut, so it can neither renew nor publish. */
 async function kill(m: Member): Promise<void> {
   m.alive = false;
+  m.die();
   await m.nats.close();
-  await m.pool.end();
-  void m.relay.stop().catch(() => undefined); // clears its timers; its release fails, the leases expire
+  // Clears its timers; its release fails, the leases expire.
+  m.stopped = m.relay
+    .stop()
+    .catch(() => undefined)
+    .then(() => m.pool.end());
 }
 
 async function holders(): Promise<Map<number, string>> {
