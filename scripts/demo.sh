@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: the kind (Kubernetes in Docker) demo where kind and a Docker engine are usable, else the local
-# demo (scripts/demo-local.mjs: real processes, embedded Postgres, private nats-server). Says which and why.
+# `make demo`: the kind (Kubernetes in Docker) demo (scripts/demo-kind.sh) where kind and a Docker engine are
+# usable, else the local demo (scripts/demo-local.mjs: real processes, embedded Postgres, private nats-server).
+# Says which and why.
 #   DEMO_MODE=local  always the local demo;  DEMO_MODE=kind  the kind demo or fail saying what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,22 +14,20 @@ elif ! command -v docker >/dev/null 2>&1; then
   why_not_kind="the docker CLI is not installed"
 elif ! docker info >/dev/null 2>&1; then
   why_not_kind="no Docker engine answers ('docker info' failed)"
-elif [[ ! -x scripts/demo-kind.sh ]]; then
-  why_not_kind="kind and Docker are available, but the kind demo (scripts/demo-kind.sh) is not part of this version yet"
 fi
 
 case "$mode" in
   kind)
     if [[ -n "$why_not_kind" ]]; then echo "make demo: cannot run the kind demo: $why_not_kind." >&2; exit 1; fi
-    exec scripts/demo-kind.sh "$@"
+    exec bash scripts/demo-kind.sh
     ;;
   local)
     echo "make demo: local demo (DEMO_MODE=local)."
     ;;
   auto)
     if [[ -z "$why_not_kind" ]]; then
-      echo "make demo: kind and a Docker engine found; running the kind demo."
-      exec scripts/demo-kind.sh "$@"
+      echo "make demo: kind and a Docker engine found; running the kind demo (scripts/demo-kind.sh)."
+      exec bash scripts/demo-kind.sh
     fi
     echo "make demo: using the local demo (processes on this machine) because $why_not_kind."
     ;;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkRelayTimings, outboxEnvShape, relayEnvShape } from '@outbox-relay/outbox';
+import { telemetryEnvShape } from '@outbox-relay/telemetry';
 
 const flag = (fallback: boolean) =>
   z
@@ -24,6 +25,7 @@ const byteSize = z
 export const ordersEnvShape = {
   ...outboxEnvShape,
   ...relayEnvShape,
+  ...telemetryEnvShape,
   /** 0 picks a free port (logged in the `listening` line). */
   PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   ORDERS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be a lower-case SQL identifier').default('orders'),

@@ -1,5 +1,6 @@
 import { Pool } from 'pg';
 import { ConfigError, createLogger, Outbox, parseEnv } from '@outbox-relay/outbox';
+import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
 import { createApp } from './http/app';
 import { closeServer, createServer, listen } from './http/server';
@@ -29,6 +30,7 @@ function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger('orders', config.LOG_LEVEL);
+  const tracing = startTracing(tracingSettingsFromEnv(config, 'orders'), { logger });
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception');
     process.exit(1);
@@ -54,8 +56,11 @@ async function main(): Promise<void> {
   let ready = false;
   let stopping = false;
   let relay: EmbeddedRelay | null = null;
+  const metrics = new ServiceMetrics();
+  const relayMetrics = new RelayMetrics(metrics.registry, { leadership: () => relay?.status().partitions ?? null });
+  new BacklogMetrics(metrics.registry, { pool, schema: config.OUTBOX_SCHEMA, cacheMs: config.METRICS_BACKLOG_CACHE_MS, logger });
   // The relay waits for NATS; orders are still taken meanwhile (the outbox holds their events).
-  const relayStarted = startEmbeddedRelay(config, logger).then((started) => {
+  const relayStarted = startEmbeddedRelay(config, logger, relayMetrics).then((started) => {
     relay = started;
     return started;
   });
@@ -74,6 +79,7 @@ async function main(): Promise<void> {
       ? () => relay?.status() ?? { state: 'starting (waiting for NATS)', leading: false, partitions: [] }
       : undefined,
     bodyLimitBytes: config.HTTP_BODY_LIMIT,
+    metrics,
   });
   const server = createServer(app, () => stopping);
 
@@ -103,6 +109,7 @@ async function main(): Promise<void> {
     }
     await outbox.close();
     await pool.end();
+    await tracing.shutdown();
     logger.info({ durationMs: Date.now() - started }, 'shut down');
     process.exit(exitCode);
   }

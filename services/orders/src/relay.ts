@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { connectNats, OutboxRelay, relaySettingsFromEnv } from '@outbox-relay/outbox';
+import { connectNats, OutboxRelay, relaySettingsFromEnv, type RelayObserver } from '@outbox-relay/outbox';
 import type { OrdersConfig } from './config';
 
 /** Connections of the embedded relay: lease renewals must never queue behind HTTP traffic. */
@@ -15,9 +15,9 @@ export interface EmbeddedRelay {
 /**
  * Starts this replica's relay: it campaigns for the outbox leases like every other replica and publishes where
  * it leads. Returns null when ORDERS_RELAY_ENABLED is false. Resolves only once NATS answered, so callers that
- * must not wait for NATS (the HTTP server) should not await it first.
+ * must not wait for NATS (the HTTP server) should not await it first. `observer` receives what it does (metrics).
  */
-export async function startEmbeddedRelay(config: OrdersConfig, logger: Logger): Promise<EmbeddedRelay | null> {
+export async function startEmbeddedRelay(config: OrdersConfig, logger: Logger, observer?: RelayObserver): Promise<EmbeddedRelay | null> {
   if (!config.ORDERS_RELAY_ENABLED) {
     logger.info('embedded relay disabled (ORDERS_RELAY_ENABLED=false)');
     return null;
@@ -28,7 +28,7 @@ export async function startEmbeddedRelay(config: OrdersConfig, logger: Logger): 
   let nats: Awaited<ReturnType<typeof connectNats>> | undefined;
   try {
     nats = await connectNats({ url: config.NATS_URL, name: `orders-${settings.instanceId}`, credsFile: config.NATS_CREDS_FILE, logger });
-    const relay = new OutboxRelay({ pool, nats, logger }, settings);
+    const relay = new OutboxRelay({ pool, nats, logger, observer }, settings);
     await relay.start();
     const connection = nats;
     return {

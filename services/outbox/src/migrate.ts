@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import { runner, type RunnerOption } from 'node-pg-migrate';
 import type { Logger } from 'pino';
+import { Backoff, delay } from './backoff';
 import { SchemaError } from './errors';
 import { assertSchemaName, fnv1a32, outboxTables } from './names';
 
@@ -82,6 +83,30 @@ export async function migrateOutbox(options: MigrateOutboxOptions): Promise<{ ra
       : await configurePartitions(options.pool, options.schema, options.partitions);
   options.logger?.info({ schema: options.schema, ran, partitions }, 'outbox schema migrated');
   return { ran, partitions };
+}
+
+/**
+ * Waits until the outbox tables exist (another process is expected to migrate them), retrying with capped
+ * backoff on a missing schema or an unreachable database; returns the partition count. Rejects only when
+ * `signal` aborts. A relay started before the application's first migration thus waits instead of crash-looping.
+ */
+export async function waitForSchema(
+  pool: Pool,
+  schema: string,
+  options: { logger?: Logger; signal?: AbortSignal; backoffMinMs?: number; backoffMaxMs?: number } = {},
+): Promise<number> {
+  const backoff = new Backoff(options.backoffMinMs ?? 200, options.backoffMaxMs ?? 5000);
+  for (;;) {
+    try {
+      return await readPartitionCount(pool, schema);
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      const wait = backoff.next();
+      options.logger?.warn({ err: error, schema, retryInMs: wait, attempt: backoff.failures }, 'outbox schema not ready; waiting');
+      await delay(wait, options.signal);
+      if (options.signal?.aborted) throw error;
+    }
+  }
 }
 
 export async function readPartitionCount(pool: Pool | PoolClient, schema: string): Promise<number> {

@@ -11,6 +11,7 @@ export {
   runMigrations,
   configurePartitions,
   readPartitionCount,
+  waitForSchema,
   OUTBOX_MIGRATIONS_DIR,
   type MigrationSet,
   type MigrateOutboxOptions,

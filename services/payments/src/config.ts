@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkRelayTimings, outboxEnvShape, relayEnvShape } from '@outbox-relay/outbox';
+import { telemetryEnvShape } from '@outbox-relay/telemetry';
 
 const flag = (fallback: boolean) =>
   z
@@ -14,6 +15,7 @@ const ms = (fallback: number, min: number, max: number) => z.coerce.number().int
 export const paymentsEnvShape = {
   ...outboxEnvShape,
   ...relayEnvShape,
+  ...telemetryEnvShape,
   ORDERS_SCHEMA: sqlIdentifier.default('orders'),
   INBOX_SCHEMA: sqlIdentifier.default('inbox'),
   PAYMENTS_SCHEMA: sqlIdentifier.default('payments'),
@@ -30,7 +32,7 @@ export const paymentsEnvShape = {
   /** Events processed in parallel (different orders only; one order's events stay in order). */
   PAYMENTS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   PAYMENTS_RELAY_ENABLED: flag(true),
-  /** `/healthz`, `/readyz`, `/metrics.json` and, with the fake gateway, `/admin/fake-gateway`. Off when unset. */
+  /** `/healthz`, `/readyz`, `/metrics` (Prometheus) and, with the fake gateway, `/admin/fake-gateway`. Off when unset. */
   PAYMENTS_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Period of the `payments metrics` log line; 0 turns it off. */
   PAYMENTS_METRICS_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),

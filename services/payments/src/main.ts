@@ -6,9 +6,11 @@
 import type http from 'node:http';
 import { Pool } from 'pg';
 import { ConfigError, connectNats, createLogger, parseEnv, type Logger } from '@outbox-relay/outbox';
+import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, type PaymentsConfig } from './config';
 import { FakePaymentGateway } from './gateway/fake-gateway';
 import { createPaymentsServer, listen } from './http/server';
+import { registerPaymentMetrics } from './metrics';
 import { migratePayments } from './migrate';
 import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
 import { startMetricsLog } from './worker/metrics-log';
@@ -70,6 +72,7 @@ function fakeGateway(config: PaymentsConfig, pool: Pool, logger: Logger): FakePa
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger('payments', config.LOG_LEVEL);
+  const tracing = startTracing(tracingSettingsFromEnv(config, 'payments'), { logger });
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception');
     process.exit(1);
@@ -98,6 +101,10 @@ async function main(): Promise<void> {
   let relay: EmbeddedRelay | null = null;
   let stopping = false;
   let server: http.Server | undefined;
+  const serviceMetrics = new ServiceMetrics();
+  const relayMetrics = new RelayMetrics(serviceMetrics.registry, { leadership: () => relay?.status().partitions ?? null });
+  new BacklogMetrics(serviceMetrics.registry, { pool, schema: config.OUTBOX_SCHEMA, cacheMs: config.METRICS_BACKLOG_CACHE_MS, logger });
+  registerPaymentMetrics(serviceMetrics, config.PAYMENTS_CONSUMER, () => worker?.stats() ?? null);
   if (config.PAYMENTS_HTTP_PORT !== undefined) {
     server = createPaymentsServer({
       pool,
@@ -106,17 +113,18 @@ async function main(): Promise<void> {
       stats: () => worker?.stats() ?? null,
       relayStatus: config.PAYMENTS_RELAY_ENABLED ? () => relay?.status() ?? { state: 'starting (waiting for NATS)' } : undefined,
       fakeGateway: gateway,
+      metrics: serviceMetrics,
     });
     const port = await listen(server, config.PAYMENTS_HTTP_PORT);
     logger.info({ port, admin: '/admin/fake-gateway' }, 'http listening');
   }
 
   const nc = await connectNats({ url: config.NATS_URL, name: `payments-${config.PAYMENTS_CONSUMER}`, credsFile: config.NATS_CREDS_FILE, logger });
-  worker = await startPaymentWorker({ pool, nc, gateway, logger }, workerSettings(config));
+  worker = await startPaymentWorker({ pool, nc, gateway, logger, retention: relayMetrics }, workerSettings(config));
   const running = worker;
   const metrics = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);
 
-  const relayStarted = config.PAYMENTS_RELAY_ENABLED ? startEmbeddedRelay(config, logger) : Promise.resolve(null);
+  const relayStarted = config.PAYMENTS_RELAY_ENABLED ? startEmbeddedRelay(config, logger, relayMetrics) : Promise.resolve(null);
   relayStarted.then(
     (started) => (relay = started),
     (error: unknown) => {
@@ -150,6 +158,7 @@ async function main(): Promise<void> {
     }
     await nc.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
+    await tracing.shutdown();
     logger.info({ durationMs: Date.now() - started }, 'shut down');
     process.exit(exitCode);
   }

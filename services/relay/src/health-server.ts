@@ -1,21 +1,27 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RelayStatus } from '@outbox-relay/outbox';
+import { instrumentRequestListener, serveMetrics, type ServiceMetrics } from '@outbox-relay/telemetry';
 
 export interface HealthServerOptions {
   status: () => RelayStatus;
   isReady: () => boolean;
   /** Graceful switchover: finish in-flight batches and release every lease held; resolves with what was released. */
   stepDown: () => Promise<Array<{ partition: number; epoch: number }>>;
+  /** The process's Prometheus registry, served on `/metrics`; every request is also timed in it. */
+  metrics?: ServiceMetrics;
 }
+
+const ROUTES = ['/healthz', '/readyz', '/status', '/step-down', '/metrics'];
 
 /**
  * Health endpoints of the relay process: `/healthz` (alive), `/readyz` (started and not shutting down),
  * `/status` (leader and epoch per partition, read by operators and the demo), and `POST /step-down` (used by
- * the operator for a switchover; answers once the leases are released).
+ * the operator for a switchover; answers once the leases are released), and `/metrics` (Prometheus).
  */
 export function createHealthServer(options: HealthServerOptions): http.Server {
-  return http.createServer((req, res) => {
+  const metrics = options.metrics;
+  const listener: http.RequestListener = (req, res) => {
     const send = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -36,10 +42,13 @@ export function createHealthServer(options: HealthServerOptions): http.Server {
         return options.isReady() ? send(200, { status: 'ready' }) : send(503, { status: 'not_ready' });
       case '/status':
         return send(200, options.status());
+      case '/metrics':
+        return metrics ? serveMetrics(metrics, res) : send(404, { error: 'not_found' });
       default:
         return send(404, { error: 'not_found' });
     }
-  });
+  };
+  return http.createServer(metrics ? instrumentRequestListener(metrics.http, ROUTES, listener) : listener);
 }
 
 export function listen(server: http.Server, port: number): Promise<number> {

@@ -5,9 +5,11 @@ import {
   createLogger,
   migrateOutbox,
   OutboxRelay,
+  waitForSchema,
   parseEnv,
   relaySettingsFromEnv,
 } from '@outbox-relay/outbox';
+import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { relayProcessEnvSchema } from './config';
 import { createHealthServer, listen } from './health-server';
 
@@ -24,39 +26,63 @@ async function main(): Promise<void> {
   }
   const settings = relaySettingsFromEnv(env);
   const logger = createLogger('relay', env.LOG_LEVEL, { instanceId: settings.instanceId });
+  const tracing = startTracing(tracingSettingsFromEnv(env, 'outbox-relay'), { logger });
   const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4 });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
-  if (env.OUTBOX_MIGRATE) await migrateOutbox({ pool, schema: env.OUTBOX_SCHEMA, partitions: env.OUTBOX_PARTITIONS, logger });
-
-  const nats = await connectNats({ url: env.NATS_URL, name: `outbox-relay ${settings.instanceId}`, credsFile: env.NATS_CREDS_FILE, logger });
-  const relay = new OutboxRelay({ pool, nats, logger }, settings);
+  const metrics = new ServiceMetrics();
+  let relay: OutboxRelay | null = null;
   let ready = false;
-  const server = createHealthServer({ status: () => relay.status(), isReady: () => ready, stepDown: () => relay.stepDown() });
+  const notStarted = { instanceId: settings.instanceId, leading: false, partitions: [], balance: null };
+  const server = createHealthServer({
+    status: () => relay?.status() ?? notStarted,
+    isReady: () => ready,
+    stepDown: async () => (relay ? relay.stepDown() : []),
+    metrics,
+  });
   const port = await listen(server, env.RELAY_HTTP_PORT);
-  await relay.start();
-  ready = true;
-  logger.info({ port }, 'relay listening');
+  logger.info({ port }, 'health endpoints listening');
 
   let stopping = false;
+  const starting = new AbortController();
+  let nats: Awaited<ReturnType<typeof connectNats>> | null = null;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     ready = false;
+    starting.abort();
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error('shutdown timed out; exiting (the lease will expire)');
       process.exit(1);
     }, env.SHUTDOWN_TIMEOUT_MS);
-    await relay.stop();
+    await relay?.stop();
     server.close();
-    await nats.drain().catch(() => undefined);
+    await nats?.drain().catch(() => undefined);
     await pool.end();
+    await tracing.shutdown();
     clearTimeout(timer);
     logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  // Not ready (503 on /readyz) until the schema exists: started before the application's first migration, the
+  // relay waits instead of crash-looping.
+  if (env.OUTBOX_MIGRATE) await migrateOutbox({ pool, schema: env.OUTBOX_SCHEMA, partitions: env.OUTBOX_PARTITIONS, logger });
+  else await waitForSchema(pool, env.OUTBOX_SCHEMA, { logger, signal: starting.signal }).catch(() => undefined);
+  if (stopping) return;
+  nats = await connectNats({ url: env.NATS_URL, name: `outbox-relay ${settings.instanceId}`, credsFile: env.NATS_CREDS_FILE, logger });
+  // The gauges read the relay's leases at scrape time.
+  const observer = new RelayMetrics(metrics.registry, { leadership: () => relay?.status().partitions ?? [] });
+  new BacklogMetrics(metrics.registry, { pool, schema: env.OUTBOX_SCHEMA, cacheMs: env.METRICS_BACKLOG_CACHE_MS, logger });
+  const started = new OutboxRelay({ pool, nats, logger, observer }, settings);
+  await started.start();
+  // Published only once started: a shutdown during start-up exits without a half-built relay to stop.
+  relay = started;
+  if (stopping) return;
+  ready = true;
+  logger.info({ port }, 'relay started');
 }
 
 main().catch((error: unknown) => {

@@ -2,7 +2,7 @@
  * The stand-alone relay as real processes: kill -9 of the leader, and a leader frozen (SIGSTOP) past its lease
  * that wakes up (SIGCONT) after a successor took over, SIGTERM hand-over and the POST /step-down switchover.
  */
-import { Outbox, type RelayStatus } from '@outbox-relay/outbox';
+import { migrateOutbox, Outbox, type RelayStatus } from '@outbox-relay/outbox';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { TEST_DATABASE_URL, TEST_NATS_URL } from '../../../test/helpers/env';
 import { createTestStream, freePort, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
@@ -158,4 +158,37 @@ it('switches over on POST /step-down: the leader releases at once and stays a fo
   expect((await getJson<RelayStatus>(`http://127.0.0.1:${leader.r.port}/status`))?.leading).toBe(false);
   for (let n = 0; n < 5; n++) await write('s', n);
   await expectAllOnceInOrder(5);
+});
+
+it('waits, not ready, while the outbox schema does not exist yet, then starts once it is migrated', async () => {
+  const schema = `${db.schema}_later`;
+  const port = await freePort();
+  const proc = startService('services/relay/dist/main.js', {
+    DATABASE_URL: TEST_DATABASE_URL,
+    NATS_URL: TEST_NATS_URL,
+    OUTBOX_SCHEMA: schema,
+    OUTBOX_STREAM: ns.stream,
+    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
+    RELAY_HTTP_PORT: String(port),
+    RELAY_INSTANCE_ID: 'relay-early',
+    LOG_LEVEL: 'info',
+  });
+  relays.push({ proc, port });
+  try {
+    await waitFor('a "schema not ready" log line', () => proc.logs.some((l) => l.msg === 'outbox schema not ready; waiting') || undefined);
+    expect(proc.child.exitCode).toBeNull();
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+
+    await migrateOutbox({ pool: db.pool, schema });
+    await waitFor('the relay to lead', async () => (await getJson<RelayStatus>(`http://127.0.0.1:${port}/status`))?.leading || undefined, 15_000);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    const later = new Outbox({ pool: db.pool, schema });
+    await later.transaction((tx) => later.enqueue(tx, { aggregateType: 'Order', aggregateId: 'w', eventType: 'Step', payload: { n: 0 } }));
+    await later.close();
+    await expectAllOnceInOrder(1);
+  } finally {
+    await proc.stop('SIGTERM');
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseEnv, relayEnvShape } from '@outbox-relay/outbox';
+import { tracingEnvShape, tracingSettingsFromEnv, type TracingSettings } from '@outbox-relay/telemetry';
 
 /** Environment of the subscriber process, validated once at start (README's configuration table). */
 export const subscriberEnvShape = {
@@ -20,9 +21,10 @@ export const subscriberEnvShape = {
   SUBSCRIBER_NAK_DELAY_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
   /** Unacknowledged messages the server lets this subscriber hold at once. */
   SUBSCRIBER_MAX_ACK_PENDING: z.coerce.number().int().min(1).max(100_000).default(1000),
-  /** When set, `GET /healthz` is served on this port. */
+  /** When set, `GET /healthz`, `/readyz` and `/metrics` are served on this port. */
   SUBSCRIBER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...tracingEnvShape,
 };
 
 export const subscriberEnvSchema = z.object(subscriberEnvShape);
@@ -38,6 +40,7 @@ export interface SubscriberConfig {
   maxAckPending: number;
   httpPort: number | undefined;
   logLevel: string;
+  tracing: TracingSettings;
 }
 
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
@@ -54,5 +57,6 @@ export function loadSubscriberConfig(env: Record<string, string | undefined>): S
     maxAckPending: e.SUBSCRIBER_MAX_ACK_PENDING,
     httpPort: e.SUBSCRIBER_HTTP_PORT,
     logLevel: e.LOG_LEVEL,
+    tracing: tracingSettingsFromEnv(e, 'subscriber'),
   };
 }

@@ -10,7 +10,8 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { OutboxHeaders, type Logger } from '@outbox-relay/outbox';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { contextFromHeaders, OutboxHeaders, type Logger } from '@outbox-relay/outbox';
 import { ensureStream } from './nats';
 
 /** Header names the relay sets on every event (the library's OutboxHeaders), plus the dedup id and trace context. */
@@ -43,6 +44,9 @@ export interface ReceivedEvent {
 /** Throwing (or rejecting) makes the message be redelivered after the nak delay. */
 export type EventHandler = (event: ReceivedEvent) => void | Promise<void>;
 
+/** What became of one delivery: acked after the handler, naked for redelivery, or terminated (unparseable). */
+export type DeliveryOutcome = 'processed' | 'failed' | 'terminated';
+
 export interface StartSubscriberOptions {
   nc: NatsConnection;
   stream: string;
@@ -61,6 +65,8 @@ export interface StartSubscriberOptions {
   maxAckPending?: number;
   /** How long the server waits for an ack before redelivering. Default 30 s. */
   ackWaitMs?: number;
+  /** Told the outcome of every delivery (metrics). */
+  onOutcome?: (outcome: DeliveryOutcome) => void;
 }
 
 export type SubscriberState = 'consuming' | 'stopping' | 'stopped' | 'failed';
@@ -185,7 +191,7 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
     }
   })().catch(() => undefined);
 
-  async function handle(m: JsMsg): Promise<void> {
+  async function handle(m: JsMsg): Promise<DeliveryOutcome> {
     const base = {
       eventId: header(m, EventHeaders.eventId) ?? header(m, EventHeaders.msgId),
       subject: m.subject,
@@ -200,7 +206,7 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
       logger.error({ ...base, err: error, bytes: m.data.length }, 'Unparseable event payload; message terminated');
       // No reason text: nats-server before 2.10 ignores "+TERM <reason>" and would leave the message pending.
       m.term();
-      return;
+      return 'terminated';
     }
     const event: ReceivedEvent = {
       eventId: base.eventId,
@@ -225,7 +231,7 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
         'Event handler failed; message will be redelivered',
       );
       m.nak(nakDelayMs);
-      return;
+      return 'failed';
     }
     const fields = {
       eventId: event.eventId,
@@ -245,13 +251,42 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
     }
     m.ack();
     processed++;
+    return 'processed';
+  }
+
+  const tracer = trace.getTracer('@outbox-relay/subscriber');
+  /**
+   * One CONSUMER span per delivery, a child of the trace that wrote the event (the relay copies the writer's
+   * traceparent into the message headers); the handler runs inside it.
+   */
+  function handleTraced(m: JsMsg): Promise<DeliveryOutcome> {
+    const eventType = eventTypeOf(m, options.subjectPrefix);
+    const parent = contextFromHeaders({ traceparent: header(m, EventHeaders.traceparent), tracestate: header(m, 'tracestate') });
+    const attributes = {
+      'messaging.system': 'nats',
+      'messaging.destination.name': m.subject,
+      'messaging.consumer.group.name': consumerName,
+      'messaging.message.id': header(m, EventHeaders.eventId) ?? header(m, EventHeaders.msgId) ?? '',
+      'outbox.delivery_count': m.info.deliveryCount,
+    };
+    return tracer.startActiveSpan(`${eventType} process`, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+      try {
+        const outcome = await handle(m);
+        span.setAttribute('outbox.outcome', outcome);
+        if (outcome !== 'processed') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+        options.onOutcome?.(outcome);
+        return outcome;
+      } finally {
+        span.end();
+      }
+    });
   }
 
   const done = (async () => {
     try {
       for await (const m of messages) {
         try {
-          await handle(m);
+          await handleTraced(m);
         } catch (error) {
           // handle() only throws on a bug; never drop the message silently and never stop the loop for it.
           logger.error({ err: error, streamSeq: m.seq, subject: m.subject }, 'Unexpected error handling a message; nak');

@@ -4,8 +4,10 @@
  */
 import http from 'node:http';
 import { ConfigError, createLogger } from '@outbox-relay/outbox';
+import { instrumentRequestListener, serveMetrics, ServiceMetrics, startTracing } from '@outbox-relay/telemetry';
 import { loadSubscriberConfig, type SubscriberConfig } from './config';
-import { startSubscriber } from './consumer';
+import { consumerNameFor, startSubscriber } from './consumer';
+import { SubscriberMetrics } from './metrics';
 import { connectNats } from './nats';
 
 function readConfig(): SubscriberConfig {
@@ -26,6 +28,9 @@ async function main(): Promise<void> {
   // startSubscriber binds subscriberId and consumer to its own lines; the process's lines get the id here.
   const baseLogger = createLogger('subscriber', config.logLevel);
   const logger = baseLogger.child({ subscriberId: config.subscriberId });
+  const tracing = startTracing(config.tracing, { logger });
+  const metrics = new ServiceMetrics();
+  const subscriberMetrics = new SubscriberMetrics(metrics.registry, consumerNameFor(config.subscriberId));
   const nc = await connectNats({ url: config.natsUrl, name: `subscriber-${config.subscriberId}`, logger });
   const subscriber = await startSubscriber({
     nc,
@@ -37,11 +42,13 @@ async function main(): Promise<void> {
     nakDelayMs: config.nakDelayMs,
     maxAckPending: config.maxAckPending,
     logger: baseLogger,
+    onOutcome: subscriberMetrics.delivered,
   });
 
   let server: http.Server | undefined;
   if (config.httpPort !== undefined) {
-    server = http.createServer((req, res) => {
+    const listener: http.RequestListener = (req, res) => {
+      if (req.method === 'GET' && req.url === '/metrics') return serveMetrics(metrics, res);
       if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
         const ok = subscriber.state === 'consuming' && !nc.isClosed();
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
@@ -50,7 +57,8 @@ async function main(): Promise<void> {
       }
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'not found' }));
-    });
+    };
+    server = http.createServer(instrumentRequestListener(metrics.http, ['/healthz', '/readyz', '/metrics'], listener));
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(config.httpPort, '0.0.0.0', () => resolve());
@@ -73,6 +81,7 @@ async function main(): Promise<void> {
       await subscriber.stop();
       server?.close();
       await nc.drain();
+      await tracing.shutdown();
       process.exit(0);
     } catch (error) {
       logger.error({ err: error }, 'Error during shutdown');

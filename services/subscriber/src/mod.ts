@@ -9,6 +9,8 @@ export {
   type SubscriberState,
   type ReceivedEvent,
   type EventHandler,
+  type DeliveryOutcome,
 } from './consumer';
+export { SubscriberMetrics } from './metrics';
 export { loadSubscriberConfig, subscriberEnvSchema, subscriberEnvShape, type SubscriberConfig } from './config';
 export { connectNats, ensureStream } from './nats';

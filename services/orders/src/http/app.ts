@@ -2,12 +2,14 @@ import express, { type Express } from 'express';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Outbox } from '@outbox-relay/outbox';
+import { serveMetrics, type ServiceMetrics } from '@outbox-relay/telemetry';
 import { OrderRepository } from '../data/order-repository';
 import { OrderService } from '../service/order-service';
 import { errorHandler, notFound } from './errors';
 import { HEALTH_PATHS, healthRouter } from './health-routes';
 import { ordersRouter } from './orders-routes';
 import { requestContext } from './request-context';
+import { httpTelemetry } from './telemetry';
 
 export interface AppOptions {
   pool: Pool;
@@ -22,9 +24,11 @@ export interface AppOptions {
   relayStatus?: () => unknown;
   /** How long `/readyz` waits for `SELECT 1`. Default 2000 ms. */
   readinessTimeoutMs?: number;
+  /** The process's Prometheus registry: served on `GET /metrics`, and every request is timed in it. */
+  metrics?: ServiceMetrics;
 }
 
-/** The order service's HTTP API (see README): POST /orders, GET /orders/:id, /healthz, /readyz, /status. */
+/** The order service's HTTP API (see README): POST /orders, GET /orders/:id, /healthz, /readyz, /status, /metrics. */
 export function createApp(options: AppOptions): Express {
   const service = new OrderService({
     pool: options.pool,
@@ -33,7 +37,10 @@ export function createApp(options: AppOptions): Express {
   });
   const app = express();
   app.disable('x-powered-by');
-  app.use(requestContext(options.logger, HEALTH_PATHS));
+  app.use(httpTelemetry(options.metrics?.http));
+  app.use(requestContext(options.logger, new Set([...HEALTH_PATHS, '/metrics'])));
+  const metrics = options.metrics;
+  if (metrics) app.get('/metrics', (_req, res) => serveMetrics(metrics, res));
   app.use(
     healthRouter({
       pool: options.pool,

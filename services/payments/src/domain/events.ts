@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { EventHeaders, OutboxEventInput } from '@outbox-relay/outbox';
+import { activeTraceHeaders, type EventHeaders, type OutboxEventInput } from '@outbox-relay/outbox';
 import { ORDER_AGGREGATE } from '@outbox-relay/orders';
 
 export const PAYMENT_SUCCEEDED = 'PaymentSucceeded';
@@ -22,10 +22,15 @@ export interface Causation {
   traceparent: string | undefined;
 }
 
+/**
+ * With tracing on, the outgoing event carries the context of the span processing the cause (`enqueue` adds it):
+ * same trace, and the payment's processing span as its parent. With tracing off, the cause's traceparent is passed
+ * on as it came, so the trace id still follows the order.
+ */
 function headersOf(cause: Causation): EventHeaders {
   const headers: EventHeaders = { causationId: cause.eventId };
   if (cause.correlationId !== undefined) headers.correlationId = cause.correlationId;
-  if (cause.traceparent !== undefined) headers.traceparent = cause.traceparent;
+  if (cause.traceparent !== undefined && activeTraceHeaders().traceparent === undefined) headers.traceparent = cause.traceparent;
   return headers;
 }
 

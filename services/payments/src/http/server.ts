@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { instrumentRequestListener, serveMetrics, type ServiceMetrics } from '@outbox-relay/telemetry';
 import { validateFakeSettings, type FakePaymentGateway } from '../gateway/fake-gateway';
 
 export interface PaymentsHttpOptions {
@@ -13,7 +14,11 @@ export interface PaymentsHttpOptions {
   relayStatus: (() => unknown) | undefined;
   /** Present only when PAYMENTS_GATEWAY=fake: enables `/admin/fake-gateway`. */
   fakeGateway: FakePaymentGateway | undefined;
+  /** The process's Prometheus registry: served on `GET /metrics`, and every request is timed in it. */
+  metrics?: ServiceMetrics;
 }
+
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/admin/fake-gateway'];
 
 const BODY_LIMIT = 4096;
 
@@ -80,9 +85,11 @@ async function fakeGatewayAdmin(req: http.IncomingMessage, res: http.ServerRespo
 }
 
 export function createPaymentsServer(options: PaymentsHttpOptions): http.Server {
-  return http.createServer((req, res) => {
+  const metrics = options.metrics;
+  const listener: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     void (async () => {
+      if (path === '/metrics' && req.method === 'GET' && metrics) return serveMetrics(metrics, res);
       if (path === '/healthz' && req.method === 'GET') {
         return send(res, 200, { status: 'ok', stats: options.stats(), relay: options.relayStatus?.() ?? null });
       }
@@ -97,7 +104,8 @@ export function createPaymentsServer(options: PaymentsHttpOptions): http.Server 
       options.logger.error({ err: error, path }, 'http request failed');
       if (!res.headersSent) send(res, 500, { error: 'internal' });
     });
-  });
+  };
+  return http.createServer(metrics ? instrumentRequestListener(metrics.http, ROUTES, listener) : listener);
 }
 
 export function listen(server: http.Server, port: number): Promise<number> {

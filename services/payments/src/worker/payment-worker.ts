@@ -37,6 +37,8 @@ export interface PaymentWorkerDeps {
   nc: NatsConnection;
   gateway: PaymentGateway;
   logger: Logger;
+  /** Told how many rows each inbox retention sweep deleted (metrics); `RelayMetrics` is one. */
+  retention?: { retentionDeleted(table: string, rows: number): void };
 }
 
 export interface PaymentStats {
@@ -129,7 +131,12 @@ export async function startPaymentWorker(deps: PaymentWorkerDeps, settings: Paym
   });
   const retention = settings.inboxRetention;
   const sweeper = new RetentionSweeper(
-    () => sweepInbox({ pool, schema: settings.inboxSchema, olderThanMs: retention.processedMs, deadLetterOlderThanMs: retention.deadLetterMs }),
+    async () => {
+      const deleted = await sweepInbox({ pool, schema: settings.inboxSchema, olderThanMs: retention.processedMs, deadLetterOlderThanMs: retention.deadLetterMs });
+      deps.retention?.retentionDeleted('inbox', deleted.inbox);
+      deps.retention?.retentionDeleted('inbox_dead_letters', deleted.deadLetters);
+      return deleted;
+    },
     retention.intervalMs,
     () => true,
     logger.child({ schema: settings.inboxSchema, table: 'inbox' }),

@@ -1,0 +1,141 @@
+// The results table: rows built from the steps' figures, printed as text and written into BENCHMARKS.md
+// between generated-section markers (the rest of the file is kept as it is).
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { fmtInt, fmtMs } from './stats.mjs';
+
+export const BEGIN = '<!-- BEGIN GENERATED: npm run bench (scripts/bench/run.mjs); edits inside are overwritten -->';
+export const END = '<!-- END GENERATED: npm run bench -->';
+
+const ratioRow = (measure, figure, unit, limit, limitUnit, minRatio) => {
+  const ratio = figure / limit;
+  return {
+    measure,
+    figure: `${fmtInt(figure)} ${unit}`,
+    limit: `${fmtInt(limit)} ${limitUnit}`,
+    ratio: Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a',
+    target: `≥ ${minRatio}× raw`,
+    result: Number.isFinite(ratio) ? (ratio >= minRatio ? 'PASS' : 'MISS') : 'n/a',
+  };
+};
+
+const limitRow = (measure, figure) => ({ measure, figure, limit: '(is the limit)', ratio: '', target: '', result: '' });
+
+const ceilingRow = (measure, figure, shown, max, extra = '') => ({
+  measure,
+  figure: `${shown}${extra}`,
+  limit: '',
+  ratio: '',
+  target: `≤ ${fmtInt(max)} ms`,
+  result: Number.isFinite(figure) ? (figure <= max ? 'PASS' : 'MISS') : 'n/a',
+});
+
+/** Table rows from whatever steps ran (`results[name]` is the step's figures or `{ error }`). */
+export function buildRows(results) {
+  const rows = [];
+  const failed = (name, measure) => rows.push({ measure, figure: `ERROR: ${results[name].error}`, limit: '', ratio: '', target: '', result: 'ERROR' });
+  const ok = (name) => results[name] && !results[name].error;
+  const { tx, publish, http, drain, e2e, failover } = results;
+
+  if (results.tx) {
+    if (ok('tx')) for (const [c, rate] of Object.entries(tx.rates)) rows.push(limitRow(`(1) order + outbox row per transaction, plain pg, fsync per commit, ${c} connections`, `${fmtInt(rate)} tx/s`));
+    else failed('tx', '(1) raw order + outbox transactions');
+  }
+  if (results.publish) {
+    if (ok('publish')) rows.push(limitRow('(2) JetStream async publish with Msg-Id, 1000 in flight, one Node client (noAsyncTraces)', `${fmtInt(publish.rate)} msg/s`));
+    else failed('publish', '(2) raw JetStream publish');
+  }
+  if (results.http) {
+    if (ok('http')) {
+      const row = ratioRow(
+        `(3) POST /orders, real service (embedded relay off), autocannon ${http.connections} connections`,
+        http.rate,
+        'orders/s',
+        ok('tx') ? tx.best : Number.NaN,
+        'tx/s (best of (1))',
+        0.75,
+      );
+      row.figure += ` (p50 ${fmtMs(http.latency.p50)} ms, p99 ${fmtMs(http.latency.p99)} ms; service CPU ${(http.cpu.service * 100).toFixed(0)} % of a core)`;
+      rows.push(row);
+    } else failed('http', '(3) POST /orders');
+  }
+  if (results.drain) {
+    if (ok('drain')) {
+      rows.push({ ...limitRow(`(4a) backlog fill: enqueue, 1000 events per INSERT, 4 connections`, `${fmtInt(drain.fill.rate)} rows/s`), limit: '', target: '(info)' });
+      const row = ratioRow(`(4) relay drain of a ${fmtInt(drain.events)}-event backlog, relay process, batch ${drain.batchSize}${drain.analyzed ? ', backlog ANALYZEd' : ''}`, drain.rate, 'events/s', ok('publish') ? publish.rate : Number.NaN, 'msg/s (2)', 0.9);
+      row.figure += ` (relay CPU ${(drain.relayCpu * 100).toFixed(0)} % of a core)`;
+      rows.push(row);
+    } else failed('drain', '(4) relay drain');
+  }
+  if (results.e2e) {
+    if (ok('e2e')) {
+      const f = e2e.fromCreated;
+      rows.push(
+        ceilingRow(
+          `(5) commit → subscriber at ${fmtInt(e2e.rate)} orders/s for ${e2e.seconds} s: p50 / p95 / p99 (from the order's created_at)`,
+          f.p99,
+          `${fmtMs(f.p50)} / ${fmtMs(f.p95)} / ${fmtMs(f.p99)} ms`,
+          25,
+          e2e.completedRate < 0.95 * e2e.rate ? ` (service saturated: completed only ${fmtInt(e2e.completedRate)}/s)` : '',
+        ),
+      );
+      rows[rows.length - 1].target = 'p99 ≤ 25 ms';
+    } else failed('e2e', '(5) commit → subscriber latency');
+  }
+  if (results.failover) {
+    if (ok('failover')) {
+      const { kill, stepDown, sigterm, leaseMs } = failover;
+      rows.push({ ...ceilingRow(`(6) failover after SIGKILL of the leader, 3 relay processes (worst of ${kill.samples})`, kill.takeoverMs, `${fmtInt(kill.takeoverMs)} ms`, 3000, ` (publishing resumed ${fmtInt(kill.resumedMs)} ms)`), limit: `lease ${fmtInt(leaseMs)} ms` });
+      rows.push(ceilingRow(`(6) graceful hand-over, POST /step-down (worst of ${stepDown.samples})`, stepDown.takeoverMs, `${fmtInt(stepDown.takeoverMs)} ms`, 500, ` (publishing resumed ${fmtInt(stepDown.resumedMs)} ms)`));
+      rows.push(ceilingRow('(6) graceful hand-over, SIGTERM', sigterm.takeoverMs, `${fmtInt(sigterm.takeoverMs)} ms`, 500, ` (publishing resumed ${fmtInt(sigterm.resumedMs)} ms)`));
+    } else failed('failover', '(6) failover');
+  }
+  if (results.drain && ok('drain')) {
+    const m = drain.memory;
+    rows.push({
+      measure: `(7) relay process RSS while draining (4)`,
+      figure: `peak ${m.peak.toFixed(0)} MiB (start ${m.atStart.toFixed(0)}, end ${m.atEnd.toFixed(0)})`,
+      limit: '',
+      ratio: '',
+      target: 'bounded (info)',
+      result: '',
+    });
+  }
+  return rows;
+}
+
+const COLUMNS = [
+  ['measure', 'measure'],
+  ['figure', 'figure'],
+  ['limit', 'raw limit (same run)'],
+  ['ratio', 'ratio'],
+  ['target', 'target (DESIGN.md)'],
+  ['result', 'result'],
+];
+
+export function textTable(rows) {
+  const widths = COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((r) => String(r[key]).length)));
+  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
+  return [line(COLUMNS.map(([, t]) => t)), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(COLUMNS.map(([k]) => r[k])))].join('\n');
+}
+
+export function markdownTable(rows) {
+  const esc = (v) => String(v).replace(/\|/g, '\\|');
+  return [
+    `| ${COLUMNS.map(([, t]) => t).join(' | ')} |`,
+    `|${COLUMNS.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${COLUMNS.map(([k]) => esc(r[k])).join(' | ')} |`),
+  ].join('\n');
+}
+
+/** Replaces the generated section of `file` (or appends one), keeping everything else. */
+export function writeGeneratedSection(file, body) {
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const section = `${BEGIN}\n${body.trim()}\n${END}`;
+  const start = current.indexOf(BEGIN);
+  const end = current.indexOf(END);
+  let next;
+  if (start >= 0 && end > start) next = `${current.slice(0, start)}${section}${current.slice(end + END.length)}`;
+  else if (start >= 0 || end >= 0) throw new Error(`${file} has only one of the generated-section markers; fix it by hand`);
+  else next = `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+}

@@ -1,0 +1,64 @@
+// The product's own processes (built dist), configured on this run's schemas and streams.
+import { freePort, startNode, waitHttpOk } from './processes.mjs';
+import { dropSchemaLater, schemaName } from './resources.mjs';
+
+/**
+ * services/orders/dist/main.js on fresh schemas `<tag>_<suffix>_or` / `_ob` (migrated at start-up).
+ * `relay: false` sets ORDERS_RELAY_ENABLED=false. LOG_LEVEL defaults to warn: at info the service writes one
+ * access-log line per request, and the benchmark measures the service, not its log pipe.
+ */
+export async function startOrdersService(ctx, suffix, { relay, stream, env = {} }) {
+  const ordersSchema = schemaName(ctx, `${suffix}_or`);
+  const outboxSchema = schemaName(ctx, `${suffix}_ob`);
+  dropSchemaLater(ctx, ordersSchema);
+  dropSchemaLater(ctx, outboxSchema);
+  const port = await freePort();
+  const proc = startNode(ctx, `orders-${suffix}`, 'services/orders/dist/main.js', {
+    DATABASE_URL: ctx.databaseUrl,
+    NATS_URL: ctx.natsUrl,
+    PORT: String(port),
+    ORDERS_SCHEMA: ordersSchema,
+    OUTBOX_SCHEMA: outboxSchema,
+    OUTBOX_MIGRATE: 'true',
+    ORDERS_RELAY_ENABLED: relay ? 'true' : 'false',
+    ...(stream ? { OUTBOX_STREAM: stream.stream, OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix } : {}),
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttpOk(proc, `${url}/readyz`);
+  return { proc, url, port, ordersSchema, outboxSchema };
+}
+
+/** services/relay/dist/main.js on an existing outbox schema, with a fixed instance id (the lease holder name). */
+export async function startRelayProcess(ctx, name, { schema, stream, env = {} }) {
+  const port = await freePort();
+  const instanceId = `${ctx.tag}-${name}`;
+  const proc = startNode(ctx, name, 'services/relay/dist/main.js', {
+    DATABASE_URL: ctx.databaseUrl,
+    NATS_URL: ctx.natsUrl,
+    OUTBOX_SCHEMA: schema,
+    OUTBOX_STREAM: stream.stream,
+    OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix,
+    RELAY_HTTP_PORT: String(port),
+    RELAY_INSTANCE_ID: instanceId,
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttpOk(proc, `${url}/readyz`);
+  return { proc, url, port, instanceId, name };
+}
+
+/** The lease row of `partition`: holder, epoch, and times as epoch milliseconds (database clock). */
+export async function leaseOf(ctx, schema, partition = 0) {
+  const { rows } = await ctx.pool.query(
+    `SELECT holder, epoch::int AS epoch, extract(epoch FROM acquired_at) * 1000 AS acquired_ms,
+            expires_at > now() AS valid, published_total::int AS published_total,
+            extract(epoch FROM last_published_at) * 1000 AS last_published_ms
+       FROM "${schema}".outbox_partitions WHERE partition = $1`,
+    [partition],
+  );
+  const row = rows[0];
+  return row && { ...row, acquired_ms: Number(row.acquired_ms), last_published_ms: row.last_published_ms === null ? null : Number(row.last_published_ms) };
+}

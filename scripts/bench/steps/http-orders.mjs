@@ -1,0 +1,70 @@
+// (3) POST /orders through the real service process (embedded relay OFF: this is the write path alone, to set
+// against the raw transaction rate; the relay would compete for the same two cores). autocannon, closed loop,
+// enough connections to keep the service's 20-connection database pool busy, for a fixed duration.
+import { randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import { measureCpu } from '../lib/processes.mjs';
+import { startOrdersService } from '../lib/services.mjs';
+
+function run(options) {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+export async function httpOrders(ctx) {
+  const service = await startOrdersService(ctx, 'http', { relay: false });
+  const connections = ctx.quick ? 32 : 64;
+  const seconds = ctx.quick ? 3 : 15;
+  const options = (duration) => ({
+    url: `${service.url}/orders`,
+    method: 'POST',
+    connections,
+    duration,
+    headers: { 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => ({
+          ...request,
+          body: JSON.stringify({ customerId: randomUUID(), amount: 42.5, currency: 'EUR' }),
+        }),
+      },
+    ],
+  });
+  const warmup = await run(options(ctx.quick ? 1 : 2));
+  const serviceCpu = measureCpu(service.proc.pid);
+  const clientCpu = measureCpu(process.pid);
+  const result = await run(options(seconds));
+  const cpu = { service: serviceCpu.stop(), client: clientCpu.stop() };
+  const created = (r) => Number(r.statusCodeStats?.['201']?.count ?? 0);
+  const rate = created(result) / result.duration;
+  const { rows } = await ctx.pool.query(`SELECT count(*)::int AS n FROM "${service.ordersSchema}".orders`);
+  await service.proc.remove();
+  const figures = {
+    rate,
+    connections,
+    seconds: result.duration,
+    created: created(result),
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    ordersInDb: rows[0].n,
+    createdTotal: created(warmup) + created(result),
+    cpu,
+  };
+  ctx.log(
+    `  ${connections} connections, ${result.duration.toFixed(1)} s: ${Math.round(rate)} orders/s, latency p50 ${figures.latency.p50} ms, ` +
+      `p99 ${figures.latency.p99} ms; non-2xx ${result.non2xx}, errors ${result.errors}; orders in db ${figures.ordersInDb} (201s ${figures.createdTotal})`,
+  );
+  figures.serviceCpuUsPerOrder = (cpu.service * 1e6) / rate;
+  ctx.log(
+    `  CPU (share of one core): service ${(cpu.service * 100).toFixed(0)} % = ${Math.round(figures.serviceCpuUsPerOrder)} µs per order; ` +
+      `autocannon (this process) ${(cpu.client * 100).toFixed(0)} %`,
+  );
+  // Requests still in flight when autocannon stops may commit without being counted, never the other way round.
+  if (figures.ordersInDb < figures.createdTotal || figures.ordersInDb > figures.createdTotal + 2 * connections) {
+    throw new Error(`${figures.createdTotal} orders answered 201 but ${figures.ordersInDb} are in the database`);
+  }
+  return figures;
+}

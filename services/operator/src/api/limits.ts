@@ -1,0 +1,52 @@
+/**
+ * Defaults and ranges of the spec. The CRD schema and the reconcile's own validation both read these, so a
+ * resource the API server accepts is one the operator accepts (and the relay, whose start-up checks they mirror).
+ */
+export const DEFAULT_IMAGE = 'ghcr.io/outbox-relay/outbox-relay:0.1.0';
+
+export const SPEC_DEFAULTS = {
+  // Two replicas: one leads, one waits with a warm connection, so a failover never waits for a pod to schedule.
+  replicas: 2,
+  image: DEFAULT_IMAGE,
+  databaseSchema: 'outbox',
+  natsStream: 'OUTBOX',
+  natsSubjectPrefix: 'outbox',
+  duplicateWindowSeconds: 120,
+  partitions: 1,
+  batchSize: 1000,
+  leaseDurationMs: 2000,
+  renewIntervalMs: 500,
+  failoverDelaySeconds: 15,
+  paused: false,
+  logLevel: 'info',
+} as const;
+
+export interface Range {
+  minimum: number;
+  maximum: number;
+}
+
+export const SPEC_RANGES = {
+  replicas: { minimum: 0, maximum: 100 },
+  partitions: { minimum: 1, maximum: 1024 },
+  batchSize: { minimum: 1, maximum: 10_000 },
+  // The relay refuses leases under 200 ms and renewals under 50 ms (services/outbox config).
+  leaseDurationMs: { minimum: 200, maximum: 600_000 },
+  renewIntervalMs: { minimum: 50, maximum: 300_000 },
+  duplicateWindowSeconds: { minimum: 1, maximum: 86_400 },
+  failoverDelaySeconds: { minimum: 0, maximum: 3600 },
+} satisfies Record<string, Range>;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
+
+/** Patterns the relay applies to the same values at start-up (services/outbox/src/config.ts). */
+export const SPEC_PATTERNS = {
+  databaseSchema: '^[a-z_][a-z0-9_]{0,47}$',
+  natsStream: '^[A-Za-z0-9_-]+$',
+  natsSubjectPrefix: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+  natsUrl: '^(nats|tls|ws|wss)://.+',
+  // A DNS subdomain (Secret names) and a Secret data key.
+  secretName: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  secretKey: '^[-._a-zA-Z0-9]+$',
+} as const;

@@ -1,0 +1,102 @@
+import { IMAGE_PULL_POLICIES, LOG_LEVELS, SPEC_DEFAULTS, SPEC_PATTERNS, SPEC_RANGES, type Range } from './limits';
+import { SPEC_RULES } from './rules';
+import type { JsonSchema } from './schema-types';
+
+const int = (range: Range, fallback: number, description: string): JsonSchema => ({
+  type: 'integer',
+  description,
+  minimum: range.minimum,
+  maximum: range.maximum,
+  default: fallback,
+});
+
+const str = (description: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'string', description, ...extra });
+
+const secretKeyRef = (description: string): JsonSchema => ({
+  type: 'object',
+  description,
+  required: ['name', 'key'],
+  properties: {
+    name: str('Name of a Secret in the OutboxRelay\'s namespace.', { pattern: SPEC_PATTERNS.secretName, maxLength: 253 }),
+    key: str('Key within the Secret.', { pattern: SPEC_PATTERNS.secretKey, maxLength: 253 }),
+  },
+});
+
+// Quantities accept numbers and strings ("500m", "1Gi"), as in core/v1 ResourceRequirements.
+const quantity: JsonSchema = {
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
+  'x-kubernetes-int-or-string': true,
+  pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+};
+
+const d = SPEC_DEFAULTS;
+const r = SPEC_RANGES;
+
+export const specSchema: JsonSchema = {
+  type: 'object',
+  description: 'Desired state of a relay deployment.',
+  required: ['database', 'nats'],
+  properties: {
+    replicas: int(r.replicas, d.replicas, 'Relay pods. One leads each partition; the others wait to take over.'),
+    image: str('Relay container image.', { default: d.image, minLength: 1 }),
+    imagePullPolicy: str('Image pull policy of the relay container.', { enum: IMAGE_PULL_POLICIES }),
+    database: {
+      type: 'object',
+      description: 'The Postgres database holding the outbox.',
+      required: ['secretRef'],
+      properties: {
+        secretRef: secretKeyRef('Secret key holding the postgres:// connection URL.'),
+        schema: str('Schema of the outbox tables.', { default: d.databaseSchema, pattern: SPEC_PATTERNS.databaseSchema }),
+      },
+    },
+    nats: {
+      type: 'object',
+      description: 'The NATS JetStream stream the relay publishes to.',
+      required: ['url'],
+      properties: {
+        url: str('NATS server URL, e.g. nats://nats.nats.svc:4222.', { pattern: SPEC_PATTERNS.natsUrl, maxLength: 2048 }),
+        credentialsSecretRef: secretKeyRef('Secret key holding a NATS .creds file, mounted read-only into the pods.'),
+        stream: str('JetStream stream name.', { default: d.natsStream, pattern: SPEC_PATTERNS.natsStream, maxLength: 255 }),
+        subjectPrefix: str('Subjects are <prefix>.<aggregateType>.<eventType>.', {
+          default: d.natsSubjectPrefix,
+          pattern: SPEC_PATTERNS.natsSubjectPrefix,
+          maxLength: 255,
+        }),
+        duplicateWindowSeconds: int(
+          r.duplicateWindowSeconds,
+          d.duplicateWindowSeconds,
+          'JetStream duplicate window; at least 10 x leaseDurationMs so re-publishes after a failover are dropped.',
+        ),
+      },
+    },
+    partitions: int(r.partitions, d.partitions, 'Outbox partitions, each with its own lease; 1 means one global order.'),
+    batchSize: int(r.batchSize, d.batchSize, 'Events read per batch.'),
+    leaseDurationMs: int(r.leaseDurationMs, d.leaseDurationMs, 'Leader lease duration, judged by the database clock.'),
+    renewIntervalMs: int(r.renewIntervalMs, d.renewIntervalMs, 'Lease renewal interval; at most half the lease.'),
+    failoverDelaySeconds: int(
+      r.failoverDelaySeconds,
+      d.failoverDelaySeconds,
+      'How long a leader pod may be not ready or unresponsive before the operator makes it step down or deletes it.',
+    ),
+    resources: {
+      type: 'object',
+      description: 'Compute resources of the relay container (defaults apply when absent).',
+      properties: {
+        requests: { type: 'object', additionalProperties: quantity },
+        limits: { type: 'object', additionalProperties: quantity },
+      },
+    },
+    paused: {
+      type: 'boolean',
+      description: 'When true the operator changes nothing (no applies, no failovers) but still reports status.',
+      default: d.paused,
+    },
+    logLevel: str('Relay log level.', { enum: LOG_LEVELS, default: d.logLevel }),
+  },
+  'x-kubernetes-validations': SPEC_RULES.map((rule) => ({
+    rule: rule.cel,
+    message: rule.message,
+    fieldPath: `.${rule.field}`,
+    reason: 'FieldValueInvalid' as const,
+  })),
+};

@@ -1,0 +1,60 @@
+import type { JsonSchema } from './schema-types';
+
+const time = (description: string): JsonSchema => ({ type: 'string', format: 'date-time', description });
+
+// metav1.Condition, as the API conventions define it.
+const condition: JsonSchema = {
+  type: 'object',
+  required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+  properties: {
+    type: { type: 'string', enum: ['Ready', 'LeaderElected', 'Progressing', 'Degraded', 'Paused'] },
+    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+    reason: { type: 'string', maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' },
+    message: { type: 'string', maxLength: 32768 },
+    lastTransitionTime: time('When status last changed.'),
+    observedGeneration: { type: 'integer', minimum: 0 },
+  },
+};
+
+export const statusSchema: JsonSchema = {
+  type: 'object',
+  description: 'Observed state, written by the operator through the status subresource.',
+  properties: {
+    observedGeneration: { type: 'integer', description: 'metadata.generation the status was computed from.' },
+    replicas: { type: 'integer', description: 'Relay pods that exist (not being deleted).' },
+    readyReplicas: { type: 'integer', description: 'Relay pods that are ready.' },
+    selector: { type: 'string', description: 'Label selector of the relay pods, for the scale subresource.' },
+    currentLeader: { type: 'string', description: 'Pod leading partition 0 (or the lowest led partition).' },
+    leaderEpoch: { type: 'integer', description: 'Lease epoch of the current leader.' },
+    leaderSince: time('When the current leader took over, as first observed by the operator.'),
+    lastFailoverTime: time('When the operator last made a leader step down or deleted it.'),
+    partitionLeaders: {
+      type: 'array',
+      description: 'Leader of each led partition.',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['partition'],
+      items: {
+        type: 'object',
+        required: ['partition', 'pod', 'epoch'],
+        properties: { partition: { type: 'integer' }, pod: { type: 'string' }, epoch: { type: 'integer' } },
+      },
+    },
+    unresponsivePods: {
+      type: 'array',
+      description: 'Pods whose /status probe has failed continuously since the given time.',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['pod'],
+      items: {
+        type: 'object',
+        required: ['pod', 'since'],
+        properties: { pod: { type: 'string' }, since: time('First failed probe of the current run of failures.') },
+      },
+    },
+    conditions: {
+      type: 'array',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      items: condition,
+    },
+  },
+};

@@ -1,0 +1,98 @@
+import type { KubernetesObject } from './k8s-types';
+
+/** Reference to one key of a Secret in the OutboxRelay's namespace. */
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+}
+
+export interface DatabaseSpec {
+  /** Secret key holding the postgres:// connection URL (never inline: it carries a password). */
+  secretRef: SecretKeyRef;
+  /** Schema of the outbox tables. */
+  schema: string;
+}
+
+export interface NatsSpec {
+  url: string;
+  /** Secret key holding a NATS .creds file; mounted read-only and passed as NATS_CREDS_FILE. */
+  credentialsSecretRef?: SecretKeyRef;
+  stream: string;
+  subjectPrefix: string;
+  /** JetStream duplicate window; must cover a successor's re-publish delay (>= 10 x lease). */
+  duplicateWindowSeconds: number;
+}
+
+export interface ResourceRequirements {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
+
+/** Spec after the API server's defaulting (see defaults.ts for the same defaults applied in code). */
+export interface OutboxRelaySpec {
+  replicas: number;
+  image: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  database: DatabaseSpec;
+  nats: NatsSpec;
+  partitions: number;
+  batchSize: number;
+  leaseDurationMs: number;
+  renewIntervalMs: number;
+  failoverDelaySeconds: number;
+  resources?: ResourceRequirements;
+  paused: boolean;
+  logLevel: LogLevel;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export type ConditionType = 'Ready' | 'LeaderElected' | 'Progressing' | 'Degraded' | 'Paused';
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+/** A condition as the Kubernetes API conventions describe it (metav1.Condition). */
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration: number;
+}
+
+export interface PartitionLeader {
+  partition: number;
+  pod: string;
+  epoch: number;
+}
+
+/** A relay pod whose `GET /status` has failed on every probe since `since`. */
+export interface UnresponsivePod {
+  pod: string;
+  since: string;
+}
+
+export interface OutboxRelayStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  readyReplicas?: number;
+  /** Label selector in string form, read by the scale subresource (and so by HPAs). */
+  selector?: string;
+  currentLeader?: string;
+  leaderEpoch?: number;
+  leaderSince?: string;
+  lastFailoverTime?: string;
+  partitionLeaders?: PartitionLeader[];
+  /**
+   * Memory for the failover clock: a probe failure leaves no trace in the pod (unlike readiness, whose condition
+   * has a lastTransitionTime), so the operator records when each pod's probe began failing.
+   */
+  unresponsivePods?: UnresponsivePod[];
+  conditions?: Condition[];
+}
+
+/** metadata.name, namespace, uid and generation are set on every object the API server returns. */
+export interface OutboxRelay extends KubernetesObject {
+  spec: OutboxRelaySpec;
+  status?: OutboxRelayStatus;
+}

@@ -1,0 +1,204 @@
+import type { Logger } from 'pino';
+import { KIND } from './api/group';
+import type { OutboxRelay } from './api/types';
+import { httpStatusOf, messageOf } from './errors';
+import type { KubeConfig, KubernetesObject, V1Deployment, V1Pod } from './kube/client-node';
+import { EventRecorder } from './kube/event-recorder';
+import { KubeClient, type RelayCluster } from './kube/kube-client';
+import { ResilientInformer } from './kube/resilient-informer';
+import { deploymentSource, podSource, relaySource, type WatchSource } from './kube/sources';
+import type { OperatorMetrics } from './metrics';
+import { observe } from './observe';
+import type { PodProber } from './prober';
+import { reconcile as defaultReconcile } from './reconcile';
+import { MANAGED_BY } from './reconcile/metadata';
+import type { ObservedState, ReconcileAction, ReconcileResult } from './reconcile/types';
+import { sameJson } from './same-json';
+import { WorkQueue } from './work-queue';
+
+const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  /** Undefined: every namespace. */
+  namespace?: string;
+  prober: PodProber;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  /** This replica's name, for Events' reportingInstance. */
+  identity: string;
+  /** Every relay is reconciled at least this often, events or not. */
+  resyncMs: number;
+  /** Informers rebuild their caches from a fresh list this often. */
+  relistMs: number;
+  workers: number;
+  retry: { minMs: number; maxMs: number };
+  informerBackoff: { minMs: number; maxMs: number };
+  /** Seams for tests. */
+  cluster?: RelayCluster;
+  reconcile?: (observed: ObservedState) => ReconcileResult;
+  now?: () => Date;
+}
+
+/**
+ * The OutboxRelay controller: informers on relays, their Deployments and their pods feed one work queue keyed by
+ * relay; each key's sync observes (fresh relay, cached Deployment and pods, pod probes), calls the pure
+ * reconcile(), then applies the objects, the status, the actions and the events it returns, and requeues when
+ * reconcile asks. Level-triggered: a sync never depends on what changed, only on what is.
+ */
+export class OutboxRelayController {
+  private readonly relays: ResilientInformer<OutboxRelay>;
+  private readonly deployments: ResilientInformer<V1Deployment>;
+  private readonly pods: ResilientInformer<V1Pod>;
+  private readonly queue: WorkQueue;
+  private readonly cluster: RelayCluster;
+  private readonly recorder: EventRecorder;
+  private readonly reconcile: (observed: ObservedState) => ReconcileResult;
+  private readonly now: () => Date;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private ready = false;
+  private stopped = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    const { kubeConfig, namespace, logger } = options;
+    this.cluster = options.cluster ?? new KubeClient(kubeConfig);
+    this.reconcile = options.reconcile ?? defaultReconcile;
+    this.now = options.now ?? (() => new Date());
+    this.recorder = new EventRecorder(this.cluster, { component: MANAGED_BY, instance: options.identity, dedupeMs: 10 * 60_000, logger });
+    this.relays = this.informer(relaySource(kubeConfig, namespace));
+    this.deployments = this.informer(deploymentSource(kubeConfig, namespace));
+    this.pods = this.informer(podSource(kubeConfig, namespace));
+    // Events that arrive before every cache is filled are dropped: start() enqueues every relay once they are.
+    this.relays.on((_type, relay) => this.enqueue(relay.metadata?.namespace, relay.metadata?.name));
+    this.deployments.on((_type, d) => this.enqueue(d.metadata?.namespace, ownerRelay(d)));
+    this.pods.on((_type, pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[INSTANCE_LABEL]));
+    this.queue = new WorkQueue({
+      process: (key) => this.sync(key),
+      concurrency: options.workers,
+      retry: options.retry,
+      onDone: (_key, outcome, ms) => {
+        options.metrics.reconciles.inc({ result: outcome });
+        options.metrics.reconcileSeconds.inc({}, ms / 1000);
+        options.metrics.queueDepth.set(this.queue.length);
+      },
+      onError: (key, err, retryInMs) =>
+        logger.error({ relay: key, err: messageOf(err), statusCode: httpStatusOf(err), retryInMs }, 'reconcile failed'),
+    });
+  }
+
+  /** Starts the informers; resolves once their caches are filled and every relay is queued. */
+  async start(): Promise<void> {
+    const informers = [this.relays, this.deployments, this.pods];
+    informers.forEach((i) => i.start());
+    await Promise.all(informers.map((i) => i.whenSynced()));
+    // Leadership can be lost while the caches fill; a stopped controller must not come to life afterwards.
+    if (this.stopped) return;
+    this.ready = true;
+    this.enqueueAll();
+    this.resyncTimer = setInterval(() => this.enqueueAll(), this.options.resyncMs);
+    this.options.logger.info({ namespace: this.options.namespace ?? '(all)' }, 'controller started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.ready = false;
+    clearInterval(this.resyncTimer);
+    await this.queue.stop();
+    await Promise.all([this.relays.stop(), this.deployments.stop(), this.pods.stop()]);
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  private informer<T extends KubernetesObject>(source: WatchSource<T>): ResilientInformer<T> {
+    const { kubeConfig, logger, metrics, relistMs, informerBackoff } = this.options;
+    return new ResilientInformer<T>({
+      kubeConfig,
+      source,
+      logger,
+      backoff: informerBackoff,
+      relistMs,
+      onRestart: (reason) => metrics.informerRestarts.inc({ informer: source.name, reason }),
+    });
+  }
+
+  private enqueue(namespace: string | undefined, name: string | undefined): void {
+    if (!this.ready || !namespace || !name) return;
+    this.queue.add(`${namespace}/${name}`);
+    this.options.metrics.queueDepth.set(this.queue.length);
+  }
+
+  private enqueueAll(): void {
+    for (const relay of this.relays.list()) this.enqueue(relay.metadata?.namespace, relay.metadata?.name);
+  }
+
+  /** One reconcile of one relay; returns when to look again. */
+  private async sync(key: string): Promise<number | undefined> {
+    const [namespace = '', name = ''] = key.split('/');
+    // Read fresh, not from the cache: the cache may not yet hold our own last status write, and a decision such
+    // as a failover must see lastFailoverTime as written.
+    const relay = await this.cluster.getRelay(namespace, name);
+    if (!relay) {
+      this.queue.forget(key);
+      return undefined;
+    }
+    const log = this.options.logger.child({ relay: key, generation: relay.metadata?.generation });
+    const deployment = this.deployments.get(name, namespace);
+    const pods = this.pods.list(namespace).filter((p) => p.metadata?.labels?.[INSTANCE_LABEL] === name);
+    const observed = await observe({
+      relay,
+      ...(deployment && ownerRelayUid(deployment) === relay.metadata?.uid ? { deployment } : {}),
+      pods,
+      prober: this.options.prober,
+      now: this.now,
+    });
+    const result = this.reconcile(observed);
+
+    for (const object of result.objects) await this.cluster.apply(object);
+    // Status before actions: a failover's lastFailoverTime is on record before the pod is touched, so a retry
+    // after a crash sees it and does not act twice.
+    if (!sameJson(result.status, relay.status ?? {})) await this.cluster.applyRelayStatus(relay, result.status);
+    for (const action of result.actions) await this.execute(relay, action, observed, result, log);
+    for (const event of result.events) {
+      if (await this.recorder.record(relay, event)) this.options.metrics.events.inc({ type: event.type, reason: event.reason });
+    }
+    log.debug({ objects: result.objects.length, actions: result.actions.length, requeueAfterMs: result.requeueAfterMs }, 'reconciled');
+    return result.requeueAfterMs;
+  }
+
+  private async execute(relay: OutboxRelay, action: ReconcileAction, observed: ObservedState, result: ReconcileResult, log: Logger): Promise<void> {
+    const pod = observed.pods.find((p) => p.name === action.pod);
+    const fields = { pod: action.pod, action: action.kind, reason: action.reason, epoch: result.status.leaderEpoch };
+    const count = (outcome: string) => this.options.metrics.actions.inc({ kind: action.kind, outcome });
+    if (action.kind === 'StepDown') {
+      if (!pod?.ip) {
+        log.warn(fields, 'step-down skipped: the pod has no IP');
+        return count('skipped');
+      }
+      try {
+        await this.options.prober.stepDown({ name: pod.name, ip: pod.ip });
+        log.warn(fields, 'asked the leader to step down');
+        return count('done');
+      } catch (err) {
+        // Not retried here: the next reconcile sees the pod still leading and escalates to deleting it.
+        log.error({ ...fields, err: messageOf(err) }, 'step-down failed');
+        count('failed');
+        await this.recorder.record(relay, { type: 'Warning', reason: 'StepDownFailed', message: `${action.pod}: ${messageOf(err)}` });
+        return;
+      }
+    }
+    const deleted = await this.cluster.deletePod(relay.metadata?.namespace ?? 'default', action.pod, pod?.uid || undefined);
+    log.warn({ ...fields, deleted }, deleted ? 'deleted the leader pod' : 'leader pod already gone');
+    count(deleted ? 'done' : 'gone');
+  }
+}
+
+/** The relay that controls a Deployment, from its controller owner reference. */
+function ownerRelay(d: V1Deployment): string | undefined {
+  return d.metadata?.ownerReferences?.find((o) => o.controller && o.kind === KIND)?.name;
+}
+
+function ownerRelayUid(d: V1Deployment): string | undefined {
+  return d.metadata?.ownerReferences?.find((o) => o.controller && o.kind === KIND)?.uid;
+}

@@ -1,0 +1,55 @@
+import { API_GROUP, API_VERSION, PLURAL } from '../api/group';
+import type { OutboxRelay } from '../api/types';
+import { APP_NAME, MANAGED_BY } from '../reconcile/metadata';
+import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1Pod } from './client-node';
+
+/** What an informer lists and watches: the watch path and the list call must name the same collection. */
+export interface WatchSource<T extends KubernetesObject> {
+  /** For logs and metrics. */
+  name: string;
+  path: string;
+  list(): Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+}
+
+/** Selects the relay pods (every pod of every OutboxRelay carries the app name label). */
+export const RELAY_POD_SELECTOR = `app.kubernetes.io/name=${APP_NAME}`;
+/** Selects what the operator created. */
+export const MANAGED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
+
+const scoped = (prefix: string, namespace: string | undefined, plural: string) =>
+  namespace ? `${prefix}/namespaces/${encodeURIComponent(namespace)}/${plural}` : `${prefix}/${plural}`;
+
+/** OutboxRelays in one namespace, or in all when `namespace` is undefined. */
+export function relaySource(kc: KubeConfig, namespace?: string): WatchSource<OutboxRelay> {
+  const api = kc.makeApiClient(k8s.CustomObjectsApi);
+  const base = { group: API_GROUP, version: API_VERSION, plural: PLURAL };
+  return {
+    name: 'outboxrelays',
+    path: scoped(`/apis/${API_GROUP}/${API_VERSION}`, namespace, PLURAL),
+    list: async () =>
+      (namespace ? await api.listNamespacedCustomObject({ ...base, namespace }) : await api.listClusterCustomObject(base)) as KubernetesListObject<OutboxRelay>,
+  };
+}
+
+export function deploymentSource(kc: KubeConfig, namespace?: string): WatchSource<V1Deployment> {
+  const api = kc.makeApiClient(k8s.AppsV1Api);
+  const labelSelector = MANAGED_SELECTOR;
+  return {
+    name: 'deployments',
+    path: scoped('/apis/apps/v1', namespace, 'deployments'),
+    labelSelector,
+    list: () => (namespace ? api.listNamespacedDeployment({ namespace, labelSelector }) : api.listDeploymentForAllNamespaces({ labelSelector })),
+  };
+}
+
+export function podSource(kc: KubeConfig, namespace?: string): WatchSource<V1Pod> {
+  const api = kc.makeApiClient(k8s.CoreV1Api);
+  const labelSelector = RELAY_POD_SELECTOR;
+  return {
+    name: 'pods',
+    path: scoped('/api/v1', namespace, 'pods'),
+    labelSelector,
+    list: () => (namespace ? api.listNamespacedPod({ namespace, labelSelector }) : api.listPodForAllNamespaces({ labelSelector })),
+  };
+}

@@ -1,0 +1,52 @@
+import type { OutboxRelay } from './api/types';
+import type { V1Deployment, V1Pod } from './kube/client-node';
+import type { PodProber } from './prober';
+import type { ObservedPod, ObservedState } from './reconcile/types';
+import { isoTime } from './time';
+
+/** What reconcile needs to know of a pod, from the pod object alone (no probe yet). */
+export function observePod(pod: V1Pod): ObservedPod {
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  const isReady = ready?.status === 'True';
+  // When readiness last changed; the kubelet's own clock of how long a leader has been unready.
+  const changed = isoTime(ready?.lastTransitionTime);
+  const deletedAt = isoTime(pod.metadata?.deletionTimestamp);
+  return {
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
+    ...(pod.status?.podIP ? { ip: pod.status.podIP } : {}),
+    ready: isReady && !deletedAt,
+    ...(changed ? (isReady ? { readySince: changed } : { notReadySince: changed }) : {}),
+    deleting: !!deletedAt,
+    createdAt: isoTime(pod.metadata?.creationTimestamp) ?? new Date(0).toISOString(),
+  };
+}
+
+export interface ObserveInput {
+  relay: OutboxRelay;
+  deployment?: V1Deployment;
+  pods: readonly V1Pod[];
+  prober: PodProber;
+  now: () => Date;
+}
+
+/**
+ * Everything reconcile looks at, probes included. Every pod with an IP is probed, unready and terminating ones
+ * too: an unready leader that still answers can be asked to step down, and a terminating one may still lead.
+ * Pods without an IP are not probed (report undefined).
+ */
+export async function observe(input: ObserveInput): Promise<ObservedState> {
+  const pods = await Promise.all(
+    input.pods.map(async (pod): Promise<ObservedPod> => {
+      const observed = observePod(pod);
+      if (!observed.ip) return observed;
+      return { ...observed, report: await input.prober.status({ name: observed.name, ip: observed.ip }) };
+    }),
+  );
+  return {
+    relay: input.relay,
+    ...(input.deployment ? { deployment: input.deployment } : {}),
+    pods: pods.sort((a, b) => a.name.localeCompare(b.name)),
+    now: input.now(),
+  };
+}

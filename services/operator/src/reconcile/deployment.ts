@@ -1,0 +1,21 @@
+import type { V1Deployment } from '../api/k8s-types';
+import type { OutboxRelay, OutboxRelaySpec } from '../api/types';
+import { childMetadata, selectorLabels } from './metadata';
+import { podTemplate } from './pod-template';
+
+/** The relay Deployment. Replicas come from the OutboxRelay, so `kubectl scale obr` and HPAs drive it. */
+export function desiredDeployment(relay: OutboxRelay, spec: OutboxRelaySpec): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMetadata(relay),
+    spec: {
+      replicas: spec.replicas,
+      selector: { matchLabels: selectorLabels(relay) },
+      // Surge before removing an old pod, so a standby exists throughout a rollout.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      revisionHistoryLimit: 5,
+      template: podTemplate(relay, spec),
+    },
+  };
+}

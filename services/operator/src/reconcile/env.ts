@@ -1,0 +1,38 @@
+import type { V1EnvVar } from '../api/k8s-types';
+import type { OutboxRelaySpec } from '../api/types';
+
+export const RELAY_HTTP_PORT = 8090;
+export const NATS_CREDS_DIR = '/var/run/secrets/nats';
+
+/**
+ * Environment of the relay container, named as the relay reads it (services/relay/src/config.ts). Secrets stay in
+ * Secrets: the database URL is a secretKeyRef and the NATS credentials a mounted file, never a literal value.
+ */
+export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
+  const { database, nats } = spec;
+  const env: V1EnvVar[] = [
+    {
+      name: 'DATABASE_URL',
+      valueFrom: { secretKeyRef: { name: database.secretRef.name, key: database.secretRef.key } },
+    },
+    { name: 'OUTBOX_SCHEMA', value: database.schema },
+    { name: 'NATS_URL', value: nats.url },
+  ];
+  if (nats.credentialsSecretRef) {
+    env.push({ name: 'NATS_CREDS_FILE', value: `${NATS_CREDS_DIR}/${nats.credentialsSecretRef.key}` });
+  }
+  env.push(
+    { name: 'OUTBOX_STREAM', value: nats.stream },
+    { name: 'OUTBOX_SUBJECT_PREFIX', value: nats.subjectPrefix },
+    { name: 'OUTBOX_DUPLICATE_WINDOW_MS', value: String(nats.duplicateWindowSeconds * 1000) },
+    { name: 'OUTBOX_PARTITIONS', value: String(spec.partitions) },
+    { name: 'OUTBOX_BATCH_SIZE', value: String(spec.batchSize) },
+    { name: 'OUTBOX_LEASE_MS', value: String(spec.leaseDurationMs) },
+    { name: 'OUTBOX_RENEW_MS', value: String(spec.renewIntervalMs) },
+    // The pod name is the lease holder's id, so /status, the lease table and `kubectl get pods` name the same thing.
+    { name: 'RELAY_INSTANCE_ID', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+    { name: 'RELAY_HTTP_PORT', value: String(RELAY_HTTP_PORT) },
+    { name: 'LOG_LEVEL', value: spec.logLevel },
+  );
+  return env;
+}

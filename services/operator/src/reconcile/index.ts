@@ -1,0 +1,74 @@
+import { withDefaults } from '../api/defaults';
+import { conditionInputs } from './condition-rules';
+import { mergeConditions } from './conditions';
+import { transitionEvents } from './events';
+import { decideFailover, type FailoverDecision } from './failover';
+import { trackUnresponsive } from './health';
+import { discoverLeaders } from './leader';
+import { desiredObjects } from './objects';
+import { countPods, rolloutState } from './rollout';
+import { buildStatus } from './status';
+import { decideSwitchover, type SwitchoverDecision } from './switchover';
+import type { ObservedState, ReconcileResult } from './types';
+import { validateRelay } from './validate';
+
+export type * from './types';
+export { validateRelay, describeIssues, type SpecIssue } from './validate';
+export { selectorLabels, selectorString, relayLabels } from './metadata';
+
+/** Bounds of the periodic re-check: probe failures raise no watch event, so only a timer notices them. */
+export const MIN_RECHECK_MS = 1000;
+export const MAX_RECHECK_MS = 30_000;
+
+/**
+ * Pure and level-triggered: from what exists now (the resource, its Deployment, its pods and their reports) to what
+ * should exist, the status to write, and the actions to take. It never looks at whether the generation changed,
+ * because leader health moves without any spec change.
+ */
+export function reconcile(observed: ObservedState): ReconcileResult {
+  const { relay, pods, now } = observed;
+  const previous = relay.status;
+  const spec = withDefaults(relay.spec);
+  const issues = validateRelay(relay, spec);
+  const deleting = !!relay.metadata?.deletionTimestamp;
+  // Paused, invalid or deleted: look, report, but touch nothing (owner references clean up after a deletion).
+  const active = !spec.paused && issues.length === 0 && !deleting;
+
+  const counts = countPods(pods);
+  const leaders = discoverLeaders(pods, previous, now);
+  const unresponsive = trackUnresponsive(pods, previous, now);
+  const decided = decideFailover({ spec, pods, leaders, unresponsive, previous, now });
+  const failover: FailoverDecision = active
+    ? decided
+    : { actions: [], events: [], unhealthyLeaders: decided.unhealthyLeaders };
+  const switchover: SwitchoverDecision =
+    active && failover.actions.length === 0
+      ? decideSwitchover(relay, pods, leaders, now)
+      : { actions: [], events: [] };
+
+  const rollout = rolloutState(spec.replicas, observed.deployment, counts);
+  const inputs = conditionInputs({
+    spec,
+    issues,
+    pods,
+    counts,
+    rollout,
+    leaders,
+    failover,
+    ...(switchover.note ? { switchoverNote: switchover.note } : {}),
+  });
+  const conditions = mergeConditions(previous?.conditions, inputs, now, relay.metadata?.generation ?? 0);
+  const status = buildStatus({ relay, counts, leaders, failover, unresponsive, conditions });
+
+  const result: ReconcileResult = {
+    objects: active ? desiredObjects(relay, spec) : [],
+    status,
+    actions: [...failover.actions, ...switchover.actions],
+    events: [...failover.events, ...switchover.events, ...transitionEvents(previous, conditions, leaders)],
+  };
+  if (active) {
+    const recheck = Math.min(Math.max((spec.failoverDelaySeconds * 1000) / 2, MIN_RECHECK_MS), MAX_RECHECK_MS);
+    result.requeueAfterMs = Math.min(recheck, failover.requeueAfterMs ?? recheck, switchover.requeueAfterMs ?? recheck);
+  }
+  return result;
+}

@@ -1,0 +1,41 @@
+import type { OutboxRelay, OutboxRelayStatus, UnresponsivePod } from '../api/types';
+import type { Condition } from '../api/types';
+import type { FailoverDecision } from './failover';
+import type { LeaderView } from './leader';
+import { selectorString } from './metadata';
+import type { PodCounts } from './rollout';
+
+export interface StatusParts {
+  relay: OutboxRelay;
+  counts: PodCounts;
+  leaders: LeaderView;
+  failover: FailoverDecision;
+  unresponsive: UnresponsivePod[];
+  conditions: Condition[];
+}
+
+/**
+ * The whole status, written on every reconcile (server-side apply of the status subresource replaces the
+ * operator's fields, so every field is always set or deliberately left out).
+ */
+export function buildStatus(parts: StatusParts): OutboxRelayStatus {
+  const { relay, counts, leaders, failover } = parts;
+  const previous = relay.status;
+  const status: OutboxRelayStatus = {
+    observedGeneration: relay.metadata?.generation ?? 0,
+    replicas: counts.replicas,
+    readyReplicas: counts.readyReplicas,
+    selector: selectorString(relay),
+    partitionLeaders: leaders.partitionLeaders,
+    conditions: parts.conditions,
+  };
+  if (leaders.current) {
+    status.currentLeader = leaders.current.pod;
+    status.leaderEpoch = leaders.current.epoch;
+    status.leaderSince = leaders.current.since;
+  }
+  const lastFailoverTime = failover.failoverTime ?? previous?.lastFailoverTime;
+  if (lastFailoverTime) status.lastFailoverTime = lastFailoverTime;
+  if (parts.unresponsive.length > 0) status.unresponsivePods = parts.unresponsive;
+  return status;
+}

@@ -1,0 +1,72 @@
+import { IMAGE_PULL_POLICIES, LOG_LEVELS, SPEC_PATTERNS, SPEC_RANGES } from '../api/limits';
+import { MAX_NAME_LENGTH, NAME_PATTERN } from '../api/names';
+import { SPEC_RULES } from '../api/rules';
+import type { OutboxRelay, OutboxRelaySpec } from '../api/types';
+
+export interface SpecIssue {
+  /** Path from the resource root, as kubectl prints it (e.g. "spec.renewIntervalMs"). */
+  field: string;
+  message: string;
+}
+
+
+/**
+ * The CRD's checks, repeated in code: the operator must not start relays that would exit at start-up (the relay
+ * enforces the same rules) just because an API server skipped a CEL rule or a schema field.
+ */
+export function validateRelay(relay: OutboxRelay, spec: OutboxRelaySpec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const name = relay.metadata?.name ?? '';
+  if (name.length > MAX_NAME_LENGTH || !new RegExp(NAME_PATTERN).test(name)) {
+    issues.push({
+      field: 'metadata.name',
+      message: `must be a DNS label of at most ${MAX_NAME_LENGTH} characters starting with a letter`,
+    });
+  }
+  const check = (field: string, ok: boolean, message: string) => {
+    if (!ok) issues.push({ field: `spec.${field}`, message });
+  };
+  for (const [field, range] of Object.entries(SPEC_RANGES)) {
+    const value = field === 'duplicateWindowSeconds' ? spec.nats.duplicateWindowSeconds : spec[field as keyof typeof spec];
+    const path = field === 'duplicateWindowSeconds' ? `nats.${field}` : field;
+    check(
+      path,
+      typeof value === 'number' && Number.isInteger(value) && value >= range.minimum && value <= range.maximum,
+      `must be an integer from ${range.minimum} to ${range.maximum}`,
+    );
+  }
+  const matches = (pattern: string, value: string) => new RegExp(pattern).test(value);
+  check('image', spec.image.length > 0, 'is required');
+  check('database.secretRef.name', matches(SPEC_PATTERNS.secretName, spec.database.secretRef.name), 'must name a Secret');
+  check('database.secretRef.key', matches(SPEC_PATTERNS.secretKey, spec.database.secretRef.key), 'must name a key of the Secret');
+  check('database.schema', matches(SPEC_PATTERNS.databaseSchema, spec.database.schema), 'must be a lower-case SQL identifier');
+  check('nats.url', matches(SPEC_PATTERNS.natsUrl, spec.nats.url), 'must be a nats://, tls://, ws:// or wss:// URL');
+  check('nats.stream', matches(SPEC_PATTERNS.natsStream, spec.nats.stream), 'letters, digits, "_" and "-" only');
+  check(
+    'nats.subjectPrefix',
+    matches(SPEC_PATTERNS.natsSubjectPrefix, spec.nats.subjectPrefix),
+    'dot-separated tokens without wildcards',
+  );
+  const creds = spec.nats.credentialsSecretRef;
+  if (creds) {
+    check('nats.credentialsSecretRef.name', matches(SPEC_PATTERNS.secretName, creds.name), 'must name a Secret');
+    check('nats.credentialsSecretRef.key', matches(SPEC_PATTERNS.secretKey, creds.key), 'must name a key of the Secret');
+  }
+  check('logLevel', (LOG_LEVELS as readonly string[]).includes(spec.logLevel), `must be one of ${LOG_LEVELS.join(', ')}`);
+  if (spec.imagePullPolicy !== undefined) {
+    check(
+      'imagePullPolicy',
+      (IMAGE_PULL_POLICIES as readonly string[]).includes(spec.imagePullPolicy),
+      `must be one of ${IMAGE_PULL_POLICIES.join(', ')}`,
+    );
+  }
+  // Cross-field rules only mean something once each field is in range.
+  if (issues.length === 0) {
+    for (const rule of SPEC_RULES) check(rule.field, rule.holds(spec), rule.message);
+  }
+  return issues;
+}
+
+export function describeIssues(issues: SpecIssue[]): string {
+  return issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+}

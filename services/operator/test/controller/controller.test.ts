@@ -1,0 +1,194 @@
+/** @jest-environment ./services/operator/test/support/client-node-environment.ts */
+jest.mock('@kubernetes/client-node', () => (globalThis as unknown as ClientNodeGlobal).loadClientNode());
+
+import { FIELD_MANAGER } from '../../src/api/group';
+import { DEFAULT_IMAGE, SPEC_DEFAULTS } from '../../src/api/limits';
+import { k8s } from '../../src/kube/client-node';
+import type { JsonObject } from '../support/fake-kube-api';
+import { ControllerHarness } from '../support/harness';
+import { kubeConfigFor, type ClientNodeGlobal } from '../support/kube';
+import { waitFor } from '../support/wait';
+
+const ns = 'relays';
+const replicasOf = (d: JsonObject | undefined) => (d?.spec as { replicas?: number } | undefined)?.replicas;
+
+describe('OutboxRelayController end to end (fake API server, real client-node)', () => {
+  let h: ControllerHarness;
+  afterEach(() => h.stop());
+
+  test('an OutboxRelay gets its ServiceAccount, Service, PodDisruptionBudget and Deployment, owned by it, and a status', async () => {
+    h = await ControllerHarness.start(ns);
+    const relay = h.createRelay('orders');
+    const uid = (relay.metadata as JsonObject).uid;
+
+    const deployment = await waitFor('the Deployment', () => h.child('Deployment', 'orders'));
+    for (const kind of ['ServiceAccount', 'Service', 'PodDisruptionBudget', 'Deployment'] as const) {
+      const child = await waitFor(kind, () => h.child(kind, 'orders'));
+      expect(child.metadata).toMatchObject({
+        labels: {
+          'app.kubernetes.io/name': 'outbox-relay',
+          'app.kubernetes.io/instance': 'orders',
+          'app.kubernetes.io/managed-by': 'outbox-relay-operator',
+          'app.kubernetes.io/component': 'relay',
+        },
+        ownerReferences: [{ apiVersion: 'outbox-relay.dev/v1alpha1', kind: 'OutboxRelay', name: 'orders', uid, controller: true }],
+      });
+    }
+    expect(deployment.spec).toMatchObject({
+      replicas: SPEC_DEFAULTS.replicas,
+      template: { spec: { containers: [{ image: DEFAULT_IMAGE, command: ['node', 'services/relay/dist/main.js'] }] } },
+    });
+    const status = await h.waitForStatus('orders', 'status written', (s) => s.observedGeneration === 1 && s);
+    const applies = h.api.requests.filter((r) => r.method === 'PATCH');
+    expect(applies.map((r) => r.subresource ?? r.resource)).toEqual(
+      expect.arrayContaining(['serviceaccounts', 'services', 'poddisruptionbudgets', 'deployments', 'status']),
+    );
+    for (const r of applies) expect(r).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: FIELD_MANAGER, force: 'true' } });
+    expect(status.selector).toBe('app.kubernetes.io/name=outbox-relay,app.kubernetes.io/instance=orders');
+    expect(status.conditions?.map((c) => c.type).sort()).toEqual(['Degraded', 'LeaderElected', 'Paused', 'Progressing', 'Ready']);
+  });
+
+  test('pods and their reports show in the status: replicas, ready replicas, the leader and its epoch', async () => {
+    h = await ControllerHarness.start(ns);
+    h.createRelay('orders');
+    await h.addPod('orders', 'orders-a', { leading: true, epoch: 3 });
+    await h.addPod('orders', 'orders-b', { leading: false, ready: false });
+    const status = await h.waitForStatus('orders', 'leader found', (s) => s.currentLeader === 'orders-a' && s);
+    expect(status).toMatchObject({ replicas: 2, readyReplicas: 1, leaderEpoch: 3, partitionLeaders: [{ partition: 0, pod: 'orders-a', epoch: 3 }] });
+    expect(h.condition('orders', 'LeaderElected')).toMatchObject({ status: 'True', reason: 'LeaderFound' });
+    await waitFor('a LeaderElected event', () => h.events('LeaderElected').length === 1);
+
+    h.setPodReady('orders-b', true);
+    await h.waitForStatus('orders', 'both ready', (s) => s.readyReplicas === 2);
+  });
+
+  test('scaling through spec.replicas and through the scale subresource reaches the Deployment', async () => {
+    h = await ControllerHarness.start(ns);
+    h.createRelay('orders');
+    await waitFor('the Deployment', () => h.child('Deployment', 'orders'));
+
+    h.editSpec('orders', (spec) => (spec.replicas = 3));
+    await waitFor('3 replicas', () => replicasOf(h.child('Deployment', 'orders')) === 3);
+
+    // What `kubectl scale obr/orders --replicas=4` and an HPA do: write the scale subresource.
+    const custom = kubeConfigFor(h.api.url, ns).makeApiClient(k8s.CustomObjectsApi);
+    const target = { group: 'outbox-relay.dev', version: 'v1alpha1', namespace: ns, plural: 'outboxrelays', name: 'orders' };
+    const scale = await custom.getNamespacedCustomObjectScale(target);
+    expect(scale.status?.selector).toBe('app.kubernetes.io/name=outbox-relay,app.kubernetes.io/instance=orders');
+    await custom.replaceNamespacedCustomObjectScale({ ...target, body: { ...scale, spec: { replicas: 4 } } });
+    await waitFor('4 replicas', () => replicasOf(h.child('Deployment', 'orders')) === 4);
+    await h.waitForStatus('orders', 'generation observed', (s) => s.observedGeneration === 3);
+  });
+
+  test('a paused relay is left alone but its status says so; resuming applies what changed meanwhile', async () => {
+    h = await ControllerHarness.start(ns);
+    h.createRelay('orders');
+    await waitFor('the Deployment', () => h.child('Deployment', 'orders'));
+
+    h.editSpec('orders', (spec) => {
+      spec.paused = true;
+      spec.replicas = 5;
+    });
+    await h.waitForStatus('orders', 'Paused condition', (s) => s.conditions?.some((c) => c.type === 'Paused' && c.status === 'True'));
+    await waitFor('a Paused event', () => h.events('Paused').length === 1);
+    expect(replicasOf(h.child('Deployment', 'orders'))).toBe(SPEC_DEFAULTS.replicas);
+
+    h.editSpec('orders', (spec) => (spec.paused = false));
+    await waitFor('5 replicas after resuming', () => replicasOf(h.child('Deployment', 'orders')) === 5);
+    await h.waitForStatus('orders', 'Paused condition false', (s) => s.conditions?.some((c) => c.type === 'Paused' && c.status === 'False'));
+    await waitFor('a Resumed event', () => h.events('Resumed').length === 1);
+  });
+
+  test('a leader pod unready past the failover delay is asked to step down; status, conditions and an Event record it', async () => {
+    h = await ControllerHarness.start(ns);
+    h.relays.onStepDown = () => h.relays.setLeading('orders-b', true, 4);
+    h.createRelay('orders', { failoverDelaySeconds: 1 });
+    await h.addPod('orders', 'orders-a', { leading: true, epoch: 3 });
+    await h.addPod('orders', 'orders-b', { leading: false });
+    await h.waitForStatus('orders', 'orders-a leads', (s) => s.currentLeader === 'orders-a');
+
+    const unreadySince = h.setPodReady('orders-a', false);
+    await h.waitForStatus('orders', 'the leader is reported unhealthy', (s) =>
+      s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True' && c.reason === 'LeaderNotReady'),
+    );
+    await waitFor('the step-down', () => h.relays.stepDowns('orders-a') === 1);
+    // The failover delay counts from the kubelet's transition time.
+    expect(Date.now()).toBeGreaterThanOrEqual(unreadySince + 1000);
+
+    const status = await h.waitForStatus('orders', 'orders-b leads', (s) => s.currentLeader === 'orders-b' && s);
+    expect(status.leaderEpoch).toBe(4);
+    expect(Date.parse(status.lastFailoverTime ?? '')).toBeGreaterThanOrEqual(unreadySince + 1000);
+    const [failover] = await waitFor('the LeaderFailover event', () => h.events('LeaderFailover').length > 0 && h.events('LeaderFailover'));
+    expect(failover).toMatchObject({ type: 'Warning', involvedObject: { kind: 'OutboxRelay', name: 'orders' } });
+    expect(String(failover?.message)).toContain('StepDown orders-a');
+    expect(h.api.get('v1', 'Pod', ns, 'orders-a')).toBeDefined();
+    expect(h.metrics.actions.get({ kind: 'StepDown', outcome: 'done' })).toBe(1);
+  });
+
+  test('a leader that is unready and does not answer is deleted', async () => {
+    h = await ControllerHarness.start(ns);
+    h.createRelay('orders', { failoverDelaySeconds: 1 });
+    await h.addPod('orders', 'orders-a', { leading: true, epoch: 8 });
+    await h.addPod('orders', 'orders-b', { leading: false });
+    await h.waitForStatus('orders', 'orders-a leads', (s) => s.currentLeader === 'orders-a');
+
+    h.relays.setBehaviour('orders-a', 'fail');
+    h.setPodReady('orders-a', false);
+    await waitFor('orders-a deleted', () => !h.api.get('v1', 'Pod', ns, 'orders-a'));
+    expect(h.relays.stepDowns('orders-a')).toBe(0);
+    await waitFor('the action counted', () => h.metrics.actions.get({ kind: 'DeletePod', outcome: 'done' }) === 1);
+    await h.waitForStatus('orders', 'lastFailoverTime', (s) => s.lastFailoverTime);
+    const [failover] = await waitFor('the LeaderFailover event', () => h.events('LeaderFailover').length > 0 && h.events('LeaderFailover'));
+    expect(String(failover?.message)).toContain('DeletePod orders-a');
+  });
+
+  test('after dropped watches, failing requests and 410 Gone the controller recovers and still reconciles', async () => {
+    h = await ControllerHarness.start(ns);
+    // A long failover delay keeps reconcile's own re-check (at most 30 s) out of the way: only a watch event can
+    // bring the change below in time.
+    h.createRelay('orders', { failoverDelaySeconds: 600 });
+    await waitFor('the Deployment', () => h.child('Deployment', 'orders'));
+    await waitFor('three watches', () => h.api.activeWatches() === 3);
+
+    // Each informer's next two list or watch requests fail, whichever way it notices the drop.
+    for (const resource of ['outboxrelays', 'deployments', 'pods']) {
+      h.api.failNext(2, { status: 500, match: (r) => r.resource === resource && (r.verb === 'watch' || r.verb === 'list') });
+    }
+    h.api.compact();
+    h.api.dropWatches('reset');
+    h.editSpec('orders', (spec) => (spec.replicas = 3));
+
+    await waitFor('3 replicas', () => replicasOf(h.child('Deployment', 'orders')) === 3);
+    await waitFor('three watches again', () => h.api.activeWatches() === 3);
+    const restarts = ['outboxrelays', 'deployments', 'pods'].map((informer) => h.metrics.informerRestarts.get({ informer, reason: 'error' }));
+    expect(restarts.every((n) => n >= 1)).toBe(true);
+  });
+
+  test('a deleted relay takes its children with it (owner references); the controller then applies nothing more', async () => {
+    h = await ControllerHarness.start(ns);
+    h.createRelay('orders');
+    await waitFor('the Deployment', () => h.child('Deployment', 'orders'));
+    h.api.delete('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders');
+    expect(h.child('Deployment', 'orders')).toBeUndefined();
+    expect(h.child('Service', 'orders')).toBeUndefined();
+    expect(h.child('ServiceAccount', 'orders')).toBeUndefined();
+    expect(h.child('PodDisruptionBudget', 'orders')).toBeUndefined();
+
+    const gone = await waitFor('a sync that finds the relay gone', () => {
+      const i = h.api.requests.findIndex((r) => r.resource === 'outboxrelays' && r.verb === 'get' && r.status === 404);
+      return i >= 0 ? i : undefined;
+    });
+    await waitFor('the queue to settle', () => h.metrics.queueDepth.get() === 0);
+    expect(h.api.requests.slice(gone).filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  test('an invalid spec is reported as Degraded and nothing is applied', async () => {
+    h = await ControllerHarness.start(ns);
+    h.createRelay('orders', { leaseDurationMs: 1000, renewIntervalMs: 800 });
+    const degraded = await h.waitForStatus('orders', 'Degraded', (s) => s.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True'));
+    expect(degraded.reason).toBe('InvalidSpec');
+    expect(degraded.message).toContain('renewIntervalMs');
+    expect(h.child('Deployment', 'orders')).toBeUndefined();
+    await waitFor('an InvalidSpec event', () => h.events('InvalidSpec').length === 1);
+  });
+});

@@ -1,0 +1,80 @@
+/** @jest-environment ./services/operator/test/support/client-node-environment.ts */
+jest.mock('@kubernetes/client-node', () => (globalThis as unknown as ClientNodeGlobal).loadClientNode());
+
+import { outboxRelayCrd } from '../../src/api/crd';
+import type { Operator } from '../../src/operator';
+import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
+import { FakeRelays } from '../support/fake-relays';
+import { type ClientNodeGlobal } from '../support/kube';
+import { LEASE_MS, OPERATOR_NAMESPACE, operatorReplica } from '../support/operators';
+import { relayManifest } from '../support/relays';
+import { waitFor } from '../support/wait';
+
+const ns = 'apps';
+const reconciles = (m: { reconciles: { get(l: Record<string, string>): number } }) =>
+  m.reconciles.get({ result: 'success' }) + m.reconciles.get({ result: 'error' });
+const replicas = (api: FakeKubeApi) => (api.get('apps/v1', 'Deployment', ns, 'orders')?.spec as JsonObject | undefined)?.replicas;
+const holder = (api: FakeKubeApi) =>
+  (api.get('coordination.k8s.io/v1', 'Lease', OPERATOR_NAMESPACE, 'outbox-relay-operator')?.spec as JsonObject | undefined)?.holderIdentity;
+
+describe('two operator replicas (Lease leader election)', () => {
+  let api: FakeKubeApi;
+  let relays: FakeRelays;
+  const running: Operator[] = [];
+
+  beforeEach(async () => {
+    api = await FakeKubeApi.start({ crds: [outboxRelayCrd] });
+    relays = new FakeRelays();
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((o) => o.stop()));
+    await relays.closeAll();
+    await api.close();
+  });
+
+  test('only the leader reconciles; the standby takes over at once when the leader stops', async () => {
+    const a = operatorReplica(api, relays, 'operator-a');
+    running.push(a.operator);
+    a.operator.start();
+    await waitFor('a leads', () => a.operator.health().leader);
+    const b = operatorReplica(api, relays, 'operator-b');
+    running.push(b.operator);
+    b.operator.start();
+
+    api.create(relayManifest('orders', ns));
+    await waitFor('the Deployment', () => replicas(api) === 2);
+    await waitFor('a is ready', () => a.operator.health().ready);
+    await waitFor('a counts its reconcile', () => reconciles(a.metrics) > 0);
+    expect(reconciles(b.metrics)).toBe(0);
+    expect(b.operator.health()).toEqual({ live: true, ready: true, leader: false });
+    expect(api.activeWatches()).toBe(3);
+    expect(a.metrics.leader.get()).toBe(1);
+
+    const stoppedAt = Date.now();
+    await a.operator.stop();
+    await waitFor('b leads', () => b.operator.health().leader);
+    expect(Date.now() - stoppedAt).toBeLessThan(LEASE_MS);
+    expect(holder(api)).toBe('operator-b');
+    expect(a.metrics.leader.get()).toBe(0);
+
+    const before = reconciles(a.metrics);
+    api.update('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders', (r) => ((r.spec as JsonObject).replicas = 3));
+    await waitFor('b applies the change', () => replicas(api) === 3);
+    await waitFor('b counts its reconcile', () => reconciles(b.metrics) > 0);
+    expect(reconciles(a.metrics)).toBe(before);
+  });
+
+  test('a leader that loses the Lease stops reconciling and reports itself not live', async () => {
+    let lost = 0;
+    const a = operatorReplica(api, relays, 'operator-a', { onLeadershipLost: () => lost++ });
+    running.push(a.operator);
+    a.operator.start();
+    api.create(relayManifest('orders', ns));
+    await waitFor('the Deployment', () => replicas(api) === 2);
+
+    api.failNext(1000, { status: 503, match: (r) => r.resource === 'leases' });
+    await waitFor('leadership lost', () => lost === 1);
+    expect(a.operator.health()).toMatchObject({ live: false, leader: false });
+    await waitFor('its watches closed', () => api.activeWatches() === 0);
+  });
+});

@@ -1,0 +1,52 @@
+import { HttpPodProber, StepDownError } from '../../src/prober';
+import { FakeRelays } from '../support/fake-relays';
+
+describe('HttpPodProber', () => {
+  const relays = new FakeRelays();
+  const prober = new HttpPodProber({ timeoutMs: 300, baseUrl: relays.baseUrl });
+  const pod = (name: string) => ({ name, ip: '10.0.0.1' });
+
+  beforeAll(async () => {
+    await relays.add('leader', true, 7, 2);
+    await relays.add('standby', false);
+  });
+  afterAll(() => relays.closeAll());
+
+  test('reads a pod report: who leads which partition at which epoch', async () => {
+    await expect(prober.status(pod('leader'))).resolves.toEqual({
+      instanceId: 'leader',
+      leading: true,
+      partitions: [
+        { partition: 0, leading: true, epoch: 7 },
+        { partition: 1, leading: true, epoch: 7 },
+      ],
+    });
+    await expect(prober.status(pod('standby'))).resolves.toMatchObject({ leading: false, partitions: [{ epoch: null }] });
+  });
+
+  test.each(['hang', 'fail', 'garbage'] as const)('a pod that does not answer properly (%s) reports null', async (behaviour) => {
+    relays.setBehaviour('standby', behaviour);
+    const started = Date.now();
+    await expect(prober.status(pod('standby'))).resolves.toBeNull();
+    expect(Date.now() - started).toBeLessThan(3000);
+    relays.setBehaviour('standby', 'answer');
+  });
+
+  test('a pod with nothing listening reports null', async () => {
+    await expect(new HttpPodProber({ timeoutMs: 300, port: 9 }).status({ name: 'gone', ip: '127.0.0.1' })).resolves.toBeNull();
+  });
+
+  test('step-down is a POST the relay accepts with 202, after which it no longer leads', async () => {
+    await prober.stepDown(pod('leader'));
+    expect(relays.stepDowns('leader')).toBe(1);
+    await expect(prober.status(pod('leader'))).resolves.toMatchObject({ leading: false });
+  });
+
+  test('a step-down the pod refuses or cannot hear is a StepDownError naming the pod', async () => {
+    relays.setBehaviour('standby', 'fail');
+    await expect(prober.stepDown(pod('standby'))).rejects.toMatchObject({ name: 'StepDownError', pod: 'standby', statusCode: 500 });
+    relays.setBehaviour('standby', 'hang');
+    await expect(prober.stepDown(pod('standby'))).rejects.toBeInstanceOf(StepDownError);
+    relays.setBehaviour('standby', 'answer');
+  });
+});

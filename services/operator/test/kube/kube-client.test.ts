@@ -1,0 +1,143 @@
+/** @jest-environment ./services/operator/test/support/client-node-environment.ts */
+jest.mock('@kubernetes/client-node', () => (globalThis as unknown as ClientNodeGlobal).loadClientNode());
+
+import { outboxRelayCrd } from '../../src/api/crd';
+import { FIELD_MANAGER } from '../../src/api/group';
+import { KubeApiError } from '../../src/errors';
+import { k8s, type CoreV1Event } from '../../src/kube/client-node';
+import { KubeClient } from '../../src/kube/kube-client';
+import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
+import { kubeConfigFor, type ClientNodeGlobal } from '../support/kube';
+import { relayManifest, relayPod } from '../support/relays';
+
+const ns = 'kube-client';
+
+function deployment(replicas: number, extraLabels: Record<string, string> = {}): JsonObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: ns, labels: { app: 'web', ...extraLabels } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+    },
+  };
+}
+
+describe('KubeClient against the fake API server', () => {
+  let api: FakeKubeApi;
+  let client: KubeClient;
+
+  beforeAll(async () => {
+    api = await FakeKubeApi.start({ crds: [outboxRelayCrd] });
+    client = new KubeClient(kubeConfigFor(api.url, ns));
+  });
+  afterAll(() => api.close());
+  beforeEach(() => {
+    api.requests.length = 0;
+  });
+
+  test('apply is a server-side apply: apply-patch content type, our field manager, force', async () => {
+    await client.apply(deployment(2));
+    const patch = api.requests.find((r) => r.method === 'PATCH');
+    expect(patch).toMatchObject({
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: FIELD_MANAGER, force: 'true' },
+      resource: 'deployments',
+      name: 'web',
+    });
+    expect(api.get('apps/v1', 'Deployment', ns, 'web')).toMatchObject({ spec: { replicas: 2 }, metadata: { generation: 1 } });
+  });
+
+  test('a field left out of the next apply is removed (the object is not merged into)', async () => {
+    await client.apply(deployment(2, { tier: 'front' }));
+    expect(api.get('apps/v1', 'Deployment', ns, 'web')?.metadata).toMatchObject({ labels: { tier: 'front' } });
+    await client.apply(deployment(2));
+    expect((api.get('apps/v1', 'Deployment', ns, 'web')?.metadata as JsonObject).labels).toEqual({ app: 'web' });
+  });
+
+  test('apply takes back a field another manager changed (force), bumping the generation', async () => {
+    await client.apply(deployment(2));
+    const before = api.get('apps/v1', 'Deployment', ns, 'web')!;
+    api.update('apps/v1', 'Deployment', ns, 'web', (d) => ((d.spec as JsonObject).replicas = 5), { manager: 'kubectl-scale' });
+    await client.apply(deployment(2));
+    const after = api.get('apps/v1', 'Deployment', ns, 'web')!;
+    expect((after.spec as JsonObject).replicas).toBe(2);
+    expect((after.metadata as JsonObject).generation).toBe(Number((before.metadata as JsonObject).generation) + 2);
+  });
+
+  test('applying an unchanged object is a no-op: same resourceVersion', async () => {
+    await client.apply(deployment(3));
+    const rv = (api.get('apps/v1', 'Deployment', ns, 'web')!.metadata as JsonObject).resourceVersion;
+    await client.apply(deployment(3));
+    expect((api.get('apps/v1', 'Deployment', ns, 'web')!.metadata as JsonObject).resourceVersion).toBe(rv);
+  });
+
+  test('status is applied through the status subresource without touching spec or generation', async () => {
+    api.create(relayManifest('orders', ns, { replicas: 2 }));
+    const relay = (await client.getRelay(ns, 'orders'))!;
+    await client.applyRelayStatus(relay, { replicas: 2, readyReplicas: 1, currentLeader: 'orders-a' });
+    const req = api.requests.find((r) => r.subresource === 'status')!;
+    expect(req).toMatchObject({ method: 'PATCH', contentType: 'application/apply-patch+yaml', query: { fieldManager: FIELD_MANAGER, force: 'true' } });
+    const stored = api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders')!;
+    expect(stored.status).toEqual({ replicas: 2, readyReplicas: 1, currentLeader: 'orders-a' });
+    expect(stored.metadata).toMatchObject({ generation: 1 });
+    expect(stored.spec).toMatchObject({ replicas: 2 });
+
+    // The whole status is ours: a field left out (no leader any more) disappears.
+    await client.applyRelayStatus(relay, { replicas: 2, readyReplicas: 0 });
+    expect(api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders')!.status).toEqual({ replicas: 2, readyReplicas: 0 });
+  });
+
+  test("client-node's default content type for a custom object status patch is JSON patch, which the server refuses for an object body", async () => {
+    const custom = kubeConfigFor(api.url, ns).makeApiClient(k8s.CustomObjectsApi);
+    api.create(relayManifest('plain', ns));
+    const sent = custom.patchNamespacedCustomObjectStatus({
+      group: 'outbox-relay.dev',
+      version: 'v1alpha1',
+      namespace: ns,
+      plural: 'outboxrelays',
+      name: 'plain',
+      body: { status: { replicas: 1 } },
+      fieldManager: FIELD_MANAGER,
+    });
+    await expect(sent).rejects.toMatchObject({ code: 400 });
+    expect(api.requests.at(-1)?.contentType).toBe('application/json-patch+json');
+  });
+
+  test('getRelay returns undefined for a missing resource', async () => {
+    await expect(client.getRelay(ns, 'missing')).resolves.toBeUndefined();
+  });
+
+  test('deletePod: deletes once, reports a pod that is gone, and spares a replacement with another uid', async () => {
+    const first = api.create(relayPod('orders', ns, 'orders-1', '10.0.0.1'));
+    const uid = (first.metadata as JsonObject).uid as string;
+    await expect(client.deletePod(ns, 'orders-1', uid)).resolves.toBe(true);
+    expect(api.get('v1', 'Pod', ns, 'orders-1')).toBeUndefined();
+    await expect(client.deletePod(ns, 'orders-1', uid)).resolves.toBe(false);
+
+    api.create(relayPod('orders', ns, 'orders-1', '10.0.0.2'));
+    await expect(client.deletePod(ns, 'orders-1', uid)).resolves.toBe(false);
+    expect(api.get('v1', 'Pod', ns, 'orders-1')).toBeDefined();
+  });
+
+  test('createEvent stores a core/v1 Event about the object', async () => {
+    const event: CoreV1Event = {
+      metadata: { name: 'orders.1', namespace: ns },
+      involvedObject: { apiVersion: 'outbox-relay.dev/v1alpha1', kind: 'OutboxRelay', name: 'orders', namespace: ns },
+      type: 'Warning',
+      reason: 'LeaderFailover',
+      message: 'StepDown orders-a',
+    };
+    await client.createEvent(event);
+    expect(api.get('v1', 'Event', ns, 'orders.1')).toMatchObject({ reason: 'LeaderFailover', involvedObject: { name: 'orders' } });
+  });
+
+  test('a failed request becomes a KubeApiError naming the operation, the object and the status', async () => {
+    api.failNext(1, { status: 500, match: (r) => r.resource === 'deployments' });
+    const failure = client.apply(deployment(1));
+    await expect(failure).rejects.toBeInstanceOf(KubeApiError);
+    await expect(failure).rejects.toMatchObject({ operation: 'apply', kind: 'Deployment', namespace: ns, objectName: 'web', statusCode: 500 });
+  });
+});

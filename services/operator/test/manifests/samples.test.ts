@@ -1,0 +1,25 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { withDefaults } from '../../src/api/defaults';
+import type { OutboxRelay } from '../../src/api/types';
+import { validateRelay } from '../../src/reconcile/validate';
+import { validateManifest } from './k8s-models';
+
+const repoRoot = path.resolve(__dirname, '../../../..');
+const load = (file: string) => YAML.parse(fs.readFileSync(path.join(repoRoot, 'deploy/samples', file), 'utf8'));
+
+describe('deploy/samples', () => {
+  const relay = load('outboxrelay.yaml') as OutboxRelay;
+  const secret = load('database-secret.yaml');
+
+  test('the database Secret is a valid Secret holding the key the OutboxRelay points to', () => {
+    expect(() => validateManifest(secret)).not.toThrow();
+    expect(secret.metadata.name).toBe(relay.spec.database.secretRef.name);
+    expect(Object.keys(secret.stringData)).toContain(relay.spec.database.secretRef.key);
+  });
+
+  test('the sample OutboxRelay passes the operator\'s own validation too', () => {
+    expect(validateRelay(relay, withDefaults(relay.spec))).toEqual([]);
+  });
+});

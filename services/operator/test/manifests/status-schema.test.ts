@@ -1,0 +1,34 @@
+import { openAPIV3Schema } from '../../src/api/crd';
+import { reconcile } from '../../src/reconcile';
+import type { ObservedState } from '../../src/reconcile/types';
+import { leaderPod, makePod, makeRelay, observe, report, secondsAgo } from '../reconcile/fixtures';
+import { compileCrdValidator } from './crd-validator';
+
+const validate = compileCrdValidator(openAPIV3Schema);
+
+const SCENARIOS: Array<[string, ObservedState]> = [
+  ['healthy', observe(makeRelay(), [leaderPod('relay-a'), makePod('relay-b')])],
+  ['nothing probed, no Deployment', observe(makeRelay(), [makePod('relay-a', { report: undefined })], { deployment: null })],
+  ['failover now', observe(makeRelay(), [leaderPod('relay-a', 3, { ready: false, notReadySince: secondsAgo(60), report: null }), makePod('relay-b')])],
+  [
+    'unresponsive leader, pending',
+    observe(makeRelay({ status: { currentLeader: 'relay-a', leaderEpoch: 3, partitionLeaders: [{ partition: 0, pod: 'relay-a', epoch: 3 }] } }), [
+      leaderPod('relay-a', 3, { report: null }),
+    ]),
+  ],
+  ['partitions without a leader', observe(makeRelay({ spec: { partitions: 4 } }), [makePod('relay-a', { report: report('relay-a', { 1: 2 }, 4) })])],
+  ['invalid spec', observe(makeRelay({ spec: { renewIntervalMs: 1500 } }), [])],
+  ['paused', observe(makeRelay({ spec: { paused: true } }), [leaderPod('relay-a')])],
+  ['scaled to zero', observe(makeRelay({ spec: { replicas: 0 } }), [])],
+];
+
+describe('every status reconcile writes is accepted by the CRD\'s status schema', () => {
+  test.each(SCENARIOS)('%s', (_title, state) => {
+    const { status } = reconcile(state);
+    const { status: _previous, ...relay } = state.relay;
+    const result = validate(JSON.parse(JSON.stringify({ ...relay, status })));
+    // Only the status is under test here (the invalid-spec scenario's spec is rejected on purpose).
+    expect(result.errors.filter((e) => e.startsWith('status'))).toEqual([]);
+    expect(status.conditions?.length).toBe(5);
+  });
+});

@@ -1,0 +1,95 @@
+import { withDefaults, type OutboxRelaySpecInput } from '../../src/api/defaults';
+import type { OutboxRelay, OutboxRelayStatus } from '../../src/api/types';
+import type { ObservedPod, ObservedState, RelayPodReport } from '../../src/reconcile/types';
+import type { V1Deployment } from '../../src/api/k8s-types';
+
+/** A fixed clock: every time in these tests is relative to it, so nothing depends on when the suite runs. */
+export const NOW = new Date('2025-06-01T12:00:00.000Z');
+export const secondsAgo = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
+export const secondsLater = (s: number): Date => new Date(NOW.getTime() + s * 1000);
+
+export const BASE_SPEC: OutboxRelaySpecInput = {
+  database: { secretRef: { name: 'orders-db', key: 'url' } },
+  nats: { url: 'nats://nats.nats.svc:4222' },
+};
+
+export interface RelayOptions {
+  name?: string;
+  namespace?: string;
+  generation?: number;
+  spec?: OutboxRelaySpecInput;
+  status?: OutboxRelayStatus;
+  annotations?: Record<string, string>;
+}
+
+export function makeRelay(options: RelayOptions = {}): OutboxRelay {
+  const spec = withDefaults({
+    ...BASE_SPEC,
+    ...options.spec,
+    database: { ...BASE_SPEC.database, ...options.spec?.database },
+    nats: { ...BASE_SPEC.nats, ...options.spec?.nats },
+  });
+  const relay: OutboxRelay = {
+    apiVersion: 'outbox-relay.dev/v1alpha1',
+    kind: 'OutboxRelay',
+    metadata: {
+      name: options.name ?? 'orders',
+      namespace: options.namespace ?? 'shop',
+      uid: '6f1c2d3e-0000-4000-8000-000000000001',
+      generation: options.generation ?? 1,
+      ...(options.annotations ? { annotations: options.annotations } : {}),
+    },
+    spec,
+  };
+  if (options.status) relay.status = options.status;
+  return relay;
+}
+
+/** `partitions` maps each partition this pod leads to its epoch; the others are listed as not led. */
+export function report(pod: string, partitions: Record<number, number> = {}, total = 1): RelayPodReport {
+  const list = Array.from({ length: total }, (_, partition) => {
+    const epoch = partitions[partition];
+    return epoch === undefined ? { partition, leading: false, epoch: null } : { partition, leading: true, epoch };
+  });
+  return { instanceId: pod, leading: list.some((p) => p.leading), partitions: list };
+}
+
+export function makePod(name: string, overrides: Partial<ObservedPod> = {}): ObservedPod {
+  return {
+    name,
+    uid: `uid-${name}`,
+    ip: '10.0.0.1',
+    ready: true,
+    readySince: secondsAgo(600),
+    deleting: false,
+    createdAt: secondsAgo(900),
+    report: report(name),
+    ...overrides,
+  };
+}
+
+export const leaderPod = (name: string, epoch = 7, overrides: Partial<ObservedPod> = {}): ObservedPod =>
+  makePod(name, { report: report(name, { 0: epoch }), ...overrides });
+
+/** A Deployment as the API server would return it after the operator applied it, rolled out. */
+export function rolledOutDeployment(replicas: number): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'orders', namespace: 'shop', generation: 1 },
+    spec: { replicas, selector: {}, template: {} },
+    status: { observedGeneration: 1, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas },
+  };
+}
+
+/** deployment: null means none exists yet; left out, a rolled-out one matching spec.replicas. */
+export function observe(
+  relay: OutboxRelay,
+  pods: ObservedPod[],
+  options: { deployment?: V1Deployment | null; now?: Date } = {},
+): ObservedState {
+  const state: ObservedState = { relay, pods, now: options.now ?? NOW };
+  const deployment = options.deployment === undefined ? rolledOutDeployment(relay.spec.replicas) : options.deployment;
+  if (deployment) state.deployment = deployment;
+  return state;
+}

@@ -1,0 +1,346 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { applyNonApplyPatch, parseApplyBody, parseJson, readBody } from './fake-kube/bodies';
+import { clone, type JsonObject } from './fake-kube/json';
+import { serverSideApply, trackUpdate } from './fake-kube/ownership';
+import { apiVersionOf, BUILTIN_RESOURCES, resourcesFromCrd, type CrdLike, type ResourceType } from './fake-kube/resources';
+import { classify, discovery, resolveTarget, type Target } from './fake-kube/routing';
+import { scaled, scaleOf } from './fake-kube/scale';
+import { parseFieldSelector, parseLabelSelector, SelectorError } from './fake-kube/selectors';
+import { notFound, ObjectStore, StatusError, type WriteScope } from './fake-kube/store';
+
+export type { JsonObject } from './fake-kube/json';
+
+/** One request as the fake saw it, with the RBAC verb it needs (tests assert on these). */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  contentType?: string;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  status: number;
+  /** Set when a server-side apply created the object (the API server then also requires `create`). */
+  applyCreated?: boolean;
+}
+
+interface Fault {
+  remaining: number;
+  status: number;
+  match: (req: RecordedRequest) => boolean;
+}
+
+/**
+ * An in-process stand-in for the Kubernetes API server, spoken to over HTTP by the real @kubernetes/client-node:
+ * discovery, list and watch with resourceVersions (410 Gone once compacted), get, create, update with optimistic
+ * concurrency, server-side apply, merge and JSON patch, delete with owner-reference garbage collection, and the
+ * status and scale subresources. There are no controllers: tests play the kubelet and the Deployment controller.
+ */
+export class FakeKubeApi {
+  readonly requests: RecordedRequest[] = [];
+  /** How an expired resourceVersion is reported to a watch: an ERROR event in a 200 stream (as the real server
+   * does) or a plain 410 response. */
+  watchExpiry: 'event' | 'status' = 'event';
+  private readonly store = new ObjectStore();
+  private readonly resources: ResourceType[];
+  private readonly watches = new Set<http.ServerResponse>();
+  private readonly muted = new Set<http.ServerResponse>();
+  private faults: Fault[] = [];
+
+  private constructor(
+    private readonly server: http.Server,
+    crds: CrdLike[],
+  ) {
+    this.resources = [...BUILTIN_RESOURCES, ...crds.flatMap(resourcesFromCrd)];
+    server.on('request', (req, res) => void this.handle(req, res));
+  }
+
+  static async start(options: { crds?: CrdLike[] } = {}): Promise<FakeKubeApi> {
+    const server = http.createServer();
+    const api = new FakeKubeApi(server, options.crds ?? []);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return api;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.watches) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- test controls: what other actors (users, kubelet, controllers, the network) do ----
+
+  /** Creates an object as another client would (e.g. a user, or the Deployment controller making pods). */
+  create(object: JsonObject, manager = 'test'): JsonObject {
+    const r = this.resourceFor(object);
+    const meta = (object.metadata ?? {}) as { name?: string; namespace?: string };
+    const ns = r.namespaced ? meta.namespace ?? 'default' : undefined;
+    if (this.store.read(r, ns, meta.name ?? '')) throw new StatusError(409, 'AlreadyExists', `${r.plural} "${meta.name}" already exists`);
+    return this.store.commit(r, ns, meta.name ?? '', trackUpdate(undefined, clone(object), manager, 'main', r), 'main');
+  }
+
+  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): JsonObject | undefined {
+    return this.store.read(this.resourceOf(apiVersion, kind), namespace, name)?.object;
+  }
+
+  list(apiVersion: string, kind: string, namespace?: string): JsonObject[] {
+    const r = this.resourceOf(apiVersion, kind);
+    return this.store.list({ resource: r, ...(namespace ? { namespace } : {}), labels: () => true, fields: () => true });
+  }
+
+  /** Changes an object in place, e.g. a pod's Ready condition (scope 'status') or a spec field a user edits. */
+  update(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    change: (object: JsonObject) => void,
+    options: { scope?: WriteScope; manager?: string } = {},
+  ): JsonObject {
+    const r = this.resourceOf(apiVersion, kind);
+    const current = this.store.read(r, namespace, name);
+    if (!current) throw notFound(r, name);
+    const next = clone(current.object);
+    change(next);
+    const scope = options.scope ?? 'main';
+    return this.store.commit(r, namespace, name, trackUpdate(current, next, options.manager ?? 'test', scope, r), scope);
+  }
+
+  delete(apiVersion: string, kind: string, namespace: string | undefined, name: string): void {
+    this.store.remove(this.resourceOf(apiVersion, kind), namespace, name);
+  }
+
+  /** Ends every open watch: abruptly (connection reset, as a network failure) or cleanly (as a server timeout). */
+  dropWatches(how: 'reset' | 'close' = 'reset'): number {
+    const count = this.watches.size;
+    for (const res of this.watches) (how === 'reset' ? res.destroy() : res.end());
+    this.watches.clear();
+    return count;
+  }
+
+  /** Open watches stay open but deliver nothing more: a half-open connection, which no error reveals. */
+  muteWatches(): number {
+    for (const res of this.watches) this.muted.add(res);
+    return this.watches.size;
+  }
+
+  /** The next `count` requests that match fail with `status` (default: every request, 500). */
+  failNext(count: number, options: { status?: number; match?: (req: RecordedRequest) => boolean } = {}): void {
+    this.faults.push({ remaining: count, status: options.status ?? 500, match: options.match ?? (() => true) });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Forgets history, so any watch resuming from an older resourceVersion gets 410 Gone. */
+  compact(): void {
+    this.store.compact();
+  }
+
+  activeWatches(): number {
+    return this.watches.size;
+  }
+
+  // ---- HTTP ----
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const query = Object.fromEntries(url.searchParams);
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query,
+      ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
+      verb: 'get',
+      group: '',
+      resource: '',
+      status: 0,
+    };
+    this.requests.push(record);
+    const send = (status: number, body: unknown) => {
+      record.status = status;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      const text = await readBody(req);
+      const found = discovery(url.pathname, this.resources);
+      if (found) return send(200, found);
+      const target = resolveTarget(url.pathname, this.resources);
+      Object.assign(record, classify(record.method, target, query));
+      const fault = this.faults.find((f) => f.remaining > 0 && f.match(record));
+      if (fault) {
+        fault.remaining--;
+        throw new StatusError(fault.status, fault.status === 503 ? 'ServiceUnavailable' : 'InternalError', 'injected fault');
+      }
+      if (record.verb === 'watch') return this.watch(target, query, req, res, record);
+      const result = this.dispatch(record, target, query, text, req.headers['content-type'] ?? '');
+      send(result.status, result.body);
+    } catch (err) {
+      const status = toStatusError(err);
+      send(status.code, status.toStatus());
+    }
+  }
+
+  private dispatch(
+    record: RecordedRequest,
+    t: Target,
+    query: Record<string, string>,
+    text: string,
+    contentType: string,
+  ): { status: number; body: unknown } {
+    const r = t.resource;
+    const manager = query.fieldManager ?? 'unknown';
+    if (record.verb === 'list') return { status: 200, body: this.listBody(t, query) };
+    if (record.verb === 'create') {
+      const body = parseJson(text);
+      const meta = (body.metadata ?? {}) as { name?: string; generateName?: string; namespace?: string };
+      if (t.namespace && meta.namespace && meta.namespace !== t.namespace) {
+        throw new StatusError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+      }
+      const name = meta.name ?? (meta.generateName ? meta.generateName + Math.random().toString(36).slice(2, 7) : '');
+      if (!name) throw new StatusError(422, 'Invalid', `${r.kind} is invalid: metadata.name: Required value: name or generateName is required`);
+      if (this.store.read(r, t.namespace, name)) {
+        throw new StatusError(409, 'AlreadyExists', `${r.plural} "${name}" already exists`, { name, kind: r.plural });
+      }
+      const created = this.store.commit(r, t.namespace, name, trackUpdate(undefined, body, manager, 'main', r), 'main');
+      return { status: 201, body: created };
+    }
+    const name = t.name!;
+    const current = this.store.read(r, t.namespace, name);
+    if (record.verb === 'delete') {
+      const options = text ? parseJson(text) : {};
+      const uid = (options.preconditions as { uid?: string } | undefined)?.uid;
+      return { status: 200, body: this.store.remove(r, t.namespace, name, uid) };
+    }
+    if (t.subresource === 'scale') {
+      if (!current) throw notFound(r, name);
+      if (record.verb === 'get') return { status: 200, body: scaleOf(r, current.object) };
+      const next = scaled(r, current.object, record.verb, contentType, parseJson(text));
+      const stored = this.store.commit(r, t.namespace, name, trackUpdate(current, next, manager, 'main', r), 'main');
+      return { status: 200, body: scaleOf(r, stored) };
+    }
+    const scope: WriteScope = t.subresource === 'status' ? 'status' : 'main';
+    if (record.verb === 'get') {
+      if (!current) throw notFound(r, name);
+      return { status: 200, body: current.object };
+    }
+    if (record.verb === 'update') {
+      if (!current) throw notFound(r, name);
+      const body = parseJson(text);
+      const rv = (body.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+      if (rv && rv !== (current.object.metadata as { resourceVersion?: string }).resourceVersion) {
+        throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${r.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+      }
+      return { status: 200, body: this.store.commit(r, t.namespace, name, trackUpdate(current, body, manager, scope, r), scope) };
+    }
+    // PATCH
+    const type = contentType.split(';')[0]!.trim();
+    if (type === 'application/apply-patch+yaml') {
+      if (!query.fieldManager) {
+        throw new StatusError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+      }
+      const body = parseApplyBody(text);
+      if (body.apiVersion !== apiVersionOf(r) || body.kind !== r.kind) {
+        throw new StatusError(400, 'BadRequest', `apply body must have apiVersion ${apiVersionOf(r)} and kind ${r.kind}, got ${String(body.apiVersion)} ${String(body.kind)}`);
+      }
+      const bodyName = (body.metadata as { name?: string } | undefined)?.name;
+      if (bodyName !== undefined && bodyName !== name) throw new StatusError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
+      if (!current && scope === 'status') throw notFound(r, name);
+      const applied = serverSideApply(current, body, query.fieldManager, query.force === 'true', scope, r);
+      record.applyCreated = !current;
+      return { status: current ? 200 : 201, body: this.store.commit(r, t.namespace, name, applied, scope) };
+    }
+    if (!current) throw notFound(r, name);
+    const next = applyNonApplyPatch(r, current.object, type, text);
+    return { status: 200, body: this.store.commit(r, t.namespace, name, trackUpdate(current, next, manager, scope, r), scope) };
+  }
+
+  private listBody(t: Target, query: Record<string, string>): JsonObject {
+    const items = this.store.list(this.filter(t, query)).map((o) => {
+      if (t.resource.custom) return o;
+      const { apiVersion: _a, kind: _k, ...rest } = o;
+      return rest;
+    });
+    return {
+      kind: `${t.resource.kind}List`,
+      apiVersion: apiVersionOf(t.resource),
+      metadata: { resourceVersion: this.store.resourceVersion() },
+      items,
+    };
+  }
+
+  private filter(t: Target, query: Record<string, string>) {
+    try {
+      return {
+        resource: t.resource,
+        ...(t.namespace ? { namespace: t.namespace } : {}),
+        labels: parseLabelSelector(query.labelSelector),
+        fields: parseFieldSelector(query.fieldSelector),
+      };
+    } catch (err) {
+      if (err instanceof SelectorError) throw new StatusError(400, 'BadRequest', err.message);
+      throw err;
+    }
+  }
+
+  private watch(t: Target, query: Record<string, string>, req: http.IncomingMessage, res: http.ServerResponse, record: RecordedRequest): void {
+    const pending: string[] = [];
+    let open = false;
+    const sink = (type: string, object: JsonObject) => {
+      const line = JSON.stringify({ type, object }) + '\n';
+      if (this.muted.has(res)) return;
+      if (open) res.write(line);
+      else pending.push(line);
+    };
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = this.store.watch(this.filter(t, query), query.resourceVersion, sink);
+    } catch (err) {
+      if (err instanceof StatusError && err.code === 410 && this.watchExpiry === 'event') {
+        record.status = 200;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ type: 'ERROR', object: err.toStatus() }) + '\n');
+        return;
+      }
+      throw err;
+    }
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    open = true;
+    for (const line of pending) res.write(line);
+    this.watches.add(res);
+    const end = () => {
+      unsubscribe();
+      this.watches.delete(res);
+      this.muted.delete(res);
+    };
+    req.on('close', end);
+    res.on('close', end);
+  }
+
+  private resourceOf(apiVersion: string, kind: string): ResourceType {
+    const r = this.resources.find((x) => apiVersionOf(x) === apiVersion && x.kind === kind);
+    if (!r) throw new Error(`the fake does not serve ${apiVersion} ${kind}`);
+    return r;
+  }
+
+  private resourceFor(object: JsonObject): ResourceType {
+    return this.resourceOf(String(object.apiVersion), String(object.kind));
+  }
+}
+
+function toStatusError(err: unknown): StatusError {
+  if (err instanceof StatusError) return err;
+  return new StatusError(500, 'InternalError', `fake API server error: ${(err as Error)?.stack ?? String(err)}`);
+}

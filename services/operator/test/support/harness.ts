@@ -1,0 +1,104 @@
+import { outboxRelayCrd } from '../../src/api/crd';
+import { API_GROUP_VERSION, KIND } from '../../src/api/group';
+import type { OutboxRelayStatus } from '../../src/api/types';
+import { OutboxRelayController, type ControllerOptions } from '../../src/controller';
+import { OperatorMetrics } from '../../src/metrics';
+import { HttpPodProber } from '../../src/prober';
+import { FakeKubeApi, type JsonObject } from './fake-kube-api';
+import { FakeRelays } from './fake-relays';
+import { kubeConfigFor } from './kube';
+import { testLogger } from './logger';
+import { relayManifest, relayPod, setReady } from './relays';
+import { waitFor } from './wait';
+
+/**
+ * A controller wired to the fake API server and to fake relay pods, with timings short enough for tests. The
+ * test plays every other actor: the user (relay manifests), the Deployment controller and kubelet (pods and
+ * their readiness) and the relays (their /status and /step-down).
+ */
+export class ControllerHarness {
+  readonly metrics = new OperatorMetrics();
+  controller!: OutboxRelayController;
+  private podIndex = 1;
+
+  private constructor(
+    readonly api: FakeKubeApi,
+    readonly relays: FakeRelays,
+    readonly namespace: string,
+  ) {}
+
+  static async start(namespace: string, overrides: Partial<ControllerOptions> = {}): Promise<ControllerHarness> {
+    const api = await FakeKubeApi.start({ crds: [outboxRelayCrd] });
+    const harness = new ControllerHarness(api, new FakeRelays(), namespace);
+    harness.controller = new OutboxRelayController({
+      kubeConfig: kubeConfigFor(api.url, namespace),
+      namespace,
+      prober: new HttpPodProber({ timeoutMs: 300, baseUrl: harness.relays.baseUrl }),
+      logger: testLogger,
+      metrics: harness.metrics,
+      identity: 'operator-test',
+      resyncMs: 60_000,
+      relistMs: 60_000,
+      workers: 2,
+      retry: { minMs: 20, maxMs: 500 },
+      informerBackoff: { minMs: 20, maxMs: 200 },
+      ...overrides,
+    });
+    await harness.controller.start();
+    return harness;
+  }
+
+  async stop(): Promise<void> {
+    await this.controller.stop();
+    await this.relays.closeAll();
+    await this.api.close();
+  }
+
+  createRelay(name: string, spec: JsonObject = {}): JsonObject {
+    return this.api.create(relayManifest(name, this.namespace, spec), 'kubectl');
+  }
+
+  relay(name: string): JsonObject | undefined {
+    return this.api.get(API_GROUP_VERSION, KIND, this.namespace, name);
+  }
+
+  status(name: string): OutboxRelayStatus {
+    return (this.relay(name)?.status ?? {}) as OutboxRelayStatus;
+  }
+
+  editSpec(name: string, change: (spec: JsonObject) => void): void {
+    this.api.update(API_GROUP_VERSION, KIND, this.namespace, name, (r) => change(r.spec as JsonObject), { manager: 'kubectl' });
+  }
+
+  child(kind: 'Deployment' | 'Service' | 'PodDisruptionBudget' | 'ServiceAccount', name: string): JsonObject | undefined {
+    const apiVersion = { Deployment: 'apps/v1', Service: 'v1', PodDisruptionBudget: 'policy/v1', ServiceAccount: 'v1' }[kind];
+    return this.api.get(apiVersion, kind, this.namespace, name);
+  }
+
+  /** A running relay pod: its object (with an IP), its Ready condition, and its /status endpoint. */
+  async addPod(relay: string, pod: string, options: { leading: boolean; epoch?: number; ready?: boolean }): Promise<void> {
+    await this.relays.add(pod, options.leading, options.epoch ?? 1);
+    const object = relayPod(relay, this.namespace, pod, `10.0.0.${this.podIndex++}`);
+    setReady(object, options.ready ?? true);
+    this.api.create(object, 'kube-controller-manager');
+  }
+
+  /** Flips the pod's Ready condition; returns its lastTransitionTime (whole seconds, as the kubelet writes it). */
+  setPodReady(pod: string, ready: boolean): number {
+    const updated = this.api.update('v1', 'Pod', this.namespace, pod, (p) => setReady(p, ready), { scope: 'status', manager: 'kubelet' });
+    const conditions = (updated.status as { conditions?: Array<{ lastTransitionTime?: string }> }).conditions ?? [];
+    return Date.parse(conditions[0]?.lastTransitionTime ?? '');
+  }
+
+  events(reason?: string): JsonObject[] {
+    return this.api.list('v1', 'Event', this.namespace).filter((e) => !reason || e.reason === reason);
+  }
+
+  condition(name: string, type: string): { status: string; reason: string; message: string } | undefined {
+    return this.status(name).conditions?.find((c) => c.type === type);
+  }
+
+  waitForStatus<T>(relay: string, what: string, check: (status: OutboxRelayStatus) => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+    return waitFor(`${relay}: ${what}`, () => check(this.status(relay)), timeoutMs);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * /metrics of the payment worker process (dist/main.js, PAYMENTS_HTTP_PORT) after real traffic: payments that
+ * succeed, a replayed OrderCreated (a duplicate), and a payment that fails until it is dead-lettered. The inbox
+ * totals, the charges, the embedded relay's published events and the backlog must add up to exactly that.
+ * Builds the package first (incremental).
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Outbox } from '@outbox-relay/outbox';
+import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
+import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { TEST_DATABASE_URL, TEST_NATS_URL, uniqueName } from '../../../test/helpers/env';
+import { createTestStream, freePort, waitFor, type TestStream } from '../../../test/helpers/nats';
+import { ROOT, startService, type ServiceProcess } from '../../../test/helpers/processes';
+import { samplesOf, scrape, valueOf, type Sample } from '../../telemetry/test/support/scrape';
+
+let db: TestSchema;
+let ns: TestStream;
+let outbox: Outbox;
+let orders: OrderRepository;
+let proc: ServiceProcess | undefined;
+const ordersSchema = uniqueName('paymetr_or');
+const inboxSchema = uniqueName('paymetr_in');
+const paymentsSchema = uniqueName('paymetr_pa');
+
+beforeAll(async () => {
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'services/payments'], { cwd: ROOT, stdio: 'pipe' });
+  db = await createTestSchema('paymetr_ob');
+  ns = await createTestStream('paymetr');
+  await migrateOrders({ pool: db.pool, schema: ordersSchema, outboxSchema: db.schema });
+  outbox = new Outbox({ pool: db.pool, schema: db.schema });
+  orders = new OrderRepository(ordersSchema);
+}, 120_000);
+
+afterAll(async () => {
+  await proc?.stop('SIGKILL');
+  await outbox.close();
+  for (const schema of [ordersSchema, inboxSchema, paymentsSchema]) await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await ns.drop();
+  await db.drop();
+});
+
+async function createOrder(): Promise<{ orderId: string; eventId: string }> {
+  return outbox.transaction(async (tx) => {
+    const order = await orders.insert(tx, { id: randomUUID(), customerId: randomUUID(), amount: 25, currency: 'EUR' });
+    const [event] = await outbox.enqueue(tx, orderCreatedEvent(order));
+    return { orderId: order.id, eventId: event!.id };
+  });
+}
+
+const sum = (samples: Sample[], name: string) => samplesOf(samples, name).reduce((n, s) => n + s.value, 0);
+
+it('counts processed, duplicate, failed, retried and dead-lettered events, charges and published events', async () => {
+  const port = await freePort();
+  proc = startService('services/payments/dist/main.js', {
+    DATABASE_URL: TEST_DATABASE_URL,
+    NATS_URL: TEST_NATS_URL,
+    OUTBOX_SCHEMA: db.schema,
+    ORDERS_SCHEMA: ordersSchema,
+    INBOX_SCHEMA: inboxSchema,
+    PAYMENTS_SCHEMA: paymentsSchema,
+    OUTBOX_STREAM: ns.stream,
+    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
+    OUTBOX_MIGRATE: 'true',
+    OUTBOX_LEASE_MS: '1000',
+    OUTBOX_RENEW_MS: '200',
+    OUTBOX_POLL_MS: '50',
+    OUTBOX_DUPLICATE_WINDOW_MS: '20000',
+    PAYMENTS_MAX_RETRIES: '1',
+    PAYMENTS_BACKOFF_MIN_MS: '100',
+    PAYMENTS_BACKOFF_MAX_MS: '200',
+    PAYMENTS_METRICS_INTERVAL_MS: '0',
+    PAYMENTS_HTTP_PORT: String(port),
+    INBOX_RETENTION_INTERVAL_MS: '200',
+    FAKE_GATEWAY_LATENCY_MS: '0',
+    METRICS_BACKLOG_CACHE_MS: '0',
+    LOG_LEVEL: 'warn',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor('the worker consuming', async () => {
+    if (proc!.child.exitCode !== null) throw new Error(`worker exited: ${proc!.stderr()}`);
+    return (await fetch(`${base}/readyz`).catch(() => null))?.ok || undefined;
+  }, 20_000);
+
+  // Three payments that succeed.
+  const paid = [await createOrder(), await createOrder(), await createOrder()];
+  await waitFor('3 payments', async () => {
+    const s = await scrape(base);
+    return s && valueOf(s, 'payments_charges_total', { outcome: 'succeeded' }) === 3 ? s : undefined;
+  });
+  // A replay of the first OrderCreated: a new outbox row, same Outbox-Event-Id, so the inbox skips it.
+  const first = paid[0]!;
+  await outbox.transaction((tx) =>
+    outbox.enqueue(tx, { id: randomUUID(), aggregateType: 'Order', aggregateId: first.orderId, eventType: 'OrderCreated', payload: { orderId: first.orderId, amount: 25, currency: 'EUR' }, headers: { replayOf: first.eventId } }),
+  );
+  // One payment whose charges fail: first attempt, one retry, then the dead letter (order FAILED, PaymentFailed).
+  const put = await fetch(`${base}/admin/fake-gateway`, { method: 'PUT', body: JSON.stringify({ failing: true }) });
+  expect(put.status).toBe(200);
+  await createOrder();
+
+  const consumer = 'payments';
+  const s = await waitFor('the duplicate, the dead letter and every event published', async () => {
+    const now = await scrape(base);
+    return now &&
+      valueOf(now, 'inbox_duplicate_events_total', { consumer }) === 1 &&
+      valueOf(now, 'inbox_dead_letters_total', { consumer }) === 1 &&
+      // 4 OrderCreated + 1 replay + 3 PaymentSucceeded + 1 PaymentFailed, all through this worker's relay.
+      sum(now, 'outbox_events_published_total') === 9 &&
+      // The inbox sweeps ran (nothing old enough to delete yet) and said so.
+      valueOf(now, 'outbox_retention_deleted_rows_total', { table: 'inbox' }) === 0 &&
+      valueOf(now, 'outbox_pending_events', { partition: '0' }) === 0
+      ? now
+      : undefined;
+  }, 20_000);
+  expect(valueOf(s, 'inbox_events_processed_total', { consumer })).toBe(3);
+  expect(valueOf(s, 'inbox_handler_failures_total', { consumer })).toBe(2);
+  expect(valueOf(s, 'inbox_retries_total', { consumer })).toBe(1);
+  expect(valueOf(s, 'inbox_infrastructure_errors_total', { consumer })).toBe(0);
+  expect(valueOf(s, 'payments_charges_total', { outcome: 'succeeded' })).toBe(3);
+  expect(valueOf(s, 'payments_charges_total', { outcome: 'already_paid' })).toBe(0);
+  expect(valueOf(s, 'outbox_relay_is_leader', { partition: '0' })).toBe(1);
+  expect(valueOf(s, 'outbox_commit_to_ack_seconds_count')).toBe(9);
+  expect(valueOf(s, 'http_server_request_duration_seconds_count', { method: 'PUT', route: '/admin/fake-gateway', status_code: '200' })).toBe(1);
+
+  expect(await proc.stop('SIGTERM')).toBe(0);
+});

@@ -1,0 +1,88 @@
+/**
+ * Tracing configuration from the standard OTEL_* variables, and the SDK start-up: spans of the libraries reach
+ * the exporter, events written inside a span carry its trace context, and shutdown turns everything off again.
+ */
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { activeTraceHeaders, ConfigError, outboxTracer, parseEnv } from '@outbox-relay/outbox';
+import { z } from 'zod';
+import { startTracing, tracingEnvShape, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
+
+const schema = z.object(tracingEnvShape);
+const settings = (env: Record<string, string>) => tracingSettingsFromEnv(parseEnv(schema, env), 'svc');
+
+describe('tracing settings', () => {
+  it('is off without an endpoint, when disabled, or with the none exporter', () => {
+    expect(settings({})).toMatchObject({ enabled: false, reason: expect.stringContaining('OTEL_EXPORTER_OTLP_ENDPOINT') });
+    expect(settings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'TRUE' })).toMatchObject({ enabled: false, reason: 'OTEL_SDK_DISABLED=true' });
+    expect(settings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' })).toMatchObject({ enabled: false });
+  });
+
+  it('is on with an endpoint (general or traces-only) or the console exporter, named after OTEL_SERVICE_NAME', () => {
+    expect(settings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' })).toEqual({
+      enabled: true,
+      reason: 'exporting to otlp http/protobuf http://collector:4318',
+      serviceName: 'svc',
+    });
+    expect(
+      settings({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_SERVICE_NAME: 'orders-eu' }),
+    ).toEqual({ enabled: true, reason: 'exporting to otlp grpc http://c:4317', serviceName: 'orders-eu' });
+    expect(settings({ OTEL_TRACES_EXPORTER: 'console' })).toMatchObject({ enabled: true, reason: 'exporting to console' });
+  });
+
+  it('names each bad variable', () => {
+    let error: unknown;
+    try {
+      settings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'udp', OTEL_TRACES_EXPORTER: 'otlp,jaeger' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues.map((i) => i.path).sort()).toEqual([
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+      'OTEL_TRACES_EXPORTER',
+    ]);
+  });
+});
+
+describe('startTracing', () => {
+  it('off: loads nothing and leaves the API a no-op', async () => {
+    const tracing = startTracing({ enabled: false, reason: 'test', serviceName: 'svc' });
+    expect(tracing.enabled).toBe(false);
+    const span = outboxTracer().startSpan('x');
+    expect(span.isRecording()).toBe(false);
+    span.end();
+    await tracing.shutdown();
+  });
+
+  it('on: exports the libraries spans with the service name, propagates W3C context, and shutdown turns it off', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = startTracing({ enabled: true, reason: 'test', serviceName: 'telemetry-test' }, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    expect(tracing.enabled).toBe(true);
+
+    const parent = outboxTracer().startSpan('parent', { kind: SpanKind.SERVER });
+    const headers = context.with(trace.setSpan(context.active(), parent), () => activeTraceHeaders());
+    parent.end();
+    const { traceId, spanId } = parent.spanContext();
+    expect(headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+
+    // The context survives an await (AsyncLocalStorage context manager).
+    await outboxTracer().startActiveSpan('child', async (child) => {
+      await new Promise((r) => setImmediate(r));
+      expect(trace.getActiveSpan()).toBe(child);
+      child.end();
+    });
+
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual(['parent', 'child']);
+    expect(spans[0]!.resource.attributes['service.name']).toBe('telemetry-test');
+
+    await tracing.shutdown();
+    const after = outboxTracer().startSpan('after');
+    expect(after.isRecording()).toBe(false);
+    const carrier: Record<string, string> = {};
+    propagation.inject(trace.setSpan(context.active(), parent), carrier);
+    expect(carrier).toEqual({});
+  });
+});

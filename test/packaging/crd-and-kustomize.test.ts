@@ -1,0 +1,76 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { renderChart } from './support/helm';
+import { findObject, type KubeObject } from './support/kube-objects';
+import { validateObject } from './support/kube-schemas';
+import { fromRoot } from './support/paths';
+
+const SOURCE_CRD = 'deploy/crd/outboxrelays.yaml';
+const CHART_CRD = 'helm/outbox-relay-operator/crds/outboxrelays.yaml';
+
+describe('one CRD: the chart ships deploy/crd/outboxrelays.yaml unchanged', () => {
+  test('helm/outbox-relay-operator/crds/outboxrelays.yaml is byte-for-byte deploy/crd/outboxrelays.yaml (fix: scripts/sync-chart-crd.sh)', () => {
+    const source = fs.readFileSync(fromRoot(SOURCE_CRD), 'utf8');
+    const copy = fs.readFileSync(fromRoot(CHART_CRD), 'utf8');
+    expect(copy === source).toBe(true);
+  });
+
+  test('helm installs that CRD: `helm template --include-crds` renders it, and it is a valid CustomResourceDefinition', () => {
+    const objects = renderChart('helm/outbox-relay-operator', { includeCrds: true });
+    const crd = findObject(objects, 'CustomResourceDefinition', 'outboxrelays.outbox-relay.dev');
+    expect(crd).toEqual(YAML.parse(fs.readFileSync(fromRoot(SOURCE_CRD), 'utf8')));
+    expect(() => validateObject(crd)).not.toThrow();
+  });
+
+  test('scripts/sync-chart-crd.sh --check fails on a drifted copy and the script repairs it', () => {
+    // A scratch copy of the three files the script touches, so the real chart is never modified.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sync-crd-'));
+    try {
+      for (const file of ['scripts/sync-chart-crd.sh', SOURCE_CRD, CHART_CRD]) {
+        fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+        fs.copyFileSync(fromRoot(file), path.join(root, file));
+      }
+      const script = path.join(root, 'scripts/sync-chart-crd.sh');
+      expect(spawnSync('bash', [script, '--check'], { encoding: 'utf8' }).status).toBe(0);
+
+      fs.appendFileSync(path.join(root, SOURCE_CRD), '# a regenerated CRD\n');
+      const drifted = spawnSync('bash', [script, '--check'], { encoding: 'utf8' });
+      expect(drifted.status).toBe(1);
+      expect(drifted.stderr).toContain(`${CHART_CRD} differs from ${SOURCE_CRD}; run: scripts/sync-chart-crd.sh`);
+
+      expect(spawnSync('bash', [script], { encoding: 'utf8' }).status).toBe(0);
+      expect(fs.readFileSync(path.join(root, CHART_CRD), 'utf8')).toBe(fs.readFileSync(path.join(root, SOURCE_CRD), 'utf8'));
+      expect(spawnSync('bash', [script, '--check'], { encoding: 'utf8' }).status).toBe(0);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deploy/ (kubectl apply -k deploy)', () => {
+  let objects: KubeObject[];
+  beforeAll(() => {
+    const built = execFileSync('kubectl', ['kustomize', fromRoot('deploy')], { encoding: 'utf8', timeout: 30_000 });
+    objects = YAML.parseAllDocuments(built).map((d) => d.toJS() as KubeObject);
+  });
+
+  test('`kubectl kustomize deploy` builds the CRD, RBAC and the operator, each a valid Kubernetes object', () => {
+    expect(objects.map((o) => o.kind)).toEqual(
+      expect.arrayContaining(['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'Namespace', 'ServiceAccount', 'Deployment']),
+    );
+    for (const object of objects) expect(() => validateObject(object)).not.toThrow();
+  });
+
+  test("deploy/'s operator and the chart's run the same entry point of the same image, as the same user", () => {
+    const deployed = findObject(objects, 'Deployment');
+    const charted = findObject(renderChart('helm/outbox-relay-operator'), 'Deployment');
+    const container = (d: KubeObject) => d.spec.template.spec.containers[0];
+    expect(container(charted).image).toBe(container(deployed).image);
+    expect(container(charted).command).toEqual(container(deployed).command);
+    expect(container(charted).workingDir).toBe(container(deployed).workingDir);
+    expect(charted.spec.template.spec.securityContext.runAsUser).toBe(deployed.spec.template.spec.securityContext.runAsUser);
+  });
+});
