@@ -7,6 +7,8 @@
 //   drain     (4) relay process draining a pre-filled backlog (>= 200k events), and (7) its RSS meanwhile
 //   e2e       (5) commit → subscriber latency at 1000 orders/s through the service with its embedded relay
 //   failover  (6) hand-over after SIGKILL, POST /step-down and SIGTERM of the leader among 3 relay processes
+//   scale     (8) drain over 8 partitions with 1, 2 and 4 relay processes; publishing pause per partition moved
+//             when a 4th relay joins 3
 // Runs after `npm run build` (it starts services/*/dist). Everything it creates is named after the run's tag and
 // removed at the end, also on failure and Ctrl-C. See --help.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -22,8 +24,9 @@ import { httpOrders } from './steps/http-orders.mjs';
 import { relayDrain } from './steps/relay-drain.mjs';
 import { e2eLatency } from './steps/e2e-latency.mjs';
 import { failover } from './steps/failover.mjs';
+import { scaleOut } from './steps/scale-out.mjs';
 
-const STEPS = { tx: rawTransactions, publish: rawPublish, http: httpOrders, drain: relayDrain, e2e: e2eLatency, failover };
+const STEPS = { tx: rawTransactions, publish: rawPublish, http: httpOrders, drain: relayDrain, e2e: e2eLatency, failover, scale: scaleOut };
 
 function generatedBody(ctx, m, rows, steps) {
   const command = `node scripts/bench/run.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;

@@ -1,9 +1,9 @@
 // Command-line options of scripts/bench/run.mjs (see HELP). Bad flags raise UsageError, which exits 2.
 
 /** Steps in the order they run. */
-export const STEP_NAMES = ['tx', 'publish', 'http', 'drain', 'e2e', 'failover'];
+export const STEP_NAMES = ['tx', 'publish', 'http', 'drain', 'e2e', 'failover', 'scale'];
 /** A figure is only meaningful next to its raw limit from the same run. */
-const NEEDS = { http: 'tx', drain: 'publish' };
+const NEEDS = { http: 'tx', drain: 'publish', scale: 'publish' };
 const ALIASES = { rss: 'drain' };
 
 export const HELP = `Usage: node scripts/bench/run.mjs [options]        (npm run bench -- [options]; run npm run build first)

@@ -89,6 +89,24 @@ export function buildRows(results) {
       rows.push(ceilingRow('(6) graceful hand-over, SIGTERM', sigterm.takeoverMs, `${fmtInt(sigterm.takeoverMs)} ms`, 500, ` (publishing resumed ${fmtInt(sigterm.resumedMs)} ms)`));
     } else failed('failover', '(6) failover');
   }
+  if (results.scale) {
+    if (ok('scale')) {
+      const { scale } = results;
+      for (const run of scale.runs) {
+        const row = ratioRow(`(8) drain over ${scale.partitions} partitions, ${run.replicas} relay process(es), once balanced`, run.rate, 'events/s', ok('publish') ? publish.rate : Number.NaN, 'msg/s (2)', 0.9);
+        rows.push({ ...row, target: '(info: 2 cores shared)', result: '' });
+      }
+      const h = scale.handOver;
+      rows.push({
+        measure: `(8) rebalance when a 4th relay joins 3: ${h.moved} partition(s) moved`,
+        figure: `pause per moved partition p50 ${fmtMs(h.pauses.p50)} ms, max ${fmtMs(h.pauses.max)} ms; balanced after ${fmtInt(h.balancedMs)} ms`,
+        limit: '',
+        ratio: '',
+        target: '≤ 500 ms (graceful)',
+        result: Number.isFinite(h.pauses.max) ? (h.pauses.max <= 500 ? 'PASS' : 'MISS') : 'n/a',
+      });
+    } else failed('scale', '(8) scale-out');
+  }
   if (results.drain && ok('drain')) {
     const m = drain.memory;
     rows.push({

@@ -12,7 +12,7 @@ import { sleep } from '../lib/stats.mjs';
 const FILL_BATCH = 1000;
 const FILL_CONNECTIONS = 4;
 
-async function fillBacklog(ctx, schema, n) {
+export async function fillBacklog(ctx, schema, n) {
   // One event per aggregate, so the per-aggregate lock buys nothing here; 1000 advisory locks per transaction
   // would also crowd Postgres's shared lock table.
   const outbox = new ctx.outboxLib.Outbox({ pool: ctx.pool, schema, serializeAggregates: false });

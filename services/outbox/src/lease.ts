@@ -67,6 +67,14 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     return this.isLeading() ? this.currentEpoch : null;
   }
 
+  /**
+   * True while this process holds the lease at `epoch` as far as it knows, even past its local deadline (a
+   * renewal may be late, not lost). Use `isLeading` to decide whether to publish right now.
+   */
+  holds(epoch: number): boolean {
+    return this.currentEpoch === epoch;
+  }
+
   /** True while this process holds the lease (at `epoch`, when given) and its local deadline has not passed. */
   isLeading(epoch?: number): boolean {
     if (this.currentEpoch === null) return false;

@@ -16,6 +16,9 @@ export interface PartitionRelayOptions {
   maxPublishAttempts: number;
 }
 
+/** How often a partition whose lease renewal is overdue looks whether it was renewed. */
+const PAUSED_POLL_MS = 20;
+
 /** Bound on the events whose permanent failures are being counted (only the head of a partition fails in practice). */
 const MAX_TRACKED_FAILURES = 1024;
 
@@ -83,8 +86,18 @@ export class PartitionRelay {
     return (await this.elector.release(epoch)) ? epoch : null;
   }
 
+  /** May send now: the term is on and the lease's local deadline has not passed. */
   private leading(epoch: number): boolean {
-    return !this.stopping && this.steppingDown !== epoch && this.elector.isLeading(epoch);
+    return this.termOn(epoch) && this.elector.isLeading(epoch);
+  }
+
+  /**
+   * The term goes on while the elector still holds `epoch`. Past the local deadline (a renewal is late: a busy
+   * pool, a slow database) it only pauses: a renewal that succeeds proves the lease never expired, so nobody else
+   * can have taken over and publishing resumes under the same epoch; a lost lease ends the term.
+   */
+  private termOn(epoch: number): boolean {
+    return !this.stopping && this.steppingDown !== epoch && this.elector.holds(epoch);
   }
 
   private async publishLoop(epoch: number): Promise<void> {
@@ -157,8 +170,16 @@ export class PartitionRelay {
     log.info('publishing as leader');
     try {
       await this.streamReady(this.stopSignal.signal);
-      while (this.leading(epoch)) {
+      while (this.termOn(epoch)) {
         try {
+          if (!this.leading(epoch)) {
+            // Lease renewal overdue: send nothing until it is renewed (or lost, which ends the loop).
+            if (inFlight) await finish(inFlight);
+            inFlight = null;
+            await settleMark().catch(() => undefined);
+            await this.wake.wait(PAUSED_POLL_MS);
+            continue;
+          }
           // A failure (or a stop) ends the whole session: settle what is in flight, then go on from the first
           // unacknowledged event with a new session (after a failure: dead letter or backoff first).
           if (session.ended) {

@@ -23,6 +23,12 @@ export interface OutboxRelayDeps {
   listenConnection?: ClientConfig;
   /** Told what the relay does, for metrics; defaults to nothing. */
   observer?: RelayObserver;
+  /**
+   * Connections for lease renewals, releases and membership heartbeats (default: `pool`). A separate small pool
+   * keeps them from queueing behind the partitions' reads and marks: a renewal that waits too long pauses
+   * publishing, and a release that waits delays every hand-over.
+   */
+  leasePool?: Pool;
 }
 
 export interface PartitionStatus {
@@ -67,6 +73,7 @@ export class OutboxRelay {
     if (this.started) return;
     this.started = true;
     const { pool } = this.deps;
+    const leasePool = this.deps.leasePool ?? pool;
     const observer = this.deps.observer ?? noopRelayObserver;
     const s = this.settings;
     const count = await readPartitionCount(pool, s.schema);
@@ -77,7 +84,7 @@ export class OutboxRelay {
       timeoutMs: s.publishTimeoutMs,
     });
     const balancer = new PartitionBalancer({
-      pool,
+      pool: leasePool,
       schema: s.schema,
       instanceId: s.instanceId,
       partitions: count,
@@ -92,7 +99,7 @@ export class OutboxRelay {
     this.balancer = balancer;
     for (let partition = 0; partition < count; partition++) {
       const elector = new LeaseElector({
-        pool,
+        pool: leasePool,
         schema: s.schema,
         partition,
         instanceId: s.instanceId,

@@ -9,6 +9,8 @@ export const relayProcessEnvSchema = z
     ...relayEnvShape,
     ...telemetryEnvShape,
     RELAY_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
+    /** Connections for reads, marks and metrics (lease traffic has its own two). */
+    RELAY_DB_POOL_MAX: z.coerce.number().int().min(2).max(200).default(10),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })
   .superRefine(checkRelayTimings);

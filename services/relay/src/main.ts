@@ -27,8 +27,12 @@ async function main(): Promise<void> {
   const settings = relaySettingsFromEnv(env);
   const logger = createLogger('relay', env.LOG_LEVEL, { instanceId: settings.instanceId });
   const tracing = startTracing(tracingSettingsFromEnv(env, 'outbox-relay'), { logger });
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4 });
+  // Reads and marks: up to two statements in flight per partition, plus metrics.
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max: env.RELAY_DB_POOL_MAX, application_name: 'outbox-relay' });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
+  // Lease renewals, releases and membership: never queued behind the data traffic above.
+  const leasePool = new Pool({ connectionString: env.DATABASE_URL, max: 2, application_name: 'outbox-relay-lease' });
+  leasePool.on('error', (error) => logger.warn({ err: error }, 'idle lease connection failed'));
   const metrics = new ServiceMetrics();
   let relay: OutboxRelay | null = null;
   let ready = false;
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
     server.close();
     await nats?.drain().catch(() => undefined);
     await pool.end();
+    await leasePool.end();
     await tracing.shutdown();
     clearTimeout(timer);
     logger.info('stopped');
@@ -76,7 +81,7 @@ async function main(): Promise<void> {
   // The gauges read the relay's leases at scrape time.
   const observer = new RelayMetrics(metrics.registry, { leadership: () => relay?.status().partitions ?? [] });
   new BacklogMetrics(metrics.registry, { pool, schema: env.OUTBOX_SCHEMA, cacheMs: env.METRICS_BACKLOG_CACHE_MS, logger });
-  const started = new OutboxRelay({ pool, nats, logger, observer }, settings);
+  const started = new OutboxRelay({ pool, leasePool, nats, logger, observer }, settings);
   await started.start();
   // Published only once started: a shutdown during start-up exits without a half-built relay to stop.
   relay = started;
