@@ -1,4 +1,4 @@
-import { Backoff } from './backoff';
+import { Backoff } from '@outbox-relay/outbox';
 
 /** What processing one key returned: when to look at it again (ms), or nothing. Throwing retries with backoff. */
 export type ProcessKey = (key: string) => Promise<number | undefined | void>;

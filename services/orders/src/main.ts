@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { ConfigError, createLogger, Outbox, parseEnv } from '@outbox-relay/outbox';
+import { createLogger, exitOnUncaught, Outbox, readEnvOrExit, settleWithin } from '@outbox-relay/outbox';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
 import { createApp } from './http/app';
@@ -7,38 +7,11 @@ import { closeServer, createServer, listen } from './http/server';
 import { migrateOrders } from './migrate';
 import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
 
-function readConfig(): OrdersConfig {
-  try {
-    return parseEnv(ordersEnvSchema, process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`orders: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
-function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 async function main(): Promise<void> {
-  const config = readConfig();
+  const config: OrdersConfig = readEnvOrExit('orders', ordersEnvSchema);
   const logger = createLogger('orders', config.LOG_LEVEL);
   const tracing = startTracing(tracingSettingsFromEnv(config, 'orders'), { logger });
-  process.on('uncaughtException', (error) => {
-    logger.fatal({ err: error }, 'uncaught exception');
-    process.exit(1);
-  });
-  process.on('unhandledRejection', (error) => {
-    logger.fatal({ err: error }, 'unhandled rejection');
-    process.exit(1);
-  });
+  exitOnUncaught(logger);
 
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.ORDERS_DB_POOL_MAX, application_name: 'orders' });
   pool.on('error', (error) => logger.warn({ err: error }, 'pool: idle client error'));

@@ -2,8 +2,8 @@
 export class Backoff {
   private attempt = 0;
   constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
+    readonly minMs: number,
+    readonly maxMs: number,
     private readonly random: () => number = Math.random,
   ) {}
 

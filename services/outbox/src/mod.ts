@@ -31,11 +31,13 @@ export {
   type RelaySettings,
 } from './config';
 export { createLogger, type Logger } from './logger';
+export { readEnvOrExit, exitOnUncaught, settleWithin } from './process';
 export { LeaseElector, type LeaseElectorOptions } from './lease';
 export { OutboxReader, type OutboxRecord, type Fence } from './reader';
 export { JetStreamPublisher, ensureStream, permanentPublishError, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay';
 export { connectNats } from './nats';
+export { startEmbeddedRelay, type EmbeddedRelay, type EmbeddedRelayOptions } from './embedded-relay';
 export { Backoff } from './backoff';
 export { deleteInBatches, type BatchedDelete } from './batched-delete';
 export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './retention';

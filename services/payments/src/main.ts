@@ -5,7 +5,7 @@
  */
 import type http from 'node:http';
 import { Pool } from 'pg';
-import { ConfigError, connectNats, createLogger, parseEnv, type Logger } from '@outbox-relay/outbox';
+import { connectNats, createLogger, exitOnUncaught, readEnvOrExit, settleWithin, type Logger } from '@outbox-relay/outbox';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, type PaymentsConfig } from './config';
 import { FakePaymentGateway } from './gateway/fake-gateway';
@@ -15,25 +15,6 @@ import { migratePayments } from './migrate';
 import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
 import { startMetricsLog } from './worker/metrics-log';
 import { startPaymentWorker, type PaymentWorker, type PaymentWorkerSettings } from './worker/payment-worker';
-
-function readConfig(): PaymentsConfig {
-  try {
-    return parseEnv(paymentsEnvSchema, process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`payments: ${error.message}\n`);
-      for (const issue of error.issues) process.stderr.write(`  ${issue.path}: ${issue.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
-function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function workerSettings(config: PaymentsConfig): PaymentWorkerSettings {
   return {
@@ -70,17 +51,10 @@ function fakeGateway(config: PaymentsConfig, pool: Pool, logger: Logger): FakePa
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  const config: PaymentsConfig = readEnvOrExit('payments', paymentsEnvSchema);
   const logger = createLogger('payments', config.LOG_LEVEL);
   const tracing = startTracing(tracingSettingsFromEnv(config, 'payments'), { logger });
-  process.on('uncaughtException', (error) => {
-    logger.fatal({ err: error }, 'uncaught exception');
-    process.exit(1);
-  });
-  process.on('unhandledRejection', (error) => {
-    logger.fatal({ err: error }, 'unhandled rejection');
-    process.exit(1);
-  });
+  exitOnUncaught(logger);
 
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.PAYMENTS_DB_POOL_MAX, application_name: 'payments' });
   pool.on('error', (error) => logger.warn({ err: error }, 'pool: idle client error'));

@@ -1,12 +1,11 @@
 import { Pool } from 'pg';
 import {
-  ConfigError,
   connectNats,
   createLogger,
   migrateOutbox,
   OutboxRelay,
   waitForSchema,
-  parseEnv,
+  readEnvOrExit,
   relaySettingsFromEnv,
 } from '@outbox-relay/outbox';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
@@ -14,16 +13,7 @@ import { relayProcessEnvSchema } from './config';
 import { createHealthServer, listen } from './health-server';
 
 async function main(): Promise<void> {
-  let env;
-  try {
-    env = parseEnv(relayProcessEnvSchema, process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`outbox-relay: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const env = readEnvOrExit('outbox-relay', relayProcessEnvSchema);
   const settings = relaySettingsFromEnv(env);
   const logger = createLogger('relay', env.LOG_LEVEL, { instanceId: settings.instanceId });
   const tracing = startTracing(tracingSettingsFromEnv(env, 'outbox-relay'), { logger });

@@ -1,4 +1,4 @@
-import { Backoff } from '../../src/backoff';
+import { Backoff } from '@outbox-relay/outbox';
 import { WorkQueue, type ProcessKey } from '../../src/work-queue';
 import { waitFor } from '../support/wait';
 

@@ -1,0 +1,63 @@
+import { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { connectNats } from './nats';
+import type { RelayObserver } from './observer';
+import { OutboxRelay, type RelayStatus } from './relay';
+import type { RelaySettings } from './config';
+
+export interface EmbeddedRelayOptions {
+  databaseUrl: string;
+  natsUrl: string;
+  /** NATS .creds file, when the server wants credentials. */
+  credsFile?: string;
+  settings: RelaySettings;
+  /** Names the relay's connections (`application_name`, NATS connection name), e.g. `orders`. */
+  name: string;
+  logger: Logger;
+  observer?: RelayObserver;
+  /** Connections for reads and marks. Default 4. */
+  poolMax?: number;
+}
+
+/** A relay candidate running inside a service process, with connections of its own. */
+export interface EmbeddedRelay {
+  status(): RelayStatus;
+  /** Graceful: finishes the in-flight batches, releases the leases, closes its NATS connection and pools. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a relay inside a service (the order service, the payment worker): it campaigns for the outbox leases
+ * like every other relay and publishes where it leads. It has its own pools, so neither the service's traffic nor
+ * the relay's reads can delay a lease renewal (those get two connections of their own). Resolves once NATS
+ * answered; a caller that must not wait for NATS (an HTTP server) should not await it first.
+ */
+export async function startEmbeddedRelay(options: EmbeddedRelayOptions): Promise<EmbeddedRelay> {
+  const { logger } = options;
+  const pool = new Pool({ connectionString: options.databaseUrl, max: options.poolMax ?? 4, application_name: `${options.name}-relay` });
+  const leasePool = new Pool({ connectionString: options.databaseUrl, max: 2, application_name: `${options.name}-relay-lease` });
+  for (const p of [pool, leasePool]) p.on('error', (error) => logger.warn({ err: error }, 'relay pool: idle client error'));
+  const closePools = () => Promise.all([pool.end(), leasePool.end()]).then(() => undefined);
+  let nats: Awaited<ReturnType<typeof connectNats>> | undefined;
+  try {
+    nats = await connectNats({ url: options.natsUrl, name: `${options.name}-relay-${options.settings.instanceId}`, credsFile: options.credsFile, logger });
+    const relay = new OutboxRelay({ pool, leasePool, nats, logger, observer: options.observer }, options.settings);
+    await relay.start();
+    const connection = nats;
+    return {
+      status: () => relay.status(),
+      async stop() {
+        try {
+          await relay.stop();
+        } finally {
+          await connection.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the relay NATS connection failed'));
+          await closePools();
+        }
+      },
+    };
+  } catch (error) {
+    await nats?.close().catch(() => undefined);
+    await closePools().catch(() => undefined);
+    throw error;
+  }
+}
