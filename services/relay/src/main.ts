@@ -64,9 +64,18 @@ async function main(): Promise<void> {
 
   // Not ready (503 on /readyz) until the schema exists: started before the application's first migration, the
   // relay waits instead of crash-looping.
-  if (env.OUTBOX_MIGRATE) await migrateOutbox({ pool, schema: env.OUTBOX_SCHEMA, partitions: env.OUTBOX_PARTITIONS, logger });
-  else await waitForSchema(pool, env.OUTBOX_SCHEMA, { logger, signal: starting.signal }).catch(() => undefined);
+  const partitions = env.OUTBOX_MIGRATE
+    ? (await migrateOutbox({ pool, schema: env.OUTBOX_SCHEMA, partitions: env.OUTBOX_PARTITIONS, logger })).partitions
+    : await waitForSchema(pool, env.OUTBOX_SCHEMA, { logger, signal: starting.signal }).catch(() => undefined);
   if (stopping) return;
+  // Writers hash aggregates with the schema's count, so that count is the one that holds; a different
+  // OUTBOX_PARTITIONS (e.g. an OutboxRelay's spec.partitions) only takes effect through a migration.
+  if (partitions !== undefined && env.OUTBOX_PARTITIONS !== undefined && env.OUTBOX_PARTITIONS !== partitions) {
+    logger.error(
+      { configured: env.OUTBOX_PARTITIONS, schema: env.OUTBOX_SCHEMA, partitions },
+      'OUTBOX_PARTITIONS differs from the schema\'s partition count; using the schema\'s. Apply it with `outboxctl migrate --partitions` (refused while events are pending)',
+    );
+  }
   nats = await connectNats({ url: env.NATS_URL, name: `outbox-relay ${settings.instanceId}`, credsFile: env.NATS_CREDS_FILE, logger });
   // The gauges read the relay's leases at scrape time.
   const observer = new RelayMetrics(metrics.registry, { leadership: () => relay?.status().partitions ?? [] });

@@ -192,3 +192,26 @@ it('waits, not ready, while the outbox schema does not exist yet, then starts on
     await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   }
 });
+
+it('says so when OUTBOX_PARTITIONS differs from the schema, and keeps to the schema the writers use', async () => {
+  const port = await freePort();
+  const proc = startService('services/relay/dist/main.js', {
+    DATABASE_URL: TEST_DATABASE_URL,
+    NATS_URL: TEST_NATS_URL,
+    OUTBOX_SCHEMA: db.schema,
+    OUTBOX_STREAM: ns.stream,
+    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
+    OUTBOX_PARTITIONS: '4',
+    RELAY_HTTP_PORT: String(port),
+    RELAY_INSTANCE_ID: 'relay-mismatch',
+    LOG_LEVEL: 'info',
+  });
+  relays.push({ proc, port });
+  const line = await waitFor('the mismatch logged', () => proc.logs.find((l) => String(l.msg).startsWith('OUTBOX_PARTITIONS differs')));
+  expect(line).toMatchObject({ configured: 4, partitions: 1, schema: db.schema });
+  const status = await waitFor('the relay to lead', async () => {
+    const s = await getJson<RelayStatus>(`http://127.0.0.1:${port}/status`);
+    return s?.leading ? s : undefined;
+  });
+  expect(status.partitions.map((p) => p.partition)).toEqual([0]);
+});
