@@ -28,7 +28,7 @@ interface BacklogSnapshot {
  */
 export class BacklogMetrics {
   private readonly cacheMs: number;
-  private cached: { at: number; snapshot: Promise<BacklogSnapshot | null> } | null = null;
+  private cached: { at: number; snapshot: Promise<BacklogSnapshot | null>; settled: boolean } | null = null;
   private readonly readErrors: Counter;
 
   constructor(
@@ -78,10 +78,13 @@ export class BacklogMetrics {
     });
   }
 
-  /** One database read per `cacheMs`, shared by every gauge of a scrape and by concurrent scrapes. */
+  /**
+   * One database read per `cacheMs`, shared by every gauge of a scrape and by concurrent scrapes; a read still in
+   * flight is always shared (even with `cacheMs` 0), so one scrape is one read and counts at most one error.
+   */
   private snapshot(): Promise<BacklogSnapshot | null> {
     const now = performance.now();
-    if (this.cached && now - this.cached.at < this.cacheMs) return this.cached.snapshot;
+    if (this.cached && (!this.cached.settled || now - this.cached.at < this.cacheMs)) return this.cached.snapshot;
     const { pool, schema } = this.options;
     const snapshot = Promise.all([readBacklog(pool, schema), readOldestTransactionAgeSeconds(pool)]).then(
       ([partitions, oldestTransactionAgeSeconds]) => ({ partitions, oldestTransactionAgeSeconds }),
@@ -91,7 +94,9 @@ export class BacklogMetrics {
         return null;
       },
     );
-    this.cached = { at: now, snapshot };
+    const entry = { at: now, snapshot, settled: false };
+    this.cached = entry;
+    void snapshot.then(() => (entry.settled = true));
     return snapshot;
   }
 }
