@@ -1,12 +1,11 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { contextFromHeaders } from '@outbox-relay/outbox';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { describeError, HandlerFailedError } from './errors';
 import { inboxEventFromMsg, type InboxEvent } from './event';
 import type { Inbox, InboxHandler } from './inbox';
 import { KeyedLimiter } from './keyed-limiter';
+import { withConsumerSpan } from './tracing';
 
 export interface InboxConsumerOptions<T> {
   inbox: Inbox;
@@ -67,7 +66,6 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
   const logger = options.logger?.child({ consumer: options.inbox.consumer });
   const stats: InboxConsumerStats = { processed: 0, duplicates: 0, failed: 0, retried: 0, deadLettered: 0, infrastructureErrors: 0 };
   const limiter = new KeyedLimiter(options.concurrency ?? 1);
-  const tracer = trace.getTracer('@outbox-relay/inbox');
   const messages: ConsumerMessages = await options.consumer.consume({ max_messages: options.prefetch ?? 64 });
 
   async function deadLetter(m: JsMsg, event: InboxEvent, reason: string, attempts: number): Promise<void> {
@@ -81,36 +79,11 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
     m.ack();
   }
 
-  /**
-   * One consumer span per delivery, a child of the trace that wrote the event (its headers carry the writer's
-   * context); the handler runs inside it, so its own outbox events carry the same trace onwards.
-   */
+  /** One consumer span per delivery, a child of the writer's trace (see withConsumerSpan). */
   function processTraced(m: JsMsg): Promise<void> {
     const event = inboxEventFromMsg(m);
-    return tracer.startActiveSpan(
-      `${event.eventType} process`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'nats',
-          'messaging.destination.name': event.subject,
-          'messaging.consumer.group.name': options.inbox.consumer,
-          'messaging.message.id': event.eventId,
-          'outbox.aggregate_id': event.aggregateId ?? '',
-          'outbox.delivery_count': event.deliveryCount,
-        },
-      },
-      contextFromHeaders(event.headers),
-      async (span) => {
-        try {
-          await process(m, event, (outcome) => span.setAttribute('outbox.outcome', outcome));
-        } catch (error) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-          throw error;
-        } finally {
-          span.end();
-        }
-      },
+    return withConsumerSpan('@outbox-relay/inbox', options.inbox.consumer, event, (span) =>
+      process(m, event, (outcome) => span.setAttribute('outbox.outcome', outcome)),
     );
   }
 

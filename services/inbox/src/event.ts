@@ -13,6 +13,10 @@ export interface InboxEvent {
   deliveryCount: number;
   aggregateType: string | undefined;
   aggregateId: string | undefined;
+  /** `Outbox-Partition`. */
+  partition: number | undefined;
+  /** `Outbox-Seq`: the event's position in the outbox; a consumer can tell a gap in one aggregate by it. */
+  seq: number | undefined;
   /** The parsed JSON payload; null when the payload could not be parsed (see `parseError`). */
   payload: unknown;
   /** Every header, first value of each. */
@@ -33,6 +37,10 @@ export function inboxEventFromMsg(m: JsMsg): InboxEvent {
   const headers: Record<string, string> = {};
   if (m.headers) for (const [name, values] of m.headers) if (values[0] !== undefined) headers[name] = values[0];
   const get = (name: string) => (headers[name] === undefined || headers[name] === '' ? undefined : headers[name]);
+  const int = (name: string) => {
+    const n = Number(get(name));
+    return get(name) !== undefined && Number.isSafeInteger(n) ? n : undefined;
+  };
   const event: InboxEvent = {
     eventId: get(OutboxHeaders.eventId) ?? get(MSG_ID) ?? `${m.info.stream}:${m.seq}`,
     eventType: get(OutboxHeaders.eventType) ?? m.subject.slice(m.subject.lastIndexOf('.') + 1),
@@ -41,6 +49,8 @@ export function inboxEventFromMsg(m: JsMsg): InboxEvent {
     deliveryCount: m.info.deliveryCount,
     aggregateType: get(OutboxHeaders.aggregateType),
     aggregateId: get(OutboxHeaders.aggregateId),
+    partition: int(OutboxHeaders.partition),
+    seq: int(OutboxHeaders.seq),
     payload: null,
     headers,
     replayOf: get(OutboxHeaders.replayOf),

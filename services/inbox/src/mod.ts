@@ -1,6 +1,7 @@
 // Public entry of @outbox-relay/inbox: exactly-once processing of JetStream events with a Postgres inbox.
 export { Inbox, type InboxOptions, type InboxHandler, type HandleOutcome, type DeadLetterOutcome } from './inbox';
 export { inboxEventFromMsg, type InboxEvent } from './event';
+export { withConsumerSpan } from './tracing';
 export { PermanentHandlerError, HandlerFailedError, describeError } from './errors';
 export {
   startInboxConsumer,

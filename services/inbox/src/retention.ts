@@ -19,30 +19,11 @@ export interface SweepInboxOptions {
 /** Deletes old inbox rows, stale failure counters and old resolved dead letters in bounded batches. */
 export async function sweepInbox(options: SweepInboxOptions): Promise<{ inbox: number; deadLetters: number; failures: number }> {
   const t = inboxTables(options.schema);
-  const batchSize = options.batchSize ?? 1000;
-  const inbox = await deleteInBatches(options.pool, {
-    table: t.inbox,
-    key: ['consumer', 'event_id'],
-    where: 'processed_at < now() - make_interval(secs => $1::float8 / 1000)',
-    orderBy: 'processed_at',
-    params: [options.olderThanMs],
-    batchSize,
-  });
-  const failures = await deleteInBatches(options.pool, {
-    table: t.failures,
-    key: ['consumer', 'event_id'],
-    where: 'last_failed_at < now() - make_interval(secs => $1::float8 / 1000)',
-    orderBy: 'last_failed_at',
-    params: [options.olderThanMs],
-    batchSize,
-  });
-  const deadLetters = await deleteInBatches(options.pool, {
-    table: t.deadLetters,
-    key: ['id'],
-    where: 'resolved_at < now() - make_interval(secs => $1::float8 / 1000)',
-    orderBy: 'resolved_at',
-    params: [options.deadLetterOlderThanMs],
-    batchSize,
-  });
-  return { inbox, deadLetters, failures };
+  const sweep = (table: string, key: string[], column: string, ms: number) =>
+    deleteInBatches(options.pool, { table, key, olderThan: { column, ms }, batchSize: options.batchSize ?? 1000 });
+  return {
+    inbox: await sweep(t.inbox, ['consumer', 'event_id'], 'processed_at', options.olderThanMs),
+    failures: await sweep(t.failures, ['consumer', 'event_id'], 'last_failed_at', options.olderThanMs),
+    deadLetters: await sweep(t.deadLetters, ['id'], 'resolved_at', options.deadLetterOlderThanMs),
+  };
 }

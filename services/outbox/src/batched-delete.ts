@@ -5,11 +5,10 @@ export interface BatchedDelete {
   table: string;
   /** Primary-key columns. */
   key: string[];
-  /** Condition on the rows to delete; `$1..$n` refer to `params`. */
-  where: string;
-  /** Oldest first, along an index, so each batch finds its rows without a scan. */
-  orderBy: string;
-  params: unknown[];
+  /** Rows whose timestamp `column` is more than `ms` old (database clock) are deleted; NULL never is. */
+  olderThan: { column: string; ms: number };
+  /** Oldest first, along an index, so each batch finds its rows without a scan. Default: the `olderThan` column. */
+  orderBy?: string;
   batchSize: number;
   /** Stop after this many batches even if more rows qualify (the next sweep continues). */
   maxBatches?: number;
@@ -25,13 +24,14 @@ export async function deleteInBatches(pool: Pool, spec: BatchedDelete): Promise<
   const match = spec.key.map((k) => `t.${k} = d.${k}`).join(' AND ');
   const sql = `
     WITH doomed AS (
-      SELECT ${keys} FROM ${spec.table} WHERE ${spec.where}
-      ORDER BY ${spec.orderBy} LIMIT $${spec.params.length + 1} FOR UPDATE SKIP LOCKED)
+      SELECT ${keys} FROM ${spec.table}
+      WHERE ${spec.olderThan.column} < now() - make_interval(secs => $1::float8 / 1000)
+      ORDER BY ${spec.orderBy ?? spec.olderThan.column} LIMIT $2 FOR UPDATE SKIP LOCKED)
     DELETE FROM ${spec.table} t USING doomed d WHERE ${match}`;
   const maxBatches = spec.maxBatches ?? Number.POSITIVE_INFINITY;
   let total = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
-    const { rowCount } = await pool.query(sql, [...spec.params, spec.batchSize]);
+    const { rowCount } = await pool.query(sql, [spec.olderThan.ms, spec.batchSize]);
     total += rowCount ?? 0;
     if ((rowCount ?? 0) < spec.batchSize) break;
   }

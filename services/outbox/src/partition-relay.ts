@@ -38,6 +38,7 @@ export class PartitionRelay {
   private stopping = false;
   private readonly stopSignal = new AbortController();
   private steppingDown: number | null = null;
+  private handingOver: { epoch: number; over: boolean; done: Promise<number | null> } | null = null;
   /** Events this partition moved to the dead letters since start. */
   deadLettered = 0;
 
@@ -76,14 +77,31 @@ export class PartitionRelay {
   /**
    * Graceful switchover of the term `epoch` (default: the current one): stop sending, let the batch in flight be
    * acknowledged and marked, then release the lease so a successor takes over at once. Returns the epoch given
-   * up, or null when not leading.
+   * up, or null when not leading. Idempotent: a request repeated while the hand-over runs (the step-down flag is
+   * seen at every renewal, a rebalance at every balance check) joins the one under way.
    */
-  async stepDown(epoch: number | null | undefined = this.elector.epoch): Promise<number | null> {
-    if (epoch === null || !this.elector.isLeading(epoch)) return null;
+  stepDown(epoch: number | null | undefined = this.elector.epoch): Promise<number | null> {
+    if (epoch === null || epoch === undefined) return Promise.resolve(null);
+    if (this.handingOver?.epoch === epoch && !this.handingOver.over) return this.handingOver.done;
+    if (!this.elector.isLeading(epoch)) return Promise.resolve(null);
     this.steppingDown = epoch;
     this.wake.set();
-    await this.term;
-    return (await this.elector.release(epoch)) ? epoch : null;
+    const handOver: { epoch: number; over: boolean; done: Promise<number | null> } = { epoch, over: false, done: Promise.resolve(null) };
+    handOver.done = (async () => {
+      try {
+        await this.term;
+        return (await this.elector.release(epoch)) ? epoch : null;
+      } finally {
+        handOver.over = true;
+      }
+    })();
+    this.handingOver = handOver;
+    return handOver.done;
+  }
+
+  /** The epoch being handed over right now, if any. */
+  get handingOverEpoch(): number | null {
+    return this.handingOver && !this.handingOver.over ? this.handingOver.epoch : null;
   }
 
   /** May send now: the term is on and the lease's local deadline has not passed. */

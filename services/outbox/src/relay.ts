@@ -59,6 +59,7 @@ export class OutboxRelay {
   private listener: PgListener | null = null;
   private sweeper: RetentionSweeper | null = null;
   private balancer: PartitionBalancer | null = null;
+  private steppingDown: Promise<Array<{ partition: number; epoch: number }>> | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private started = false;
 
@@ -156,12 +157,16 @@ export class OutboxRelay {
    * Graceful switchover: every partition this instance leads finishes its batch in flight and releases its lease
    * (another instance takes over at once); this instance campaigns again only after one lease duration.
    */
-  async stepDown(): Promise<Array<{ partition: number; epoch: number }>> {
-    await this.yieldToOthers();
-    const given = await Promise.all(this.partitions.map(async (p) => ({ partition: p.partition, epoch: await p.stepDown() })));
-    const released = given.filter((g): g is { partition: number; epoch: number } => g.epoch !== null);
-    this.logger.info({ released }, 'stepped down');
-    return released;
+  stepDown(): Promise<Array<{ partition: number; epoch: number }>> {
+    // A repeated request (an operator retrying POST /step-down) joins the step-down under way.
+    this.steppingDown ??= (async () => {
+      await this.yieldToOthers();
+      const given = await Promise.all(this.partitions.map(async (p) => ({ partition: p.partition, epoch: await p.stepDown() })));
+      const released = given.filter((g): g is { partition: number; epoch: number } => g.epoch !== null);
+      this.logger.info({ released }, 'stepped down');
+      return released;
+    })().finally(() => (this.steppingDown = null));
+    return this.steppingDown;
   }
 
   /**
@@ -169,9 +174,12 @@ export class OutboxRelay {
    * partition goes elsewhere) or because it holds more than its fair share.
    */
   private async handOver(partition: number, reason: 'requested' | 'rebalance', epoch?: number): Promise<void> {
+    const relay = this.partitions[partition];
+    // Repeated requests while a hand-over runs (every renewal, every balance check) change nothing.
+    if (!relay || relay.handingOverEpoch !== null) return;
     try {
       if (reason === 'requested') await this.yieldToOthers();
-      const released = await this.partitions[partition]?.stepDown(epoch);
+      const released = await relay.stepDown(epoch);
       if (released != null) this.logger.info({ partition, epoch: released, reason }, 'partition handed over');
     } catch (error) {
       this.logger.warn({ err: error, partition, reason }, 'hand-over failed; the lease stays or expires');

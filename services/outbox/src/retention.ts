@@ -22,23 +22,19 @@ export async function sweepOutbox(
   retention: Pick<OutboxRetention, 'publishedMs' | 'deadLetterMs' | 'batchSize'>,
 ): Promise<{ published: number; deadLetters: number }> {
   const t = outboxTables(schema);
-  const age = 'now() - make_interval(secs => $1::float8 / 1000)';
   // Ordered by seq along the primary key: published rows are (almost) the oldest seqs, so each batch finds its
   // rows at the start of the index without a dedicated published_at index that every mark would have to update.
   const published = await deleteInBatches(pool, {
     table: t.outbox,
     key: ['seq'],
-    where: `published_at < ${age}`,
+    olderThan: { column: 'published_at', ms: retention.publishedMs },
     orderBy: 'seq',
-    params: [retention.publishedMs],
     batchSize: retention.batchSize,
   });
   const deadLetters = await deleteInBatches(pool, {
     table: t.deadLetters,
     key: ['id'],
-    where: `resolved_at < ${age}`,
-    orderBy: 'resolved_at',
-    params: [retention.deadLetterMs],
+    olderThan: { column: 'resolved_at', ms: retention.deadLetterMs },
     batchSize: retention.batchSize,
   });
   return { published, deadLetters };

@@ -47,3 +47,18 @@ it('reports how long the oldest open transaction has been open', async () => {
     client.release();
   }
 });
+
+it('asks autovacuum to clean and analyze the outbox after about 1 % of changes (a queue table)', async () => {
+  const { rows } = await db.pool.query(
+    `SELECT reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'outbox'`,
+    [db.schema],
+  );
+  expect(rows[0].reloptions).toEqual(
+    expect.arrayContaining([
+      'autovacuum_vacuum_scale_factor=0.01',
+      'autovacuum_vacuum_insert_scale_factor=0.01',
+      'autovacuum_analyze_scale_factor=0.01',
+      'autovacuum_vacuum_cost_delay=0',
+    ]),
+  );
+});

@@ -108,6 +108,24 @@ describe('OutboxRelay', () => {
     expect(rows).toEqual([{ holder: first.settings.instanceId, epoch: String(first.status().partitions[0]!.epoch) }]);
   });
 
+  it('keeps a healthy leader when another relay joins later (one partition: no hand-over on join)', async () => {
+    // The newcomer's id sorts first: only ranking by what each holds keeps the lease where it is.
+    const first = start({ instanceId: 'z-leader' });
+    await first.start();
+    await waitFor('the first relay to lead', () => first.status().leading || undefined);
+    const epoch = first.status().partitions[0]!.epoch;
+    const second = start({ instanceId: 'a-newcomer' });
+    await second.start();
+    // The newcomer has looked at the table with both members in it, and several renewals have passed since.
+    await waitFor('the newcomer to count both members', () => (second.status().balance?.members.length === 2 ? true : undefined));
+    const renewed = async () => (await db.pool.query(`SELECT renewed_at FROM "${db.schema}".outbox_partitions`)).rows[0].renewed_at as Date;
+    const since = await renewed();
+    await waitFor('three more renewals', async () => ((await renewed()).getTime() - since.getTime() >= 3 * 200 ? true : undefined), 5000, 50);
+    expect(first.status()).toMatchObject({ leading: true, partitions: [{ epoch }] });
+    expect(second.status().leading).toBe(false);
+    expect(second.status().balance?.target).toBe(0);
+  });
+
   it('hands over at once on graceful stop (well before the lease would expire)', async () => {
     const all = [start({ leaseMs: 6000, renewMs: 1000 }), start({ leaseMs: 6000, renewMs: 1000 })];
     await Promise.all(all.map((r) => r.start()));

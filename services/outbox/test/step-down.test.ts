@@ -98,8 +98,10 @@ it('steps down locally (POST /step-down) while events flow, losing and reorderin
     const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NOT NULL`);
     return rows[0].n > 0 || undefined;
   });
-  const released = await first.stepDown();
+  // Asked twice at once (as a request seen at every renewal would be): one hand-over, both callers see it.
+  const [released, again] = await Promise.all([first.stepDown(), first.stepDown()]);
   expect(released).toEqual([{ partition: 0, epoch: expect.any(Number) }]);
+  expect(again).toEqual(released);
   const second = relays.find((r) => r !== first)!;
   await waitFor('the other relay to lead', () => second.status().leading || undefined, 2000, 5);
   await writing;

@@ -100,6 +100,8 @@ export function inboxEvent(overrides: Partial<InboxEvent> & { eventId: string })
     deliveryCount: 4,
     aggregateType: 'Order',
     aggregateId: 'order-1',
+    partition: 0,
+    seq: 1,
     payload: { orderId: 'order-1', amount: 42 },
     headers: {},
     replayOf: undefined,

@@ -10,8 +10,9 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { contextFromHeaders, OutboxHeaders, type Logger } from '@outbox-relay/outbox';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { inboxEventFromMsg, withConsumerSpan, type InboxEvent } from '@outbox-relay/inbox';
+import { OutboxHeaders, type Logger } from '@outbox-relay/outbox';
 import { ensureStream } from './nats';
 
 /** Header names the relay sets on every event (the library's OutboxHeaders), plus the dedup id and trace context. */
@@ -23,7 +24,8 @@ export const EventHeaders = {
 
 /** One event as a handler sees it: the decoded payload plus what the headers and JetStream say about it. */
 export interface ReceivedEvent {
-  eventId: string | undefined;
+  /** `Outbox-Event-Id`, else `Nats-Msg-Id`, else `<stream>:<stream seq>`. */
+  eventId: string;
   eventType: string;
   aggregateType: string | undefined;
   aggregateId: string | undefined;
@@ -133,25 +135,6 @@ export async function ensureDurableConsumer(
   });
 }
 
-function header(m: JsMsg, name: string): string | undefined {
-  const value = m.headers?.get(name);
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function intHeader(m: JsMsg, name: string): number | undefined {
-  const value = header(m, name);
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-function eventTypeOf(m: JsMsg, subjectPrefix: string): string {
-  const fromHeader = header(m, EventHeaders.eventType);
-  if (fromHeader) return fromHeader;
-  const rest = m.subject.startsWith(`${subjectPrefix}.`) ? m.subject.slice(subjectPrefix.length + 1) : m.subject;
-  return rest.split('.').pop() ?? rest;
-}
-
 /**
  * Starts one subscriber on an open connection: ensures the stream (creating it when the subscriber comes up
  * before any relay), ensures its durable consumer, and consumes until stop(). Each event is handled, logged as
@@ -191,38 +174,33 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
     }
   })().catch(() => undefined);
 
-  async function handle(m: JsMsg): Promise<DeliveryOutcome> {
-    const base = {
-      eventId: header(m, EventHeaders.eventId) ?? header(m, EventHeaders.msgId),
-      subject: m.subject,
-      streamSeq: m.seq,
-      redelivered: m.redelivered,
-    };
-    let payload: unknown;
-    try {
-      payload = m.data.length === 0 ? null : JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(m.data));
-    } catch (error) {
+  async function handle(m: JsMsg, decoded: InboxEvent): Promise<DeliveryOutcome> {
+    if (decoded.parseError) {
       // Retrying cannot fix a payload; terminate it so it stops blocking redelivery, and say so loudly.
-      logger.error({ ...base, err: error, bytes: m.data.length }, 'Unparseable event payload; message terminated');
+      logger.error(
+        { eventId: decoded.eventId, subject: m.subject, streamSeq: m.seq, redelivered: m.redelivered, reason: decoded.parseError, bytes: m.data.length },
+        'Unparseable event payload; message terminated',
+      );
       // No reason text: nats-server before 2.10 ignores "+TERM <reason>" and would leave the message pending.
       m.term();
       return 'terminated';
     }
     const event: ReceivedEvent = {
-      eventId: base.eventId,
-      eventType: eventTypeOf(m, options.subjectPrefix),
-      aggregateType: header(m, EventHeaders.aggregateType),
-      aggregateId: header(m, EventHeaders.aggregateId),
-      partition: intHeader(m, EventHeaders.partition),
-      seq: intHeader(m, EventHeaders.seq),
+      eventId: decoded.eventId,
+      eventType: decoded.eventType,
+      aggregateType: decoded.aggregateType,
+      aggregateId: decoded.aggregateId,
+      partition: decoded.partition,
+      seq: decoded.seq,
       streamSeq: m.seq,
-      deliveryCount: m.info.deliveryCount,
+      deliveryCount: decoded.deliveryCount,
       redelivered: m.redelivered,
       subject: m.subject,
-      payload,
-      traceparent: header(m, EventHeaders.traceparent),
-      correlationId: header(m, EventHeaders.correlationId),
+      payload: decoded.payload,
+      traceparent: decoded.traceparent,
+      correlationId: decoded.correlationId,
     };
+    const payload = decoded.payload;
     try {
       await options.onEvent?.(event);
     } catch (error) {
@@ -254,31 +232,15 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
     return 'processed';
   }
 
-  const tracer = trace.getTracer('@outbox-relay/subscriber');
-  /**
-   * One CONSUMER span per delivery, a child of the trace that wrote the event (the relay copies the writer's
-   * traceparent into the message headers); the handler runs inside it.
-   */
+  /** One CONSUMER span per delivery, a child of the trace that wrote the event (see withConsumerSpan). */
   function handleTraced(m: JsMsg): Promise<DeliveryOutcome> {
-    const eventType = eventTypeOf(m, options.subjectPrefix);
-    const parent = contextFromHeaders({ traceparent: header(m, EventHeaders.traceparent), tracestate: header(m, 'tracestate') });
-    const attributes = {
-      'messaging.system': 'nats',
-      'messaging.destination.name': m.subject,
-      'messaging.consumer.group.name': consumerName,
-      'messaging.message.id': header(m, EventHeaders.eventId) ?? header(m, EventHeaders.msgId) ?? '',
-      'outbox.delivery_count': m.info.deliveryCount,
-    };
-    return tracer.startActiveSpan(`${eventType} process`, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
-      try {
-        const outcome = await handle(m);
-        span.setAttribute('outbox.outcome', outcome);
-        if (outcome !== 'processed') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
-        options.onOutcome?.(outcome);
-        return outcome;
-      } finally {
-        span.end();
-      }
+    const decoded = inboxEventFromMsg(m);
+    return withConsumerSpan('@outbox-relay/subscriber', consumerName, decoded, async (span) => {
+      const outcome = await handle(m, decoded);
+      span.setAttribute('outbox.outcome', outcome);
+      if (outcome !== 'processed') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      options.onOutcome?.(outcome);
+      return outcome;
     });
   }
 

@@ -37,6 +37,8 @@ export function testEvent(eventId: string, overrides: Partial<InboxEvent> = {}):
     deliveryCount: 1,
     aggregateType: 'Order',
     aggregateId: 'o-1',
+    partition: 0,
+    seq: 1,
     payload: { orderId: 'o-1' },
     headers: { 'Outbox-Event-Id': eventId },
     replayOf: undefined,
