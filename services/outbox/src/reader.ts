@@ -1,6 +1,7 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { LeaseLostError } from './errors';
 import { outboxTables, type OutboxTables } from './names';
+import { withTransaction } from './transaction';
 
 /** One unpublished event as the relay reads it. */
 export interface OutboxRecord {
@@ -16,12 +17,33 @@ export interface OutboxRecord {
   createdAt: Date;
 }
 
+interface PendingRow {
+  seq: string;
+  id: string;
+  partition: number;
+  aggregate_type: string;
+  aggregate_id: string;
+  event_type: string;
+  payload: string;
+  headers: Record<string, string>;
+  created_at: Date;
+}
+
 /** The lease a fenced statement runs under. */
 export interface Fence {
   partition: number;
   holder: string;
   epoch: number;
 }
+
+/**
+ * Planner settings for the read, local to its transaction. The read must walk the pending index in seq order and
+ * stop after `limit` rows. Planner statistics say otherwise exactly when it matters: a table never analyzed, or
+ * analyzed while almost nothing was pending, estimates a handful of pending rows, so the planner prefers a bitmap
+ * scan of ALL pending rows plus a top-N sort. On a sudden 200k backlog that is 100-400 ms per read instead of 1 ms
+ * (measured; BENCHMARKS.md). Without sorts and bitmap scans the only plans left are the ordered index scans.
+ */
+const READ_PLANNER_SETTINGS = 'SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off';
 
 /**
  * Reads unpublished events by state, in seq order, and marks them published. Never a "seq > cursor" read:
@@ -86,17 +108,8 @@ export class OutboxReader {
    * mark is still in flight). Returns null when the fence no longer holds.
    */
   async readPending(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<OutboxRecord[] | null> {
-    const { rows } = await this.pool.query<{
-      seq: string;
-      id: string;
-      partition: number;
-      aggregate_type: string;
-      aggregate_id: string;
-      event_type: string;
-      payload: string;
-      headers: Record<string, string>;
-      created_at: Date;
-    }>(this.readSql, [fence.partition, fence.holder, fence.epoch, exclude, limit]);
+    const params = [fence.partition, fence.holder, fence.epoch, exclude, limit];
+    const rows = await this.withReadPlan(async (client) => (await client.query<PendingRow>(this.readSql, params)).rows);
     if (rows.length === 0 && !(await this.holds(fence))) return null;
     return rows.map((r) => ({
       seq: r.seq,
@@ -109,6 +122,21 @@ export class OutboxReader {
       headers: r.headers,
       createdAt: r.created_at,
     }));
+  }
+
+  /** The plan of `readPending` (EXPLAIN, FORMAT JSON), planned exactly as it plans: for diagnosis and tests. */
+  async explainReadPending(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<unknown> {
+    const params = [fence.partition, fence.holder, fence.epoch, exclude, limit];
+    return this.withReadPlan(
+      async (client) => (await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${this.readSql}`, params)).rows[0]?.['QUERY PLAN'],
+    );
+  }
+
+  private withReadPlan<T>(read: (client: PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, async (client) => {
+      await client.query(READ_PLANNER_SETTINGS);
+      return read(client);
+    });
   }
 
   /**
