@@ -36,8 +36,26 @@ export const ordersEnvShape = {
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Connections for HTTP requests (the embedded relay has its own small pool so load cannot starve its lease). */
   ORDERS_DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+  /**
+   * Creates without an Idempotency-Key that arrive while writes are in flight are written together, in one
+   * statement of up to this many orders (1 turns batching off).
+   */
+  ORDERS_WRITE_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Order writes in flight at once (each a batch); at most ORDERS_DB_POOL_MAX. */
+  ORDERS_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(4),
 };
 
-export const ordersEnvSchema = z.object(ordersEnvShape).superRefine(checkRelayTimings);
+export const ordersEnvSchema = z
+  .object(ordersEnvShape)
+  .superRefine(checkRelayTimings)
+  .superRefine((env, ctx) => {
+    if (env.ORDERS_WRITE_CONCURRENCY > env.ORDERS_DB_POOL_MAX) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ORDERS_WRITE_CONCURRENCY'],
+        message: `must be at most ORDERS_DB_POOL_MAX (${env.ORDERS_DB_POOL_MAX})`,
+      });
+    }
+  });
 
 export type OrdersConfig = z.output<typeof ordersEnvSchema>;

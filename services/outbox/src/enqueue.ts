@@ -1,4 +1,5 @@
-import type { ClientBase } from 'pg';
+import { createHash } from 'node:crypto';
+import type { ClientBase, QueryConfig } from 'pg';
 import { EventValidationError, SchemaError } from './errors';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type OutboxEventInput, prepareEvents } from './event';
 import { outboxTables, type OutboxTables } from './names';
@@ -16,6 +17,12 @@ export interface EnqueueOptions {
    * of the aggregate taken before its first write.
    */
   serializeAggregates?: boolean;
+  /**
+   * Send the outbox statements as named prepared statements (default true): Postgres parses and plans them once
+   * per connection instead of at every write. Turn off behind a pooler that cannot keep prepared statements
+   * (PgBouncer in transaction mode before 1.21).
+   */
+  preparedStatements?: boolean;
 }
 
 /** Where an enqueued event landed. */
@@ -25,31 +32,68 @@ export interface EnqueuedEvent {
   partition: number;
 }
 
-const statements = new Map<string, string>();
-
-function insertStatement(t: OutboxTables, lock: boolean): string {
-  const key = `${t.schema}:${lock}`;
-  let sql = statements.get(key);
-  if (sql) return sql;
-  // The advisory locks sit in a MATERIALIZED CTE joined into the SELECT, so they are all held before any row
-  // reaches the INSERT, where the identity seq is drawn. Keys are sorted so two multi-aggregate writers cannot
-  // deadlock on each other. The partition comes from the settings row, so all writers agree with all relays.
-  sql = `
-    WITH ${lock ? `locks AS MATERIALIZED (
+/**
+ * The outbox INSERT and the CTEs it needs, with its six array parameters numbered from `$first`: event ids,
+ * aggregate types, aggregate ids, event types, payloads, headers. `guard` is an optional WHERE clause on the
+ * inserted rows. The advisory locks sit in a MATERIALIZED CTE joined into the SELECT, so they are all held before
+ * any row reaches the INSERT, where the identity seq is drawn. Keys are sorted so two multi-aggregate writers
+ * cannot deadlock on each other. The partition comes from the settings row, so all writers agree with all relays.
+ */
+function outboxInsertParts(t: OutboxTables, lock: boolean, first: number, guard = ''): { ctes: string; insert: string } {
+  const $ = (i: number) => `$${first + i}`;
+  const ctes = `${lock ? `locks AS MATERIALIZED (
       SELECT count(pg_advisory_xact_lock(${t.lockSpace}, k)) AS held
-      FROM (SELECT DISTINCT hashtext(t || '/' || a) AS k FROM unnest($2::text[], $3::text[]) AS x(t, a) ORDER BY 1) keys
+      FROM (SELECT DISTINCT hashtext(t || '/' || a) AS k FROM unnest(${$(1)}::text[], ${$(2)}::text[]) AS x(t, a) ORDER BY 1) keys
     ),` : ''}
-    settings AS (SELECT partitions FROM ${t.settings})
+    settings AS (SELECT partitions FROM ${t.settings})`;
+  const insert = `
     INSERT INTO ${t.outbox} (id, partition, aggregate_type, aggregate_id, event_type, payload, headers)
     SELECT e.id, ((hashtextextended(e.t || '/' || e.a, 0) % st.partitions) + st.partitions) % st.partitions,
            e.t, e.a, e.ty, e.p, e.h
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
+    FROM unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::text[], ${$(3)}::text[], ${$(4)}::jsonb[], ${$(5)}::jsonb[])
          WITH ORDINALITY AS e(id, t, a, ty, p, h, ord)
     CROSS JOIN settings st ${lock ? 'CROSS JOIN locks' : ''}
+    ${guard}
     ORDER BY e.ord
     RETURNING id, seq::text AS seq, partition`;
-  statements.set(key, sql);
+  return { ctes, insert };
+}
+
+const enqueueStatements = new Map<string, string>();
+
+function enqueueStatement(t: OutboxTables, lock: boolean): string {
+  const key = `${t.schema}:${lock}`;
+  let sql = enqueueStatements.get(key);
+  if (!sql) {
+    const { ctes, insert } = outboxInsertParts(t, lock, 1);
+    sql = `WITH ${ctes} ${insert}`;
+    enqueueStatements.set(key, sql);
+  }
   return sql;
+}
+
+/** The column that carries the written events in the rows of an atomic write. */
+const EVENTS_COLUMN = 'outbox_written_events';
+
+/**
+ * One business statement and the outbox INSERT as ONE SQL statement: the business statement runs as a
+ * data-modifying CTE, and the events are inserted only if it returned a row.
+ */
+function atomicWriteStatement(t: OutboxTables, lock: boolean, business: string, businessParams: number): string {
+  const { ctes, insert } = outboxInsertParts(t, lock, businessParams + 1, 'WHERE EXISTS (SELECT 1 FROM business)');
+  return `WITH business AS (${business}),
+    ${ctes},
+    written AS (${insert})
+    SELECT b.*, (SELECT coalesce(json_agg(w ORDER BY w.seq::bigint), '[]'::json) FROM written w) AS ${EVENTS_COLUMN}
+    FROM business b`;
+}
+
+/**
+ * A name for a statement text, so pg prepares it once per connection and then only binds and executes it
+ * (the outbox INSERT is costly to plan). Distinct texts get distinct names; names stay under Postgres's 63.
+ */
+function statementName(kind: string, sql: string): string {
+  return `outbox_${kind}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
 }
 
 /**
@@ -65,6 +109,39 @@ function withActiveTrace(events: OutboxEventInput | OutboxEventInput[]): OutboxE
   return Array.isArray(events) ? events.map(add) : add(events);
 }
 
+/** Validated events as the six arrays the outbox INSERT binds. */
+function insertParams(events: OutboxEventInput | OutboxEventInput[], options: EnqueueOptions): unknown[] {
+  const prepared = prepareEvents(withActiveTrace(events), options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
+  const seen = new Set<string>();
+  for (const [index, event] of prepared.entries()) {
+    if (seen.has(event.id)) {
+      throw new EventValidationError([{ path: `[${index}].id`, message: `duplicate event id ${event.id}` }]);
+    }
+    seen.add(event.id);
+  }
+  return [
+    prepared.map((e) => e.id),
+    prepared.map((e) => e.aggregateType),
+    prepared.map((e) => e.aggregateId),
+    prepared.map((e) => e.eventType),
+    prepared.map((e) => e.payloadJson),
+    prepared.map((e) => e.headersJson),
+  ];
+}
+
+function query(kind: string, text: string, values: unknown[], options: EnqueueOptions): QueryConfig {
+  return options.preparedStatements === false ? { text, values } : { name: statementName(kind, text), text, values };
+}
+
+/** A missing outbox table becomes a SchemaError; anything else is rethrown as it is. */
+function schemaErrorOr(error: unknown, t: OutboxTables): unknown {
+  const e = error as { code?: string; message?: string };
+  if (e.code === '42P01' && (e.message ?? '').includes(`"${t.schema}.outbox`)) {
+    return new SchemaError(t.schema, 'outbox tables not found; run `outbox migrate` first', { cause: error });
+  }
+  return error;
+}
+
 /**
  * Writes events into the outbox inside the caller's open transaction, so they exist if and only if that
  * transaction commits. Validates everything first: on bad input it throws `EventValidationError` (or
@@ -76,28 +153,55 @@ export async function enqueue(
   options: EnqueueOptions = {},
 ): Promise<EnqueuedEvent[]> {
   const t = outboxTables(options.schema ?? 'outbox');
-  const prepared = prepareEvents(withActiveTrace(events), options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
-  const seen = new Set<string>();
-  for (const [index, event] of prepared.entries()) {
-    if (seen.has(event.id)) {
-      throw new EventValidationError([{ path: `[${index}].id`, message: `duplicate event id ${event.id}` }]);
-    }
-    seen.add(event.id);
-  }
+  const values = insertParams(events, options);
+  const sql = enqueueStatement(t, options.serializeAggregates ?? true);
   try {
-    const { rows } = await client.query<EnqueuedEvent>(insertStatement(t, options.serializeAggregates ?? true), [
-      prepared.map((e) => e.id),
-      prepared.map((e) => e.aggregateType),
-      prepared.map((e) => e.aggregateId),
-      prepared.map((e) => e.eventType),
-      prepared.map((e) => e.payloadJson),
-      prepared.map((e) => e.headersJson),
-    ]);
+    const { rows } = await client.query<EnqueuedEvent>(query('enqueue', sql, values, options));
     return rows;
   } catch (error) {
-    if ((error as { code?: string }).code === '42P01') {
-      throw new SchemaError(t.schema, 'outbox tables not found; run `outbox migrate` first', { cause: error });
-    }
-    throw error;
+    throw schemaErrorOr(error, t);
   }
+}
+
+/** One business statement: a single INSERT, UPDATE or DELETE with a RETURNING clause, parameters `$1`..`$n`. */
+export interface BusinessStatement {
+  text: string;
+  values: unknown[];
+}
+
+export interface AtomicWriteResult<R> {
+  /** The business statement's RETURNING rows. */
+  rows: R[];
+  /** The events written, in order; none when the business statement returned no row. */
+  events: EnqueuedEvent[];
+}
+
+/**
+ * Runs `business` and writes `events` as ONE SQL statement, atomic on its own: no BEGIN/COMMIT round trips, so
+ * one round trip where a transaction takes four. The events are written only if the business statement
+ * returns at least one row (a conditional UPDATE that matches nothing writes no event). The same per-aggregate
+ * lock as `enqueue` keeps seq order equal to commit order. Must run outside a transaction block to commit at
+ * once (inside one it simply joins it). Bad events throw before anything is sent.
+ */
+export async function writeAtomically<R extends object>(
+  db: Pick<ClientBase, 'query'>,
+  business: BusinessStatement,
+  events: OutboxEventInput | OutboxEventInput[],
+  options: EnqueueOptions = {},
+): Promise<AtomicWriteResult<R>> {
+  const t = outboxTables(options.schema ?? 'outbox');
+  if (!/\breturning\b/i.test(business.text)) {
+    throw new EventValidationError([{ path: 'business.text', message: 'must be one INSERT, UPDATE or DELETE with a RETURNING clause' }]);
+  }
+  const values = [...business.values, ...insertParams(events, options)];
+  const sql = atomicWriteStatement(t, options.serializeAggregates ?? true, business.text, business.values.length);
+  let rows: (R & { [EVENTS_COLUMN]?: EnqueuedEvent[] })[];
+  try {
+    ({ rows } = await db.query<R & { [EVENTS_COLUMN]?: EnqueuedEvent[] }>(query('write', sql, values, options)));
+  } catch (error) {
+    throw schemaErrorOr(error, t);
+  }
+  const written = rows[0]?.[EVENTS_COLUMN] ?? [];
+  for (const row of rows) delete row[EVENTS_COLUMN];
+  return { rows, events: written };
 }

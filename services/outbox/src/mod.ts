@@ -2,7 +2,7 @@
 export * from './errors';
 export type { JsonValue, EventHeaders, OutboxEventInput, PreparedEvent } from './event';
 export { DEFAULT_MAX_PAYLOAD_BYTES, prepareEvents } from './event';
-export { enqueue, type EnqueueOptions, type EnqueuedEvent } from './enqueue';
+export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './enqueue';
 export { Outbox, type OutboxOptions } from './outbox';
 export { withTransaction } from './transaction';
 export { WakeNotifier } from './notifier';

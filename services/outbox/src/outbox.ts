@@ -1,6 +1,6 @@
 import type { ClientBase, Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import { enqueue, type EnqueueOptions, type EnqueuedEvent } from './enqueue';
+import { type AtomicWriteResult, type BusinessStatement, enqueue, type EnqueueOptions, type EnqueuedEvent, writeAtomically } from './enqueue';
 import type { OutboxEventInput } from './event';
 import { assertSchemaName, outboxTables } from './names';
 import { WakeNotifier } from './notifier';
@@ -28,6 +28,7 @@ export class Outbox {
       schema: this.schema,
       maxPayloadBytes: options.maxPayloadBytes,
       serializeAggregates: options.serializeAggregates,
+      preparedStatements: options.preparedStatements,
     };
     this.notifier = new WakeNotifier(this.pool, outboxTables(this.schema).channel, options.logger);
   }
@@ -44,6 +45,17 @@ export class Outbox {
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const result = await withTransaction(this.pool, work);
     this.wake();
+    return result;
+  }
+
+  /**
+   * One business statement and its events in ONE SQL statement, committed on its own (see `writeAtomically`):
+   * the fastest way to write when the business change is a single INSERT/UPDATE/DELETE … RETURNING. The events
+   * are written only if that statement returns a row. Wakes the relay after the commit.
+   */
+  async write<R extends object>(business: BusinessStatement, events: OutboxEventInput | OutboxEventInput[]): Promise<AtomicWriteResult<R>> {
+    const result = await writeAtomically<R>(this.pool, business, events, this.enqueueOptions);
+    if (result.events.length > 0) this.wake();
     return result;
   }
 

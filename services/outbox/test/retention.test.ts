@@ -100,7 +100,7 @@ it('deletes only published events and resolved dead letters past retention, in b
 
   const result = await sweepOutbox(db.pool, db.schema, { publishedMs: 3_600_000, deadLetterMs: 7 * 24 * 3_600_000, batchSize: 2 });
   expect(result).toEqual({ published: 5, deadLetters: 1 });
-  const left = (await db.pool.query(`SELECT seq::text FROM ${t}.outbox ORDER BY seq`)).rows.map((r) => r.seq);
+  const left = (await db.pool.query(`SELECT o.seq::text FROM ${t}.outbox o ORDER BY o.seq`)).rows.map((r) => r.seq);
   expect(left).toEqual(seqs.slice(5));
   const letters = (await db.pool.query(`SELECT seq::int FROM ${t}.outbox_dead_letters ORDER BY seq`)).rows.map((r) => r.seq);
   expect(letters).toEqual([1002, 1003]);

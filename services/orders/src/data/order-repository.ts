@@ -37,6 +37,11 @@ export interface NewOrder {
   customerId: string;
   amount: number;
   currency: string;
+  /**
+   * Creation time; default the database's now(). Chosen by the caller when the OrderCreated event is built
+   * before the row exists (written in the same statement) and must carry it.
+   */
+  createdAt?: Date;
 }
 
 export interface IdempotencyRecord {
@@ -59,12 +64,35 @@ export class OrderRepository {
     this.keys = `"${this.schema}".idempotency_keys`;
   }
 
+  /**
+   * The INSERT of new orders (RETURNING their rows) as one statement, for any number of orders: run it alone,
+   * or with their events through the outbox's atomic write. One text for every count, so it is prepared once.
+   */
+  insertStatement(orders: readonly NewOrder[]): { text: string; values: unknown[] } {
+    return {
+      text: `INSERT INTO ${this.orders} (id, customer_id, amount, currency, created_at, updated_at)
+             SELECT o.id, o.customer_id, o.amount, o.currency, coalesce(o.created_at, now()), coalesce(o.created_at, now())
+             FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $5::timestamptz[])
+                  AS o(id, customer_id, amount, currency, created_at)
+             RETURNING ${COLUMNS}`,
+      values: [
+        orders.map((o) => o.id),
+        orders.map((o) => o.customerId),
+        orders.map((o) => o.amount.toFixed(2)),
+        orders.map((o) => o.currency),
+        orders.map((o) => o.createdAt ?? null),
+      ],
+    };
+  }
+
   async insert(db: Queryable, order: NewOrder): Promise<Order> {
-    const { rows } = await db.query<OrderRow>(
-      `INSERT INTO ${this.orders} (id, customer_id, amount, currency) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-      [order.id, order.customerId, order.amount.toFixed(2), order.currency],
-    );
+    const { rows } = await db.query<OrderRow>(this.insertStatement([order]));
     return toOrder(rows[0]!);
+  }
+
+  /** Maps a row returned by `insertStatement` (or any statement returning the order's columns). */
+  static toOrder(row: unknown): Order {
+    return toOrder(row as OrderRow);
   }
 
   async findById(db: Queryable, id: string): Promise<Order | null> {

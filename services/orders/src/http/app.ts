@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Outbox } from '@outbox-relay/outbox';
 import { serveMetrics, type ServiceMetrics } from '@outbox-relay/telemetry';
 import { OrderRepository } from '../data/order-repository';
-import { OrderService } from '../service/order-service';
+import { OrderService, type OrderWriteBatching } from '../service/order-service';
 import { errorHandler, notFound } from './errors';
 import { HEALTH_PATHS, healthRouter } from './health-routes';
 import { ordersRouter } from './orders-routes';
@@ -26,6 +26,8 @@ export interface AppOptions {
   readinessTimeoutMs?: number;
   /** The process's Prometheus registry: served on `GET /metrics`, and every request is timed in it. */
   metrics?: ServiceMetrics;
+  /** How concurrent creates share statements. Default `DEFAULT_WRITE_BATCHING`. */
+  writeBatching?: OrderWriteBatching;
 }
 
 /** The order service's HTTP API (see README): POST /orders, GET /orders/:id, /healthz, /readyz, /status, /metrics. */
@@ -34,6 +36,7 @@ export function createApp(options: AppOptions): Express {
     pool: options.pool,
     outbox: options.outbox,
     repository: new OrderRepository(options.ordersSchema),
+    writeBatching: options.writeBatching,
   });
   const app = express();
   app.disable('x-powered-by');

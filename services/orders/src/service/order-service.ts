@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import { activeTraceHeaders, type EventHeaders, type Outbox } from '@outbox-relay/outbox';
-import type { OrderRepository, IdempotencyRecord } from '../data/order-repository';
+import { activeTraceHeaders, EventValidationError, type EventHeaders, type Outbox, type OutboxEventInput } from '@outbox-relay/outbox';
+import { WriteBatcher } from './write-batcher';
+import type { IdempotencyRecord, NewOrder, OrderRepository } from '../data/order-repository';
 import { IdempotencyConflictError } from '../domain/errors';
 import { type CreateOrderRequest, type Order, type OrderState, orderCreatedEvent, requestFingerprint } from '../domain/order';
 
@@ -27,14 +28,46 @@ class KeyTaken {
   constructor(readonly record: IdempotencyRecord) {}
 }
 
+/** How concurrent creates without an idempotency key share statements (see WriteBatcher). */
+export interface OrderWriteBatching {
+  maxBatch: number;
+  maxInFlight: number;
+}
+
+export const DEFAULT_WRITE_BATCHING: OrderWriteBatching = { maxBatch: 100, maxInFlight: 4 };
+
 export interface OrderServiceDeps {
   pool: Pool;
   outbox: Outbox;
   repository: OrderRepository;
+  writeBatching?: OrderWriteBatching;
+}
+
+/** A new order and its OrderCreated event, waiting to be written together. */
+interface OrderWrite {
+  order: NewOrder & { createdAt: Date };
+  event: OutboxEventInput & { id: string };
+}
+
+/**
+ * Errors that prove a write was refused as a whole before anything committed: invalid events (thrown before
+ * the statement is sent) and statements Postgres rejected for their data (SQLSTATE classes 22 and 23).
+ */
+function refusedWrite(error: unknown): boolean {
+  if (error instanceof EventValidationError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23]/.test(code);
 }
 
 export class OrderService {
-  constructor(private readonly deps: OrderServiceDeps) {}
+  private readonly writes: WriteBatcher<OrderWrite, string>;
+
+  constructor(private readonly deps: OrderServiceDeps) {
+    this.writes = new WriteBatcher((batch) => this.writeOrders(batch), {
+      ...(deps.writeBatching ?? DEFAULT_WRITE_BATCHING),
+      retryAlone: refusedWrite,
+    });
+  }
 
   /**
    * Inserts the order and its OrderCreated event in one transaction. With an idempotency key, the key is claimed
@@ -46,25 +79,46 @@ export class OrderService {
     const { outbox, repository } = this.deps;
     const key = meta.idempotencyKey;
     const fingerprint = key === undefined ? '' : requestFingerprint(request);
+    const newOrder: NewOrder & { createdAt: Date } = { id: randomUUID(), ...request, customerId: request.customerId.toLowerCase(), createdAt: new Date() };
     try {
-      return await this.traced(() =>
-        outbox.transaction(async (tx) => {
-          const orderId = randomUUID();
-          if (key !== undefined) {
-            const holder = await repository.claimIdempotencyKey(tx, key, fingerprint, orderId);
-            if (holder) throw new KeyTaken(holder);
-          }
-          const order = await repository.insert(tx, { id: orderId, ...request });
-          const [event] = await outbox.enqueue(tx, orderCreatedEvent(order, eventHeaders(meta)));
-          return { orderId: order.id, state: order.state, eventId: event?.id ?? null, replayed: false };
-        }),
-      );
+      return await this.traced(async () => {
+        const event = { ...orderCreatedEvent(createdOrder(newOrder), eventHeaders(meta)), id: randomUUID() };
+        if (key === undefined) {
+          // Nothing to check first: the order and its event go in ONE statement, shared with the creates that
+          // queued behind the writes in flight (see writeOrders).
+          await this.writes.submit({ order: newOrder, event });
+          return { orderId: newOrder.id, state: 'CREATED' as const, eventId: event.id, replayed: false };
+        }
+        return outbox.transaction(async (tx) => {
+          const holder = await repository.claimIdempotencyKey(tx, key, fingerprint, newOrder.id);
+          if (holder) throw new KeyTaken(holder);
+          const order = await repository.insert(tx, newOrder);
+          await outbox.enqueue(tx, event);
+          return { orderId: order.id, state: order.state, eventId: event.id, replayed: false };
+        });
+      });
     } catch (error) {
       if (!(error instanceof KeyTaken)) throw error;
       if (error.record.requestHash !== fingerprint) throw new IdempotencyConflictError(key!);
       // The original response: the order as it was created.
       return { orderId: error.record.orderId, state: 'CREATED', eventId: null, replayed: true };
     }
+  }
+
+  /**
+   * Writes a batch of new orders and their events as ONE statement (one round trip, one commit, atomic on its
+   * own: all of them or none). Resolves with each order's id once committed.
+   */
+  private async writeOrders(batch: OrderWrite[]): Promise<string[]> {
+    const { outbox, repository } = this.deps;
+    const written = await outbox.write(
+      repository.insertStatement(batch.map((w) => w.order)),
+      batch.map((w) => w.event),
+    );
+    if (written.rows.length !== batch.length || written.events.length !== batch.length) {
+      throw new Error(`wrote ${written.rows.length} orders and ${written.events.length} events for ${batch.length} creates`);
+    }
+    return batch.map((w) => w.order.id);
   }
 
   find(id: string): Promise<Order | null> {
@@ -96,14 +150,21 @@ export class OrderService {
   }
 }
 
+/** The order as `insertStatement` creates it, for its OrderCreated event (written in the same statement). */
+function createdOrder(order: NewOrder & { createdAt: Date }): Order {
+  return { ...order, state: 'CREATED', version: 1, updatedAt: order.createdAt };
+}
+
 /**
- * With tracing on, the event carries the order transaction's context (`enqueue` adds it), a descendant of the
- * caller's traceparent; with tracing off, the caller's traceparent is passed on as it came.
+ * With tracing on, the event carries the order transaction's context, a descendant of the caller's traceparent;
+ * with tracing off, the caller's traceparent is passed on as it came. Taken here, in the request's context: a
+ * batched write runs in whichever context started its flush.
  */
 function eventHeaders(meta: RequestMeta): EventHeaders {
   const headers: EventHeaders = { correlationId: meta.correlationId };
-  if (activeTraceHeaders().traceparent !== undefined) return headers;
-  if (meta.traceparent !== undefined) headers.traceparent = meta.traceparent;
-  if (meta.tracestate !== undefined) headers.tracestate = meta.tracestate;
+  const active = activeTraceHeaders();
+  const trace = active.traceparent !== undefined ? active : meta;
+  if (trace.traceparent !== undefined) headers.traceparent = trace.traceparent;
+  if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
   return headers;
 }
