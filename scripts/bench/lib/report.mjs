@@ -54,8 +54,23 @@ export function buildRows(results) {
         'tx/s (best of (1))',
         0.75,
       );
-      row.figure += ` (p50 ${fmtMs(http.latency.p50)} ms, p99 ${fmtMs(http.latency.p99)} ms; service CPU ${(http.cpu.service * 100).toFixed(0)} % of a core)`;
+      const details = (f) =>
+        ` (p50 ${fmtMs(f.latency.p50)} ms, p99 ${fmtMs(f.latency.p99)} ms; service CPU ${(f.cpu.service * 100).toFixed(0)} % of a core; ` +
+        `${f.ordersPerTransaction.toFixed(1)} orders per transaction)`;
+      row.figure += details(http);
       rows.push(row);
+      if (http.unbatched) {
+        const one = ratioRow(
+          '(3b) the same with ORDERS_WRITE_BATCH_MAX=1: one transaction per order',
+          http.unbatched.rate,
+          'orders/s',
+          ok('tx') ? tx.best : Number.NaN,
+          'tx/s (best of (1))',
+          0.75,
+        );
+        one.figure += details(http.unbatched);
+        rows.push({ ...one, target: '(info)', result: '' });
+      }
     } else failed('http', '(3) POST /orders');
   }
   if (results.drain) {

@@ -1,6 +1,9 @@
 // (3) POST /orders through the real service process (embedded relay OFF: this is the write path alone, to set
 // against the raw transaction rate; the relay would compete for the same two cores). autocannon, closed loop,
 // enough connections to keep the service's 20-connection database pool busy, for a fixed duration.
+// Twice: with the product defaults (creates arriving while writes are in flight share one statement and one
+// commit), then with ORDERS_WRITE_BATCH_MAX=1 (one transaction per order, as the raw limit does), for comparison.
+// Orders per transaction are counted from the orders' xmin: rows written by one transaction share it.
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { measureCpu } from '../lib/processes.mjs';
@@ -13,7 +16,14 @@ function run(options) {
 }
 
 export async function httpOrders(ctx) {
-  const service = await startOrdersService(ctx, 'http', { relay: false });
+  const figures = await measure(ctx, 'http', {});
+  ctx.log('  the same with ORDERS_WRITE_BATCH_MAX=1 (one transaction per order):');
+  figures.unbatched = await measure(ctx, 'http1', { ORDERS_WRITE_BATCH_MAX: '1' });
+  return figures;
+}
+
+async function measure(ctx, suffix, env) {
+  const service = await startOrdersService(ctx, suffix, { relay: false, env });
   const connections = ctx.quick ? 32 : 64;
   const seconds = ctx.quick ? 3 : 15;
   const options = (duration) => ({
@@ -38,7 +48,11 @@ export async function httpOrders(ctx) {
   const cpu = { service: serviceCpu.stop(), client: clientCpu.stop() };
   const created = (r) => Number(r.statusCodeStats?.['201']?.count ?? 0);
   const rate = created(result) / result.duration;
-  const { rows } = await ctx.pool.query(`SELECT count(*)::int AS n FROM "${service.ordersSchema}".orders`);
+  const { rows } = await ctx.pool.query(
+    `SELECT count(*)::int AS n, count(DISTINCT xmin::text)::int AS transactions,
+            (SELECT count(*)::int FROM "${service.outboxSchema}".outbox) AS events
+       FROM "${service.ordersSchema}".orders`,
+  );
   await service.proc.remove();
   const figures = {
     rate,
@@ -50,12 +64,14 @@ export async function httpOrders(ctx) {
     timeouts: result.timeouts,
     latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     ordersInDb: rows[0].n,
+    ordersPerTransaction: rows[0].n / Math.max(1, rows[0].transactions),
     createdTotal: created(warmup) + created(result),
     cpu,
   };
   ctx.log(
     `  ${connections} connections, ${result.duration.toFixed(1)} s: ${Math.round(rate)} orders/s, latency p50 ${figures.latency.p50} ms, ` +
-      `p99 ${figures.latency.p99} ms; non-2xx ${result.non2xx}, errors ${result.errors}; orders in db ${figures.ordersInDb} (201s ${figures.createdTotal})`,
+      `p99 ${figures.latency.p99} ms; non-2xx ${result.non2xx}, errors ${result.errors}; orders in db ${figures.ordersInDb} (201s ${figures.createdTotal}), ` +
+      `${figures.ordersPerTransaction.toFixed(1)} orders per transaction`,
   );
   figures.serviceCpuUsPerOrder = (cpu.service * 1e6) / rate;
   ctx.log(
@@ -66,5 +82,6 @@ export async function httpOrders(ctx) {
   if (figures.ordersInDb < figures.createdTotal || figures.ordersInDb > figures.createdTotal + 2 * connections) {
     throw new Error(`${figures.createdTotal} orders answered 201 but ${figures.ordersInDb} are in the database`);
   }
+  if (rows[0].events !== rows[0].n) throw new Error(`${rows[0].n} orders but ${rows[0].events} outbox events`);
   return figures;
 }

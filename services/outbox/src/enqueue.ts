@@ -92,8 +92,17 @@ function atomicWriteStatement(t: OutboxTables, lock: boolean, business: string, 
  * A name for a statement text, so pg prepares it once per connection and then only binds and executes it
  * (the outbox INSERT is costly to plan). Distinct texts get distinct names; names stay under Postgres's 63.
  */
+const statementNames = new Map<string, string>();
+
 function statementName(kind: string, sql: string): string {
-  return `outbox_${kind}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+  let name = statementNames.get(sql);
+  if (!name) {
+    // Bounded in case a caller builds business texts dynamically (they would not be worth preparing anyway).
+    if (statementNames.size >= 1000) statementNames.clear();
+    name = `outbox_${kind}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
 }
 
 /**
