@@ -86,7 +86,7 @@ export function buildRows(results) {
       const f = e2e.fromCreated;
       rows.push(
         ceilingRow(
-          `(5) commit → subscriber at ${fmtInt(e2e.rate)} orders/s for ${e2e.seconds} s: p50 / p95 / p99 (from the order's created_at)`,
+          `(5) commit → subscriber at ${fmtInt(e2e.rate)} orders/s for ${e2e.seconds} s: p50 / p95 / p99 (from the event row's created_at)`,
           f.p99,
           `${fmtMs(f.p50)} / ${fmtMs(f.p95)} / ${fmtMs(f.p99)} ms`,
           25,

@@ -3,9 +3,11 @@
 // a JetStream ordered consumer in this process receives every OrderCreated.
 //
 // Timestamps (one host, so one clock for Postgres, NATS and this process):
-//   createdAt   the order's created_at = Postgres now() = start of the order's transaction, as the payload
-//               carries it (millisecond precision, truncated). It precedes the commit by the transaction's own
-//               duration, so "createdAt → received" is an UPPER bound of commit → subscriber: the headline figure.
+//   createdAt   the outbox row's created_at = Postgres now() = start of the transaction that wrote the event
+//               (microseconds; read from the outbox after the run). It precedes the commit by that transaction's
+//               own duration (one statement plus its fsync), so "createdAt → received" is an UPPER bound of
+//               commit → subscriber: the headline figure. (Not the payload's createdAt: the service stamps the
+//               order when the request is handled, before its write queues behind the writes in flight.)
 //   answered    when this client had the 201 response; the commit happened before it, so "answered → received"
 //               is a LOWER bound (it can even be negative).
 //   stored      the JetStream message timestamp (when the stream stored it): splits relay time from delivery.
@@ -81,7 +83,7 @@ export async function e2eLatency(ctx) {
       const at = wallMs();
       const payload = m.json();
       // timestampNanos is typed bigint but is a number in @nats-io/jetstream 3.3.1; Number() takes either.
-      received.set(payload.orderId, { received: at, createdAt: Date.parse(payload.createdAt), stored: Number(m.info.timestampNanos) / 1e6 });
+      received.set(payload.orderId, { received: at, stored: Number(m.info.timestampNanos) / 1e6 });
     }
   })().catch((error) => {
     consumerError = error;
@@ -111,6 +113,10 @@ export async function e2eLatency(ctx) {
   await consuming;
   if (consumerError) throw consumerError;
   agent.destroy();
+  const { rows: written } = await ctx.pool.query(
+    `SELECT aggregate_id AS id, extract(epoch FROM created_at)::float8 * 1000 AS ms FROM "${service.outboxSchema}".outbox`,
+  );
+  const eventCreatedAt = new Map(written.map((row) => [row.id, row.ms]));
   await service.proc.remove();
   await stream.remove();
 
@@ -121,10 +127,11 @@ export async function e2eLatency(ctx) {
   const deliveryPart = [];
   for (const [id, order] of measured) {
     const r = received.get(id);
-    if (!r) continue;
-    fromCreated.push(r.received - r.createdAt);
+    const createdAt = eventCreatedAt.get(id);
+    if (!r || createdAt === undefined) continue;
+    fromCreated.push(r.received - createdAt);
     fromAnswered.push(r.received - order.answered);
-    relayPart.push(r.stored - r.createdAt);
+    relayPart.push(r.stored - createdAt);
     deliveryPart.push(r.received - r.stored);
   }
   const figures = {

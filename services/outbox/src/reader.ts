@@ -1,7 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { LeaseLostError } from './errors';
 import { outboxTables, type OutboxTables } from './names';
-import { withTransaction } from './transaction';
 
 /** One unpublished event as the relay reads it. */
 export interface OutboxRecord {
@@ -37,15 +36,6 @@ export interface Fence {
 }
 
 /**
- * Planner settings for the read, local to its transaction. The read must walk the pending index in seq order and
- * stop after `limit` rows. Planner statistics say otherwise exactly when it matters: a table never analyzed, or
- * analyzed while almost nothing was pending, estimates a handful of pending rows, so the planner prefers a bitmap
- * scan of ALL pending rows plus a top-N sort. On a sudden 200k backlog that is 100-400 ms per read instead of 1 ms
- * (measured; BENCHMARKS.md). Without sorts and bitmap scans the only plans left are the ordered index scans.
- */
-const READ_PLANNER_SETTINGS = 'SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off';
-
-/**
  * Reads unpublished events by state, in seq order, and marks them published. Never a "seq > cursor" read:
  * a transaction that drew a lower seq but committed later would be skipped by a cursor. Both statements are
  * fenced by the lease: they do nothing unless `holder` still holds `partition` at `epoch`.
@@ -61,15 +51,9 @@ export class OutboxReader {
     schema: string,
   ) {
     this.t = outboxTables(schema);
-    this.readSql = `
-      SELECT o.seq::text AS seq, o.id, o.partition, o.aggregate_type, o.aggregate_id, o.event_type,
-             o.payload::text AS payload, o.headers, o.created_at
-      FROM ${this.t.outbox} o
-      WHERE o.partition = $1 AND o.published_at IS NULL AND o.seq <> ALL($4::bigint[])
-        AND EXISTS (SELECT 1 FROM ${this.t.partitions} p
-                    WHERE p.partition = $1 AND p.holder = $2 AND p.epoch = $3 AND p.expires_at > now())
-      ORDER BY o.seq
-      LIMIT $5`;
+    // A function (migration 1733000000000_read_pending.sql): the same fenced, ordered read, with its own
+    // planner settings so that no statistics can turn it into a sort of the whole backlog, in one round trip.
+    this.readSql = `SELECT * FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5)`;
     // The lease row is updated (and so row-locked) in the same statement as the events: a successor's
     // acquisition waits for this commit and then sees the new progress, so fenced progress is never lost
     // or interleaved with the successor's.
@@ -108,8 +92,7 @@ export class OutboxReader {
    * mark is still in flight). Returns null when the fence no longer holds.
    */
   async readPending(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<OutboxRecord[] | null> {
-    const params = [fence.partition, fence.holder, fence.epoch, exclude, limit];
-    const rows = await this.withReadPlan(async (client) => (await client.query<PendingRow>(this.readSql, params)).rows);
+    const { rows } = await this.pool.query<PendingRow>(this.readSql, [fence.partition, fence.holder, fence.epoch, exclude, limit]);
     if (rows.length === 0 && !(await this.holds(fence))) return null;
     return rows.map((r) => ({
       seq: r.seq,
@@ -122,21 +105,6 @@ export class OutboxReader {
       headers: r.headers,
       createdAt: r.created_at,
     }));
-  }
-
-  /** The plan of `readPending` (EXPLAIN, FORMAT JSON), planned exactly as it plans: for diagnosis and tests. */
-  async explainReadPending(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<unknown> {
-    const params = [fence.partition, fence.holder, fence.epoch, exclude, limit];
-    return this.withReadPlan(
-      async (client) => (await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${this.readSql}`, params)).rows[0]?.['QUERY PLAN'],
-    );
-  }
-
-  private withReadPlan<T>(read: (client: PoolClient) => Promise<T>): Promise<T> {
-    return withTransaction(this.pool, async (client) => {
-      await client.query(READ_PLANNER_SETTINGS);
-      return read(client);
-    });
   }
 
   /**
