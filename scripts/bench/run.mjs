@@ -40,12 +40,15 @@ load average at start ${m.loadAverage}. Steps: ${steps.join(', ')}.
 ${markdownTable(rows)}
 
 How each figure is taken (scripts/bench/steps/): (3) the order service runs as a process with
-\`ORDERS_RELAY_ENABLED=false\` and \`LOG_LEVEL=warn\`, against the best of the two raw transaction rates of (1).
-(4) a stand-alone relay process drains a backlog enqueued before it started; time on the database clock from the
-lease's \`acquired_at\` to the \`last_published_at\` of the mark that completes the backlog; stream count = events
-is checked. (5) the service runs with its embedded relay; an open-loop client sends 1000 POST /orders per second;
-latency runs from the order's \`created_at\` (Postgres \`now()\` = start of the order's transaction, so an upper
-bound of commit → subscriber) to the moment a JetStream consumer in the benchmark process receives the event.
+\`ORDERS_RELAY_ENABLED=false\` and \`LOG_LEVEL=warn\`, against the best of the two raw transaction rates of (1);
+with its defaults, creates that arrive while writes are in flight share one statement and one commit ("orders per
+transaction", counted from the rows' xmin); (3b) is the same with one transaction per order. Every order is
+checked to have its event. (4) a stand-alone relay process drains a backlog enqueued before it started; time on
+the database clock from the lease's \`acquired_at\` to the \`last_published_at\` of the mark that completes the
+backlog; stream count = events is checked. (5) the service runs with its embedded relay; an open-loop client sends
+1000 POST /orders per second; latency runs from the event row's \`created_at\` (Postgres \`now()\` = start of the
+statement that wrote it, so an upper bound of commit → subscriber) to the moment a JetStream consumer in the
+benchmark process receives the event.
 (6) 3 relay processes with lease 2000 ms / renew 500 ms (the defaults); time from the action to the successor's
 \`acquired_at\`; "publishing resumed" is when a probe event committed right after the action was stored in the stream.
 (7) VmRSS of the relay process of (4), sampled every 100 ms.`;

@@ -69,6 +69,16 @@ describe('orders configuration', () => {
     expect(error.variables.sort()).toEqual(['DATABASE_URL', 'HTTP_BODY_LIMIT', 'ORDERS_RELAY_ENABLED', 'ORDERS_SCHEMA', 'PORT']);
   });
 
+  it('reads the write coalescing settings and keeps the writes in flight within the pool', () => {
+    const config = parseEnv(ordersEnvSchema, { DATABASE_URL });
+    expect(config).toMatchObject({ ORDERS_WRITE_BATCH_MAX: 100, ORDERS_WRITE_CONCURRENCY: 4, ORDERS_DB_POOL_MAX: 20 });
+    expect(parseEnv(ordersEnvSchema, { DATABASE_URL, ORDERS_WRITE_BATCH_MAX: '1' }).ORDERS_WRITE_BATCH_MAX).toBe(1);
+    expect(configError({ DATABASE_URL, ORDERS_WRITE_BATCH_MAX: '0' }).variables).toEqual(['ORDERS_WRITE_BATCH_MAX']);
+    const tooMany = configError({ DATABASE_URL, ORDERS_DB_POOL_MAX: '8', ORDERS_WRITE_CONCURRENCY: '9' });
+    expect(tooMany.variables).toEqual(['ORDERS_WRITE_CONCURRENCY']);
+    expect(tooMany.message).toContain('ORDERS_DB_POOL_MAX (8)');
+  });
+
   it('checks the relay timings', () => {
     expect(configError({ DATABASE_URL, OUTBOX_LEASE_MS: '2000', OUTBOX_RENEW_MS: '1500' }).variables).toEqual(['OUTBOX_RENEW_MS']);
   });
