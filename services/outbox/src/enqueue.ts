@@ -77,14 +77,17 @@ const EVENTS_COLUMN = 'outbox_written_events';
 
 /**
  * One business statement and the outbox INSERT as ONE SQL statement: the business statement runs as a
- * data-modifying CTE, and the events are inserted only if it returned a row.
+ * data-modifying CTE, and the events are inserted only if it returned a row. The written events come back once,
+ * on the first row (not repeated on every business row).
  */
 function atomicWriteStatement(t: OutboxTables, lock: boolean, business: string, businessParams: number): string {
   const { ctes, insert } = outboxInsertParts(t, lock, businessParams + 1, 'WHERE EXISTS (SELECT 1 FROM business)');
   return `WITH business AS (${business}),
     ${ctes},
     written AS (${insert})
-    SELECT b.*, (SELECT coalesce(json_agg(w ORDER BY w.seq::bigint), '[]'::json) FROM written w) AS ${EVENTS_COLUMN}
+    SELECT b.*,
+           CASE WHEN row_number() OVER () = 1
+                THEN (SELECT coalesce(json_agg(w ORDER BY w.seq::bigint), '[]'::json) FROM written w) END AS ${EVENTS_COLUMN}
     FROM business b`;
 }
 

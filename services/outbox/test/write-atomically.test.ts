@@ -128,3 +128,15 @@ it('holds the aggregate lock before drawing seqs: a second writer of the aggrega
     second.release();
   }
 });
+
+it('writes several business rows and their events in one statement, reporting each event once', async () => {
+  const ids = [randomUUID(), randomUUID(), randomUUID()];
+  const result = await outbox.write<{ id: string }>(
+    { text: `INSERT INTO ${accounts} (id, balance) SELECT unnest($1::text[]), 1 RETURNING id`, values: [ids] },
+    ids.map((id) => ev(id, 'Opened')),
+  );
+  expect(result.rows).toEqual(ids.map((id) => ({ id })));
+  expect(result.events).toHaveLength(3);
+  expect(new Set(result.events.map((e) => e.id)).size).toBe(3);
+  for (const id of ids) expect((await eventsOf(id)).map((e) => e.event_type)).toEqual(['Opened']);
+});

@@ -65,16 +65,17 @@ export class OrderRepository {
   }
 
   /**
-   * The INSERT of new orders (RETURNING their rows) as one statement, for any number of orders: run it alone,
-   * or with their events through the outbox's atomic write. One text for every count, so it is prepared once.
+   * The INSERT of new orders (RETURNING their rows, or only their ids) as one statement, for any number of
+   * orders: run it alone, or with their events through the outbox's atomic write. One text for every count, so
+   * it is prepared once.
    */
-  insertStatement(orders: readonly NewOrder[]): { text: string; values: unknown[] } {
+  insertStatement(orders: readonly NewOrder[], returning: 'rows' | 'ids' = 'rows'): { text: string; values: unknown[] } {
     return {
       text: `INSERT INTO ${this.orders} (id, customer_id, amount, currency, created_at, updated_at)
              SELECT o.id, o.customer_id, o.amount, o.currency, coalesce(o.created_at, now()), coalesce(o.created_at, now())
              FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::text[], $5::timestamptz[])
                   AS o(id, customer_id, amount, currency, created_at)
-             RETURNING ${COLUMNS}`,
+             RETURNING ${returning === 'rows' ? COLUMNS : 'id'}`,
       values: [
         orders.map((o) => o.id),
         orders.map((o) => o.customerId),

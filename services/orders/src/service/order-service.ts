@@ -112,7 +112,7 @@ export class OrderService {
   private async writeOrders(batch: OrderWrite[]): Promise<string[]> {
     const { outbox, repository } = this.deps;
     const written = await outbox.write(
-      repository.insertStatement(batch.map((w) => w.order)),
+      repository.insertStatement(batch.map((w) => w.order), 'ids'),
       batch.map((w) => w.event),
     );
     if (written.rows.length !== batch.length || written.events.length !== batch.length) {
