@@ -253,10 +253,15 @@ async function main() {
   const q = Math.max(1, Math.floor(comparable.length / 4));
   const mean = (list) => list.reduce((sum, w) => sum + w.rate, 0) / list.length;
   const quarterDrift = comparable.length >= 2 ? (mean(comparable.slice(-q)) - mean(comparable.slice(0, q))) / mean(comparable.slice(0, q)) : Number.NaN;
+  const trend = linearTrend(comparable.map((w) => w.rate));
   log('');
   log(`throughput: window ${first.index} ${fmtInt(first.rate)}/s, window ${last.index} ${fmtInt(last.rate)}/s; all windows min ${fmtInt(Math.min(...rates))}/s, max ${fmtInt(Math.max(...rates))}/s`);
   log(`drift window ${first.index} → ${last.index} (first and last with producers running): ${(drift * 100).toFixed(1)} %  (target |drift| ≤ 10 %): ${Math.abs(drift) <= 0.1 ? 'PASS' : 'MISS'}`);
   log(`drift of the mean rate, first ${q} → last ${q} comparable windows: ${(quarterDrift * 100).toFixed(1)} %`);
+  log(
+    `trend over all ${comparable.length} comparable windows (least squares): ${fmtInt(trend.start)}/s → ${fmtInt(trend.end)}/s, ` +
+      `${(trend.drift * 100).toFixed(1)} % (window-to-window standard deviation ${fmtInt(trend.stdev)}/s)`,
+  );
   log(
     `outbox table: max ${earlyMax.toFixed(1)} MiB in windows ${quarter + 1}-${2 * quarter}, max ${lateMax.toFixed(1)} MiB in the last ${quarter} ` +
       `(bounded = late ≤ 1.25 × early): ${bounded ? 'PASS' : 'MISS'}`,
@@ -286,3 +291,27 @@ main().then(
     process.exit(1);
   },
 );
+
+/**
+ * The straight line through the windows' rates (least squares): its value at the first and the last window, the
+ * relative change between them, and the spread of the windows around their mean. One window against another is at
+ * the mercy of that spread (a VACUUM or a retention sweep falls into some windows and not others); the line uses
+ * every window.
+ */
+function linearTrend(rates) {
+  const n = rates.length;
+  if (n < 2) return { start: Number.NaN, end: Number.NaN, drift: Number.NaN, stdev: Number.NaN };
+  const meanX = (n - 1) / 2;
+  const meanY = rates.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (i - meanX) * (rates[i] - meanY);
+    sxx += (i - meanX) ** 2;
+  }
+  const slope = sxy / sxx;
+  const start = meanY - slope * meanX;
+  const end = start + slope * (n - 1);
+  const stdev = Math.sqrt(rates.reduce((sum, r) => sum + (r - meanY) ** 2, 0) / (n - 1));
+  return { start, end, drift: (end - start) / start, stdev };
+}
