@@ -4,7 +4,7 @@
  * exactly as with `enqueue` inside a transaction.
  */
 import { randomUUID } from 'node:crypto';
-import { EventValidationError, Outbox, writeAtomically } from '@outbox-relay/outbox';
+import { EventValidationError, Outbox, writeAtomically, type JsonValue } from '@outbox-relay/outbox';
 import { Client } from 'pg';
 import { TEST_DATABASE_URL } from '../../../test/helpers/env';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
@@ -25,7 +25,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const ev = (aggregateId: string, eventType: string, payload: object = {}) => ({ aggregateType: 'Account', aggregateId, eventType, payload });
+const ev = (aggregateId: string, eventType: string, payload: { [key: string]: JsonValue } = {}) => ({ aggregateType: 'Account', aggregateId, eventType, payload });
 const open = (id: string, balance = '10.00') => ({
   text: `INSERT INTO ${accounts} (id, balance) VALUES ($1, $2) RETURNING id, balance, opened_at, xmin::text AS xid`,
   values: [id, balance],
