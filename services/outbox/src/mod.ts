@@ -35,6 +35,7 @@ export { readEnvOrExit, exitOnUncaught, settleWithin } from './process';
 export { LeaseElector, type LeaseElectorOptions } from './lease';
 export { OutboxReader, type OutboxRecord, type Fence } from './reader';
 export { JetStreamPublisher, ensureStream, permanentPublishError, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
+export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './pub-acks';
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay';
 export { connectNats } from './nats';
 export { startEmbeddedRelay, type EmbeddedRelay, type EmbeddedRelayOptions } from './embedded-relay';

@@ -1,7 +1,8 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { AckedPublisher } from './pub-acks';
 import type { OutboxRecord } from './reader';
 import { linksTo, outboxTracer } from './telemetry';
 
@@ -81,7 +82,6 @@ export interface PublishOutcome {
 export interface PublisherOptions {
   stream: string;
   subjectPrefix: string;
-  timeoutMs: number;
 }
 
 /**
@@ -96,7 +96,7 @@ export interface PublisherOptions {
  */
 export class JetStreamPublisher {
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly sender: AckedPublisher,
     private readonly options: PublisherOptions,
   ) {}
 
@@ -106,7 +106,7 @@ export class JetStreamPublisher {
 
   /** A publishing session for one leader term (see PublishSession); batches published in it may overlap. */
   session(): PublishSession {
-    return new PublishSession(this.js, this.options, (record) => this.subjectOf(record), (record) => this.headersOf(record));
+    return new PublishSession(this.sender, this.options, (record) => this.subjectOf(record), (record) => this.headersOf(record));
   }
 
   /** Publishes one batch on its own (a session of one batch). */
@@ -122,6 +122,7 @@ export class JetStreamPublisher {
   headersOf(record: OutboxRecord): MsgHdrs {
     const h = natsHeaders();
     const { correlationId, replayOf, ...custom } = record.headers;
+    h.set('Nats-Msg-Id', record.id);
     h.set(OutboxHeaders.eventId, replayOf ?? record.id);
     h.set(OutboxHeaders.eventType, record.eventType);
     h.set(OutboxHeaders.aggregateType, record.aggregateType);
@@ -155,7 +156,7 @@ export class PublishSession {
   private sendingDone: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly sender: AckedPublisher,
     private readonly options: PublisherOptions,
     private readonly subjectOf: (record: OutboxRecord) => string,
     private readonly headersOf: (record: OutboxRecord) => MsgHdrs,
@@ -219,14 +220,8 @@ export class PublishSession {
           interrupted = true;
           break;
         }
-        const sent: Promise<void> = this.js
-          .publish(this.subjectOf(record), record.payload, {
-            msgID: record.id,
-            headers: this.headersOf(record),
-            timeout: this.options.timeoutMs,
-            expect: { streamName: this.options.stream },
-            retries: 1,
-          })
+        const sent: Promise<void> = this.sender
+          .publish(this.subjectOf(record), record.payload, this.headersOf(record))
           .then(
             (ack) => {
               ackedFlags[i] = true;

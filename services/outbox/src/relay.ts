@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { ClientConfig, Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Backoff, delay } from './backoff';
@@ -11,6 +11,7 @@ import { readPartitionCount } from './migrate';
 import { outboxTables } from './names';
 import { PartitionRelay } from './partition-relay';
 import { ensureStream, JetStreamPublisher } from './publisher';
+import { PubAckCollector } from './pub-acks';
 import { OutboxReader } from './reader';
 import { noopRelayObserver, type RelayObserver } from './observer';
 import { RetentionSweeper, sweepOutbox } from './retention';
@@ -59,6 +60,7 @@ export class OutboxRelay {
   private listener: PgListener | null = null;
   private sweeper: RetentionSweeper | null = null;
   private balancer: PartitionBalancer | null = null;
+  private acks: PubAckCollector | null = null;
   private steppingDown: Promise<Array<{ partition: number; epoch: number }>> | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private started = false;
@@ -79,11 +81,8 @@ export class OutboxRelay {
     const s = this.settings;
     const count = await readPartitionCount(pool, s.schema);
     const reader = new OutboxReader(pool, s.schema);
-    const publisher = new JetStreamPublisher(jetstream(this.deps.nats), {
-      stream: s.stream,
-      subjectPrefix: s.subjectPrefix,
-      timeoutMs: s.publishTimeoutMs,
-    });
+    this.acks = new PubAckCollector(this.deps.nats, { stream: s.stream, timeoutMs: s.publishTimeoutMs });
+    const publisher = new JetStreamPublisher(this.acks, { stream: s.stream, subjectPrefix: s.subjectPrefix });
     const balancer = new PartitionBalancer({
       pool: leasePool,
       schema: s.schema,
@@ -148,6 +147,7 @@ export class OutboxRelay {
     // Leave first: when the released leases are announced, the others already count without this instance.
     await this.balancer?.stop();
     await Promise.all(this.partitions.map((p) => p.stop()));
+    this.acks?.close();
     await Promise.all(this.electors.map((e) => e.stop({ release: true })));
     await this.listener?.stop();
     this.logger.info('relay stopped');

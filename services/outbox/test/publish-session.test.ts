@@ -1,11 +1,11 @@
 /**
  * PublishSession: batches of one term overlap (batch N+1 goes out while N's acks arrive), yet one aggregate's
  * events never overtake each other, and once a batch stops (lease deadline) or fails, later batches send nothing.
- * The JetStream client is the real one; a thin wrapper only holds back one chosen ack to freeze a send loop.
+ * The publisher is the real one; a thin wrapper only holds back one chosen ack to freeze a send loop.
  */
 import { randomUUID } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { ensureStream, JetStreamPublisher, type OutboxRecord } from '@outbox-relay/outbox';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { ensureStream, JetStreamPublisher, PubAckCollector, type AckedPublisher, type OutboxRecord } from '@outbox-relay/outbox';
 import { createTestStream, readStream, type TestStream } from '../../../test/helpers/nats';
 
 let ns: TestStream;
@@ -13,7 +13,11 @@ beforeEach(async () => {
   ns = await createTestStream('session');
   await ensureStream(await jetstreamManager(ns.nc), { name: ns.stream, subjectPrefix: ns.subjectPrefix, duplicateWindowMs: 120_000 });
 });
-afterEach(() => ns.drop());
+const collectors: PubAckCollector[] = [];
+afterEach(async () => {
+  for (const c of collectors.splice(0)) c.close();
+  await ns.drop();
+});
 
 let seq = 0;
 const record = (aggregateId: string, n: number): OutboxRecord => ({
@@ -28,21 +32,19 @@ const record = (aggregateId: string, n: number): OutboxRecord => ({
   createdAt: new Date(),
 });
 
-/** The real client, except that the ack of `held` waits until `release()` is called. */
+/** The real publisher (one reply subscription for all acks), except that the ack of `held` waits for `release()`. */
 function holdingClient(held: OutboxRecord) {
-  const real = jetstream(ns.nc);
+  const real = new PubAckCollector(ns.nc, { stream: ns.stream, timeoutMs: 5000 });
+  collectors.push(real);
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const js = new Proxy(real, {
-    get(target, prop, receiver) {
-      if (prop !== 'publish') return Reflect.get(target, prop, receiver);
-      return async (...args: Parameters<JetStreamClient['publish']>) => {
-        const ack = await target.publish(...args);
-        if (args[2]?.msgID === held.id) await gate;
-        return ack;
-      };
+  const js: AckedPublisher = {
+    async publish(subject, payload, headers) {
+      const ack = await real.publish(subject, payload, headers);
+      if (headers.get('Nats-Msg-Id') === held.id) await gate;
+      return ack;
     },
-  }) as JetStreamClient;
+  };
   return { js, release };
 }
 
@@ -55,7 +57,7 @@ const order = async () =>
 it("does not let a later batch's event overtake its aggregate's event still queued in an earlier batch", async () => {
   const b1 = record('B', 1);
   const { js, release } = holdingClient(b1);
-  const session = new JetStreamPublisher(js, { stream: ns.stream, subjectPrefix: ns.subjectPrefix, timeoutMs: 5000 }).session();
+  const session = new JetStreamPublisher(js, { stream: ns.stream, subjectPrefix: ns.subjectPrefix }).session();
   // Batch 2's loop stops at B2 (waiting for B1's held ack) before it reaches A1; batch 3 holds A2.
   const first = session.publishBatch([b1], () => true);
   const second = session.publishBatch([record('B', 2), record('A', 1)], () => true);
@@ -71,7 +73,7 @@ it("does not let a later batch's event overtake its aggregate's event still queu
 it('sends nothing more in the session once a batch stopped because it may no longer publish', async () => {
   const b1 = record('B', 1);
   const { js, release } = holdingClient(b1);
-  const session = new JetStreamPublisher(js, { stream: ns.stream, subjectPrefix: ns.subjectPrefix, timeoutMs: 5000 }).session();
+  const session = new JetStreamPublisher(js, { stream: ns.stream, subjectPrefix: ns.subjectPrefix }).session();
   let allowed = 1; // the lease deadline passes after the first send
   const mayPublish = () => allowed-- > 0;
   const first = session.publishBatch([b1], mayPublish);

@@ -1,5 +1,5 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { JetStreamPublisher, Outbox, OutboxReader, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { JetStreamPublisher, Outbox, OutboxReader, PubAckCollector, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
 import { makeRelay } from '../../../test/helpers/relay';
@@ -153,7 +153,7 @@ describe('OutboxRelay', () => {
     );
     const crashed = { partition: 0, holder: 'crashed', epoch: 1 };
     const records = (await reader.readPending(crashed, 100))!;
-    const publisher = new JetStreamPublisher(jetstream(ns.nc), { stream: ns.stream, subjectPrefix: ns.subjectPrefix, timeoutMs: 2000 });
+    const publisher = new JetStreamPublisher(new PubAckCollector(ns.nc, { stream: ns.stream, timeoutMs: 2000 }), { stream: ns.stream, subjectPrefix: ns.subjectPrefix });
     const first = await publisher.publishBatch(records, () => true);
     expect(first.acked).toHaveLength(ids.length);
     // Its lease runs out (as it would after kill -9); a new relay takes over and re-publishes the same rows.
@@ -171,7 +171,7 @@ describe('OutboxRelay', () => {
 
   it('after a failed publish sends nothing more of that aggregate, so the retry cannot reorder it', async () => {
     await ensureStream(await jetstreamManager(ns.nc), { name: ns.stream, subjectPrefix: ns.subjectPrefix, duplicateWindowMs: 120_000 });
-    const publisher = new JetStreamPublisher(jetstream(ns.nc), { stream: ns.stream, subjectPrefix: ns.subjectPrefix, timeoutMs: 2000 });
+    const publisher = new JetStreamPublisher(new PubAckCollector(ns.nc, { stream: ns.stream, timeoutMs: 2000 }), { stream: ns.stream, subjectPrefix: ns.subjectPrefix });
     const record = (aggregateId: string, n: number, payload = JSON.stringify({ n })) => ({
       seq: String(n), id: crypto.randomUUID(), partition: 0, aggregateType: 'Order', aggregateId, eventType: 'Step',
       payload, headers: {}, createdAt: new Date(),

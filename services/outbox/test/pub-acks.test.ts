@@ -1,0 +1,87 @@
+/**
+ * PubAckCollector against the real JetStream server: every outcome a publish can have arrives on the one reply
+ * subscription and settles the right publish, with the errors the relay classifies (permanent or retryable).
+ */
+import { headers } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { PubAckCollector, permanentPublishError } from '@outbox-relay/outbox';
+import { createTestStream, readStream, type TestStream } from '../../../test/helpers/nats';
+
+let ns: TestStream;
+let acks: PubAckCollector;
+const MAX_MSG_SIZE = 4096;
+
+beforeAll(async () => {
+  ns = await createTestStream('pubacks');
+  const jsm = await jetstreamManager(ns.nc);
+  await jsm.streams.add({ name: ns.stream, subjects: [`${ns.subjectPrefix}.>`], duplicate_window: nanos(60_000), max_msg_size: MAX_MSG_SIZE });
+  acks = new PubAckCollector(ns.nc, { stream: ns.stream, timeoutMs: 2000 });
+});
+afterAll(async () => {
+  acks.close();
+  await ns.drop();
+});
+
+const withId = (id: string) => {
+  const h = headers();
+  h.set('Nats-Msg-Id', id);
+  return h;
+};
+
+it('resolves each publish with its own ack, and reports a re-publish of the same Msg-Id as a duplicate', async () => {
+  const ids = Array.from({ length: 2000 }, (_, i) => `ack-${i}`);
+  const results = await Promise.all(ids.map((id, i) => acks.publish(`${ns.subjectPrefix}.T.E`, JSON.stringify({ i }), withId(id))));
+  expect(results.every((r) => r.duplicate === false)).toBe(true);
+  const again = await acks.publish(`${ns.subjectPrefix}.T.E`, JSON.stringify({ i: 0 }), withId(ids[0]!));
+  expect(again).toEqual({ duplicate: true });
+  const stored = await readStream(ns.nc, ns.stream);
+  expect(stored.map((m) => (m.data as { i: number }).i)).toEqual(ids.map((_, i) => i));
+});
+
+it("rejects a message over the stream's max_msg_size with the stream's error, classified as permanent", async () => {
+  const error = await acks.publish(`${ns.subjectPrefix}.T.Big`, 'x'.repeat(MAX_MSG_SIZE * 2), withId('too-big')).catch((e: unknown) => e);
+  expect(error).toMatchObject({ name: 'JetStreamApiError', code: 10054 });
+  expect(permanentPublishError(error)).toMatch(/stream rejected the message/);
+});
+
+it("rejects a message over NATS's max_payload before sending it, classified as permanent", async () => {
+  const error = await acks.publish(`${ns.subjectPrefix}.T.Huge`, 'x'.repeat(2 * 1024 * 1024), withId('huge')).catch((e: unknown) => e);
+  expect(error).toMatchObject({ name: 'InvalidArgumentError' });
+  expect(permanentPublishError(error)).toMatch(/max_payload/);
+});
+
+it('rejects with NoResponders when no stream captures the subject (retryable)', async () => {
+  const error = await acks.publish(`${ns.subjectPrefix}-nobody.T.E`, '{}', withId('nobody')).catch((e: unknown) => e);
+  expect(error).toMatchObject({ name: 'NoResponders' });
+  expect(permanentPublishError(error)).toBeNull();
+});
+
+it('times out when something other than a stream receives the message and nobody acknowledges it', async () => {
+  const subject = `${ns.subjectPrefix}-plain.T.E`;
+  const listener = ns.nc.subscribe(subject);
+  await ns.nc.flush();
+  const quick = new PubAckCollector(ns.nc, { stream: ns.stream, timeoutMs: 200 });
+  try {
+    const started = Date.now();
+    const error = await quick.publish(subject, '{}', withId('unanswered')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TimeoutError' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(permanentPublishError(error)).toBeNull();
+  } finally {
+    quick.close();
+    listener.unsubscribe();
+  }
+});
+
+it('rejects the publishes still waiting when closed, and refuses new ones', async () => {
+  const subject = `${ns.subjectPrefix}-plain2.T.E`;
+  const listener = ns.nc.subscribe(subject);
+  await ns.nc.flush();
+  const closing = new PubAckCollector(ns.nc, { stream: ns.stream, timeoutMs: 60_000 });
+  const waiting = closing.publish(subject, '{}', withId('waiting')).catch((e: unknown) => e);
+  closing.close();
+  expect(await waiting).toMatchObject({ message: 'publisher closed' });
+  await expect(closing.publish(subject, '{}', withId('late'))).rejects.toMatchObject({ message: 'publisher closed' });
+  listener.unsubscribe();
+});
