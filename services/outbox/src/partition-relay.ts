@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Backoff, delay } from './backoff';
 import { LeaseLostError } from './errors';
 import type { LeaseElector } from './lease';
+import { MarkQueue } from './mark-queue';
 import type { RelayObserver } from './observer';
 import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from './publisher';
 import type { Fence, OutboxReader, OutboxRecord } from './reader';
@@ -21,6 +22,8 @@ const PAUSED_POLL_MS = 20;
 
 /** Bound on the events whose permanent failures are being counted (only the head of a partition fails in practice). */
 const MAX_TRACKED_FAILURES = 1024;
+/** Marks of acknowledged batches that may be outstanding before the publishing loop waits for the oldest. */
+const MARKS_QUEUED = 2;
 
 /**
  * Publishes one partition while its elector holds the lease. One term = one epoch = one run of `publishLoop`;
@@ -126,36 +129,27 @@ export class PartitionRelay {
     const permanentFailures = new Map<string, number>();
     let session = this.publisher.session();
     let inFlight: { seqs: string[]; done: Promise<PublishOutcome> } | null = null;
-    // Assigned inside the closures below, hence an object (TypeScript does not track closure assignments).
-    const mark: { current: { done: Promise<unknown>; seqs: string[] } | null } = { current: null };
+    const marks = new MarkQueue((records) => this.reader.markPublished(fence, records), MARKS_QUEUED);
+    // The next read, started while the batch before the one just sent is still being acknowledged, so the read's
+    // round trip is off the critical path. It excludes every seq in flight or being marked; it is dropped (and
+    // simply read again) whenever the loop takes another way: a failure, a pause, an error.
+    type ReadAhead = { records: OutboxRecord[] | null } | { error: unknown };
+    let readAhead: Promise<ReadAhead> | null = null;
 
-    const settleMark = async () => {
-      const current = mark.current;
-      mark.current = null;
-      const error = current ? await current.done : null;
-      if (error) throw error;
-    };
-    /** Waits for a batch's acknowledgements and starts marking them; returns its failure, if any. */
+    /** Waits for a batch's acknowledgements and queues their mark; returns the batch's failure, if any. */
     const finish = async (batch: { done: Promise<PublishOutcome> }) => {
       const outcome = await batch.done;
-      await settleMark();
       const acked = outcome.acked;
       if (acked.length > 0) {
         this.observer.published(fence.partition, acked, outcome.duplicates, Date.now());
-        mark.current = {
-          seqs: acked.map((r) => r.seq),
-          done: this.reader.markPublished(fence, acked).then(
-            () => null,
-            (error: unknown) => error,
-          ),
-        };
+        await marks.add(acked);
         log.debug({ count: acked.length, duplicates: outcome.duplicates, firstEventId: acked[0]!.id, lastSeq: acked[acked.length - 1]!.seq }, 'batch published');
       }
       return outcome.failure;
     };
     /** After a failed publish: dead-letter an event that keeps failing permanently, else back off. */
     const recover = async ({ record, error }: { record: OutboxRecord; error: unknown }) => {
-      await settleMark();
+      await marks.settleAll();
       const permanent = permanentPublishError(error);
       this.observer.publishFailed(fence.partition, permanent !== null);
       if (permanent !== null) {
@@ -192,15 +186,18 @@ export class PartitionRelay {
         try {
           if (!this.leading(epoch)) {
             // Lease renewal overdue: send nothing until it is renewed (or lost, which ends the loop).
+            readAhead = null;
             if (inFlight) await finish(inFlight);
             inFlight = null;
-            await settleMark().catch(() => undefined);
+            await marks.settleAll().catch(() => undefined);
             await this.wake.wait(PAUSED_POLL_MS);
             continue;
           }
           // A failure (or a stop) ends the whole session: settle what is in flight, then go on from the first
           // unacknowledged event with a new session (after a failure: dead letter or backoff first).
           if (session.ended) {
+            // The read ahead left out the events in flight, and some of them must now go out again.
+            readAhead = null;
             const failure = session.failure;
             if (inFlight) await finish(inFlight);
             inFlight = null;
@@ -208,31 +205,45 @@ export class PartitionRelay {
             if (failure) await recover(failure);
             continue;
           }
-          const exclude = [...(inFlight?.seqs ?? []), ...(mark.current?.seqs ?? [])];
-          const records = await this.reader.readPending(fence, this.options.batchSize, exclude);
+          const ahead: ReadAhead | null = readAhead ? await readAhead : null;
+          readAhead = null;
+          if (ahead && 'error' in ahead) throw ahead.error;
+          const exclude: string[] = [...(inFlight?.seqs ?? []), ...marks.seqs];
+          const records: OutboxRecord[] | null = ahead ? ahead.records : await this.reader.readPending(fence, this.options.batchSize, exclude);
           if (records === null) throw new LeaseLostError(fence.partition, epoch, 'fenced read found another holder');
           if (records.length === 0) {
             if (inFlight) {
               await finish(inFlight);
               inFlight = null;
-            } else if (mark.current) {
-              await settleMark();
+            } else if (marks.pending) {
+              await marks.settleAll();
             } else {
               backoff.reset();
               await this.wake.wait(this.options.pollMs);
             }
             continue;
           }
-          const batch = { seqs: records.map((r) => r.seq), done: session.publishBatch(records, mayPublish) };
+          const batch: { seqs: string[]; done: Promise<PublishOutcome> } = {
+            seqs: records.map((r) => r.seq),
+            done: session.publishBatch(records, mayPublish),
+          };
           const previous = inFlight;
           inFlight = batch;
-          if (previous && !(await finish(previous)) && !session.ended) backoff.reset();
+          if (previous) {
+            const aheadExclude: string[] = [...batch.seqs, ...previous.seqs, ...marks.seqs];
+            readAhead = this.reader.readPending(fence, this.options.batchSize, aheadExclude).then(
+              (found): ReadAhead => ({ records: found }),
+              (error: unknown): ReadAhead => ({ error }),
+            );
+            if (!(await finish(previous)) && !session.ended) backoff.reset();
+          }
         } catch (error) {
           // Whatever was in flight settles before anything is read again (its acked events are simply
           // re-published later and dropped by the stream's duplicate window).
           await inFlight?.done;
           inFlight = null;
-          mark.current = null;
+          marks.clear();
+          readAhead = null;
           session = this.publisher.session();
           if (error instanceof LeaseLostError) throw error;
           const wait = backoff.next();
@@ -241,7 +252,7 @@ export class PartitionRelay {
         }
       }
       if (inFlight) await finish(inFlight);
-      await settleMark();
+      await marks.settleAll();
       log.info({ reason: this.stopping ? 'stopping' : 'lease no longer held' }, 'stopped publishing');
     } catch (error) {
       log.warn({ err: error }, 'stopped publishing: lease lost');

@@ -1,0 +1,70 @@
+import type { OutboxRecord } from './reader';
+
+interface QueuedMark {
+  seqs: string[];
+  /** Resolves with the mark's error, or null; never rejects. */
+  done: Promise<unknown>;
+}
+
+/**
+ * Marks acknowledged batches published in the background, one statement after the other in batch order, so the
+ * publishing loop goes on while a mark commits; it waits only while `maxQueued` marks are outstanding. (A mark of
+ * 1000 rows and its commit took about as long as the acknowledgements of the next batch, and the loop used to wait
+ * for it every time.) Marks stay serial: each also updates the lease row's progress, so they would queue on its row
+ * lock anyway, and progress never goes backwards.
+ */
+export class MarkQueue {
+  private queue: QueuedMark[] = [];
+  private tail: Promise<unknown> = Promise.resolve(null);
+
+  constructor(
+    private readonly markPublished: (records: readonly OutboxRecord[]) => Promise<unknown>,
+    private readonly maxQueued: number,
+  ) {}
+
+  /** Seqs of the batches queued or being marked: a read must leave them out. */
+  get seqs(): string[] {
+    return this.queue.flatMap((m) => m.seqs);
+  }
+
+  get pending(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /** Queues a mark of `records`, after waiting for the oldest while the queue is full. Throws a settled mark's error. */
+  async add(records: readonly OutboxRecord[]): Promise<void> {
+    while (this.queue.length >= this.maxQueued) await this.settleOldest();
+    const done = this.tail.then(() => this.markPublished(records)).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    this.tail = done;
+    this.queue.push({ seqs: records.map((r) => r.seq), done });
+  }
+
+  /** Waits for every queued mark; throws the first error (the queue is empty afterwards either way). */
+  async settleAll(): Promise<void> {
+    let first: unknown = null;
+    while (this.queue.length > 0) {
+      try {
+        await this.settleOldest();
+      } catch (error) {
+        first ??= error;
+      }
+    }
+    if (first !== null) throw first;
+  }
+
+  /** Forgets the queued marks (after a failure: their events are read and published again, the stream drops them). */
+  clear(): void {
+    this.queue = [];
+  }
+
+  private async settleOldest(): Promise<void> {
+    const oldest = this.queue[0];
+    if (!oldest) return;
+    const error = await oldest.done;
+    if (this.queue[0] === oldest) this.queue.shift();
+    if (error) throw error;
+  }
+}
