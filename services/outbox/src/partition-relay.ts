@@ -130,11 +130,6 @@ export class PartitionRelay {
     let session = this.publisher.session();
     let inFlight: { seqs: string[]; done: Promise<PublishOutcome> } | null = null;
     const marks = new MarkQueue((records) => this.reader.markPublished(fence, records), MARKS_QUEUED);
-    // The next read, started while the batch before the one just sent is still being acknowledged, so the read's
-    // round trip is off the critical path. It excludes every seq in flight or being marked; it is dropped (and
-    // simply read again) whenever the loop takes another way: a failure, a pause, an error.
-    type ReadAhead = { records: OutboxRecord[] | null } | { error: unknown };
-    let readAhead: Promise<ReadAhead> | null = null;
 
     /** Waits for a batch's acknowledgements and queues their mark; returns the batch's failure, if any. */
     const finish = async (batch: { done: Promise<PublishOutcome> }) => {
@@ -186,7 +181,6 @@ export class PartitionRelay {
         try {
           if (!this.leading(epoch)) {
             // Lease renewal overdue: send nothing until it is renewed (or lost, which ends the loop).
-            readAhead = null;
             if (inFlight) await finish(inFlight);
             inFlight = null;
             await marks.settleAll().catch(() => undefined);
@@ -196,8 +190,6 @@ export class PartitionRelay {
           // A failure (or a stop) ends the whole session: settle what is in flight, then go on from the first
           // unacknowledged event with a new session (after a failure: dead letter or backoff first).
           if (session.ended) {
-            // The read ahead left out the events in flight, and some of them must now go out again.
-            readAhead = null;
             const failure = session.failure;
             if (inFlight) await finish(inFlight);
             inFlight = null;
@@ -205,11 +197,8 @@ export class PartitionRelay {
             if (failure) await recover(failure);
             continue;
           }
-          const ahead: ReadAhead | null = readAhead ? await readAhead : null;
-          readAhead = null;
-          if (ahead && 'error' in ahead) throw ahead.error;
-          const exclude: string[] = [...(inFlight?.seqs ?? []), ...marks.seqs];
-          const records: OutboxRecord[] | null = ahead ? ahead.records : await this.reader.readPending(fence, this.options.batchSize, exclude);
+          const exclude = [...(inFlight?.seqs ?? []), ...marks.seqs];
+          const records = await this.reader.readPending(fence, this.options.batchSize, exclude);
           if (records === null) throw new LeaseLostError(fence.partition, epoch, 'fenced read found another holder');
           if (records.length === 0) {
             if (inFlight) {
@@ -223,27 +212,16 @@ export class PartitionRelay {
             }
             continue;
           }
-          const batch: { seqs: string[]; done: Promise<PublishOutcome> } = {
-            seqs: records.map((r) => r.seq),
-            done: session.publishBatch(records, mayPublish),
-          };
+          const batch = { seqs: records.map((r) => r.seq), done: session.publishBatch(records, mayPublish) };
           const previous = inFlight;
           inFlight = batch;
-          if (previous) {
-            const aheadExclude: string[] = [...batch.seqs, ...previous.seqs, ...marks.seqs];
-            readAhead = this.reader.readPending(fence, this.options.batchSize, aheadExclude).then(
-              (found): ReadAhead => ({ records: found }),
-              (error: unknown): ReadAhead => ({ error }),
-            );
-            if (!(await finish(previous)) && !session.ended) backoff.reset();
-          }
+          if (previous && !(await finish(previous)) && !session.ended) backoff.reset();
         } catch (error) {
           // Whatever was in flight settles before anything is read again (its acked events are simply
           // re-published later and dropped by the stream's duplicate window).
           await inFlight?.done;
           inFlight = null;
           marks.clear();
-          readAhead = null;
           session = this.publisher.session();
           if (error instanceof LeaseLostError) throw error;
           const wait = backoff.next();
