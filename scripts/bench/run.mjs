@@ -45,8 +45,9 @@ with its defaults, creates that arrive while writes are in flight share one stat
 transaction", counted from the rows' xmin); (3b) is the same with one transaction per order. Every order is
 checked to have its event. (4) a stand-alone relay process drains a backlog enqueued before it started; time on
 the database clock from the lease's \`acquired_at\` to the \`last_published_at\` of the mark that completes the
-backlog; stream count = events is checked. (5) the service runs with its embedded relay; an open-loop client sends
-1000 POST /orders per second; latency runs from the event row's \`created_at\` (Postgres \`now()\` = start of the
+backlog; stream count = events is checked. (5) the service with a relay process beside it (as the operator runs
+relays; (5b): the service's embedded relay instead); an open-loop client sends 1000 POST /orders per second;
+latency runs from the event row's \`created_at\` (Postgres \`now()\` = start of the
 statement that wrote it, so an upper bound of commit → subscriber) to the moment a JetStream consumer in the
 benchmark process receives the event.
 (6) 3 relay processes with lease 2000 ms / renew 500 ms (the defaults); time from the action to the successor's

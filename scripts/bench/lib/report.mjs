@@ -101,6 +101,17 @@ export function buildRows(results) {
         ),
       );
       rows[rows.length - 1].target = 'p99 ≤ 25 ms';
+      rows[rows.length - 1].measure += ', relay process';
+      if (e2e.embedded) {
+        const g = e2e.embedded.fromCreated;
+        const row = ceilingRow(
+          '(5b) the same with the relay embedded in the order service (ORDERS_RELAY_ENABLED=true)',
+          g.p99,
+          `${fmtMs(g.p50)} / ${fmtMs(g.p95)} / ${fmtMs(g.p99)} ms`,
+          25,
+        );
+        rows.push({ ...row, target: '(info)', result: '' });
+      }
     } else failed('e2e', '(5) commit → subscriber latency');
   }
   if (results.failover) {

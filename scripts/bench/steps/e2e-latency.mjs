@@ -1,6 +1,8 @@
-// (5) End-to-end latency, commit → subscriber, at a fixed arrival rate through the real service with its
-// embedded relay. An open-loop client sends POST /orders on a fixed schedule (it does not wait for answers);
-// a JetStream ordered consumer in this process receives every OrderCreated.
+// (5) End-to-end latency, commit → subscriber, at a fixed arrival rate through the real order service, twice:
+// with the relay as its own process (as the operator and the demo chart run it; the headline), and with the relay
+// embedded in the order service (one event loop for HTTP and relay). An open-loop client sends POST /orders on a
+// fixed schedule (it does not wait for answers); a JetStream ordered consumer in this process receives every
+// OrderCreated.
 //
 // Timestamps (one host, so one clock for Postgres, NATS and this process):
 //   createdAt   the outbox row's created_at = Postgres now() = start of the transaction that wrote the event
@@ -16,7 +18,7 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { streamFor } from '../lib/resources.mjs';
 import { measureCpu } from '../lib/processes.mjs';
-import { startOrdersService } from '../lib/services.mjs';
+import { startOrdersService, startRelayProcess } from '../lib/services.mjs';
 import { sleep, summarize, waitFor, wallMs } from '../lib/stats.mjs';
 
 const RATE = 1000;
@@ -72,7 +74,15 @@ async function openLoop(agent, url, rate, seconds, orders, phase) {
 }
 
 export async function e2eLatency(ctx) {
-  const stream = streamFor(ctx, 'e2e');
+  ctx.log('  relay as its own process (as the operator runs it; the order service with ORDERS_RELAY_ENABLED=false):');
+  const figures = await measure(ctx, 'e2e', { embedded: false });
+  ctx.log('  relay embedded in the order service (ORDERS_RELAY_ENABLED=true, one process for HTTP and relay):');
+  figures.embedded = await measure(ctx, 'e2e_emb', { embedded: true });
+  return figures;
+}
+
+async function measure(ctx, suffix, { embedded }) {
+  const stream = streamFor(ctx, suffix);
   await ctx.outboxLib.ensureStream(ctx.jsm, { name: stream.stream, subjectPrefix: stream.subjectPrefix, duplicateWindowMs: 120_000 });
   const received = new Map();
   const consumer = await ctx.js.consumers.get(stream.stream);
@@ -89,9 +99,10 @@ export async function e2eLatency(ctx) {
     consumerError = error;
   });
 
-  const service = await startOrdersService(ctx, 'e2e', { relay: true, stream });
-  await waitFor('the embedded relay to lead', async () => {
-    const res = await fetch(`${service.url}/status`).catch(() => null);
+  const service = await startOrdersService(ctx, suffix, { relay: embedded, stream });
+  const relayProc = embedded ? null : await startRelayProcess(ctx, `relay-${suffix}`, { schema: service.outboxSchema, stream });
+  await waitFor('the relay to lead', async () => {
+    const res = await fetch(`${(relayProc ?? service).url}/status`).catch(() => null);
     return res?.ok ? (await res.json()).leading : false;
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -118,6 +129,7 @@ export async function e2eLatency(ctx) {
   );
   const eventCreatedAt = new Map(written.map((row) => [row.id, row.ms]));
   await service.proc.remove();
+  await relayProc?.proc.remove();
   await stream.remove();
 
   const missing = [...orders.keys()].filter((id) => !received.has(id)).length;
@@ -125,6 +137,7 @@ export async function e2eLatency(ctx) {
   const fromAnswered = [];
   const relayPart = [];
   const deliveryPart = [];
+  const writePart = [];
   for (const [id, order] of measured) {
     const r = received.get(id);
     const createdAt = eventCreatedAt.get(id);
@@ -133,8 +146,10 @@ export async function e2eLatency(ctx) {
     fromAnswered.push(r.received - order.answered);
     relayPart.push(r.stored - createdAt);
     deliveryPart.push(r.received - r.stored);
+    writePart.push(order.answered - createdAt);
   }
   const figures = {
+    embeddedRelay: embedded,
     rate: RATE,
     seconds,
     sentRate: load.sent / load.sendSeconds,
@@ -148,6 +163,7 @@ export async function e2eLatency(ctx) {
     fromAnswered: summarize(fromAnswered),
     relayPart: summarize(relayPart),
     deliveryPart: summarize(deliveryPart),
+    writePart: summarize(writePart),
   };
   const f = figures.fromCreated;
   ctx.log(
@@ -156,9 +172,10 @@ export async function e2eLatency(ctx) {
   );
   ctx.log(
     `  split p99: createdAt → stored ${figures.relayPart.p99.toFixed(1)} ms, stored → received ${figures.deliveryPart.p99.toFixed(1)} ms; ` +
-      `201 answer → received p50 ${figures.fromAnswered.p50.toFixed(1)} ms, p99 ${figures.fromAnswered.p99.toFixed(1)} ms`,
+      `201 answer → received p50 ${figures.fromAnswered.p50.toFixed(1)} ms, p99 ${figures.fromAnswered.p99.toFixed(1)} ms; ` +
+      `createdAt → 201 answer (the write's own statement, commit and HTTP answer) p50 ${figures.writePart.p50.toFixed(1)} ms, p99 ${figures.writePart.p99.toFixed(1)} ms`,
   );
-  ctx.log(`  service CPU (HTTP + embedded relay) ${(cpu * 100).toFixed(0)} % of one core; non-201 or failed requests ${load.failures}; client behind schedule by up to ${load.maxBehind} requests (cap ${MAX_IN_FLIGHT} in flight); missing at subscriber ${missing}`);
+  ctx.log(`  service CPU (HTTP${embedded ? ' + embedded relay' : ''}) ${(cpu * 100).toFixed(0)} % of one core; non-201 or failed requests ${load.failures}; client behind schedule by up to ${load.maxBehind} requests (cap ${MAX_IN_FLIGHT} in flight); missing at subscriber ${missing}`);
   if (missing > 0) throw new Error(`${missing} created orders never reached the subscriber`);
   return figures;
 }
