@@ -78,7 +78,7 @@ export class OutboxRelayController {
       retry: options.retry,
       onDone: (_key, outcome, ms) => {
         options.metrics.reconciles.inc({ result: outcome });
-        options.metrics.reconcileSeconds.inc({}, ms / 1000);
+        options.metrics.reconcileDuration.observe({ result: outcome }, ms / 1000);
         options.metrics.queueDepth.set(this.queue.length);
       },
       onError: (key, err, retryInMs) =>

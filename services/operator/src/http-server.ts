@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { serveMetrics } from '@outbox-relay/telemetry';
 import type { OperatorMetrics } from './metrics';
 import type { OperatorHealth } from './operator';
 
@@ -20,7 +21,7 @@ export function createOperatorServer(options: { health: () => OperatorHealth; me
           ? send(200, 'application/json', JSON.stringify({ status: 'ready', leader: health.leader }))
           : send(503, 'application/json', JSON.stringify({ status: 'not_ready', leader: health.leader }));
       case '/metrics':
-        return send(200, 'text/plain; version=0.0.4; charset=utf-8', options.metrics.render());
+        return serveMetrics(options.metrics.service, res);
       default:
         return send(404, 'application/json', '{"error":"not_found"}');
     }

@@ -1,66 +1,54 @@
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { ServiceMetrics } from '@outbox-relay/telemetry';
+
 /**
- * A few counters and gauges in the Prometheus text format (version 0.0.4). prom-client is not a dependency; the
- * operator needs nothing it offers beyond this.
+ * The operator's metrics, in the process's one prom-client registry (telemetry's ServiceMetrics, with the process
+ * and Node.js runtime metrics every service exposes); one instance per operator, passed down. Label values are
+ * bounded: results, informer names, action kinds, Event types and reasons come from fixed sets in the code.
  */
-type Labels = Record<string, string>;
-
-const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-const labelKey = (labels: Labels) =>
-  Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${escape(labels[k]!)}"`)
-    .join(',');
-
-class Metric {
-  protected readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly type: 'counter' | 'gauge',
-  ) {}
-
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
-    for (const [key, value] of this.values) lines.push(`${this.name}${key ? `{${key}}` : ''} ${value}`);
-    return lines.join('\n');
-  }
-}
-
-export class Counter extends Metric {
-  constructor(name: string, help: string) {
-    super(name, help, 'counter');
-  }
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
-  }
-}
-
-export class Gauge extends Metric {
-  constructor(name: string, help: string) {
-    super(name, help, 'gauge');
-  }
-  set(value: number, labels: Labels = {}): void {
-    this.values.set(labelKey(labels), value);
-  }
-}
-
-/** The operator's metrics; one instance per operator, passed down (no global registry). */
 export class OperatorMetrics {
-  readonly reconciles = new Counter('outbox_operator_reconciles_total', 'Reconciles of OutboxRelays by result (success, error).');
-  readonly reconcileSeconds = new Counter('outbox_operator_reconcile_seconds_total', 'Time spent reconciling, in seconds.');
-  readonly queueDepth = new Gauge('outbox_operator_queue_depth', 'OutboxRelay keys waiting to be reconciled.');
-  readonly informerRestarts = new Counter('outbox_operator_informer_restarts_total', 'Informer restarts by informer and reason (error, relist).');
-  readonly actions = new Counter('outbox_operator_failover_actions_total', 'Failover and switchover actions by kind (StepDown, DeletePod) and outcome.');
-  readonly events = new Counter('outbox_operator_events_total', 'Kubernetes Events emitted, by type and reason.');
-  readonly leader = new Gauge('outbox_operator_leader', '1 while this operator replica holds the leader Lease.');
+  readonly reconciles: Counter<'result'>;
+  readonly reconcileDuration: Histogram<'result'>;
+  readonly queueDepth: Gauge;
+  readonly informerRestarts: Counter<'informer' | 'reason'>;
+  readonly actions: Counter<'kind' | 'outcome'>;
+  readonly events: Counter<'type' | 'reason'>;
+  readonly leader: Gauge;
 
-  render(): string {
-    const all = [this.reconciles, this.reconcileSeconds, this.queueDepth, this.informerRestarts, this.actions, this.events, this.leader];
-    return all.map((m) => m.render()).join('\n') + '\n';
+  constructor(readonly service: ServiceMetrics = new ServiceMetrics()) {
+    const registers = [service.registry];
+    this.reconciles = new Counter({ name: 'outbox_operator_reconciles_total', help: 'Reconciles of OutboxRelays by result (success, error).', labelNames: ['result'], registers });
+    this.reconcileDuration = new Histogram({
+      name: 'outbox_operator_reconcile_duration_seconds',
+      help: 'Time one reconcile of an OutboxRelay took, by result.',
+      labelNames: ['result'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.queueDepth = new Gauge({ name: 'outbox_operator_queue_depth', help: 'OutboxRelay keys waiting to be reconciled.', registers });
+    this.informerRestarts = new Counter({
+      name: 'outbox_operator_informer_restarts_total',
+      help: 'Informer restarts by informer and reason (error, relist).',
+      labelNames: ['informer', 'reason'],
+      registers,
+    });
+    this.actions = new Counter({
+      name: 'outbox_operator_failover_actions_total',
+      help: 'Failover and switchover actions by kind (StepDown, DeletePod) and outcome.',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    this.events = new Counter({ name: 'outbox_operator_events_total', help: 'Kubernetes Events emitted, by type and reason.', labelNames: ['type', 'reason'], registers });
+    this.leader = new Gauge({ name: 'outbox_operator_leader', help: '1 while this operator replica holds the leader Lease.', registers });
+  }
+
+  /** The current value of a counter or gauge for `labels` (0 when never touched): for tests and status lines. */
+  async value(metric: Counter<string> | Gauge<string>, labels: Record<string, string> = {}): Promise<number> {
+    const { values } = await metric.get();
+    const keys = Object.keys(labels);
+    const match = values.find(
+      (v) => Object.keys(v.labels).length === keys.length && keys.every((k) => String(v.labels[k]) === labels[k]),
+    );
+    return match?.value ?? 0;
   }
 }

@@ -122,7 +122,7 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     expect(failover).toMatchObject({ type: 'Warning', involvedObject: { kind: 'OutboxRelay', name: 'orders' } });
     expect(String(failover?.message)).toContain('StepDown orders-a');
     expect(h.api.get('v1', 'Pod', ns, 'orders-a')).toBeDefined();
-    expect(h.metrics.actions.get({ kind: 'StepDown', outcome: 'done' })).toBe(1);
+    expect(await h.metrics.value(h.metrics.actions, { kind: 'StepDown', outcome: 'done' })).toBe(1);
   });
 
   test('a leader that is unready and does not answer is deleted', async () => {
@@ -136,7 +136,7 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     h.setPodReady('orders-a', false);
     await waitFor('orders-a deleted', () => !h.api.get('v1', 'Pod', ns, 'orders-a'));
     expect(h.relays.stepDowns('orders-a')).toBe(0);
-    await waitFor('the action counted', () => h.metrics.actions.get({ kind: 'DeletePod', outcome: 'done' }) === 1);
+    await waitFor('the action counted', async () => (await h.metrics.value(h.metrics.actions, { kind: 'DeletePod', outcome: 'done' })) === 1);
     await h.waitForStatus('orders', 'lastFailoverTime', (s) => s.lastFailoverTime);
     const [failover] = await waitFor('the LeaderFailover event', () => h.events('LeaderFailover').length > 0 && h.events('LeaderFailover'));
     expect(String(failover?.message)).toContain('DeletePod orders-a');
@@ -160,7 +160,9 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
 
     await waitFor('3 replicas', () => replicasOf(h.child('Deployment', 'orders')) === 3);
     await waitFor('three watches again', () => h.api.activeWatches() === 3);
-    const restarts = ['outboxrelays', 'deployments', 'pods'].map((informer) => h.metrics.informerRestarts.get({ informer, reason: 'error' }));
+    const restarts = await Promise.all(
+      ['outboxrelays', 'deployments', 'pods'].map((informer) => h.metrics.value(h.metrics.informerRestarts, { informer, reason: 'error' })),
+    );
     expect(restarts.every((n) => n >= 1)).toBe(true);
   });
 
@@ -178,7 +180,7 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
       const i = h.api.requests.findIndex((r) => r.resource === 'outboxrelays' && r.verb === 'get' && r.status === 404);
       return i >= 0 ? i : undefined;
     });
-    await waitFor('the queue to settle', () => h.metrics.queueDepth.get() === 0);
+    await waitFor('the queue to settle', async () => (await h.metrics.value(h.metrics.queueDepth)) === 0);
     expect(h.api.requests.slice(gone).filter((r) => r.method !== 'GET')).toEqual([]);
   });
 

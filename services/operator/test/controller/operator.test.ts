@@ -3,6 +3,7 @@ jest.mock('@kubernetes/client-node', () => (globalThis as unknown as ClientNodeG
 
 import { outboxRelayCrd } from '../../src/api/crd';
 import type { Operator } from '../../src/operator';
+import type { OperatorMetrics } from '../../src/metrics';
 import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
 import { FakeRelays } from '../support/fake-relays';
 import { type ClientNodeGlobal } from '../support/kube';
@@ -11,8 +12,8 @@ import { relayManifest } from '../support/relays';
 import { waitFor } from '../support/wait';
 
 const ns = 'apps';
-const reconciles = (m: { reconciles: { get(l: Record<string, string>): number } }) =>
-  m.reconciles.get({ result: 'success' }) + m.reconciles.get({ result: 'error' });
+const reconciles = async (m: OperatorMetrics) =>
+  (await m.value(m.reconciles, { result: 'success' })) + (await m.value(m.reconciles, { result: 'error' }));
 const replicas = (api: FakeKubeApi) => (api.get('apps/v1', 'Deployment', ns, 'orders')?.spec as JsonObject | undefined)?.replicas;
 const holder = (api: FakeKubeApi) =>
   (api.get('coordination.k8s.io/v1', 'Lease', OPERATOR_NAMESPACE, 'outbox-relay-operator')?.spec as JsonObject | undefined)?.holderIdentity;
@@ -44,24 +45,24 @@ describe('two operator replicas (Lease leader election)', () => {
     api.create(relayManifest('orders', ns));
     await waitFor('the Deployment', () => replicas(api) === 2);
     await waitFor('a is ready', () => a.operator.health().ready);
-    await waitFor('a counts its reconcile', () => reconciles(a.metrics) > 0);
-    expect(reconciles(b.metrics)).toBe(0);
+    await waitFor('a counts its reconcile', async () => (await reconciles(a.metrics)) > 0);
+    expect(await reconciles(b.metrics)).toBe(0);
     expect(b.operator.health()).toEqual({ live: true, ready: true, leader: false });
     expect(api.activeWatches()).toBe(3);
-    expect(a.metrics.leader.get()).toBe(1);
+    expect(await a.metrics.value(a.metrics.leader)).toBe(1);
 
     const stoppedAt = Date.now();
     await a.operator.stop();
     await waitFor('b leads', () => b.operator.health().leader);
     expect(Date.now() - stoppedAt).toBeLessThan(LEASE_MS);
     expect(holder(api)).toBe('operator-b');
-    expect(a.metrics.leader.get()).toBe(0);
+    expect(await a.metrics.value(a.metrics.leader)).toBe(0);
 
-    const before = reconciles(a.metrics);
+    const before = await reconciles(a.metrics);
     api.update('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders', (r) => ((r.spec as JsonObject).replicas = 3));
     await waitFor('b applies the change', () => replicas(api) === 3);
-    await waitFor('b counts its reconcile', () => reconciles(b.metrics) > 0);
-    expect(reconciles(a.metrics)).toBe(before);
+    await waitFor('b counts its reconcile', async () => (await reconciles(b.metrics)) > 0);
+    expect(await reconciles(a.metrics)).toBe(before);
   });
 
   test('a leader that loses the Lease stops reconciling and reports itself not live', async () => {

@@ -66,7 +66,7 @@ describe('deploy/rbac.yaml', () => {
       await waitFor('a leader in the status', () => (api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders')?.status as { currentLeader?: string })?.currentLeader);
       relays.setBehaviour('orders-a', 'fail');
       api.update('v1', 'Pod', ns, 'orders-a', (p) => setReady(p, false), { scope: 'status' });
-      await waitFor('the failed leader deleted', () => metrics.actions.get({ kind: 'DeletePod', outcome: 'done' }) === 1);
+      await waitFor('the failed leader deleted', async () => (await metrics.value(metrics.actions, { kind: 'DeletePod', outcome: 'done' })) === 1);
     } finally {
       await operator.stop();
       await relays.closeAll();
