@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import { runner, type RunnerOption } from 'node-pg-migrate';
@@ -86,10 +87,43 @@ export async function migrateOutbox(options: MigrateOutboxOptions): Promise<{ ra
 }
 
 /**
- * Waits until the outbox tables exist (another process is expected to migrate them), retrying with capped
- * backoff on a missing schema or an unreachable database; returns the partition count. Rejects only when
+ * Waits until the outbox tables exist and have every migration this version needs (another process is expected
+ * to migrate them), retrying with capped backoff on a missing or older schema or an unreachable database; returns
+ * the partition count. Rejects only when
  * `signal` aborts. A relay started before the application's first migration thus waits instead of crash-looping.
  */
+/** The names of the outbox migrations this library ships (file names without extension), oldest first. */
+let shippedMigrations: string[] | null = null;
+function outboxMigrationNames(): string[] {
+  shippedMigrations ??= readdirSync(OUTBOX_MIGRATIONS_DIR)
+    .filter((f) => /\.(sql|js|ts)$/.test(f))
+    .map((f) => f.replace(/\.(sql|js|ts)$/, ''))
+    .sort();
+  return shippedMigrations;
+}
+
+/**
+ * Throws SchemaError naming the migrations this library needs that `schema` has not run (a relay upgraded before
+ * `outbox migrate`: its statements would fail on every read). Also throws when the tables do not exist.
+ */
+export async function assertSchemaCurrent(pool: Pool | PoolClient, schema: string): Promise<void> {
+  const t = outboxTables(schema);
+  let ran: Set<string>;
+  try {
+    const { rows } = await pool.query<{ name: string }>(`SELECT name FROM "${t.schema}".outbox_migrations`);
+    ran = new Set(rows.map((r) => r.name));
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') {
+      throw new SchemaError(schema, 'outbox tables not found; run `outbox migrate` first', { cause: error });
+    }
+    throw error;
+  }
+  const missing = outboxMigrationNames().filter((name) => !ran.has(name));
+  if (missing.length > 0) {
+    throw new SchemaError(schema, `the outbox schema is older than this version (missing migrations ${missing.join(', ')}); run \`outbox migrate\``);
+  }
+}
+
 export async function waitForSchema(
   pool: Pool,
   schema: string,
@@ -98,7 +132,9 @@ export async function waitForSchema(
   const backoff = new Backoff(options.backoffMinMs ?? 200, options.backoffMaxMs ?? 5000);
   for (;;) {
     try {
-      return await readPartitionCount(pool, schema);
+      const partitions = await readPartitionCount(pool, schema);
+      await assertSchemaCurrent(pool, schema);
+      return partitions;
     } catch (error) {
       if (options.signal?.aborted) throw error;
       const wait = backoff.next();

@@ -12,6 +12,7 @@ export {
   configurePartitions,
   readPartitionCount,
   waitForSchema,
+  assertSchemaCurrent,
   OUTBOX_MIGRATIONS_DIR,
   type MigrationSet,
   type MigrateOutboxOptions,

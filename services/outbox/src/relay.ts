@@ -7,7 +7,7 @@ import { PartitionBalancer, type BalancerSnapshot } from './balancer';
 import type { RelaySettings } from './config';
 import { LeaseElector } from './lease';
 import { PgListener } from './listener';
-import { readPartitionCount } from './migrate';
+import { assertSchemaCurrent, readPartitionCount } from './migrate';
 import { outboxTables } from './names';
 import { PartitionRelay } from './partition-relay';
 import { ensureStream, JetStreamPublisher } from './publisher';
@@ -80,6 +80,8 @@ export class OutboxRelay {
     const observer = this.deps.observer ?? noopRelayObserver;
     const s = this.settings;
     const count = await readPartitionCount(pool, s.schema);
+    // Fail at once, naming the migrations, rather than on every read (the read is a function of the schema).
+    await assertSchemaCurrent(pool, s.schema);
     const reader = new OutboxReader(pool, s.schema);
     this.acks = new PubAckCollector(this.deps.nats, { stream: s.stream, timeoutMs: s.publishTimeoutMs });
     const publisher = new JetStreamPublisher(this.acks, { stream: s.stream, subjectPrefix: s.subjectPrefix });

@@ -193,6 +193,44 @@ it('waits, not ready, while the outbox schema does not exist yet, then starts on
   }
 });
 
+it('waits, not ready, while the schema lacks a migration of this version (naming it), then starts once migrated', async () => {
+  const schema = `${db.schema}_old`;
+  await migrateOutbox({ pool: db.pool, schema });
+  // The schema as a previous version left it: without the read function's migration.
+  await db.pool.query(`DROP FUNCTION "${schema}".outbox_read_pending(integer, text, bigint, bigint[], integer)`);
+  await db.pool.query(`DELETE FROM "${schema}".outbox_migrations WHERE name = '1733000000000_read_pending'`);
+  const port = await freePort();
+  const proc = startService('services/relay/dist/main.js', {
+    DATABASE_URL: TEST_DATABASE_URL,
+    NATS_URL: TEST_NATS_URL,
+    OUTBOX_SCHEMA: schema,
+    OUTBOX_STREAM: ns.stream,
+    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
+    RELAY_HTTP_PORT: String(port),
+    RELAY_INSTANCE_ID: 'relay-upgraded-first',
+    LOG_LEVEL: 'info',
+  });
+  relays.push({ proc, port });
+  try {
+    const line = await waitFor(
+      'a "schema not ready" line naming the migration',
+      () => proc.logs.find((l) => l.msg === 'outbox schema not ready; waiting' && JSON.stringify(l).includes('1733000000000_read_pending')),
+    );
+    expect(JSON.stringify(line)).toContain('run `outbox migrate`');
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+
+    await migrateOutbox({ pool: db.pool, schema });
+    await waitFor('the relay to lead', async () => (await getJson<RelayStatus>(`http://127.0.0.1:${port}/status`))?.leading || undefined, 15_000);
+    const later = new Outbox({ pool: db.pool, schema });
+    await later.transaction((tx) => later.enqueue(tx, { aggregateType: 'Order', aggregateId: 'u', eventType: 'Step', payload: { n: 0 } }));
+    await later.close();
+    await expectAllOnceInOrder(1);
+  } finally {
+    await proc.stop('SIGTERM');
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+});
+
 it('says so when OUTBOX_PARTITIONS differs from the schema, and keeps to the schema the writers use', async () => {
   const port = await freePort();
   const proc = startService('services/relay/dist/main.js', {

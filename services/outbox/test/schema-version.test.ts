@@ -1,0 +1,43 @@
+/**
+ * A relay of this version on a schema a previous version migrated (a relay upgraded before `outbox migrate`) says
+ * which migrations are missing, instead of failing on every read.
+ */
+import { SchemaError, assertSchemaCurrent, migrateOutbox } from '@outbox-relay/outbox';
+import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { createTestStream, type TestStream } from '../../../test/helpers/nats';
+import { makeRelay } from '../../../test/helpers/relay';
+
+let db: TestSchema;
+let ns: TestStream;
+beforeAll(async () => {
+  db = await createTestSchema('schemaver');
+  ns = await createTestStream('schemaver');
+});
+afterAll(async () => {
+  await ns.drop();
+  await db.drop();
+});
+
+const READ_MIGRATION = '1733000000000_read_pending';
+
+it('accepts a fully migrated schema, and names the missing migration of an older one', async () => {
+  await expect(assertSchemaCurrent(db.pool, db.schema)).resolves.toBeUndefined();
+  await db.pool.query(`DROP FUNCTION "${db.schema}".outbox_read_pending(integer, text, bigint, bigint[], integer)`);
+  await db.pool.query(`DELETE FROM "${db.schema}".outbox_migrations WHERE name = $1`, [READ_MIGRATION]);
+
+  const error = await assertSchemaCurrent(db.pool, db.schema).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(SchemaError);
+  expect((error as Error).message).toContain(READ_MIGRATION);
+  expect((error as Error).message).toContain('outbox migrate');
+
+  const relay = makeRelay(db, ns, ns.nc);
+  await expect(relay.start()).rejects.toThrow(READ_MIGRATION);
+  await relay.stop();
+
+  await migrateOutbox({ pool: db.pool, schema: db.schema });
+  await expect(assertSchemaCurrent(db.pool, db.schema)).resolves.toBeUndefined();
+});
+
+it('says the tables are missing when the schema was never migrated', async () => {
+  await expect(assertSchemaCurrent(db.pool, `${db.schema}_none`)).rejects.toThrow('outbox tables not found');
+});
