@@ -70,8 +70,9 @@ export class OrderService {
   }
 
   /**
-   * Inserts the order and its OrderCreated event in one transaction. With an idempotency key, the key is claimed
-   * first in that same transaction: a key already used for the same request replays that order and writes
+   * Inserts the order and its OrderCreated event in one transaction. Without an idempotency key that transaction
+   * is one statement, shared with the creates queued behind the writes in flight (WriteBatcher); each create still
+   * resolves only once its order and event are committed. With a key, the key is claimed first in the transaction: a key already used for the same request replays that order and writes
    * nothing; for a different request it throws `IdempotencyConflictError`. Concurrent requests with one key
    * queue on the key's primary key, so at most one of them creates an order.
    */
