@@ -84,6 +84,7 @@ async function main() {
   ctx.sizes = { events: args.events ?? (args.quick ? 20_000 : 200_000) };
   ctx.batchSize = args.batch;
   ctx.analyzeBacklog = args.analyze;
+  ctx.childLogLevel = args.logLevel ?? 'warn';
   const { runDir, tag } = ctx;
   const m = await machineInfo(ctx);
   log(
@@ -125,6 +126,7 @@ async function main() {
     log(`\nCPU profiles kept in ${dir} (open in Chrome DevTools, or: node scripts/bench/profile-summary.mjs <file>)`);
   }
   if (failed) log(`some steps failed; child logs kept in ${runDir}`);
+  else if (args.logLevel) log(`child logs (LOG_LEVEL=${args.logLevel}) kept in ${runDir}`);
   else if (!args.cpuProf) rmSync(runDir, { recursive: true, force: true });
   return failed ? 1 : 0;
 }

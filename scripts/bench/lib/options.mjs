@@ -5,6 +5,8 @@ export const STEP_NAMES = ['tx', 'publish', 'http', 'drain', 'e2e', 'failover', 
 /** A figure is only meaningful next to its raw limit from the same run. */
 const NEEDS = { http: 'tx', drain: 'publish', scale: 'publish' };
 const ALIASES = { rss: 'drain' };
+/** pino's levels, which every service's LOG_LEVEL accepts. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 export const HELP = `Usage: node scripts/bench/run.mjs [options]        (npm run bench -- [options]; run npm run build first)
 
@@ -19,6 +21,8 @@ export const HELP = `Usage: node scripts/bench/run.mjs [options]        (npm run
   --analyze          ANALYZE the drain backlog before the relay starts (by default the relay meets it with the
                      planner statistics of a fresh table, as after a sudden backlog)
   --cpu-prof         start the services with node --cpu-prof; prints a summary of each profile and keeps them
+  --log-level <lvl>  LOG_LEVEL of the services the run starts (default warn: their logs are not measured) and
+                     keep their logs after the run, e.g. --only scale --log-level debug to trace a hand-over
   --help
 
 Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), NATS_URL (default nats://127.0.0.1:4222).
@@ -32,7 +36,7 @@ function positiveInt(flag, value) {
 }
 
 export function parseArgs(argv) {
-  const args = { quick: false, only: null, events: null, batch: 1000, out: 'BENCHMARKS.md', write: null, cpuProf: false, analyze: false, help: false };
+  const args = { quick: false, only: null, events: null, batch: 1000, out: 'BENCHMARKS.md', write: null, cpuProf: false, analyze: false, logLevel: null, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -55,6 +59,12 @@ export function parseArgs(argv) {
       case '--no-write': args.write = false; break;
       case '--cpu-prof': args.cpuProf = true; break;
       case '--analyze': args.analyze = true; break;
+      case '--log-level': {
+        const level = value();
+        if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level needs one of ${LOG_LEVELS.join(', ')}, got "${level ?? ''}"`);
+        args.logLevel = level;
+        break;
+      }
       case '--help': case '-h': args.help = true; break;
       default: throw new UsageError(`unknown option "${arg}" (see --help)`);
     }

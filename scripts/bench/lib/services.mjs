@@ -4,7 +4,7 @@ import { dropSchemaLater, schemaName } from './resources.mjs';
 
 /**
  * services/orders/dist/main.js on fresh schemas `<tag>_<suffix>_or` / `_ob` (migrated at start-up).
- * `relay: false` sets ORDERS_RELAY_ENABLED=false. LOG_LEVEL defaults to warn: at info the service writes one
+ * `relay: false` sets ORDERS_RELAY_ENABLED=false. LOG_LEVEL is warn unless --log-level says otherwise: at info the service writes one
  * access-log line per request, and the benchmark measures the service, not its log pipe.
  */
 export async function startOrdersService(ctx, suffix, { relay, stream, env = {} }) {
@@ -22,7 +22,7 @@ export async function startOrdersService(ctx, suffix, { relay, stream, env = {} 
     OUTBOX_MIGRATE: 'true',
     ORDERS_RELAY_ENABLED: relay ? 'true' : 'false',
     ...(stream ? { OUTBOX_STREAM: stream.stream, OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix } : {}),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: ctx.childLogLevel ?? 'warn',
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;
@@ -42,7 +42,7 @@ export async function startRelayProcess(ctx, name, { schema, stream, env = {} })
     OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix,
     RELAY_HTTP_PORT: String(port),
     RELAY_INSTANCE_ID: instanceId,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: ctx.childLogLevel ?? 'warn',
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;

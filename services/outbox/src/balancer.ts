@@ -42,12 +42,17 @@ export class PartitionBalancer {
   private again = false;
   private wakeLoop: (() => void) | null = null;
   private ticks = 0;
+  /** The join was announced (by the first heartbeat that succeeded). */
+  private announced = false;
 
   constructor(private readonly options: PartitionBalancerOptions) {
     this.t = outboxTables(options.schema);
   }
 
-  /** Joins (first heartbeat and decision before returning), then rebalances every interval. */
+  /**
+   * Joins (first heartbeat and decision before returning), tells the others at once (NOTIFY `joined:<id>`, so
+   * they hand over their surplus now rather than at their next periodic check), then rebalances every interval.
+   */
   async start(): Promise<void> {
     await this.tick().catch((error: unknown) => this.options.logger?.warn({ err: error }, 'first balance failed; retrying'));
     this.loop ??= this.run();
@@ -106,25 +111,35 @@ export class PartitionBalancer {
     }
   }
 
+  /**
+   * One round trip: the heartbeat, the live members and the live leases in one statement (a tick sits between a
+   * released lease and its successor, so every round trip is hand-over time). The first heartbeat also sends the
+   * NOTIFY that makes the others look at once; Postgres delivers it when the heartbeat commits, so they see the row.
+   */
   private async tick(): Promise<void> {
     const { pool, instanceId, leaseMs, partitions } = this.options;
-    const { rows: memberRows } = await pool.query<{ instance_id: string; yielding: boolean }>(
+    const { rows } = await pool.query<{ instance_id: string; yielding: boolean | null; partition: number | null }>(
       `WITH beat AS (
          INSERT INTO ${this.t.members} (instance_id, expires_at) VALUES ($1, now() + make_interval(secs => $2::float8 / 1000))
          ON CONFLICT (instance_id) DO UPDATE SET heartbeat_at = now(), expires_at = EXCLUDED.expires_at
-         RETURNING instance_id, yield_until > now() AS yielding)
-       SELECT instance_id, yield_until > now() AS yielding FROM ${this.t.members}
-       WHERE expires_at > now() AND instance_id <> $1
-       UNION ALL SELECT instance_id, yielding FROM beat`,
-      [instanceId, leaseMs],
+         RETURNING instance_id, yield_until > now() AS yielding,
+                   CASE WHEN $4::boolean THEN pg_notify($3, 'joined:' || $1) END AS announced)
+       SELECT instance_id, yield_until > now() AS yielding, NULL::int AS partition FROM ${this.t.members}
+        WHERE expires_at > now() AND instance_id <> $1
+       UNION ALL SELECT instance_id, yielding, NULL FROM beat
+       UNION ALL SELECT holder, NULL, partition FROM ${this.t.partitions} WHERE holder IS NOT NULL AND expires_at > now()`,
+      [instanceId, leaseMs, this.t.channel, !this.announced],
     );
-    const { rows: leaseRows } = await pool.query<{ partition: number; holder: string }>(
-      `SELECT partition, holder FROM ${this.t.partitions} WHERE holder IS NOT NULL AND expires_at > now()`,
-    );
+    this.announced = true;
     if (++this.ticks % CLEANUP_EVERY_TICKS === 0) {
       await pool.query(`DELETE FROM ${this.t.members} WHERE expires_at < now() - interval '1 hour'`);
     }
-    const holders = new Map(leaseRows.map((r) => [r.partition, r.holder]));
+    const holders = new Map<number, string>();
+    const memberRows: Array<{ instance_id: string; yielding: boolean }> = [];
+    for (const r of rows) {
+      if (r.partition !== null) holders.set(r.partition, r.instance_id);
+      else memberRows.push({ instance_id: r.instance_id, yielding: r.yielding === true });
+    }
     const held = new Map<string, number>();
     for (const holder of holders.values()) held.set(holder, (held.get(holder) ?? 0) + 1);
     const members = memberRows.map((r) => ({ instanceId: r.instance_id, yielding: r.yielding, held: held.get(r.instance_id) ?? 0 }));

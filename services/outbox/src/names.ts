@@ -21,7 +21,7 @@ export interface OutboxTables {
   settings: string;
   deadLetters: string;
   members: string;
-  /** LISTEN/NOTIFY channel that wakes relays (new events, released leases). */
+  /** LISTEN/NOTIFY channel that wakes relays (new events, released leases, joined members, step-down requests). */
   channel: string;
   /** First key of the transaction advisory locks that serialize writers of one aggregate. */
   lockSpace: number;

@@ -24,6 +24,12 @@ const PAUSED_POLL_MS = 20;
 const MAX_TRACKED_FAILURES = 1024;
 /** Marks of acknowledged batches that may be outstanding before the publishing loop waits for the oldest. */
 const MARKS_QUEUED = 2;
+/**
+ * A term's first read asks for at most this many events; each full batch doubles it, up to the batch size. A
+ * successor that takes a partition with a backlog publishes (and marks) its first events after one small round
+ * trip instead of a full batch in a process that may be cold, which is the publishing pause of a hand-over.
+ */
+const FIRST_BATCH = 100;
 
 /**
  * Publishes one partition while its elector holds the lease. One term = one epoch = one run of `publishLoop`;
@@ -129,6 +135,7 @@ export class PartitionRelay {
     const permanentFailures = new Map<string, number>();
     let session = this.publisher.session();
     let inFlight: { seqs: string[]; done: Promise<PublishOutcome> } | null = null;
+    let limit = Math.min(FIRST_BATCH, this.options.batchSize);
     const marks = new MarkQueue((records) => this.reader.markPublished(fence, records), MARKS_QUEUED);
 
     /** Waits for a batch's acknowledgements and queues their mark; returns the batch's failure, if any. */
@@ -198,8 +205,9 @@ export class PartitionRelay {
             continue;
           }
           const exclude = [...(inFlight?.seqs ?? []), ...marks.seqs];
-          const records = await this.reader.readPending(fence, this.options.batchSize, exclude);
+          const records = await this.reader.readPending(fence, limit, exclude);
           if (records === null) throw new LeaseLostError(fence.partition, epoch, 'fenced read found another holder');
+          if (records.length === limit) limit = Math.min(limit * 2, this.options.batchSize);
           if (records.length === 0) {
             if (inFlight) {
               await finish(inFlight);

@@ -122,6 +122,8 @@ export class OutboxRelay {
     const connection = this.deps.listenConnection ?? (pool as unknown as { options: ClientConfig }).options;
     this.listener = new PgListener(connection, channel, (payload) => this.onNotify(payload), this.logger);
     this.listener.start();
+    // Before joining, so a partition this instance takes is not first held up by the stream's round trips.
+    void this.ensureStreamOnce();
     await balancer.start();
     for (const elector of this.electors) elector.start();
     // One sweeper per schema is enough: the leader of partition 0 runs it.
@@ -217,8 +219,9 @@ export class OutboxRelay {
   }
 
   private onNotify(payload: string | null): void {
-    if (payload?.startsWith('released:')) {
-      // A lease is free: look again at once (the balancer pokes the elector if it is ours to take).
+    if (payload?.startsWith('released:') || payload?.startsWith('joined:')) {
+      // A lease is free (the balancer pokes the elector if it is ours to take) or a member joined (hand over
+      // the surplus now): look again at once.
       this.balancer?.tickNow();
       return;
     }
@@ -229,8 +232,8 @@ export class OutboxRelay {
     for (const partition of this.partitions) partition.wake.set();
   }
 
-  /** Ensures the stream once per process, retrying with backoff while NATS is unreachable. */
-  private streamReady(signal: AbortSignal): Promise<void> {
+  /** Ensures the stream once per process, retrying with backoff while NATS is unreachable; never rejects. */
+  private ensureStreamOnce(): Promise<void> {
     this.streamReadyPromise ??= (async () => {
       const backoff = new Backoff(this.settings.backoffMinMs, this.settings.backoffMaxMs);
       for (;;) {
@@ -250,8 +253,13 @@ export class OutboxRelay {
         }
       }
     })();
+    return this.streamReadyPromise;
+  }
+
+  /** The stream is ensured (or `signal` aborts first: the term ended while NATS was unreachable). */
+  private streamReady(signal: AbortSignal): Promise<void> {
     return Promise.race([
-      this.streamReadyPromise,
+      this.ensureStreamOnce(),
       new Promise<void>((_, reject) => {
         if (signal.aborted) reject(new Error('stopping'));
         signal.addEventListener('abort', () => reject(new Error('stopping')), { once: true });

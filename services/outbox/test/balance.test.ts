@@ -44,7 +44,7 @@ afterEach(async () => {
   await db.drop();
 });
 
-async function join(): Promise<Member> {
+async function join(timing: { leaseMs: number; renewMs: number } = { leaseMs: LEASE_MS, renewMs: 200 }): Promise<Member> {
   const id = `m${++memberCount}`;
   const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 4 });
   pool.on('error', () => undefined);
@@ -58,7 +58,7 @@ async function join(): Promise<Member> {
   const nats = await connectNats({ url: TEST_NATS_URL, name: id });
   const relay = new OutboxRelay(
     { pool, nats, logger: quietLogger },
-    defaultRelaySettings({ schema: db.schema, stream: ns.stream, subjectPrefix: ns.subjectPrefix, instanceId: id, leaseMs: LEASE_MS, renewMs: 200, pollMs: 50, backoffMinMs: 20, backoffMaxMs: 300, publishTimeoutMs: 2000 }),
+    defaultRelaySettings({ schema: db.schema, stream: ns.stream, subjectPrefix: ns.subjectPrefix, instanceId: id, ...timing, pollMs: 50, backoffMinMs: 20, backoffMaxMs: 300, publishTimeoutMs: 2000 }),
   );
   await relay.start();
   const member: Member = { id, relay, pool, nats, alive: true, die: () => (dead = true) };
@@ -166,6 +166,18 @@ it('3 replicas × 8 partitions settle at 3/3/2, one holder per partition', async
       );
     }) || undefined,
   );
+});
+
+it('a joining replica is announced: the others hand over at once, not at their next periodic check', async () => {
+  // Balance checks 20 s apart: only the NOTIFY of each join (and of each released lease) can move partitions
+  // within the few seconds allowed here.
+  const slow = { leaseMs: 60_000, renewMs: 20_000 };
+  const first = await join(slow);
+  await balancedOver([first]);
+  const second = await join(slow);
+  expect([...(await balancedOver([first, second], 5000)).values()]).toEqual([4, 4]);
+  const third = await join(slow);
+  expect([...(await balancedOver([first, second, third], 5000)).values()].sort()).toEqual([2, 3, 3]);
 });
 
 it('a 4th replica takes its share under load: 2/2/2/2, nothing duplicated or reordered', async () => {

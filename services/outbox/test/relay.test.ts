@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamPublisher, Outbox, OutboxReader, PubAckCollector, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { makeRelay, recordingObserver } from '../../../test/helpers/relay';
 
 let db: TestSchema;
 let ns: TestStream;
@@ -185,6 +185,33 @@ describe('OutboxRelay', () => {
     expect(ackedSeqs).not.toContain('4');
     const stored = await readStream(ns.nc, ns.stream);
     expect(stored.filter((m) => m.aggregateId === 'A').map((m) => (m.data as { n: number }).n)).toEqual([1]);
+  });
+
+  it('ensures the stream when it starts, before it leads anything (a successor is not held up by it)', async () => {
+    const leader = start({ instanceId: 'a-leader' });
+    await leader.start();
+    await waitFor('the first relay to lead', () => leader.status().leading || undefined);
+    const jsm = await jetstreamManager(ns.nc);
+    await jsm.streams.delete(ns.stream);
+    // The follower never leads (one partition, healthy leader), so only its start can have made the stream.
+    const follower = start({ instanceId: 'b-follower' });
+    await follower.start();
+    await waitFor('the stream made again', async () => ((await jsm.streams.info(ns.stream).catch(() => null)) ? true : undefined));
+    expect(follower.status().leading).toBe(false);
+  });
+
+  it('starts each term with a batch of 100 and doubles it up to the batch size', async () => {
+    // A successor meeting a backlog publishes its first events after one small round trip, not a full batch.
+    await outbox.transaction((tx) =>
+      outbox.enqueue(tx, Array.from({ length: 1000 }, (_, i) => ({ aggregateType: 'Order', aggregateId: `r${i % 50}`, eventType: 'E', payload: { i } }))),
+    );
+    const { observer, calls } = recordingObserver();
+    const relay = makeRelay(db, ns, ns.nc, { batchSize: 300 }, observer);
+    relays.push(relay);
+    await relay.start();
+    await streamHas(1000);
+    await waitFor('every batch reported', () => (calls.published.reduce((n, c) => n + c.count, 0) === 1000 ? true : undefined));
+    expect(calls.published.map((c) => c.count)).toEqual([100, 200, 300, 300, 100]);
   });
 
   it('fences a stale leader: after a takeover its reads and progress updates are refused', async () => {
