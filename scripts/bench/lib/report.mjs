@@ -74,6 +74,19 @@ export function buildRows(results) {
         one.figure += details(http.unbatched);
         rows.push({ ...one, target: '(info)', result: '' });
       }
+      if (http.replicas) {
+        const two = ratioRow(
+          `(3c) the same as ${http.replicas.replicas} replicas of the service (processes on the same schemas), ${http.connections / http.replicas.replicas} connections each`,
+          http.replicas.rate,
+          'orders/s',
+          ok('tx') ? tx.best : Number.NaN,
+          'tx/s (best of (1))',
+          0.75,
+        );
+        two.figure += details(http.replicas).replace('(p50', '(worse replica p50').replace('% of a core', '% of a core, both together');
+        // Info: on this 2-core host a second process competes with Postgres and the client for the same cores.
+        rows.push({ ...two, target: '(info)', result: '' });
+      }
     } else failed('http', '(3) POST /orders');
   }
   if (results.drain) {

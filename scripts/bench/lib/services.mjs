@@ -4,16 +4,20 @@ import { dropSchemaLater, schemaName } from './resources.mjs';
 
 /**
  * services/orders/dist/main.js on fresh schemas `<tag>_<suffix>_or` / `_ob` (migrated at start-up).
- * `relay: false` sets ORDERS_RELAY_ENABLED=false. LOG_LEVEL is warn unless --log-level says otherwise: at info the service writes one
+ * `relay: false` sets ORDERS_RELAY_ENABLED=false; `replicaOf` (a service started before) runs another process on its
+ * schemas, as a Deployment with more replicas would. LOG_LEVEL is warn unless --log-level says otherwise: at info the service writes one
  * access-log line per request, and the benchmark measures the service, not its log pipe.
  */
-export async function startOrdersService(ctx, suffix, { relay, stream, env = {} }) {
-  const ordersSchema = schemaName(ctx, `${suffix}_or`);
-  const outboxSchema = schemaName(ctx, `${suffix}_ob`);
-  dropSchemaLater(ctx, ordersSchema);
-  dropSchemaLater(ctx, outboxSchema);
+export async function startOrdersService(ctx, suffix, { relay, stream, env = {}, replicaOf = null, name = `orders-${suffix}` }) {
+  // A replica shares the schemas of the service it replicates (its migration at start-up finds nothing to do).
+  const ordersSchema = replicaOf?.ordersSchema ?? schemaName(ctx, `${suffix}_or`);
+  const outboxSchema = replicaOf?.outboxSchema ?? schemaName(ctx, `${suffix}_ob`);
+  if (!replicaOf) {
+    dropSchemaLater(ctx, ordersSchema);
+    dropSchemaLater(ctx, outboxSchema);
+  }
   const port = await freePort();
-  const proc = startNode(ctx, `orders-${suffix}`, 'services/orders/dist/main.js', {
+  const proc = startNode(ctx, name, 'services/orders/dist/main.js', {
     DATABASE_URL: ctx.databaseUrl,
     NATS_URL: ctx.natsUrl,
     PORT: String(port),

@@ -1,8 +1,10 @@
 // (3) POST /orders through the real service process (embedded relay OFF: this is the write path alone, to set
 // against the raw transaction rate; the relay would compete for the same two cores). autocannon, closed loop,
 // enough connections to keep the service's 20-connection database pool busy, for a fixed duration.
-// Twice: with the product defaults (creates arriving while writes are in flight share one statement and one
-// commit), then with ORDERS_WRITE_BATCH_MAX=1 (one transaction per order, as the raw limit does), for comparison.
+// Three times: with the product defaults (creates arriving while writes are in flight share one statement and one
+// commit); with ORDERS_WRITE_BATCH_MAX=1 (one transaction per order, as the raw limit does), for comparison; and
+// as two replicas (two processes on the same schemas, each sent half the connections), as a Deployment with
+// replicas: 2 runs it: one Node process uses one core, and the raw limit of (1) uses both.
 // Orders per transaction are counted from the orders' xmin: rows written by one transaction share it.
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
@@ -19,15 +21,35 @@ export async function httpOrders(ctx) {
   const figures = await measure(ctx, 'http', {});
   ctx.log('  the same with ORDERS_WRITE_BATCH_MAX=1 (one transaction per order):');
   figures.unbatched = await measure(ctx, 'http1', { ORDERS_WRITE_BATCH_MAX: '1' });
+  ctx.log('  two replicas of the service (two processes, the same schemas), half of the connections each:');
+  figures.replicas = await measure(ctx, 'http2', {}, 2);
   return figures;
 }
 
-async function measure(ctx, suffix, env) {
-  const service = await startOrdersService(ctx, suffix, { relay: false, env });
+/** Sums autocannon results of the replicas; latency percentiles are the worst replica's (they cannot be merged). */
+function combine(results) {
+  const worst = (key) => Math.max(...results.map((r) => r.latency[key]));
+  return {
+    duration: Math.max(...results.map((r) => r.duration)),
+    statusCodeStats: { 201: { count: results.reduce((n, r) => n + Number(r.statusCodeStats?.['201']?.count ?? 0), 0) } },
+    non2xx: results.reduce((n, r) => n + r.non2xx, 0),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    timeouts: results.reduce((n, r) => n + r.timeouts, 0),
+    latency: { p50: worst('p50'), p90: worst('p90'), p99: worst('p99'), max: worst('max') },
+  };
+}
+
+async function measure(ctx, suffix, env, replicas = 1) {
+  const services = [await startOrdersService(ctx, suffix, { relay: false, env })];
+  for (let i = 1; i < replicas; i++) {
+    services.push(await startOrdersService(ctx, suffix, { relay: false, env, replicaOf: services[0], name: `orders-${suffix}-${i}` }));
+  }
+  const [service] = services;
   const connections = ctx.quick ? 32 : 64;
   const seconds = ctx.quick ? 3 : 15;
+  const runAll = async (duration) =>
+    combine(await Promise.all(services.map((s) => run({ ...options(duration), url: `${s.url}/orders`, connections: connections / replicas }))));
   const options = (duration) => ({
-    url: `${service.url}/orders`,
     method: 'POST',
     connections,
     duration,
@@ -41,11 +63,11 @@ async function measure(ctx, suffix, env) {
       },
     ],
   });
-  const warmup = await run(options(ctx.quick ? 1 : 2));
-  const serviceCpu = measureCpu(service.proc.pid);
+  const warmup = await runAll(ctx.quick ? 1 : 2);
+  const serviceCpu = services.map((s) => measureCpu(s.proc.pid));
   const clientCpu = measureCpu(process.pid);
-  const result = await run(options(seconds));
-  const cpu = { service: serviceCpu.stop(), client: clientCpu.stop() };
+  const result = await runAll(seconds);
+  const cpu = { service: serviceCpu.reduce((sum, m) => sum + m.stop(), 0), client: clientCpu.stop() };
   const created = (r) => Number(r.statusCodeStats?.['201']?.count ?? 0);
   const rate = created(result) / result.duration;
   const { rows } = await ctx.pool.query(
@@ -53,9 +75,10 @@ async function measure(ctx, suffix, env) {
             (SELECT count(*)::int FROM "${service.outboxSchema}".outbox) AS events
        FROM "${service.ordersSchema}".orders`,
   );
-  await service.proc.remove();
+  for (const s of services) await s.proc.remove();
   const figures = {
     rate,
+    replicas,
     connections,
     seconds: result.duration,
     created: created(result),
@@ -75,7 +98,7 @@ async function measure(ctx, suffix, env) {
   );
   figures.serviceCpuUsPerOrder = (cpu.service * 1e6) / rate;
   ctx.log(
-    `  CPU (share of one core): service ${(cpu.service * 100).toFixed(0)} % = ${Math.round(figures.serviceCpuUsPerOrder)} µs per order; ` +
+    `  CPU (share of one core): service${replicas > 1 ? ` (${replicas} processes)` : ''} ${(cpu.service * 100).toFixed(0)} % = ${Math.round(figures.serviceCpuUsPerOrder)} µs per order; ` +
       `autocannon (this process) ${(cpu.client * 100).toFixed(0)} %`,
   );
   // Requests still in flight when autocannon stops may commit without being counted, never the other way round.

@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       : undefined,
     bodyLimitBytes: config.HTTP_BODY_LIMIT,
     metrics,
+    tracing: tracing.enabled,
     writeBatching: { maxBatch: config.ORDERS_WRITE_BATCH_MAX, maxInFlight: config.ORDERS_WRITE_CONCURRENCY },
   });
   const server = createServer(app, () => stopping);

@@ -26,6 +26,11 @@ export interface AppOptions {
   readinessTimeoutMs?: number;
   /** The process's Prometheus registry: served on `GET /metrics`, and every request is timed in it. */
   metrics?: ServiceMetrics;
+  /**
+   * Open a SERVER span per request (default true). main passes whether the OpenTelemetry SDK was started, so a
+   * service without tracing skips even the no-op span.
+   */
+  tracing?: boolean;
   /** How concurrent creates share statements. Default `DEFAULT_WRITE_BATCHING`. */
   writeBatching?: OrderWriteBatching;
 }
@@ -40,8 +45,10 @@ export function createApp(options: AppOptions): Express {
   });
   const app = express();
   app.disable('x-powered-by');
-  app.use(httpTelemetry(options.metrics?.http));
+  app.use(httpTelemetry(options.metrics?.http, options.tracing ?? true));
   app.use(requestContext(options.logger, new Set([...HEALTH_PATHS, '/metrics'])));
+  // The busy routes first: express walks the layers in order for every request.
+  app.use(ordersRouter(service, options.bodyLimitBytes ?? 64 * 1024));
   const metrics = options.metrics;
   if (metrics) app.get('/metrics', (_req, res) => serveMetrics(metrics, res));
   app.use(
@@ -52,7 +59,6 @@ export function createApp(options: AppOptions): Express {
       readinessTimeoutMs: options.readinessTimeoutMs ?? 2000,
     }),
   );
-  app.use(ordersRouter(service, options.bodyLimitBytes ?? 64 * 1024));
   app.use(notFound);
   app.use(errorHandler(options.logger));
   return app;

@@ -41,7 +41,14 @@ export function requestContext(logger: Logger, quietPaths: ReadonlySet<string>):
     const correlationId = offered !== undefined && REQUEST_ID.test(offered) ? offered : randomUUID();
     const traceparent = parseTraceparent(req.get('traceparent'));
     const tracestate = traceparent === undefined ? undefined : req.get('tracestate');
-    const ctx: RequestContext = { correlationId, log: logger.child({ correlationId }) };
+    // The child logger is made on first use: most requests at LOG_LEVEL=warn never log a line.
+    let log: Logger | undefined;
+    const ctx: RequestContext = {
+      correlationId,
+      get log() {
+        return (log ??= logger.child({ correlationId }));
+      },
+    };
     if (traceparent !== undefined) ctx.traceparent = traceparent;
     if (tracestate !== undefined && tracestate.length <= 512) ctx.tracestate = tracestate;
     res.locals.ctx = ctx;
@@ -50,6 +57,8 @@ export function requestContext(logger: Logger, quietPaths: ReadonlySet<string>):
     const started = process.hrtime.bigint();
     const path = req.path;
     const logLine = (message: string) => {
+      const level = res.statusCode >= 500 ? 'error' : quietPaths.has(path) ? 'debug' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
       const fields = {
         method: req.method,
         path: req.originalUrl,
@@ -58,9 +67,7 @@ export function requestContext(logger: Logger, quietPaths: ReadonlySet<string>):
         orderId: ctx.orderId,
         eventId: ctx.eventId,
       };
-      if (res.statusCode >= 500) ctx.log.error(fields, message);
-      else if (quietPaths.has(path)) ctx.log.debug(fields, message);
-      else ctx.log.info(fields, message);
+      ctx.log[level](fields, message);
     };
     res.once('finish', () => logLine('request completed'));
     res.once('close', () => {

@@ -8,13 +8,15 @@ function routeTemplate(req: Request): string | undefined {
 }
 
 /**
- * First middleware of the app: one SERVER span per request (a child of the caller's traceparent, if any) that
+ * First middleware of the app: with `tracing`, one SERVER span per request (a child of the caller's traceparent, if any) that
  * the handlers run in — so the order transaction and the event it writes join the request's trace — and, with
  * `metrics`, the request duration by method, route template and status.
  */
-export function httpTelemetry(metrics: HttpMetrics | undefined): RequestHandler {
+export function httpTelemetry(metrics: HttpMetrics | undefined, tracing = true): RequestHandler {
   return (req, res, next) => {
     metrics?.track(req, res, () => routeTemplate(req) ?? UNMATCHED_ROUTE);
-    runInHttpServerSpan(req, res, () => routeTemplate(req), next);
+    // Tracing off: no span, not even a no-op one (its listeners and closures were measurable per request).
+    if (tracing) runInHttpServerSpan(req, res, () => routeTemplate(req), next);
+    else next();
   };
 }
