@@ -1,6 +1,6 @@
 /**
  * One trace from POST /orders to the subscriber and the payment worker, with everything in-process and real
- * (express app of @outbox-relay/orders, Postgres, the relay, JetStream, a subscriber, the payment worker) and the
+ * (the HTTP handler of @outbox-relay/orders, Postgres, the relay, JetStream, a subscriber, the payment worker) and the
  * OpenTelemetry SDK exporting to memory:
  *   POST /orders (SERVER) → order transaction → outbox row's traceparent → relay publish span (own trace, LINKED)
  *   → NATS headers → subscriber and payment worker processing spans (children of the order transaction)

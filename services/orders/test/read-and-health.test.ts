@@ -43,6 +43,31 @@ describe('routing', () => {
     const wrong = await request(db.app()).delete(`/orders/${randomUUID()}`).expect(405);
     expect(wrong.headers.allow).toBe('GET, HEAD');
     expect(wrong.body.error).toBe('method_not_allowed');
+    const list = await request(db.app()).get('/orders').expect(405);
+    expect(list.headers.allow).toBe('POST');
+  });
+
+  it('matches paths with a trailing slash and in any case, answers HEAD like GET without a body', async () => {
+    const created = await request(db.app()).post('/orders/').send({ customerId: randomUUID(), amount: 5 }).expect(201);
+    const id = created.body.orderId as string;
+    await request(db.app()).get(`/ORDERS/${id}/`).expect(200);
+    const head = await request(db.app()).head(`/orders/${id}`).expect(200);
+    expect(head.headers['content-type']).toMatch(/json/);
+    expect(head.text ?? '').toBe('');
+    await request(db.app()).get('/healthz?verbose=1').expect(200);
+  });
+
+  it('refuses a JSON body in another charset (415) and a JSON scalar as the body (400 malformed_json)', async () => {
+    const latin = await request(db.app()).post('/orders').set('Content-Type', 'application/json; charset=latin1').send('{}').expect(415);
+    expect(latin.body.error).toBe('unsupported_media_type');
+    const scalar = await request(db.app()).post('/orders').set('Content-Type', 'application/json').send('123').expect(400);
+    expect(scalar.body.error).toBe('malformed_json');
+    const vendor = await request(db.app())
+      .post('/orders')
+      .set('Content-Type', 'application/vnd.orders+json')
+      .send(JSON.stringify({ customerId: randomUUID(), amount: 1 }))
+      .expect(201);
+    expect(vendor.body.state).toBeDefined();
   });
 });
 

@@ -1,7 +1,7 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type http from 'node:http';
 import type { Logger } from 'pino';
 import { toFieldIssues, type FieldIssue } from '@outbox-relay/outbox';
-import { requestContextOf } from './request-context';
+import { sendJson } from './respond';
 
 /** An error that is the client's to fix (or a deliberate refusal): sent as `status` with a JSON body. */
 export class HttpError extends Error {
@@ -36,30 +36,17 @@ export function fieldIssues(issues: ReadonlyArray<ZodLikeIssue>, prefix = ''): F
   return toFieldIssues(flat, prefix);
 }
 
-/** Routes that exist answer other methods with 405 and an Allow header. */
-export function methodNotAllowed(allowed: string[]): RequestHandler {
-  return (req, _res, next) => {
-    next(
-      new HttpError(
-        405,
-        { error: 'method_not_allowed', message: `${req.method} is not allowed here; use ${allowed.join(', ')}` },
-        { Allow: allowed.join(', ') },
-      ),
-    );
-  };
+/** A route that exists answers other methods with 405 and an Allow header. */
+export function methodNotAllowed(method: string | undefined, allowed: readonly string[]): HttpError {
+  return new HttpError(
+    405,
+    { error: 'method_not_allowed', message: `${method ?? ''} is not allowed here; use ${allowed.join(', ')}` },
+    { Allow: allowed.join(', ') },
+  );
 }
 
-export const notFound: RequestHandler = (req, _res, next) => {
-  next(new HttpError(404, { error: 'not_found', message: `no route for ${req.method} ${req.path}` }));
-};
-
-/** Error types of body-parser (express.json), which carry `type` and a 4xx `status`. */
-interface BodyParserError {
-  type?: string;
-  status?: number;
-  expose?: boolean;
-  limit?: number;
-  message: string;
+export function notFound(method: string | undefined, path: string): HttpError {
+  return new HttpError(404, { error: 'not_found', message: `no route for ${method ?? ''} ${path}` });
 }
 
 const PG_UNAVAILABLE = /^(08|53|57P)/;
@@ -75,44 +62,25 @@ function isDatabaseUnavailable(error: unknown): boolean {
 
 function translate(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
-  const parser = error as BodyParserError;
-  switch (parser?.type) {
-    case 'entity.parse.failed':
-      return new HttpError(400, { error: 'malformed_json', message: 'request body is not valid JSON' });
-    case 'entity.too.large':
-      return new HttpError(413, {
-        error: 'payload_too_large',
-        message: `request body exceeds the limit of ${parser.limit ?? '?'} bytes`,
-      });
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new HttpError(415, { error: 'unsupported_media_type', message: parser.message });
-  }
-  if (typeof parser?.status === 'number' && parser.status >= 400 && parser.status < 500 && parser.expose) {
-    return new HttpError(parser.status, { error: 'bad_request', message: parser.message });
-  }
   if (isDatabaseUnavailable(error)) {
     return new HttpError(503, { error: 'unavailable', message: 'database unavailable, retry later' }, { 'Retry-After': '1' });
   }
   return null;
 }
 
-/** Last middleware: every error becomes a JSON response; only unexpected ones are 500s and logged with stack. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error, _req, res, next) => {
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
-    const log = (res.locals.ctx ? requestContextOf(res).log : logger) as Logger;
-    const correlationId = res.locals.ctx ? requestContextOf(res).correlationId : undefined;
-    const known = translate(error);
-    if (known) {
-      if (known.status >= 500) log.warn({ err: error }, known.message);
-      res.status(known.status).set(known.headers).json({ ...known.body, correlationId });
-      return;
-    }
-    log.error({ err: error }, 'request failed');
-    res.status(500).json({ error: 'internal_error', message: 'internal error', correlationId });
-  };
+/** Every error becomes a JSON response; only unexpected ones are 500s and logged with their stack. */
+export function sendError(req: http.IncomingMessage, res: http.ServerResponse, error: unknown, log: Logger, correlationId: string): void {
+  if (res.headersSent) {
+    log.error({ err: error }, 'request failed after its answer started');
+    res.destroy();
+    return;
+  }
+  const known = translate(error);
+  if (known) {
+    if (known.status >= 500) log.warn({ err: error }, known.message);
+    sendJson(req, res, known.status, { ...known.body, correlationId }, known.headers);
+    return;
+  }
+  log.error({ err: error }, 'request failed');
+  sendJson(req, res, 500, { error: 'internal_error', message: 'internal error', correlationId });
 }

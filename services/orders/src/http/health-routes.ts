@@ -1,5 +1,6 @@
-import { Router } from 'express';
 import type { Pool } from 'pg';
+import { sendJson } from './respond';
+import type { Route } from './route';
 
 export interface HealthOptions {
   pool: Pool;
@@ -9,9 +10,6 @@ export interface HealthOptions {
   relayStatus?: () => unknown;
   readinessTimeoutMs: number;
 }
-
-/** Polled by probes and tooling: logged at debug level only. */
-export const HEALTH_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/status']);
 
 /** Resolves when `SELECT 1` answers within the timeout. */
 async function pingDatabase(pool: Pool, timeoutMs: number): Promise<void> {
@@ -26,43 +24,58 @@ async function pingDatabase(pool: Pool, timeoutMs: number): Promise<void> {
   }
 }
 
-export function healthRouter(options: HealthOptions): Router {
-  const router = Router();
-
-  /** Liveness: the process answers. Never touches dependencies (a database outage must not restart pods). */
-  router.get('/healthz', (_req, res) => {
-    let relay: unknown = null;
-    try {
-      relay = options.relayStatus?.() ?? null;
-    } catch (error) {
-      relay = { error: (error as Error).message };
-    }
-    res.json({ status: 'ok', relay });
-  });
-
-  /** The embedded relay's state (instance id, leading, epoch per partition), as the stand-alone relay reports it. */
-  router.get('/status', (_req, res) => {
-    if (!options.relayStatus) {
-      res.status(404).json({ error: 'not_found', message: 'the embedded relay is disabled (ORDERS_RELAY_ENABLED=false)' });
-      return;
-    }
-    res.json(options.relayStatus());
-  });
-
-  /** Readiness: started, not shutting down, and the database answers. */
-  router.get('/readyz', async (_req, res) => {
-    if (!options.isReady()) {
-      res.status(503).json({ status: 'unavailable', reason: 'not ready (starting or shutting down)' });
-      return;
-    }
-    try {
-      await pingDatabase(options.pool, options.readinessTimeoutMs);
-    } catch (error) {
-      res.status(503).json({ status: 'unavailable', reason: `database: ${(error as Error).message}` });
-      return;
-    }
-    res.json({ status: 'ready' });
-  });
-
-  return router;
+/** /healthz, /status and /readyz: polled by probes and tooling, so access-logged at debug level only. */
+export function healthRoutes(options: HealthOptions): Route[] {
+  return [
+    {
+      template: '/healthz',
+      quiet: true,
+      methods: {
+        /** Liveness: the process answers. Never touches dependencies (a database outage must not restart pods). */
+        GET: ({ req, res }) => {
+          let relay: unknown = null;
+          try {
+            relay = options.relayStatus?.() ?? null;
+          } catch (error) {
+            relay = { error: (error as Error).message };
+          }
+          sendJson(req, res, 200, { status: 'ok', relay });
+        },
+      },
+    },
+    {
+      template: '/status',
+      quiet: true,
+      methods: {
+        /** The embedded relay's state (instance id, leading, epoch per partition), as the stand-alone relay reports it. */
+        GET: ({ req, res }) => {
+          if (!options.relayStatus) {
+            sendJson(req, res, 404, { error: 'not_found', message: 'the embedded relay is disabled (ORDERS_RELAY_ENABLED=false)' });
+            return;
+          }
+          sendJson(req, res, 200, options.relayStatus());
+        },
+      },
+    },
+    {
+      template: '/readyz',
+      quiet: true,
+      methods: {
+        /** Readiness: started, not shutting down, and the database answers. */
+        GET: async ({ req, res }) => {
+          if (!options.isReady()) {
+            sendJson(req, res, 503, { status: 'unavailable', reason: 'not ready (starting or shutting down)' });
+            return;
+          }
+          try {
+            await pingDatabase(options.pool, options.readinessTimeoutMs);
+          } catch (error) {
+            sendJson(req, res, 503, { status: 'unavailable', reason: `database: ${(error as Error).message}` });
+            return;
+          }
+          sendJson(req, res, 200, { status: 'ready' });
+        },
+      },
+    },
+  ];
 }

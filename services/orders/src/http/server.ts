@@ -1,11 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
+import type { OrdersHttpHandler } from './app';
 
 /** An HTTP server for `app` that, once `draining()` is true, tells keep-alive clients to reconnect elsewhere. */
-export function createServer(app: Express, draining: () => boolean): http.Server {
+export function createServer(app: OrdersHttpHandler, draining: () => boolean): http.Server {
   const server = http.createServer(app);
-  // Runs before express, so the header is set before any response starts.
+  // Runs before the app, so the header is set before any response starts.
   server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
     if (draining()) res.setHeader('Connection', 'close');
   });

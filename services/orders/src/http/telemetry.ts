@@ -1,22 +1,20 @@
-import type { Request, RequestHandler } from 'express';
+import type http from 'node:http';
 import { runInHttpServerSpan, UNMATCHED_ROUTE, type HttpMetrics } from '@outbox-relay/telemetry';
 
-/** The route template that served `req` (`/orders/:id`), never its path: paths carry ids, labels must stay bounded. */
-function routeTemplate(req: Request): string | undefined {
-  const path: unknown = req.route?.path;
-  return typeof path === 'string' ? `${req.baseUrl}${path}` : undefined;
-}
-
 /**
- * First middleware of the app: with `tracing`, one SERVER span per request (a child of the caller's traceparent, if any) that
- * the handlers run in — so the order transaction and the event it writes join the request's trace — and, with
- * `metrics`, the request duration by method, route template and status.
+ * Around each request: with `metrics`, its duration by method, route template (never the path: paths carry ids,
+ * labels must stay bounded) and status; with `tracing`, one SERVER span (a child of the caller's traceparent, if
+ * any) that `handle` runs in, so the order transaction and the event it writes join the request's trace. Tracing
+ * off, no span at all, not even a no-op one.
  */
-export function httpTelemetry(metrics: HttpMetrics | undefined, tracing = true): RequestHandler {
-  return (req, res, next) => {
-    metrics?.track(req, res, () => routeTemplate(req) ?? UNMATCHED_ROUTE);
-    // Tracing off: no span, not even a no-op one (its listeners and closures were measurable per request).
-    if (tracing) runInHttpServerSpan(req, res, () => routeTemplate(req), next);
-    else next();
-  };
+export function observeRequest(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  template: string | undefined,
+  options: { metrics: HttpMetrics | undefined; tracing: boolean },
+  handle: () => void,
+): void {
+  options.metrics?.track(req, res, () => template ?? UNMATCHED_ROUTE);
+  if (options.tracing) runInHttpServerSpan(req, res, () => template, handle);
+  else handle();
 }
