@@ -41,7 +41,7 @@ load average at start ${m.loadAverage}. Steps: ${steps.join(', ')}.
 ${markdownTable(rows)}
 
 How each figure is taken (scripts/bench/steps/): every step starts after a \`CHECKPOINT\`, so it does not pay for
-the previous step's writes. (3) the order service runs as a process with
+the previous step's writes; (2) and (4) are the medians of three runs (\`--repeat\`), all three shown. (3) the order service runs as a process with
 \`ORDERS_RELAY_ENABLED=false\` and \`LOG_LEVEL=warn\`, against the best of the two raw transaction rates of (1);
 with its defaults, creates that arrive while writes are in flight share one statement and one commit ("orders per
 transaction", counted from the rows' xmin); (3b) is the same with one transaction per order. Every order is
@@ -87,6 +87,7 @@ async function main() {
   ctx.batchSize = args.batch;
   ctx.analyzeBacklog = args.analyze;
   ctx.childLogLevel = args.logLevel ?? 'warn';
+  ctx.repeats = args.repeat ?? (args.quick ? 1 : 3);
   const { runDir, tag } = ctx;
   const m = await machineInfo(ctx);
   log(

@@ -15,6 +15,7 @@ export const HELP = `Usage: node scripts/bench/run.mjs [options]        (npm run
                      limit is added when missing (http needs tx, drain needs publish)
   --events <n>       events for the raw publish and the drain backlog (default 200000, --quick 20000)
   --batch <n>        relay OUTBOX_BATCH_SIZE for the drain (default 1000, the product default)
+  --repeat <n>       raw publish and drain runs whose medians are reported (default 3, --quick 1)
   --out <file>       where the generated table goes (default BENCHMARKS.md)
   --write            write the table even for --quick or --only runs (default: only full runs write)
   --no-write         print only
@@ -36,7 +37,7 @@ function positiveInt(flag, value) {
 }
 
 export function parseArgs(argv) {
-  const args = { quick: false, only: null, events: null, batch: 1000, out: 'BENCHMARKS.md', write: null, cpuProf: false, analyze: false, logLevel: null, help: false };
+  const args = { quick: false, only: null, events: null, batch: 1000, out: 'BENCHMARKS.md', write: null, cpuProf: false, analyze: false, logLevel: null, repeat: null, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -54,6 +55,7 @@ export function parseArgs(argv) {
       }
       case '--events': args.events = positiveInt('--events', value()); break;
       case '--batch': args.batch = positiveInt('--batch', value()); break;
+      case '--repeat': args.repeat = positiveInt('--repeat', value()); break;
       case '--out': args.out = value() ?? ''; if (!args.out) throw new UsageError('--out needs a file name'); break;
       case '--write': args.write = true; break;
       case '--no-write': args.write = false; break;

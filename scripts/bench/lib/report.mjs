@@ -18,6 +18,9 @@ const ratioRow = (measure, figure, unit, limit, limitUnit, minRatio) => {
   };
 };
 
+/** ` (median of 3: a, b, c)` when a figure is the median of repeated runs. */
+const runsNote = (runs) => (runs && runs.length > 1 ? ` (median of ${runs.length}: ${runs.map((r) => fmtInt(r)).join(', ')})` : '');
+
 const limitRow = (measure, figure) => ({ measure, figure, limit: '(is the limit)', ratio: '', target: '', result: '' });
 
 const ceilingRow = (measure, figure, shown, max, extra = '') => ({
@@ -42,8 +45,8 @@ export function buildRows(results) {
   }
   if (results.publish) {
     if (ok('publish')) {
-      rows.push(limitRow('(2) JetStream async publish with Msg-Id, 1000 in flight, one Node client (noAsyncTraces): JetStreamClient.publish, as DESIGN.md measured it', `${fmtInt(publish.rates.request)} msg/s`));
-      rows.push({ ...limitRow('(2b) the same loop with the acks collected on one reply subscription (PubAckCollector, what the relay uses)', `${fmtInt(publish.rates.collector)} msg/s`), limit: '(info)' });
+      rows.push(limitRow('(2) JetStream async publish with Msg-Id, 1000 in flight, one Node client (noAsyncTraces): JetStreamClient.publish, as DESIGN.md measured it', `${fmtInt(publish.rates.request)} msg/s${runsNote(publish.runs?.request)}`));
+      rows.push({ ...limitRow('(2b) the same loop with the acks collected on one reply subscription (PubAckCollector, what the relay uses)', `${fmtInt(publish.rates.collector)} msg/s${runsNote(publish.runs?.collector)}`), limit: '(info)' });
     }
     else failed('publish', '(2) raw JetStream publish');
   }
@@ -93,7 +96,7 @@ export function buildRows(results) {
     if (ok('drain')) {
       rows.push({ ...limitRow(`(4a) backlog fill: enqueue, 1000 events per INSERT, 4 connections`, `${fmtInt(drain.fill.rate)} rows/s`), limit: '', target: '(info)' });
       const row = ratioRow(`(4) relay drain of a ${fmtInt(drain.events)}-event backlog, relay process, batch ${drain.batchSize}${drain.analyzed ? ', backlog ANALYZEd' : ''}`, drain.rate, 'events/s', ok('publish') ? publish.rates.request : Number.NaN, 'msg/s (2)', 0.9);
-      row.figure += ` (relay CPU ${(drain.relayCpu * 100).toFixed(0)} % of a core)`;
+      row.figure += `${runsNote(drain.rates)} (relay CPU ${(drain.relayCpu * 100).toFixed(0)} % of a core)`;
       rows.push(row);
       if (ok('publish')) {
         const lean = ratioRow('(4b) the same drain against (2b), the publish loop with the relay\'s own ack collection', drain.rate, 'events/s', publish.rates.collector, 'msg/s (2b)', 0.9);

@@ -41,3 +41,8 @@ export async function waitFor(what, check, timeoutMs = 30_000, everyMs = 20) {
 
 export const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 export const fmtMs = (n) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : 'n/a');
+
+/** The middle value (nearest rank: the lower middle of an even count); NaN when empty. */
+export function median(values) {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
