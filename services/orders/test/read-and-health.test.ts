@@ -57,9 +57,11 @@ describe('routing', () => {
     await request(db.app()).get('/healthz?verbose=1').expect(200);
   });
 
-  it('refuses a JSON body in another charset (415) and a JSON scalar as the body (400 malformed_json)', async () => {
+  it('refuses a JSON body in another charset or compressed (415) and a JSON scalar as the body (400 malformed_json)', async () => {
     const latin = await request(db.app()).post('/orders').set('Content-Type', 'application/json; charset=latin1').send('{}').expect(415);
     expect(latin.body.error).toBe('unsupported_media_type');
+    const gzip = await request(db.app()).post('/orders').set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{}').expect(415);
+    expect(gzip.body.message).toMatch(/Content-Encoding gzip/);
     const scalar = await request(db.app()).post('/orders').set('Content-Type', 'application/json').send('123').expect(400);
     expect(scalar.body.error).toBe('malformed_json');
     const vendor = await request(db.app())

@@ -17,7 +17,8 @@ function jsonMediaType(contentType: string | undefined): { json: boolean; charse
 
 /**
  * Reads a JSON request body of at most `limitBytes`. Resolves undefined when the request has no body. Refuses,
- * with the status and error the API documents: a body that is not JSON (415), a charset other than UTF-8 (415),
+ * with the status and error the API documents: a body that is not JSON (415), a charset other than UTF-8 or a
+ * Content-Encoding (415),
  * more than the limit (413, judged by Content-Length before reading when there is one), anything but a JSON
  * object or array (400 malformed_json).
  */
@@ -28,6 +29,13 @@ export function readJsonBody(req: http.IncomingMessage, limitBytes: number): Pro
   const type = jsonMediaType(req.headers['content-type']);
   if (!type.json) {
     return Promise.reject(new HttpError(415, { error: 'unsupported_media_type', message: 'Content-Type must be application/json' }));
+  }
+  const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    // An order is a few hundred bytes: compressing it buys nothing, and refusing is clearer than a parse error.
+    return Promise.reject(
+      new HttpError(415, { error: 'unsupported_media_type', message: `Content-Encoding ${encoding} is not accepted; send the body uncompressed` }),
+    );
   }
   if (type.charset !== null && type.charset !== 'utf-8' && type.charset !== 'utf8') {
     return Promise.reject(new HttpError(415, { error: 'unsupported_media_type', message: `unsupported charset "${type.charset.toUpperCase()}"` }));
