@@ -47,11 +47,11 @@ async function measure(ctx, suffix, env, replicas = 1) {
   const [service] = services;
   const connections = ctx.quick ? 32 : 64;
   const seconds = ctx.quick ? 3 : 15;
-  const runAll = async (duration) =>
-    combine(await Promise.all(services.map((s) => run({ ...options(duration), url: `${s.url}/orders`, connections: connections / replicas }))));
-  const options = (duration) => ({
+  // Each service is sent its share of the connections.
+  const options = (url, duration) => ({
+    url,
     method: 'POST',
-    connections,
+    connections: connections / replicas,
     duration,
     headers: { 'content-type': 'application/json' },
     requests: [
@@ -63,6 +63,8 @@ async function measure(ctx, suffix, env, replicas = 1) {
       },
     ],
   });
+  const runAll = async (duration) =>
+    combine(await Promise.all(services.map((s) => run(options(`${s.url}/orders`, duration)))));
   const warmup = await runAll(ctx.quick ? 1 : 2);
   const serviceCpu = services.map((s) => measureCpu(s.proc.pid));
   const clientCpu = measureCpu(process.pid);

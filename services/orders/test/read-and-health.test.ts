@@ -40,6 +40,8 @@ describe('routing', () => {
   it('answers unknown routes with 404 JSON and wrong methods with 405', async () => {
     const res = await request(db.app()).get('/nope').expect(404).expect('Content-Type', /json/);
     expect(res.body.error).toBe('not_found');
+    // Every error body carries the request's correlation id, the one echoed in X-Request-Id.
+    expect(res.body.correlationId).toBe(res.headers['x-request-id']);
     const wrong = await request(db.app()).delete(`/orders/${randomUUID()}`).expect(405);
     expect(wrong.headers.allow).toBe('GET, HEAD');
     expect(wrong.body.error).toBe('method_not_allowed');

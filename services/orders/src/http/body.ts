@@ -17,10 +17,9 @@ function jsonMediaType(contentType: string | undefined): { json: boolean; charse
 
 /**
  * Reads a JSON request body of at most `limitBytes`. Resolves undefined when the request has no body. Refuses,
- * with the status and error the API documents: a body that is not JSON (415), a charset other than UTF-8 or a
- * Content-Encoding (415),
- * more than the limit (413, judged by Content-Length before reading when there is one), anything but a JSON
- * object or array (400 malformed_json).
+ * with the status and error the API documents: a body that is not JSON, in a charset other than UTF-8 or with a
+ * Content-Encoding (415), more than the limit (413, judged by Content-Length before reading when there is one),
+ * anything but a JSON object or array (400 malformed_json).
  */
 export function readJsonBody(req: http.IncomingMessage, limitBytes: number): Promise<unknown> {
   const declared = req.headers['content-length'];
