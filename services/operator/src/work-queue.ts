@@ -1,4 +1,5 @@
 import { Backoff } from '@outbox-relay/outbox';
+import { performance } from 'node:perf_hooks';
 
 /** What processing one key returned: when to look at it again (ms), or nothing. Throwing retries with backoff. */
 export type ProcessKey = (key: string) => Promise<number | undefined | void>;
@@ -47,7 +48,7 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.stopped) return;
     if (delayMs <= 0) return this.add(key);
-    const at = Date.now() + delayMs;
+    const at = performance.now() + delayMs;
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
@@ -98,17 +99,17 @@ export class WorkQueue {
   }
 
   private async run(key: string): Promise<void> {
-    const started = Date.now();
+    const started = performance.now();
     try {
       const again = await this.options.process(key);
       this.failures.delete(key);
-      this.options.onDone?.(key, 'success', Date.now() - started);
+      this.options.onDone?.(key, 'success', performance.now() - started);
       if (typeof again === 'number') this.addAfter(key, again);
     } catch (err) {
       let backoff = this.failures.get(key);
       if (!backoff) this.failures.set(key, (backoff = new Backoff(this.options.retry.minMs, this.options.retry.maxMs)));
       const delayMs = backoff.next();
-      this.options.onDone?.(key, 'error', Date.now() - started);
+      this.options.onDone?.(key, 'error', performance.now() - started);
       this.options.onError?.(key, err, delayMs);
       this.addAfter(key, delayMs);
     } finally {

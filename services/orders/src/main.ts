@@ -6,6 +6,7 @@ import { createApp } from './http/app';
 import { closeServer, createServer, listen } from './http/server';
 import { migrateOrders } from './migrate';
 import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
+import { performance } from 'node:perf_hooks';
 
 async function main(): Promise<void> {
   const config: OrdersConfig = readEnvOrExit('orders', ordersEnvSchema);
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   async function shutdown(reason: string, exitCode: number): Promise<void> {
     if (stopping) return;
     stopping = true;
-    const started = Date.now();
+    const started = performance.now();
     logger.info({ reason }, 'shutting down');
     // Last resort if a dependency hangs; well inside a default 30 s termination grace period.
     setTimeout(() => {
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     await outbox.close();
     await pool.end();
     await tracing.shutdown();
-    logger.info({ durationMs: Date.now() - started }, 'shut down');
+    logger.info({ durationMs: Math.round(performance.now() - started) }, 'shut down');
     process.exit(exitCode);
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

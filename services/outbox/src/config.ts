@@ -59,8 +59,8 @@ export const relayEnvShape = {
   /** Path of a NATS .creds file (JWT + nkey seed); unset = no credentials. */
   NATS_CREDS_FILE: z.string().min(1).optional(),
   OUTBOX_MAX_PUBLISH_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
-  OUTBOX_RETENTION_MS: ms(3_600_000, 1000),
-  OUTBOX_DEAD_LETTER_RETENTION_MS: ms(7 * 24 * 3_600_000, 1000),
+  OUTBOX_RETENTION_MS: ms(3_600_000),
+  OUTBOX_DEAD_LETTER_RETENTION_MS: ms(7 * 24 * 3_600_000),
   OUTBOX_RETENTION_INTERVAL_MS: ms(10_000, 10),
   OUTBOX_RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1000),
 };
@@ -69,7 +69,42 @@ export const relayEnvSchema = z
   .object({ ...outboxEnvShape, ...relayEnvShape })
   .superRefine(checkRelayTimings);
 
-type RelayTimings = {
+/** The settings the timing rules relate, by their names in library form. */
+interface RelayTimings {
+  leaseMs: number;
+  renewMs: number;
+  duplicateWindowMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+}
+
+/**
+ * Cross-field rules of a relay's timings, one list for every entry point (environment, library settings), each
+ * issue naming the setting to change.
+ */
+export function relayTimingIssues(t: RelayTimings): Array<{ field: keyof RelayTimings; message: string }> {
+  const issues: Array<{ field: keyof RelayTimings; message: string }> = [];
+  if (t.renewMs * 2 > t.leaseMs) {
+    issues.push({ field: 'renewMs', message: `must be at most half of the lease (${t.leaseMs} ms) so a lease survives a missed renewal` });
+  }
+  // A successor re-publishes a crashed leader's unconfirmed events about one lease later; the stream drops them
+  // at once while they are inside the window (later ones are found by the relay's look at the stream).
+  if (t.duplicateWindowMs < t.leaseMs * 10) {
+    issues.push({ field: 'duplicateWindowMs', message: `must be at least 10 x the lease (${t.leaseMs * 10} ms) so re-publishes are deduplicated` });
+  }
+  if (t.backoffMinMs > t.backoffMaxMs) issues.push({ field: 'backoffMinMs', message: `must not exceed the maximum backoff (${t.backoffMaxMs} ms)` });
+  return issues;
+}
+
+const timingVariables: Record<keyof RelayTimings, string> = {
+  leaseMs: 'OUTBOX_LEASE_MS',
+  renewMs: 'OUTBOX_RENEW_MS',
+  duplicateWindowMs: 'OUTBOX_DUPLICATE_WINDOW_MS',
+  backoffMinMs: 'OUTBOX_BACKOFF_MIN_MS',
+  backoffMaxMs: 'OUTBOX_BACKOFF_MAX_MS',
+};
+
+type RelayTimingEnv = {
   OUTBOX_LEASE_MS: number;
   OUTBOX_RENEW_MS: number;
   OUTBOX_DUPLICATE_WINDOW_MS: number;
@@ -77,26 +112,18 @@ type RelayTimings = {
   OUTBOX_BACKOFF_MAX_MS: number;
 };
 
-/** Cross-field rules, shared by every env schema that embeds a relay. */
-export function checkRelayTimings(env: RelayTimings, ctx: z.RefinementCtx): void {
-  if (env.OUTBOX_RENEW_MS * 2 > env.OUTBOX_LEASE_MS) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['OUTBOX_RENEW_MS'],
-      message: `must be at most half of OUTBOX_LEASE_MS (${env.OUTBOX_LEASE_MS}) so a lease survives a missed renewal`,
-    });
-  }
-  // A successor re-publishes a crashed leader's unconfirmed events about one lease later; JetStream only drops
-  // them as duplicates while they are inside the window.
-  if (env.OUTBOX_DUPLICATE_WINDOW_MS < env.OUTBOX_LEASE_MS * 10) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['OUTBOX_DUPLICATE_WINDOW_MS'],
-      message: `must be at least 10 x OUTBOX_LEASE_MS (${env.OUTBOX_LEASE_MS * 10}) so re-publishes are deduplicated`,
-    });
-  }
-  if (env.OUTBOX_BACKOFF_MIN_MS > env.OUTBOX_BACKOFF_MAX_MS) {
-    ctx.addIssue({ code: 'custom', path: ['OUTBOX_BACKOFF_MIN_MS'], message: 'must not exceed OUTBOX_BACKOFF_MAX_MS' });
+/** `relayTimingIssues` for every env schema that embeds a relay, naming the variables. */
+export function checkRelayTimings(env: RelayTimingEnv, ctx: z.RefinementCtx): void {
+  const issues = relayTimingIssues({
+    leaseMs: env.OUTBOX_LEASE_MS,
+    renewMs: env.OUTBOX_RENEW_MS,
+    duplicateWindowMs: env.OUTBOX_DUPLICATE_WINDOW_MS,
+    backoffMinMs: env.OUTBOX_BACKOFF_MIN_MS,
+    backoffMaxMs: env.OUTBOX_BACKOFF_MAX_MS,
+  });
+  for (const issue of issues) {
+    const message = issue.message.replace(/the lease \(/, 'OUTBOX_LEASE_MS (').replace(/the maximum backoff \(/, 'OUTBOX_BACKOFF_MAX_MS (');
+    ctx.addIssue({ code: 'custom', path: [timingVariables[issue.field]], message });
   }
 }
 
@@ -145,9 +172,50 @@ export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
   };
 }
 
-/** Defaults for library users who build settings in code rather than from the environment. */
+/**
+ * The same ranges as the environment variables (the zod types are shared, so they cannot drift) and the same
+ * cross-field rules, for settings built in code.
+ */
+const e = relayEnvShape;
+const relaySettingsSchema = z
+  .object({
+    schema: outboxEnvShape.OUTBOX_SCHEMA,
+    instanceId: z.string().min(1).max(200),
+    stream: e.OUTBOX_STREAM,
+    subjectPrefix: e.OUTBOX_SUBJECT_PREFIX,
+    duplicateWindowMs: e.OUTBOX_DUPLICATE_WINDOW_MS,
+    batchSize: e.OUTBOX_BATCH_SIZE,
+    leaseMs: e.OUTBOX_LEASE_MS,
+    renewMs: e.OUTBOX_RENEW_MS,
+    pollMs: e.OUTBOX_POLL_MS,
+    publishTimeoutMs: e.OUTBOX_PUBLISH_TIMEOUT_MS,
+    backoffMinMs: e.OUTBOX_BACKOFF_MIN_MS,
+    backoffMaxMs: e.OUTBOX_BACKOFF_MAX_MS,
+    maxPublishAttempts: e.OUTBOX_MAX_PUBLISH_ATTEMPTS,
+    retention: z.object({
+      publishedMs: e.OUTBOX_RETENTION_MS,
+      deadLetterMs: e.OUTBOX_DEAD_LETTER_RETENTION_MS,
+      intervalMs: e.OUTBOX_RETENTION_INTERVAL_MS,
+      batchSize: e.OUTBOX_RETENTION_BATCH_SIZE,
+    }),
+  })
+  .superRefine((settings, ctx) => {
+    for (const issue of relayTimingIssues(settings)) ctx.addIssue({ code: 'custom', path: [issue.field], message: issue.message });
+  });
+
+/**
+ * Checks relay settings built in code by the rules the environment path applies; throws ConfigError naming every
+ * bad setting (e.g. `duplicateWindowMs`). Every relay checks its settings this way when it is constructed.
+ */
+export function validateRelaySettings(settings: RelaySettings): RelaySettings {
+  const result = relaySettingsSchema.safeParse(settings);
+  if (!result.success) throw new ConfigError(toFieldIssues(result.error.issues));
+  return settings;
+}
+
+/** Defaults for library users who build settings in code rather than from the environment; validated. */
 export function defaultRelaySettings(overrides: Partial<RelaySettings> = {}): RelaySettings {
-  return {
+  return validateRelaySettings({
     schema: 'outbox',
     instanceId: defaultInstanceId(),
     stream: 'OUTBOX',
@@ -163,5 +231,5 @@ export function defaultRelaySettings(overrides: Partial<RelaySettings> = {}): Re
     maxPublishAttempts: 5,
     retention: { publishedMs: 3_600_000, deadLetterMs: 7 * 24 * 3_600_000, intervalMs: 10_000, batchSize: 1000 },
     ...overrides,
-  };
+  });
 }

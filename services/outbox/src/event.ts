@@ -52,26 +52,68 @@ const subjectToken = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{0,127}$/, 'must be 1-128 letters, digits, "_" or "-", starting with a letter');
 
-const headerValue = z.string().max(4096).regex(/^[^\r\n]*$/, 'must not contain line breaks');
+/**
+ * Values that travel as NATS header values. The client refuses CR and LF (a throw at publish time, for every
+ * retry of the event), trims leading and trailing whitespace (the consumer would see another value), and other
+ * control characters are not valid in a header field; so all of these are refused here, before anything is written.
+ */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+const travelsAsHeaderValue = (schema: z.ZodString) =>
+  schema
+    .refine((v) => !CONTROL_CHARACTER.test(v), 'must not contain control characters (line breaks, tabs, NUL, ...)')
+    .refine((v) => v.trim() === v, 'must not start or end with whitespace (NATS trims header values)');
+
+const headerValue = travelsAsHeaderValue(z.string().max(4096));
+
+/**
+ * Header names the relay or the NATS server give a meaning to. `Nats-*` are JetStream's (`Nats-Msg-Id` is the
+ * stream's dedup key, `Nats-Expected-*` and `Nats-Rollup` change what the server stores); `Outbox-*` are the
+ * relay's own (`Outbox-Event-Id` is what inboxes key on). A custom header under these names would silently
+ * override the relay's or turn into an error retried forever, so it is refused. Case-insensitive, as NATS headers are.
+ */
+export const RESERVED_HEADER_PREFIXES = ['nats-', 'outbox-'] as const;
+
+export function isReservedHeaderName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix));
+}
+
+const HEADER_NAME = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const MAX_HEADERS = 32;
+
+/** Checks of the headers the relay gives a meaning to, beyond being a header value. */
+const knownHeaderValues: Record<string, z.ZodType> = {
+  traceparent: z.string().regex(TRACEPARENT, 'must be a W3C traceparent'),
+};
+
+/**
+ * Every header is checked by hand rather than by a record's key schema: zod drops a key that fails its key schema
+ * without an issue, and a header silently dropped is an event changed without telling anyone.
+ */
+const eventHeaders = z.record(z.string(), z.string({ message: 'must be a string' })).superRefine((headers, ctx) => {
+  const names = Object.keys(headers);
+  if (names.length > MAX_HEADERS) ctx.addIssue({ code: 'custom', path: [], message: `at most ${MAX_HEADERS} headers` });
+  for (const name of names) {
+    const issue = (message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+    if (!HEADER_NAME.test(name)) issue('header names are 1-64 letters, digits and "-", starting with a letter');
+    else if (isReservedHeaderName(name)) {
+      issue(`is reserved (names starting with ${RESERVED_HEADER_PREFIXES.map((p) => `"${p}"`).join(' or ')} belong to the relay and JetStream)`);
+    }
+    const value = headers[name]!;
+    const checked = (knownHeaderValues[name] ?? headerValue).safeParse(value);
+    if (!checked.success) for (const i of checked.error.issues) issue(i.message);
+    else if (knownHeaderValues[name]) for (const i of headerValue.safeParse(value).error?.issues ?? []) issue(i.message);
+  }
+});
 
 const eventSchema = z.object({
   id: z.uuid({ message: 'must be a UUID' }).optional(),
   aggregateType: subjectToken,
-  aggregateId: z.string().min(1, 'must not be empty').max(256),
+  aggregateId: travelsAsHeaderValue(z.string().min(1, 'must not be empty').max(256)),
   eventType: subjectToken,
   payload: z.unknown().refine((v) => v !== undefined, 'is required'),
-  headers: z
-    .record(z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'header names are letters, digits and "-"'), headerValue)
-    .refine((h) => Object.keys(h).length <= 32, 'at most 32 headers')
-    .and(
-      z.object({
-        traceparent: z
-          .string()
-          .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'must be a W3C traceparent')
-          .optional(),
-      }),
-    )
-    .optional(),
+  headers: eventHeaders.optional(),
 });
 
 /**

@@ -1,7 +1,7 @@
 // Public entry of @outbox-relay/outbox: the writer API, migrations, and the relay's building blocks.
 export * from './errors';
 export type { JsonValue, EventHeaders, OutboxEventInput, PreparedEvent } from './event';
-export { DEFAULT_MAX_PAYLOAD_BYTES, prepareEvents } from './event';
+export { DEFAULT_MAX_PAYLOAD_BYTES, prepareEvents, isReservedHeaderName, RESERVED_HEADER_PREFIXES } from './event';
 export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './enqueue';
 export { Outbox, type OutboxOptions } from './outbox';
 export { withTransaction } from './transaction';
@@ -25,6 +25,8 @@ export {
   relayEnvShape,
   relayEnvSchema,
   checkRelayTimings,
+  relayTimingIssues,
+  validateRelaySettings,
   relaySettingsFromEnv,
   defaultRelaySettings,
   defaultInstanceId,
@@ -35,7 +37,7 @@ export { createLogger, type Logger } from './logger';
 export { readEnvOrExit, exitOnUncaught, settleWithin } from './process';
 export { LeaseElector, type LeaseElectorOptions } from './lease';
 export { OutboxReader, type OutboxRecord, type Fence } from './reader';
-export { JetStreamPublisher, ensureStream, permanentPublishError, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
+export { JetStreamPublisher, ensureStream, permanentPublishError, UnpublishableEventError, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
 export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './pub-acks';
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay';
 export { connectNats } from './nats';

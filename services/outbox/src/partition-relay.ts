@@ -226,8 +226,8 @@ export class PartitionRelay {
           if (previous && !(await finish(previous)) && !session.ended) backoff.reset();
         } catch (error) {
           // Whatever was in flight settles before anything is read again (its acked events are simply
-          // re-published later and dropped by the stream's duplicate window).
-          await inFlight?.done;
+          // re-published later and dropped by the stream's duplicate window). It may be what failed.
+          await inFlight?.done.catch(() => undefined);
           inFlight = null;
           marks.clear();
           session = this.publisher.session();

@@ -1,5 +1,6 @@
 import { NoRespondersError, TimeoutError, createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { JetStreamApiError, JetStreamError, type ApiError } from '@nats-io/jetstream';
+import { performance } from 'node:perf_hooks';
 
 /** Sends one message to a JetStream stream and resolves with its acknowledgement. */
 export interface AckedPublisher {
@@ -19,6 +20,7 @@ interface WaitingAck {
   subject: string;
   resolve: (ack: { duplicate: boolean }) => void;
   reject: (error: unknown) => void;
+  /** Monotonic (performance.now()): a wall clock stepped back must not hold a publish beyond its timeout. */
   deadline: number;
 }
 
@@ -68,7 +70,7 @@ export class PubAckCollector implements AckedPublisher {
       return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
-      this.waiting.set(token, { subject, resolve, reject, deadline: Date.now() + this.options.timeoutMs });
+      this.waiting.set(token, { subject, resolve, reject, deadline: performance.now() + this.options.timeoutMs });
       this.sweeper ??= setInterval(() => this.expire(), Math.min(1000, Math.max(10, this.options.timeoutMs / 4))).unref();
     });
   }
@@ -107,7 +109,7 @@ export class PubAckCollector implements AckedPublisher {
   }
 
   private expire(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const [token, waiting] of this.waiting) {
       if (waiting.deadline > now) break;
       this.waiting.delete(token);

@@ -4,6 +4,8 @@ import { nanos } from '@nats-io/nats-core';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { AckedPublisher } from './pub-acks';
 import type { OutboxRecord } from './reader';
+import { OutboxError } from './errors';
+import { isReservedHeaderName } from './event';
 import { linksTo, outboxTracer } from './telemetry';
 
 /** Header names the relay sets on every message (besides `Nats-Msg-Id`, which carries the event id). */
@@ -52,8 +54,32 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
   }
 }
 
-/** JetStream API error: the message is larger than the stream's max_msg_size. */
-const MESSAGE_SIZE_EXCEEDED = 10054;
+/**
+ * JetStream API errors about one message, whatever the stream's state: larger than the stream's max_msg_size
+ * (10054), a failed expectation the message carried (10070 wrong last msg id, 10071 wrong last sequence, 10164
+ * wrong last sequence per subject) or a roll-up the stream does not allow (10115). Errors about the stream
+ * (10060 wrong stream, storage full, no stream) concern every event and are retried instead.
+ */
+const PER_MESSAGE_API_ERRORS = new Map<number, string>([
+  [10054, 'the message is larger than the stream allows'],
+  [10070, 'a Nats-Expected-Last-Msg-Id expectation failed'],
+  [10071, 'a Nats-Expected-Last-Sequence expectation failed'],
+  [10115, 'the stream does not allow roll-ups'],
+  [10164, 'a Nats-Expected-Last-Subject-Sequence expectation failed'],
+]);
+
+/**
+ * The event cannot be turned into a NATS message at all (the client refuses a header value, a subject token):
+ * every retry would throw the same way. Rows written through `enqueue` never get here (it refuses such values);
+ * rows written by older versions or by hand can.
+ */
+export class UnpublishableEventError extends OutboxError {
+  readonly eventId: string;
+  constructor(eventId: string, cause: unknown) {
+    super(`event ${eventId} cannot be sent as a NATS message: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.eventId = eventId;
+  }
+}
 
 /**
  * Why publishing `error`'s event can never succeed, or null when a retry may (NATS away, timeouts, no stream
@@ -61,9 +87,12 @@ const MESSAGE_SIZE_EXCEEDED = 10054;
  * otherwise dead-letter every event. Measured with @nats-io 3.3.1 against nats-server 2.9.
  */
 export function permanentPublishError(error: unknown): string | null {
+  if (error instanceof UnpublishableEventError) return error.message;
   const e = error as { name?: string; code?: unknown; message?: string } | null;
   if (!e || typeof e !== 'object') return null;
-  if (e.name === 'JetStreamApiError' && e.code === MESSAGE_SIZE_EXCEEDED) return `stream rejected the message: ${e.message}`;
+  if (e.name === 'JetStreamApiError' && typeof e.code === 'number' && PER_MESSAGE_API_ERRORS.has(e.code)) {
+    return `stream rejected the message (${PER_MESSAGE_API_ERRORS.get(e.code)}): ${e.message}`;
+  }
   if (e.name === 'InvalidArgumentError' && /max_payload/.test(e.message ?? '')) return `NATS refused the message: ${e.message}`;
   return null;
 }
@@ -122,6 +151,9 @@ export class JetStreamPublisher {
   headersOf(record: OutboxRecord): MsgHdrs {
     const h = natsHeaders();
     const { correlationId, replayOf, ...custom } = record.headers;
+    // Custom headers first and never under a reserved name (rows written before enqueue refused them, or by
+    // hand): the relay's own headers and JetStream's are the relay's alone.
+    for (const [name, value] of Object.entries(custom)) if (!isReservedHeaderName(name)) h.set(name, value);
     h.set('Nats-Msg-Id', record.id);
     h.set(OutboxHeaders.eventId, replayOf ?? record.id);
     h.set(OutboxHeaders.eventType, record.eventType);
@@ -131,7 +163,6 @@ export class JetStreamPublisher {
     h.set(OutboxHeaders.seq, record.seq);
     if (correlationId !== undefined) h.set(OutboxHeaders.correlationId, correlationId);
     if (replayOf !== undefined) h.set(OutboxHeaders.replayOf, replayOf);
-    for (const [name, value] of Object.entries(custom)) h.set(name, value);
     return h;
   }
 }
@@ -189,6 +220,27 @@ export class PublishSession {
     );
   }
 
+  /**
+   * Hands one event to the sender. Whatever goes wrong, thrown or rejected, comes back as this event's rejection:
+   * a throw while building the message (a header value the client refuses) is this event's permanent failure, so
+   * it is retried and dead-lettered like any other and never escapes the publishing loop.
+   */
+  private send(record: OutboxRecord): Promise<{ duplicate: boolean }> {
+    let subject: string;
+    let headers: MsgHdrs;
+    try {
+      subject = this.subjectOf(record);
+      headers = this.headersOf(record);
+    } catch (error) {
+      return Promise.reject(new UnpublishableEventError(record.id, error));
+    }
+    try {
+      return this.sender.publish(subject, record.payload, headers);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   /** True when no batch of this session may send anything more. */
   get ended(): boolean {
     return this.failure !== undefined || this.interrupted;
@@ -220,8 +272,7 @@ export class PublishSession {
           interrupted = true;
           break;
         }
-        const sent: Promise<void> = this.sender
-          .publish(this.subjectOf(record), record.payload, this.headersOf(record))
+        const sent: Promise<void> = this.send(record)
           .then(
             (ack) => {
               ackedFlags[i] = true;

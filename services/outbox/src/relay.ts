@@ -4,7 +4,7 @@ import type { ClientConfig, Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Backoff, delay } from './backoff';
 import { PartitionBalancer, type BalancerSnapshot } from './balancer';
-import type { RelaySettings } from './config';
+import { validateRelaySettings, type RelaySettings } from './config';
 import { LeaseElector } from './lease';
 import { PgListener } from './listener';
 import { assertSchemaCurrent, readPartitionCount } from './migrate';
@@ -69,6 +69,8 @@ export class OutboxRelay {
     private readonly deps: OutboxRelayDeps,
     readonly settings: RelaySettings,
   ) {
+    // Settings built in code get the checks the environment path applies (a short duplicate window, ...).
+    validateRelaySettings(settings);
     this.logger = deps.logger.child({ component: 'relay', instanceId: settings.instanceId });
   }
 

@@ -1,4 +1,6 @@
-import { ConfigError, parseEnv, relayEnvSchema, relaySettingsFromEnv } from '@outbox-relay/outbox';
+import { ConfigError, defaultRelaySettings, OutboxRelay, parseEnv, relayEnvSchema, relaySettingsFromEnv, type RelaySettings } from '@outbox-relay/outbox';
+import { Pool } from 'pg';
+import { quietLogger } from '../../../test/helpers/relay';
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -27,5 +29,39 @@ describe('relay configuration', () => {
   it('refuses a renewal slower than half the lease and a missing DATABASE_URL', () => {
     expect(variablesOf({ DATABASE_URL, OUTBOX_RENEW_MS: '1500' })).toEqual(['OUTBOX_RENEW_MS']);
     expect(variablesOf({})).toEqual(['DATABASE_URL']);
+  });
+});
+
+describe('relay settings built in code get the same checks (issue 13, case 9)', () => {
+  const settingsOf = (run: () => unknown): string[] => {
+    try {
+      run();
+    } catch (error) {
+      if (error instanceof ConfigError) return error.variables;
+      throw error;
+    }
+    return [];
+  };
+
+  it('defaultRelaySettings refuses a lease whose re-publishes the default window cannot cover, naming the setting', () => {
+    expect(settingsOf(() => defaultRelaySettings({ leaseMs: 60_000, renewMs: 20_000 }))).toEqual(['duplicateWindowMs']);
+    expect(settingsOf(() => defaultRelaySettings({ leaseMs: 60_000, renewMs: 20_000, duplicateWindowMs: 600_000 }))).toEqual([]);
+  });
+
+  it('refuses out-of-range values and slow renewals, every one at once', () => {
+    expect(settingsOf(() => defaultRelaySettings({ batchSize: 0, renewMs: 1500, subjectPrefix: 'a.>', backoffMinMs: 20_000 })).sort()).toEqual(
+      ['backoffMinMs', 'batchSize', 'renewMs', 'subjectPrefix'],
+    );
+  });
+
+  it('the relay checks settings it is handed directly, before touching anything', () => {
+    const pool = new Pool({ max: 1 });
+    const handBuilt: RelaySettings = { ...defaultRelaySettings(), leaseMs: 60_000, renewMs: 10_000 };
+    try {
+      expect(settingsOf(() => new OutboxRelay({ pool, nats: {} as never, logger: quietLogger }, handBuilt))).toEqual(['duplicateWindowMs']);
+      expect(pool.totalCount).toBe(0);
+    } finally {
+      void pool.end();
+    }
   });
 });

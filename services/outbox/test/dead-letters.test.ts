@@ -78,6 +78,44 @@ it('moves an event the stream refuses to the dead letters after the configured t
   expect(stored.filter((m) => m.aggregateId === 'A').map((m) => (m.data as { n: number }).n)).toEqual([1, 3]);
 });
 
+it('an event that cannot become a NATS message (written by hand) is dead-lettered while the partition goes on (issue 13, case 1b)', async () => {
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
+  try {
+    const t = `"${db.schema}"`;
+    const deadBefore = relay.status().partitions[0]!.deadLettered;
+    // Bypasses enqueue's checks, as a row from an older version or a hand-written INSERT would: the NATS client
+    // refuses a header value with a line break at publish time, on every attempt.
+    const { rows: [poison] } = await db.pool.query(
+      `INSERT INTO ${t}.outbox (id, partition, aggregate_type, aggregate_id, event_type, payload, headers)
+       VALUES (gen_random_uuid(), 0, 'Order', E'line\nbreak', 'Step', '{"n": 1}', '{}') RETURNING id::text`,
+    );
+    // Two events carrying the same custom Nats-Msg-Id (also only possible by hand now): the relay's own id wins,
+    // so the stream keeps both.
+    const { rows: spoofed } = await db.pool.query(
+      `INSERT INTO ${t}.outbox (id, partition, aggregate_type, aggregate_id, event_type, payload, headers)
+       SELECT gen_random_uuid(), 0, 'Order', 'S', 'Step', jsonb_build_object('n', n), '{"Nats-Msg-Id": "same", "Outbox-Event-Id": "other"}'
+       FROM generate_series(1, 2) n RETURNING id::text`,
+    );
+    const [later] = await outbox.transaction((tx) => outbox.enqueue(tx, event('line-after', 1)));
+    await waitFor('the outbox to drain', async () => {
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${t}.outbox WHERE published_at IS NULL`);
+      return rows[0].n === 0 || undefined;
+    });
+    const { rows: letters } = await db.pool.query(`SELECT reason, attempts FROM ${t}.outbox_dead_letters WHERE event_id = $1`, [poison.id]);
+    expect(letters).toEqual([{ reason: expect.stringMatching(/cannot be sent as a NATS message.*\\r or \\n/), attempts: 3 }]);
+    expect(relay.status().partitions[0]).toMatchObject({ leading: true, deadLettered: deadBefore + 1 });
+    const stored = await readStream(ns.nc, ns.stream);
+    const ids = stored.map((m) => m.eventId);
+    expect(ids).toEqual(expect.arrayContaining([...spoofed.map((r: { id: string }) => r.id), later!.id]));
+    expect(ids).not.toContain(poison.id);
+    expect(rejections).toEqual([]);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+});
+
 it('treats only errors about the event itself as permanent', () => {
   expect(permanentPublishError({ name: 'JetStreamApiError', code: 10054, message: 'message size exceeds maximum allowed' })).toMatch(/size/);
   expect(permanentPublishError({ name: 'InvalidArgumentError', message: "'payload' max_payload size exceeded" })).toMatch(/max_payload/);

@@ -125,3 +125,69 @@ describe('enqueue', () => {
     }
   });
 });
+
+describe('enqueue refuses what cannot travel as a NATS message (issue 13, cases 1a and 2)', () => {
+  async function refusal(events: Parameters<typeof enqueue>[1]): Promise<EventValidationError> {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const error = await enqueue(client, events, { schema: db.schema }).catch((e: unknown) => e);
+      await client.query('COMMIT');
+      expect(error).toBeInstanceOf(EventValidationError);
+      return error as EventValidationError;
+    } finally {
+      client.release();
+    }
+  }
+
+  it.each([
+    ['a line break', 'line\nbreak'],
+    ['a carriage return', 'cr\rhere'],
+    ['a tab', 'tab\there'],
+    ['a NUL', 'nul\u0000here'],
+    ['DEL', 'del\u007fhere'],
+    ['leading whitespace (NATS trims header values)', ' padded'],
+    ['trailing whitespace', 'padded '],
+  ])('an aggregateId with %s, naming the field and writing nothing', async (_what, aggregateId) => {
+    const error = await refusal([order('fine-neighbour'), { ...order('x'), aggregateId }]);
+    expect(error.fields).toEqual(['[1].aggregateId']);
+    expect(await countEvents('fine-neighbour')).toBe(0);
+    // (Postgres itself refuses NUL in text, so that one cannot even be looked up.)
+    if (!aggregateId.includes('\u0000')) expect(await countEvents(aggregateId)).toBe(0);
+  });
+
+  it('a header value with a control character, and a header name that is not a token', async () => {
+    const error = await refusal({ ...order('bad-headers'), headers: { 'X-Note': 'a\nb', 'Bad Name': 'v' } });
+    expect(error.fields).toEqual(expect.arrayContaining(['headers.X-Note', 'headers.Bad Name']));
+    expect(await countEvents('bad-headers')).toBe(0);
+  });
+
+  it.each(['Nats-Msg-Id', 'nats-expected-stream', 'Nats-Rollup', 'Outbox-Event-Id', 'OUTBOX-SEQ'])(
+    'a custom header named %s (reserved for JetStream and the relay)',
+    async (name) => {
+      const error = await refusal({ ...order('reserved'), headers: { [name]: 'mine' } });
+      expect(error.fields).toEqual([`headers.${name}`]);
+      expect(error.message).toMatch(/reserved/);
+      expect(await countEvents('reserved')).toBe(0);
+    },
+  );
+
+  it('a replayOf that cannot travel as a header value', async () => {
+    const error = await refusal({ ...order('replay'), headers: { replayOf: 'evt\n1' } });
+    expect(error.fields).toEqual(['headers.replayOf']);
+  });
+
+  it('still accepts ordinary values: unicode ids, inner spaces, custom headers', async () => {
+    const client = await db.pool.connect();
+    try {
+      const rows = await enqueue(
+        client,
+        { ...order('kunde 42 · Zürich'), headers: { 'X-Tenant': 'acme corp', correlationId: 'c-1' } },
+        { schema: db.schema },
+      );
+      expect(rows).toHaveLength(1);
+    } finally {
+      client.release();
+    }
+  });
+});

@@ -85,3 +85,23 @@ it('rejects the publishes still waiting when closed, and refuses new ones', asyn
   await expect(closing.publish(subject, '{}', withId('late'))).rejects.toMatchObject({ message: 'publisher closed' });
   listener.unsubscribe();
 });
+
+it('times out on a monotonic clock: a wall clock stepped back an hour does not hold the publish (issue 13, case 6)', async () => {
+  const subject = `${ns.subjectPrefix}-stepped.T.E`;
+  const listener = ns.nc.subscribe(subject);
+  await ns.nc.flush();
+  const quick = new PubAckCollector(ns.nc, { stream: ns.stream, timeoutMs: 200 });
+  const realNow = Date.now.bind(Date);
+  try {
+    const settled = quick.publish(subject, '{}', withId('stepped')).catch((e: unknown) => e);
+    // NTP steps the wall clock back right after the publish went out.
+    const stepped = jest.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+    const outcome = await Promise.race([settled, new Promise((resolve) => setTimeout(() => resolve('still waiting after 20 s'), 20_000))]);
+    stepped.mockRestore();
+    expect(outcome).toMatchObject({ name: 'TimeoutError' });
+  } finally {
+    jest.restoreAllMocks();
+    quick.close();
+    listener.unsubscribe();
+  }
+});

@@ -3,6 +3,7 @@ import { Backoff } from '@outbox-relay/outbox';
 import { httpStatusOf, messageOf } from '../errors';
 import { k8s, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache } from './client-node';
 import type { WatchSource } from './sources';
+import { performance } from 'node:perf_hooks';
 
 export type InformerEventType = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (type: InformerEventType, object: T) => void;
@@ -122,7 +123,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   private cameUp(): void {
-    this.healthySince = Date.now();
+    this.healthySince = performance.now();
     if (!this.hasSynced) {
       this.hasSynced = true;
       this.markSynced();
@@ -135,7 +136,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     generation.failed = true;
     if (generation.role === 'candidate') return;
     if (this.restartTimer) return;
-    if (Date.now() - this.healthySince > this.backoff.maxMs) this.backoff.reset();
+    if (performance.now() - this.healthySince > this.backoff.maxMs) this.backoff.reset();
     const delayMs = this.backoff.next();
     this.options.logger.warn(
       { informer: this.name, err: messageOf(err), statusCode: httpStatusOf(err), delayMs, failures: this.backoff.failures },

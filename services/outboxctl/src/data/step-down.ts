@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { OutboxTables } from '@outbox-relay/outbox';
+import { performance } from 'node:perf_hooks';
 
 /** A partition's lease as the database sees it right now. */
 export interface LeaseState {
@@ -67,7 +68,7 @@ export async function awaitRelease(
   timeoutMs: number,
   pollMs = 50,
 ): Promise<StepDownOutcome[]> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   const outcomes = new Map<number, StepDownOutcome>();
   for (;;) {
     const waiting = requests.filter((r) => !outcomes.get(r.partition)?.succeeded);
@@ -84,8 +85,8 @@ export async function awaitRelease(
         succeeded: moved && after.live,
       });
     }
-    if (requests.every((r) => outcomes.get(r.partition)?.succeeded) || Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
+    if (requests.every((r) => outcomes.get(r.partition)?.succeeded) || performance.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - performance.now()))));
   }
   return requests.map(
     (request) =>
