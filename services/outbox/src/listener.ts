@@ -36,7 +36,9 @@ export class PgListener {
       this.client = client;
       try {
         const closed = new Promise<void>((resolve) => {
-          client.once('error', (error) => {
+          // `on`, not `once`: a terminated connection reports twice (the server's FATAL error, then the socket's
+          // end), and an 'error' nobody listens to ends the process.
+          client.on('error', (error) => {
             this.logger?.warn({ err: error, channel: this.channel }, 'listen connection failed');
             resolve();
           });

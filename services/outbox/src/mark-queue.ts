@@ -18,7 +18,8 @@ export class MarkQueue {
   private tail: Promise<unknown> = Promise.resolve(null);
 
   constructor(
-    private readonly markPublished: (records: readonly OutboxRecord[]) => Promise<unknown>,
+    /** `checkStreamFrom`: where a successor looks in the stream once this mark committed (see stream-check.ts). */
+    private readonly markPublished: (records: readonly OutboxRecord[], checkStreamFrom: number) => Promise<unknown>,
     private readonly maxQueued: number,
   ) {}
 
@@ -32,9 +33,9 @@ export class MarkQueue {
   }
 
   /** Queues a mark of `records`, after waiting for the oldest while the queue is full. Throws a settled mark's error. */
-  async add(records: readonly OutboxRecord[]): Promise<void> {
+  async add(records: readonly OutboxRecord[], checkStreamFrom: number): Promise<void> {
     while (this.queue.length >= this.maxQueued) await this.settleOldest();
-    const done = this.tail.then(() => this.markPublished(records)).then(
+    const done = this.tail.then(() => this.markPublished(records, checkStreamFrom)).then(
       () => null,
       (error: unknown) => error,
     );
@@ -55,7 +56,10 @@ export class MarkQueue {
     if (first !== null) throw first;
   }
 
-  /** Forgets the queued marks (after a failure: their events are read and published again, the stream drops them). */
+  /**
+   * Forgets the queued marks (after a failure). Their events stay pending; before anything is published again the
+   * relay looks in the stream from the last committed mark's `checkStreamFrom` and marks what it finds there.
+   */
   clear(): void {
     this.queue = [];
   }

@@ -1,12 +1,25 @@
+import { NoRespondersError } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import { Backoff, delay } from './backoff';
+import { Backoff } from './backoff';
 import { LeaseLostError } from './errors';
+import { FailureLog } from './failure-log';
 import type { LeaseElector } from './lease';
 import { MarkQueue } from './mark-queue';
 import type { RelayObserver } from './observer';
 import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from './publisher';
 import type { Fence, OutboxReader, OutboxRecord } from './reader';
+import { UnmarkedStreamSeqs, type StoredEvents } from './stream-check';
 import { WakeSignal } from './wake';
+
+/** What a partition needs of the stream besides publishing to it. */
+export interface PartitionStream {
+  /** Resolves once the stream is ensured (rejects when `signal` aborts first). */
+  ready(signal: AbortSignal): Promise<void>;
+  /** A publish found no stream listening (deleted under the relay): ensure it again before the next try. */
+  lost(): void;
+  /** Which of `partition`'s events the stream holds from sequence `from` on (just its last sequence when null). */
+  storedEvents(partition: number, from: number | null): Promise<StoredEvents>;
+}
 
 export interface PartitionRelayOptions {
   batchSize: number;
@@ -30,6 +43,8 @@ const MARKS_QUEUED = 2;
  * trip instead of a full batch in a process that may be cold, which is the publishing pause of a hand-over.
  */
 const FIRST_BATCH = 100;
+/** JetStream API error: the stream named by Nats-Expected-Stream does not exist. */
+const STREAM_NOT_FOUND = 10059;
 
 /**
  * Publishes one partition while its elector holds the lease. One term = one epoch = one run of `publishLoop`;
@@ -40,9 +55,16 @@ const FIRST_BATCH = 100;
  * are marked published while N+2 is read. All batches of a term share one PublishSession, so an aggregate's next
  * event waits for its previous one's ack across batches, and after a failure nothing more is sent: the loop
  * settles both batches, marks what was acknowledged and starts again from the first unacknowledged event.
+ *
+ * Before the term's first publish, and again after any failure, the loop looks at the stream from the lease row's
+ * `check_stream_from` and marks the events it finds there instead of publishing them again (stream-check.ts):
+ * whatever happened in between (a predecessor that died before marking, marks failing for an hour, acks lost while
+ * NATS was away), no event is stored twice, inside the stream's duplicate window or long after it.
  */
 export class PartitionRelay {
   readonly wake = new WakeSignal();
+  /** Ends a backoff early: NATS is back, or the relay stops. */
+  readonly retryNow = new WakeSignal();
   private term: Promise<void> | null = null;
   private stopping = false;
   private readonly stopSignal = new AbortController();
@@ -55,7 +77,7 @@ export class PartitionRelay {
     private readonly elector: LeaseElector,
     private readonly reader: OutboxReader,
     private readonly publisher: JetStreamPublisher,
-    private readonly streamReady: (signal: AbortSignal) => Promise<void>,
+    private readonly stream: PartitionStream,
     private readonly instanceId: string,
     private readonly options: PartitionRelayOptions,
     private readonly logger: Logger,
@@ -80,6 +102,7 @@ export class PartitionRelay {
     this.stopping = true;
     this.stopSignal.abort();
     this.wake.set();
+    this.retryNow.set();
     await this.term;
   }
 
@@ -127,16 +150,44 @@ export class PartitionRelay {
     return !this.stopping && this.steppingDown !== epoch && this.elector.holds(epoch);
   }
 
+  /** Waits `ms` before a retry, or less when NATS came back or the relay stops. */
+  private async backOff(ms: number): Promise<void> {
+    if (this.stopSignal.signal.aborted) return;
+    await this.retryNow.wait(ms);
+  }
+
+  /**
+   * Looks in the stream from where the lease row says unmarked events may be stored, marks those found, and moves
+   * the row's mark to the stream's end (so a crash before the next mark is looked at from there). Nothing of this
+   * term is in flight when it runs.
+   */
+  private async checkStream(fence: Fence, unmarked: UnmarkedStreamSeqs, log: Logger): Promise<void> {
+    await this.stream.ready(this.stopSignal.signal);
+    const from = await this.reader.streamCheckFrom(fence);
+    const stored = await this.stream.storedEvents(fence.partition, from);
+    const marked = await this.reader.settleStreamCheck(fence, stored.ids, stored.lastSeq + 1);
+    unmarked.clear();
+    if (from !== null) {
+      const found = { from, lastSeq: stored.lastSeq, scanned: stored.scanned, found: stored.ids.length, marked };
+      if (stored.streamReset) log.warn(found, 'stream holds fewer messages than the lease row expects (recreated or purged); nothing to find');
+      else log.info(found, 'looked in the stream for events stored but not marked');
+    }
+  }
+
   private async publishLoop(epoch: number): Promise<void> {
     const fence: Fence = { partition: this.partition, holder: this.instanceId, epoch };
     const log = this.logger.child({ partition: fence.partition, epoch });
     const backoff = new Backoff(this.options.backoffMinMs, this.options.backoffMaxMs);
+    const failures = new FailureLog(log, 'publishing');
     const mayPublish = () => this.leading(epoch);
     const permanentFailures = new Map<string, number>();
-    let session = this.publisher.session();
+    const unmarked = new UnmarkedStreamSeqs(() => this.publisher.highestAckedSeq);
+    let session = this.publisher.session(unmarked);
     let inFlight: { seqs: string[]; done: Promise<PublishOutcome> } | null = null;
     let limit = Math.min(FIRST_BATCH, this.options.batchSize);
-    const marks = new MarkQueue((records) => this.reader.markPublished(fence, records), MARKS_QUEUED);
+    /** Look at the stream before publishing: at the term's start and after every failure. */
+    let checkStream = true;
+    const marks = new MarkQueue((records, checkStreamFrom) => this.reader.markPublished(fence, records, checkStreamFrom), MARKS_QUEUED);
 
     /** Waits for a batch's acknowledgements and queues their mark; returns the batch's failure, if any. */
     const finish = async (batch: { done: Promise<PublishOutcome> }) => {
@@ -144,7 +195,7 @@ export class PartitionRelay {
       const acked = outcome.acked;
       if (acked.length > 0) {
         this.observer.published(fence.partition, acked, outcome.duplicates, Date.now());
-        await marks.add(acked);
+        await marks.add(acked, unmarked.marking(acked.map((r) => r.seq)));
         log.debug({ count: acked.length, duplicates: outcome.duplicates, firstEventId: acked[0]!.id, lastSeq: acked[acked.length - 1]!.seq }, 'batch published');
       }
       return outcome.failure;
@@ -154,6 +205,7 @@ export class PartitionRelay {
       await marks.settleAll();
       const permanent = permanentPublishError(error);
       this.observer.publishFailed(fence.partition, permanent !== null);
+      if (error instanceof NoRespondersError || (error as { code?: unknown }).code === STREAM_NOT_FOUND) this.stream.lost();
       if (permanent !== null) {
         const attempts = (permanentFailures.get(record.id) ?? 0) + 1;
         if (permanentFailures.size >= MAX_TRACKED_FAILURES) permanentFailures.clear();
@@ -174,16 +226,13 @@ export class PartitionRelay {
         }
       }
       const wait = backoff.next();
-      log.warn(
-        { err: error, eventId: record.id, aggregateId: record.aggregateId, seq: record.seq, attempt: backoff.failures, permanent: permanent !== null, retryInMs: wait },
-        'publish failed; retrying from the first unacknowledged event',
-      );
-      await delay(wait, this.stopSignal.signal);
+      failures.failed(error, { eventId: record.id, aggregateId: record.aggregateId, seq: record.seq, permanent: permanent !== null, retryInMs: wait });
+      await this.backOff(wait);
     };
 
     log.info('publishing as leader');
     try {
-      await this.streamReady(this.stopSignal.signal);
+      await this.stream.ready(this.stopSignal.signal);
       while (this.termOn(epoch)) {
         try {
           if (!this.leading(epoch)) {
@@ -195,14 +244,23 @@ export class PartitionRelay {
             continue;
           }
           // A failure (or a stop) ends the whole session: settle what is in flight, then go on from the first
-          // unacknowledged event with a new session (after a failure: dead letter or backoff first).
+          // unacknowledged event with a new session (after a failure: dead letter or backoff, then a look at the
+          // stream, since events whose outcome is unknown may be stored).
           if (session.ended) {
             const failure = session.failure;
             if (inFlight) await finish(inFlight);
             inFlight = null;
-            session = this.publisher.session();
-            if (failure) await recover(failure);
+            session = this.publisher.session(unmarked);
+            if (failure) {
+              checkStream = true;
+              await recover(failure);
+            }
             continue;
+          }
+          if (checkStream) {
+            await marks.settleAll();
+            await this.checkStream(fence, unmarked, log);
+            checkStream = false;
           }
           const exclude = [...(inFlight?.seqs ?? []), ...marks.seqs];
           const records = await this.reader.readPending(fence, limit, exclude);
@@ -216,6 +274,7 @@ export class PartitionRelay {
               await marks.settleAll();
             } else {
               backoff.reset();
+              failures.succeeded();
               await this.wake.wait(this.options.pollMs);
             }
             continue;
@@ -223,22 +282,28 @@ export class PartitionRelay {
           const batch = { seqs: records.map((r) => r.seq), done: session.publishBatch(records, mayPublish) };
           const previous = inFlight;
           inFlight = batch;
-          if (previous && !(await finish(previous)) && !session.ended) backoff.reset();
+          if (previous && !(await finish(previous)) && !session.ended) {
+            backoff.reset();
+            failures.succeeded();
+          }
         } catch (error) {
-          // Whatever was in flight settles before anything is read again (its acked events are simply
-          // re-published later and dropped by the stream's duplicate window). It may be what failed.
+          // Whatever was in flight settles before anything is read again; what it got stored is found by the look
+          // at the stream that follows, and marked instead of published again.
           await inFlight?.done.catch(() => undefined);
           inFlight = null;
           marks.clear();
-          session = this.publisher.session();
+          session = this.publisher.session(unmarked);
+          checkStream = true;
           if (error instanceof LeaseLostError) throw error;
           const wait = backoff.next();
-          log.warn({ err: error, attempt: backoff.failures, retryInMs: wait }, 'relay step failed; retrying');
-          await delay(wait, this.stopSignal.signal);
+          failures.failed(error, { retryInMs: wait });
+          await this.backOff(wait);
         }
       }
       if (inFlight) await finish(inFlight);
       await marks.settleAll();
+      // Everything sent was acknowledged and marked: a successor has nothing to look for in the stream.
+      if (unmarked.empty && !checkStream) await this.reader.settleStreamCheck(fence, [], null);
       log.info({ reason: this.stopping ? 'stopping' : 'lease no longer held' }, 'stopped publishing');
     } catch (error) {
       log.warn({ err: error }, 'stopped publishing: lease lost');

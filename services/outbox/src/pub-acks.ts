@@ -2,9 +2,29 @@ import { NoRespondersError, TimeoutError, createInbox, type MsgHdrs, type NatsCo
 import { JetStreamApiError, JetStreamError, type ApiError } from '@nats-io/jetstream';
 import { performance } from 'node:perf_hooks';
 
+/** What the stream said about one message: stored at `seq` now, or earlier (`duplicate`: dropped as a re-publish). */
+export interface PubAck {
+  duplicate: boolean;
+  seq: number;
+}
+
 /** Sends one message to a JetStream stream and resolves with its acknowledgement. */
 export interface AckedPublisher {
-  publish(subject: string, payload: string, headers: MsgHdrs): Promise<{ duplicate: boolean }>;
+  publish(subject: string, payload: string, headers: MsgHdrs): Promise<PubAck>;
+  /** The highest stream sequence any acknowledgement reported so far (0 before the first). */
+  readonly highestSeq: number;
+}
+
+/**
+ * The connection to NATS was lost, or came back, while this publish waited for its acknowledgement, or it was
+ * made while disconnected. Its outcome is unknown: the client drops what it had buffered at a reconnect, and an
+ * ack may have been lost. The relay looks in the stream before it publishes again (stream-check.ts).
+ */
+export class ConnectionInterruptedError extends JetStreamError {
+  constructor(what: 'disconnected' | 'reconnected' | 'not connected') {
+    super(`NATS connection ${what} before the acknowledgement arrived; outcome unknown`);
+    this.name = 'ConnectionInterruptedError';
+  }
 }
 
 export interface PubAckCollectorOptions {
@@ -18,7 +38,7 @@ export interface PubAckCollectorOptions {
 
 interface WaitingAck {
   subject: string;
-  resolve: (ack: { duplicate: boolean }) => void;
+  resolve: (ack: PubAck) => void;
   reject: (error: unknown) => void;
   /** Monotonic (performance.now()): a wall clock stepped back must not hold a publish beyond its timeout. */
   deadline: number;
@@ -50,6 +70,10 @@ export class PubAckCollector implements AckedPublisher {
   private next = 0;
   private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
+  private connected = true;
+  private stopWatching: () => void = () => undefined;
+  private readonly reconnectListeners = new Set<() => void>();
+  highestSeq = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -57,10 +81,50 @@ export class PubAckCollector implements AckedPublisher {
   ) {
     this.prefix = createInbox(options.inboxPrefix);
     this.subscription = nc.subscribe(`${this.prefix}.*`, { callback: (_error, msg) => this.settle(msg.subject, msg.headers, msg.data) });
+    void this.watchConnection();
   }
 
-  publish(subject: string, payload: string, headers: MsgHdrs): Promise<{ duplicate: boolean }> {
+  /** Forgets the acknowledged sequences (the stream was created anew and numbers from 1 again). */
+  resetHighestSeq(): void {
+    this.highestSeq = 0;
+  }
+
+  /** Calls `listener` whenever the connection to NATS is back after a loss (publishing can resume at once). */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  /**
+   * Publishes waiting when the connection drops, and those sent while it was down, would otherwise wait out their
+   * timeout (the client silently drops its buffer at a reconnect): they fail at once, and publishing resumes as
+   * soon as the connection is back instead of one publish timeout (or backoff) later.
+   */
+  private async watchConnection(): Promise<void> {
+    const statuses = this.nc.status();
+    // The implementation stops with stop() (the type only promises an AsyncIterable): without it, every collector
+    // made on a long-lived connection would stay registered with it.
+    this.stopWatching = () => (statuses as { stop?: () => void }).stop?.();
+    try {
+      for await (const status of statuses) {
+        if (this.closed) return;
+        if (status.type === 'disconnect') {
+          this.connected = false;
+          this.failWaiting(new ConnectionInterruptedError('disconnected'));
+        } else if (status.type === 'reconnect') {
+          this.connected = true;
+          this.failWaiting(new ConnectionInterruptedError('reconnected'));
+          for (const listener of this.reconnectListeners) listener();
+        }
+      }
+    } catch {
+      // The status iterator ends with the connection; nothing is waiting for it then.
+    }
+  }
+
+  publish(subject: string, payload: string, headers: MsgHdrs): Promise<PubAck> {
     if (this.closed) return Promise.reject(new JetStreamError('publisher closed'));
+    if (!this.connected) return Promise.reject(new ConnectionInterruptedError('not connected'));
     const token = (this.next++).toString(36);
     headers.set('Nats-Expected-Stream', this.options.stream);
     try {
@@ -80,10 +144,16 @@ export class PubAckCollector implements AckedPublisher {
     if (this.closed) return;
     this.closed = true;
     this.subscription.unsubscribe();
+    this.reconnectListeners.clear();
+    this.stopWatching();
+    this.failWaiting(new JetStreamError('publisher closed'));
+  }
+
+  private failWaiting(error: Error): void {
     this.stopSweeper();
-    const error = new JetStreamError('publisher closed');
-    for (const waiting of this.waiting.values()) waiting.reject(error);
+    const waiting = [...this.waiting.values()];
     this.waiting.clear();
+    for (const w of waiting) w.reject(error);
   }
 
   private settle(replySubject: string, headers: MsgHdrs | undefined, data: Uint8Array): void {
@@ -104,8 +174,11 @@ export class PubAckCollector implements AckedPublisher {
       return;
     }
     if (body.error) waiting.reject(new JetStreamApiError(body.error));
-    else if (!body.stream) waiting.reject(new JetStreamError('invalid ack response'));
-    else waiting.resolve({ duplicate: body.duplicate === true });
+    else if (!body.stream || typeof body.seq !== 'number') waiting.reject(new JetStreamError('invalid ack response'));
+    else {
+      if (body.seq > this.highestSeq) this.highestSeq = body.seq;
+      waiting.resolve({ duplicate: body.duplicate === true, seq: body.seq });
+    }
   }
 
   private expire(): void {
@@ -126,11 +199,16 @@ export class PubAckCollector implements AckedPublisher {
 
 /** The same contract over `JetStreamClient.publish` (a request per message), for comparison and tests. */
 export function jetStreamClientPublisher(
-  js: { publish(subject: string, payload: string, options: object): Promise<{ duplicate: boolean }> },
+  js: { publish(subject: string, payload: string, options: object): Promise<PubAck> },
   options: PubAckCollectorOptions,
 ): AckedPublisher {
-  return {
-    publish: (subject, payload, headers) =>
-      js.publish(subject, payload, { headers, timeout: options.timeoutMs, expect: { streamName: options.stream }, retries: 1 }),
+  const publisher = {
+    highestSeq: 0,
+    publish: async (subject: string, payload: string, headers: MsgHdrs): Promise<PubAck> => {
+      const ack = await js.publish(subject, payload, { headers, timeout: options.timeoutMs, expect: { streamName: options.stream }, retries: 1 });
+      publisher.highestSeq = Math.max(publisher.highestSeq, ack.seq);
+      return { duplicate: ack.duplicate, seq: ack.seq };
+    },
   };
+  return publisher;
 }

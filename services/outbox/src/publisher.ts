@@ -2,7 +2,7 @@ import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import type { AckedPublisher } from './pub-acks';
+import type { AckedPublisher, PubAck } from './pub-acks';
 import type { OutboxRecord } from './reader';
 import { OutboxError } from './errors';
 import { isReservedHeaderName } from './event';
@@ -31,7 +31,7 @@ export interface StreamSpec {
  * Creates the stream if missing; if it exists, checks that it captures our subjects and widens a duplicate
  * window that is shorter than configured (a short window would let a successor's re-publish through).
  */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'created' | 'updated' | 'unchanged'> {
   const subject = `${spec.subjectPrefix}.>`;
   const info = await jsm.streams.info(spec.name).catch((error: unknown) => {
     if ((error as { name?: string; code?: unknown }).name === 'StreamNotFoundError') return null;
@@ -40,7 +40,7 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
   });
   if (!info) {
     await jsm.streams.add({ name: spec.name, subjects: [subject], duplicate_window: nanos(spec.duplicateWindowMs) });
-    return;
+    return 'created';
   }
   const subjects = info.config.subjects ?? [];
   const window = info.config.duplicate_window;
@@ -51,7 +51,9 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
       subjects: needsSubject ? [...subjects, subject] : subjects,
       duplicate_window: needsWindow ? nanos(spec.duplicateWindowMs) : window,
     });
+    return 'updated';
   }
+  return 'unchanged';
 }
 
 /**
@@ -108,6 +110,12 @@ export interface PublishOutcome {
   interrupted: boolean;
 }
 
+/** Told of every message as it is handed to NATS and when its acknowledgement gives its stream sequence. */
+export interface SendTracker {
+  sent(outboxSeq: string): void;
+  acked(outboxSeq: string, streamSeq: number): void;
+}
+
 export interface PublisherOptions {
   stream: string;
   subjectPrefix: string;
@@ -134,8 +142,13 @@ export class JetStreamPublisher {
   }
 
   /** A publishing session for one leader term (see PublishSession); batches published in it may overlap. */
-  session(): PublishSession {
-    return new PublishSession(this.sender, this.options, (record) => this.subjectOf(record), (record) => this.headersOf(record));
+  session(tracker?: SendTracker): PublishSession {
+    return new PublishSession(this.sender, this.options, (record) => this.subjectOf(record), (record) => this.headersOf(record), tracker);
+  }
+
+  /** The highest stream sequence acknowledged to this publisher's sender so far. */
+  get highestAckedSeq(): number {
+    return this.sender.highestSeq;
   }
 
   /** Publishes one batch on its own (a session of one batch). */
@@ -191,6 +204,7 @@ export class PublishSession {
     private readonly options: PublisherOptions,
     private readonly subjectOf: (record: OutboxRecord) => string,
     private readonly headersOf: (record: OutboxRecord) => MsgHdrs,
+    private readonly tracker?: SendTracker,
   ) {}
 
   /**
@@ -225,7 +239,7 @@ export class PublishSession {
    * a throw while building the message (a header value the client refuses) is this event's permanent failure, so
    * it is retried and dead-lettered like any other and never escapes the publishing loop.
    */
-  private send(record: OutboxRecord): Promise<{ duplicate: boolean }> {
+  private send(record: OutboxRecord): Promise<PubAck> {
     let subject: string;
     let headers: MsgHdrs;
     try {
@@ -272,11 +286,13 @@ export class PublishSession {
           interrupted = true;
           break;
         }
+        this.tracker?.sent(record.seq);
         const sent: Promise<void> = this.send(record)
           .then(
             (ack) => {
               ackedFlags[i] = true;
               if (ack.duplicate) duplicates++;
+              this.tracker?.acked(record.seq, ack.seq);
             },
             (error: unknown) => {
               failure ??= { record, error };

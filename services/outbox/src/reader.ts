@@ -57,11 +57,14 @@ export class OutboxReader {
     // The lease row is updated (and so row-locked) in the same statement as the events: a successor's
     // acquisition waits for this commit and then sees the new progress, so fenced progress is never lost
     // or interleaved with the successor's.
+    // check_stream_from ($7) moves with every mark: where a successor must look in the stream for events
+    // acknowledged but not marked (see stream-check.ts).
     this.markSql = `
       WITH lease AS (
         UPDATE ${this.t.partitions}
         SET published_total = published_total + cardinality($4::bigint[]),
-            last_published_seq = $5::bigint, last_published_id = $6::uuid, last_published_at = now()
+            last_published_seq = $5::bigint, last_published_id = $6::uuid, last_published_at = now(),
+            check_stream_from = $7::bigint
         WHERE partition = $1 AND holder = $2 AND epoch = $3
         RETURNING epoch)
       UPDATE ${this.t.outbox} o SET published_at = now(), published_epoch = lease.epoch
@@ -111,7 +114,7 @@ export class OutboxReader {
    * Marks acknowledged events published and records progress on the lease row, only while holding the fence.
    * Throws LeaseLostError when another epoch took over (nothing is marked then).
    */
-  async markPublished(fence: Fence, records: readonly OutboxRecord[]): Promise<number> {
+  async markPublished(fence: Fence, records: readonly OutboxRecord[], checkStreamFrom: number): Promise<number> {
     if (records.length === 0) return 0;
     const last = records[records.length - 1]!;
     const { rows } = await this.pool.query(this.markSql, [
@@ -121,6 +124,7 @@ export class OutboxReader {
       records.map((r) => r.seq),
       last.seq,
       last.id,
+      checkStreamFrom,
     ]);
     if (rows.length === 0 && !(await this.holds(fence, false))) {
       throw new LeaseLostError(fence.partition, fence.epoch, 'progress update rejected: epoch superseded');
@@ -146,6 +150,43 @@ export class OutboxReader {
       throw new LeaseLostError(fence.partition, fence.epoch, 'dead-letter move rejected: epoch superseded');
     }
     return null;
+  }
+
+  /**
+   * Where this partition's holder must look in the stream before publishing (null: nothing to look at). Throws
+   * LeaseLostError when the fence no longer holds.
+   */
+  async streamCheckFrom(fence: Fence): Promise<number | null> {
+    const { rows } = await this.pool.query<{ from: string | null }>(
+      `SELECT check_stream_from::text AS from FROM ${this.t.partitions} WHERE partition = $1 AND holder = $2 AND epoch = $3`,
+      [fence.partition, fence.holder, fence.epoch],
+    );
+    if (!rows[0]) throw new LeaseLostError(fence.partition, fence.epoch, 'stream check refused: epoch superseded');
+    return rows[0].from === null ? null : Number(rows[0].from);
+  }
+
+  /**
+   * After looking at the stream: marks the events found there published (pending ones of this partition only) and
+   * records where the next look starts (`next`, null when nothing can be unmarked any more), in one fenced
+   * statement. Returns how many events it marked. Throws LeaseLostError when superseded.
+   */
+  async settleStreamCheck(fence: Fence, foundIds: readonly string[], next: number | null): Promise<number> {
+    const { rows } = await this.pool.query<{ marked: number }>(
+      `WITH lease AS (
+         SELECT epoch FROM ${this.t.partitions} WHERE partition = $1 AND holder = $2 AND epoch = $3 FOR UPDATE),
+       marked AS (
+         UPDATE ${this.t.outbox} o SET published_at = now(), published_epoch = lease.epoch
+         FROM lease
+         WHERE o.partition = $1 AND o.id = ANY($4::uuid[]) AND o.published_at IS NULL
+         RETURNING o.seq)
+       UPDATE ${this.t.partitions} p
+       SET check_stream_from = $5::bigint, published_total = published_total + (SELECT count(*) FROM marked)
+       FROM lease WHERE p.partition = $1
+       RETURNING (SELECT count(*) FROM marked)::int AS marked`,
+      [fence.partition, fence.holder, fence.epoch, foundIds, next],
+    );
+    if (!rows[0]) throw new LeaseLostError(fence.partition, fence.epoch, 'stream check refused: epoch superseded');
+    return rows[0].marked;
   }
 
   /** Whether the fence still holds (optionally also requiring an unexpired lease). */

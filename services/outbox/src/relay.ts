@@ -3,13 +3,15 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { ClientConfig, Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Backoff, delay } from './backoff';
+import { FailureLog } from './failure-log';
 import { PartitionBalancer, type BalancerSnapshot } from './balancer';
 import { validateRelaySettings, type RelaySettings } from './config';
 import { LeaseElector } from './lease';
 import { PgListener } from './listener';
 import { assertSchemaCurrent, readPartitionCount } from './migrate';
 import { outboxTables } from './names';
-import { PartitionRelay } from './partition-relay';
+import { PartitionRelay, type PartitionStream } from './partition-relay';
+import { findStoredEvents, streamLastSeq } from './stream-check';
 import { ensureStream, JetStreamPublisher } from './publisher';
 import { PubAckCollector } from './pub-acks';
 import { OutboxReader } from './reader';
@@ -63,6 +65,7 @@ export class OutboxRelay {
   private acks: PubAckCollector | null = null;
   private steppingDown: Promise<Array<{ partition: number; epoch: number }>> | null = null;
   private streamReadyPromise: Promise<void> | null = null;
+  private streamEnsuring = false;
   private started = false;
 
   constructor(
@@ -86,6 +89,18 @@ export class OutboxRelay {
     await assertSchemaCurrent(pool, s.schema);
     const reader = new OutboxReader(pool, s.schema);
     this.acks = new PubAckCollector(this.deps.nats, { stream: s.stream, timeoutMs: s.publishTimeoutMs });
+    // NATS is back: partitions backing off after failed publishes retry now rather than at their next backoff.
+    this.acks.onReconnect(() => {
+      for (const partition of this.partitions) partition.retryNow.set();
+    });
+    const stream: PartitionStream = {
+      ready: (signal) => this.streamReady(signal),
+      lost: () => this.streamLost(),
+      storedEvents: (partition, from) =>
+        from === null
+          ? streamLastSeq(this.deps.nats, s.stream, s.publishTimeoutMs).then((lastSeq) => ({ ids: [], lastSeq, scanned: 0, streamReset: false }))
+          : findStoredEvents(this.deps.nats, s.stream, partition, from, s.publishTimeoutMs),
+    };
     const publisher = new JetStreamPublisher(this.acks, { stream: s.stream, subjectPrefix: s.subjectPrefix });
     const balancer = new PartitionBalancer({
       pool: leasePool,
@@ -116,9 +131,7 @@ export class OutboxRelay {
       elector.on('elected', (epoch) => observer.leadershipChanged(partition, epoch));
       elector.on('lost', () => observer.leadershipChanged(partition, null));
       this.electors.push(elector);
-      this.partitions.push(
-        new PartitionRelay(elector, reader, publisher, (signal) => this.streamReady(signal), s.instanceId, s, this.logger, observer),
-      );
+      this.partitions.push(new PartitionRelay(elector, reader, publisher, stream, s.instanceId, s, this.logger, observer));
     }
     const channel = outboxTables(s.schema).channel;
     const connection = this.deps.listenConnection ?? (pool as unknown as { options: ClientConfig }).options;
@@ -234,28 +247,52 @@ export class OutboxRelay {
     for (const partition of this.partitions) partition.wake.set();
   }
 
-  /** Ensures the stream once per process, retrying with backoff while NATS is unreachable; never rejects. */
+  /**
+   * Ensures the stream (once per process, and again after `streamLost`), retrying with backoff while NATS is
+   * unreachable; never rejects.
+   */
   private ensureStreamOnce(): Promise<void> {
     this.streamReadyPromise ??= (async () => {
+      this.streamEnsuring = true;
       const backoff = new Backoff(this.settings.backoffMinMs, this.settings.backoffMaxMs);
-      for (;;) {
-        try {
-          const jsm = await jetstreamManager(this.deps.nats);
-          await ensureStream(jsm, {
-            name: this.settings.stream,
-            subjectPrefix: this.settings.subjectPrefix,
-            duplicateWindowMs: this.settings.duplicateWindowMs,
-          });
-          return;
-        } catch (error) {
-          if (!this.started) return;
-          const wait = backoff.next();
-          this.logger.warn({ err: error, stream: this.settings.stream, retryInMs: wait }, 'cannot ensure stream; retrying');
-          await delay(wait);
+      const failures = new FailureLog(this.logger.child({ stream: this.settings.stream }), 'ensuring the stream');
+      try {
+        for (;;) {
+          try {
+            const jsm = await jetstreamManager(this.deps.nats);
+            const outcome = await ensureStream(jsm, {
+              name: this.settings.stream,
+              subjectPrefix: this.settings.subjectPrefix,
+              duplicateWindowMs: this.settings.duplicateWindowMs,
+            });
+            // A new stream numbers from 1 again: acknowledgements of the old one say nothing about where it stores.
+            if (outcome === 'created') this.acks?.resetHighestSeq();
+            failures.succeeded({ outcome });
+            return;
+          } catch (error) {
+            if (!this.started) return;
+            const wait = backoff.next();
+            failures.failed(error, { retryInMs: wait });
+            await delay(wait);
+          }
         }
+      } finally {
+        this.streamEnsuring = false;
       }
     })();
     return this.streamReadyPromise;
+  }
+
+  /**
+   * A publish found nothing listening on the stream's subjects: the stream was deleted (or never created) under a
+   * running relay. Ensure it again, once for all partitions; those that failed wait for it at their next try.
+   */
+  private streamLost(): void {
+    const current = this.streamReadyPromise;
+    if (!current || this.streamEnsuring) return;
+    this.logger.warn({ stream: this.settings.stream }, 'no stream answers for the relay\'s subjects; ensuring it again');
+    this.streamReadyPromise = null;
+    void this.ensureStreamOnce();
   }
 
   /** The stream is ensured (or `signal` aborts first: the term ended while NATS was unreachable). */

@@ -34,7 +34,9 @@ it('resolves each publish with its own ack, and reports a re-publish of the same
   const results = await Promise.all(ids.map((id, i) => acks.publish(`${ns.subjectPrefix}.T.E`, JSON.stringify({ i }), withId(id))));
   expect(results.every((r) => r.duplicate === false)).toBe(true);
   const again = await acks.publish(`${ns.subjectPrefix}.T.E`, JSON.stringify({ i: 0 }), withId(ids[0]!));
-  expect(again).toEqual({ duplicate: true });
+  // A duplicate's ack names where the original is stored.
+  expect(again).toEqual({ duplicate: true, seq: 1 });
+  expect(acks.highestSeq).toBe(ids.length);
   const stored = await readStream(ns.nc, ns.stream);
   expect(stored.map((m) => (m.data as { i: number }).i)).toEqual(ids.map((_, i) => i));
 });

@@ -39,6 +39,9 @@ function holdingClient(held: OutboxRecord) {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const js: AckedPublisher = {
+    get highestSeq() {
+      return real.highestSeq;
+    },
     async publish(subject, payload, headers) {
       const ack = await real.publish(subject, payload, headers);
       if (headers.get('Nats-Msg-Id') === held.id) await gate;

@@ -233,7 +233,7 @@ describe('OutboxRelay', () => {
     const ids = await enqueueSteps(['s1'], 1);
     expect(await reader.readPending(stale, 10)).toBeNull();
     const fakeRecord = { seq: '2', id: ids[0]!, partition: 0, aggregateType: 'Order', aggregateId: 's1', eventType: 'OrderStep', payload: '{}', headers: {}, createdAt: new Date() };
-    await expect(reader.markPublished(stale, [fakeRecord])).rejects.toMatchObject({ name: 'LeaseLostError', epoch: staleEpoch });
+    await expect(reader.markPublished(stale, [fakeRecord], 1)).rejects.toMatchObject({ name: 'LeaseLostError', epoch: staleEpoch });
     // The relay itself notices at its next renewal and stops; it published nothing under the stale epoch.
     await waitFor('a to step down', () => !a.status().leading || undefined, 5000);
     const { rows } = await db.pool.query(`SELECT published_at FROM "${db.schema}".outbox WHERE id = $1`, [ids[0]]);

@@ -18,20 +18,21 @@ afterAll(async () => {
   await db.drop();
 });
 
-const READ_MIGRATION = '1733000000000_read_pending';
+/** The newest migration: a schema left by the previous version lacks it. */
+const NEWEST_MIGRATION = '1733100000000_stream_check';
 
 it('accepts a fully migrated schema, and names the missing migration of an older one', async () => {
   await expect(assertSchemaCurrent(db.pool, db.schema)).resolves.toBeUndefined();
-  await db.pool.query(`DROP FUNCTION "${db.schema}".outbox_read_pending(integer, text, bigint, bigint[], integer)`);
-  await db.pool.query(`DELETE FROM "${db.schema}".outbox_migrations WHERE name = $1`, [READ_MIGRATION]);
+  await db.pool.query(`ALTER TABLE "${db.schema}".outbox_partitions DROP COLUMN check_stream_from`);
+  await db.pool.query(`DELETE FROM "${db.schema}".outbox_migrations WHERE name = $1`, [NEWEST_MIGRATION]);
 
   const error = await assertSchemaCurrent(db.pool, db.schema).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(SchemaError);
-  expect((error as Error).message).toContain(READ_MIGRATION);
+  expect((error as Error).message).toContain(NEWEST_MIGRATION);
   expect((error as Error).message).toContain('outbox migrate');
 
   const relay = makeRelay(db, ns, ns.nc);
-  await expect(relay.start()).rejects.toThrow(READ_MIGRATION);
+  await expect(relay.start()).rejects.toThrow(NEWEST_MIGRATION);
   await relay.stop();
 
   await migrateOutbox({ pool: db.pool, schema: db.schema });

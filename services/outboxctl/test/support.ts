@@ -76,7 +76,7 @@ export async function asLeader<T>(db: CtlDb, partition: number, work: (fence: Fe
 export async function publishPending(db: CtlDb, partition = 0): Promise<void> {
   await asLeader(db, partition, async (fence) => {
     const records = await db.reader.readPending(fence, 10_000);
-    await db.reader.markPublished(fence, records ?? []);
+    await db.reader.markPublished(fence, records ?? [], 1);
   });
 }
 

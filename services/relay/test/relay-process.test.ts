@@ -196,9 +196,9 @@ it('waits, not ready, while the outbox schema does not exist yet, then starts on
 it('waits, not ready, while the schema lacks a migration of this version (naming it), then starts once migrated', async () => {
   const schema = `${db.schema}_old`;
   await migrateOutbox({ pool: db.pool, schema });
-  // The schema as a previous version left it: without the read function's migration.
-  await db.pool.query(`DROP FUNCTION "${schema}".outbox_read_pending(integer, text, bigint, bigint[], integer)`);
-  await db.pool.query(`DELETE FROM "${schema}".outbox_migrations WHERE name = '1733000000000_read_pending'`);
+  // The schema as the previous version left it: without its newest migration.
+  await db.pool.query(`ALTER TABLE "${schema}".outbox_partitions DROP COLUMN check_stream_from`);
+  await db.pool.query(`DELETE FROM "${schema}".outbox_migrations WHERE name = '1733100000000_stream_check'`);
   const port = await freePort();
   const proc = startService('services/relay/dist/main.js', {
     DATABASE_URL: TEST_DATABASE_URL,
@@ -214,7 +214,7 @@ it('waits, not ready, while the schema lacks a migration of this version (naming
   try {
     const line = await waitFor(
       'a "schema not ready" line naming the migration',
-      () => proc.logs.find((l) => l.msg === 'outbox schema not ready; waiting' && JSON.stringify(l).includes('1733000000000_read_pending')),
+      () => proc.logs.find((l) => l.msg === 'outbox schema not ready; waiting' && JSON.stringify(l).includes('1733100000000_stream_check')),
     );
     expect(JSON.stringify(line)).toContain('run `outbox migrate`');
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);

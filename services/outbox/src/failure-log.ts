@@ -1,0 +1,65 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+
+/** How often a failure that goes on is summarized (one WARN line) while it lasts. */
+export const FAILURE_SUMMARY_EVERY_MS = 30_000;
+
+/** The parts of an error worth a log line without its stack: what it is and what it says. */
+export function causeOf(error: unknown): { name?: string; code?: unknown; message: string } {
+  const e = error as { name?: string; code?: unknown; message?: string } | null;
+  if (!e || typeof e !== 'object') return { message: String(error) };
+  return { name: e.name, ...(e.code !== undefined ? { code: e.code } : {}), message: e.message ?? String(error) };
+}
+
+/**
+ * Logs a failing activity by its state changes, not by its retries: a 2-minute database outage seen by a relay
+ * that retries every few hundred milliseconds is one WARN when it starts (with the error and its stack, once), a
+ * WARN summary every 30 s while it lasts (attempts, duration, last cause, no stack), and one INFO when it is over.
+ * Each retry in between is DEBUG.
+ */
+export class FailureLog {
+  private failingSince: number | null = null;
+  private attempts = 0;
+  private lastSummary = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    /** What fails, as a subject: "publishing", "lease renewal", "balance check". */
+    private readonly what: string,
+    private readonly summaryEveryMs = FAILURE_SUMMARY_EVERY_MS,
+  ) {}
+
+  get failing(): boolean {
+    return this.failingSince !== null;
+  }
+
+  failed(error: unknown, context: Record<string, unknown> = {}): void {
+    const now = performance.now();
+    this.attempts++;
+    if (this.failingSince === null) {
+      this.failingSince = now;
+      this.lastSummary = now;
+      this.logger.warn({ err: error, ...context }, `${this.what} failing; retrying`);
+      return;
+    }
+    if (now - this.lastSummary >= this.summaryEveryMs) {
+      this.lastSummary = now;
+      this.logger.warn(
+        { cause: causeOf(error), attempts: this.attempts, failingForMs: Math.round(now - this.failingSince), ...context },
+        `${this.what} still failing`,
+      );
+      return;
+    }
+    this.logger.debug({ cause: causeOf(error), attempt: this.attempts, ...context }, `${this.what} failed again`);
+  }
+
+  succeeded(context: Record<string, unknown> = {}): void {
+    if (this.failingSince === null) return;
+    this.logger.info(
+      { attempts: this.attempts, failedForMs: Math.round(performance.now() - this.failingSince), ...context },
+      `${this.what} recovered`,
+    );
+    this.failingSince = null;
+    this.attempts = 0;
+  }
+}

@@ -1,0 +1,149 @@
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { OutboxError } from './errors';
+import { OutboxHeaders } from './publisher';
+
+/**
+ * Window-free deduplication, part 1: where the stream may hold events this partition has not marked yet.
+ *
+ * Every message the relay sends gets a lower bound of the stream sequence it will be stored at, as soon as it is
+ * sent: one more than the highest sequence any acknowledgement has reported so far (a message sent after an ack
+ * arrived is stored after the acknowledged one). Its acknowledgement replaces the bound by the exact sequence.
+ * The smallest bound among the messages sent and not yet marked is where a look at the stream must start to find
+ * every one of them; each mark records it on the lease row (`check_stream_from`), so a successor, or this relay
+ * after a failure, knows where to look whatever happened in between.
+ */
+export class UnmarkedStreamSeqs {
+  /** Outbox seq → lower bound (or exact value) of its stream sequence, for messages sent and not marked. */
+  private readonly bounds = new Map<string, number>();
+
+  constructor(private readonly highestAcked: () => number) {}
+
+  sent(outboxSeq: string): void {
+    this.bounds.set(outboxSeq, this.highestAcked() + 1);
+  }
+
+  acked(outboxSeq: string, streamSeq: number): void {
+    if (this.bounds.has(outboxSeq)) this.bounds.set(outboxSeq, streamSeq);
+  }
+
+  /**
+   * Forgets `outboxSeqs` (about to be marked) and returns where a look at the stream must start once that mark
+   * committed: the smallest bound of the messages still unmarked, else just past everything acknowledged so far.
+   */
+  marking(outboxSeqs: readonly string[]): number {
+    for (const seq of outboxSeqs) this.bounds.delete(seq);
+    return this.floor();
+  }
+
+  floor(): number {
+    let min = this.highestAcked() + 1;
+    for (const bound of this.bounds.values()) if (bound < min) min = bound;
+    return min;
+  }
+
+  /** True when nothing sent is unmarked (a clean end of term leaves nothing to look at). */
+  get empty(): boolean {
+    return this.bounds.size === 0;
+  }
+
+  clear(): void {
+    this.bounds.clear();
+  }
+}
+
+/** Looking at the stream failed (NATS away, the stream gone, no progress within the timeout). Retried. */
+export class StreamCheckError extends OutboxError {
+  readonly stream: string;
+  constructor(stream: string, message: string, options?: { cause?: unknown }) {
+    super(`stream ${stream}: ${message}`, options);
+    this.stream = stream;
+  }
+}
+
+export interface StoredEvents {
+  /** Event ids (`Nats-Msg-Id`) of the partition's messages stored from the look's start to `lastSeq`. */
+  ids: string[];
+  /** The stream's last sequence when the look began: the next look, if any, starts after it. */
+  lastSeq: number;
+  /** Messages read (all partitions'), for the log and the benchmark. */
+  scanned: number;
+  /** True when the stream's sequences are below where the look was to start: recreated or purged meanwhile. */
+  streamReset: boolean;
+}
+
+/** The stream's last sequence (0 when empty). */
+export async function streamLastSeq(nc: NatsConnection, stream: string, timeoutMs: number): Promise<number> {
+  try {
+    return (await (await jetstreamManager(nc, { timeout: timeoutMs })).streams.info(stream)).state.last_seq;
+  } catch (error) {
+    throw new StreamCheckError(stream, 'cannot read the stream state', { cause: error });
+  }
+}
+
+/**
+ * Window-free deduplication, part 2: which of `partition`'s messages the stream holds from sequence `from` on.
+ * Reads headers only (no payloads) with an ordered consumer, up to the last sequence the stream had when the look
+ * began; messages stored after that were sent after it and are covered by the duplicate window. Gives up with
+ * StreamCheckError when no message arrives for `idleTimeoutMs`.
+ */
+export async function findStoredEvents(
+  nc: NatsConnection,
+  stream: string,
+  partition: number,
+  from: number,
+  idleTimeoutMs: number,
+): Promise<StoredEvents> {
+  let info;
+  try {
+    info = await (await jetstreamManager(nc, { timeout: idleTimeoutMs })).streams.info(stream);
+  } catch (error) {
+    throw new StreamCheckError(stream, 'cannot read the stream state', { cause: error });
+  }
+  const lastSeq = info.state.last_seq;
+  const streamReset = from > lastSeq + 1;
+  const start = Math.max(from, info.state.first_seq);
+  if (streamReset || start > lastSeq || info.state.messages === 0) return { ids: [], lastSeq, scanned: 0, streamReset };
+
+  const wanted = String(partition);
+  const ids: string[] = [];
+  let scanned = 0;
+  const consumer = await jetstream(nc, { timeout: idleTimeoutMs })
+    .consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start, headers_only: true })
+    .catch((error: unknown) => {
+      throw new StreamCheckError(stream, 'cannot read the stream', { cause: error });
+    });
+  const messages = await consumer.consume({ max_messages: 1000 });
+  let idle: NodeJS.Timeout | undefined;
+  let stalled = false;
+  let reached = false;
+  const arm = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      stalled = true;
+      void messages.close();
+    }, idleTimeoutMs);
+  };
+  try {
+    arm();
+    for await (const msg of messages) {
+      arm();
+      scanned++;
+      const h = msg.headers;
+      if (h && h.get(OutboxHeaders.partition) === wanted) {
+        const id = h.get('Nats-Msg-Id');
+        if (id) ids.push(id);
+      }
+      if (msg.seq >= lastSeq || msg.info.pending === 0) {
+        reached = true;
+        break;
+      }
+    }
+  } finally {
+    clearTimeout(idle);
+    await messages.close()?.catch(() => undefined);
+  }
+  if (stalled) throw new StreamCheckError(stream, `no message for ${idleTimeoutMs} ms while reading from sequence ${start} to ${lastSeq}`);
+  if (!reached) throw new StreamCheckError(stream, `the read from sequence ${start} ended before ${lastSeq}`);
+  return { ids, lastSeq, scanned, streamReset };
+}

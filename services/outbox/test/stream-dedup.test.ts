@@ -1,0 +1,115 @@
+/**
+ * No duplicate in the stream whatever the delay (issue 13, case 4). The stream's `Nats-Msg-Id` dedup only covers
+ * its duplicate window; events that were acknowledged but not yet marked published are re-published later than
+ * that when marks fail for long, or when the only relay is gone for long. The relay must look at what the stream
+ * already holds before it publishes again. Here the window is 2 s and every wait is longer than it.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { Pool } from 'pg';
+import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
+import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { TEST_DATABASE_URL } from '../../../test/helpers/env';
+import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
+import { makeRelay } from '../../../test/helpers/relay';
+
+const WINDOW_MS = 2000;
+const timings = { leaseMs: 200, renewMs: 50, duplicateWindowMs: WINDOW_MS, backoffMinMs: 20, backoffMaxMs: 200, publishTimeoutMs: 1000 };
+
+let db: TestSchema;
+let ns: TestStream;
+let outbox: Outbox;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeEach(async () => {
+  db = await createTestSchema('sdedup');
+  ns = await createTestStream('sdedup');
+  outbox = new Outbox({ pool: db.pool, schema: db.schema });
+  const jsm = await jetstreamManager(ns.nc);
+  await jsm.streams.add({ name: ns.stream, subjects: [`${ns.subjectPrefix}.>`], duplicate_window: nanos(WINDOW_MS) });
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await outbox.close();
+  await ns.drop();
+  await db.drop();
+});
+
+const t = () => `"${db.schema}"`;
+
+/** Every mark (any UPDATE of published_at) fails in Postgres until `allow()`: a database in trouble for marks. */
+async function refuseMarks(): Promise<{ allow: () => Promise<void> }> {
+  await db.pool.query(`
+    CREATE FUNCTION ${t()}.refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'marks refused by the test'; END $$;
+    CREATE TRIGGER refuse_marks BEFORE UPDATE OF published_at ON ${t()}.outbox FOR EACH ROW EXECUTE FUNCTION ${t()}.refuse_mark();`);
+  return { allow: async () => void (await db.pool.query(`DROP TRIGGER refuse_marks ON ${t()}.outbox`)) };
+}
+
+/**
+ * One transaction, so the relay reads the steps as one batch and publishes them all before its first mark: while
+ * marks fail it publishes nothing more (it stops at the first failure, and its look at the stream cannot record
+ * what it found either).
+ */
+async function enqueueSteps(aggregate: string, steps: number): Promise<string[]> {
+  const events = Array.from({ length: steps }, (_, i) => ({ aggregateType: 'Acct', aggregateId: aggregate, eventType: 'Step', payload: { n: i + 1 } }));
+  return (await outbox.transaction((tx) => outbox.enqueue(tx, events))).map((row) => row.id);
+}
+
+async function stored(): Promise<number> {
+  const info = await (await jetstreamManager(ns.nc)).streams.info(ns.stream);
+  return info.state.messages;
+}
+
+async function drained(): Promise<void> {
+  await waitFor('every event marked published', async () => {
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${t()}.outbox WHERE published_at IS NULL`);
+    return rows[0].n === 0 || undefined;
+  }, 30_000);
+}
+
+/** The passage of the duplicate window is the condition itself: nothing to await but time. */
+const pastTheWindow = () => new Promise((resolve) => setTimeout(resolve, WINDOW_MS * 1.5));
+
+function start(pool: Pool = db.pool): OutboxRelay {
+  const relay = makeRelay({ ...db, pool }, ns, ns.nc, timings);
+  cleanups.push(() => relay.stop().catch(() => undefined));
+  return relay;
+}
+
+it('marks that fail for longer than the duplicate window: the acknowledged events are stored once', async () => {
+  const marks = await refuseMarks();
+  const relay = start();
+  await relay.start();
+  const ids = await enqueueSteps('A', 3);
+  await waitFor('the three events acknowledged by the stream', async () => ((await stored()) >= 3 ? true : undefined));
+  await pastTheWindow();
+  await marks.allow();
+  await drained();
+  const messages = await readStream(ns.nc, ns.stream);
+  expect(messages.map((m) => m.eventId)).toEqual(ids);
+});
+
+it('the only relay dies after publishing, before marking, and a new one starts after the window: stored once', async () => {
+  const marks = await refuseMarks();
+  // A pool that can "die" with its process: every later query fails at once, so it neither marks nor releases.
+  const dying = new Pool({ connectionString: TEST_DATABASE_URL, max: 4 });
+  dying.on('error', () => undefined);
+  let dead = false;
+  const query = dying.query.bind(dying);
+  dying.query = ((...args: Parameters<Pool['query']>) => (dead ? Promise.reject(new Error('process died')) : query(...args))) as Pool['query'];
+  cleanups.push(() => dying.end());
+  const first = start(dying);
+  await first.start();
+  const ids = await enqueueSteps('B', 3);
+  await waitFor('the three events acknowledged by the stream', async () => ((await stored()) >= 3 ? true : undefined));
+  dead = true;
+  await first.stop().catch(() => undefined);
+  await marks.allow();
+  await pastTheWindow();
+  const second = start();
+  await second.start();
+  const later = await enqueueSteps('B', 1);
+  await drained();
+  const messages = await readStream(ns.nc, ns.stream);
+  expect(messages.map((m) => m.eventId)).toEqual([...ids, ...later]);
+});

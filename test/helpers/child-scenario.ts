@@ -1,0 +1,100 @@
+/**
+ * Runs a scenario in a child node process, for faults whose symptom is a dead process: an `'error'` event
+ * nobody listens to, an unhandled rejection. Inside jest those are caught by jest's own handlers (or kill the
+ * worker and every test on it), so "the process survives" can only be asserted from outside.
+ *
+ * A scenario is a function exported by a test file: `(input) => Promise<result>` with JSON input and result.
+ * The parent calls `runScenario(__filename, 'name', input)`; the child (`node -r register-ts.cjs` on this file)
+ * loads that test file, runs the function, prints the result on one marked stdout line and then exits on its
+ * own once nothing is left to do (no `process.exit`), so a late crash still shows in the exit code.
+ *
+ * A test file that also holds scenarios declares its tests with `inTestRunner(() => { ... })`: in the child
+ * the file is only loaded for its exports, and jest's globals do not exist there.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const REGISTER_TS = path.join(ROOT, 'services', 'orders', 'test', 'support', 'register-ts.cjs');
+const FILE_VARIABLE = 'CHILD_SCENARIO_FILE';
+const NAME_VARIABLE = 'CHILD_SCENARIO_NAME';
+const INPUT_VARIABLE = 'CHILD_SCENARIO_INPUT';
+const RESULT_MARK = 'CHILD_SCENARIO_RESULT ';
+
+export interface ScenarioRun<R> {
+  /** Exit code (null when killed by a signal, see `signal`). 0 = ended on its own, nothing unhandled. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The scenario's result, if it got that far. */
+  result: R | undefined;
+  stdout: string;
+  stderr: string;
+  /** The child did not end within the time allowed and was killed. */
+  timedOut: boolean;
+}
+
+/** True inside a scenario child. */
+export function isScenarioChild(): boolean {
+  return process.env[FILE_VARIABLE] !== undefined;
+}
+
+/** Declares a test file's tests in jest, and nothing in a scenario child (which loads the file for its scenarios). */
+export function inTestRunner(declare: () => void): void {
+  if (!isScenarioChild()) declare();
+}
+
+/** Runs scenario `name` exported by `file` (usually `__filename`) in a child process and waits for it to end. */
+export function runScenario<I, R>(file: string, name: string, input: I, options: { timeoutMs?: number } = {}): Promise<ScenarioRun<R>> {
+  const child = spawn(process.execPath, ['-r', REGISTER_TS, __filename], {
+    cwd: ROOT,
+    env: { ...process.env, [FILE_VARIABLE]: file, [NAME_VARIABLE]: name, [INPUT_VARIABLE]: JSON.stringify(input) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 30_000);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARK));
+      const result = line === undefined ? undefined : (JSON.parse(line.slice(RESULT_MARK.length)) as R);
+      resolve({ code, signal, result, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** What a settled promise gave, in JSON: the value, or the error's class, code and message. */
+export type Settled<T> = { status: 'fulfilled'; value: T } | { status: 'rejected'; error: { name: string; code?: string; message: string } };
+
+export function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (error: unknown) => {
+      const e: Error & { code?: unknown } = error instanceof Error ? error : new Error(String(error));
+      return { status: 'rejected', error: { name: e.name, code: typeof e.code === 'string' ? e.code : undefined, message: e.message } };
+    },
+  );
+}
+
+async function childMain(): Promise<void> {
+  const file = process.env[FILE_VARIABLE]!;
+  const name = process.env[NAME_VARIABLE]!;
+  const scenario = (require(file) as Record<string, unknown>)[name];
+  if (typeof scenario !== 'function') throw new Error(`${file} exports no scenario ${name}`);
+  const result: unknown = await scenario(JSON.parse(process.env[INPUT_VARIABLE] ?? 'null'));
+  process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(result)}\n`);
+}
+
+if (require.main === module) {
+  childMain().catch((error: unknown) => {
+    process.stderr.write(`scenario failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 3;
+  });
+}
