@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { delay } from './backoff';
+import { FailureLog } from './failure-log';
 import { outboxTables, type OutboxTables } from './names';
 import { decideBalance, type BalanceDecision, type MemberView } from './shares';
 
@@ -44,9 +45,11 @@ export class PartitionBalancer {
   private ticks = 0;
   /** The join was announced (by the first heartbeat that succeeded). */
   private announced = false;
+  private readonly failures: FailureLog;
 
   constructor(private readonly options: PartitionBalancerOptions) {
     this.t = outboxTables(options.schema);
+    this.failures = new FailureLog(options.logger, 'balance check');
   }
 
   /**
@@ -54,7 +57,10 @@ export class PartitionBalancer {
    * they hand over their surplus now rather than at their next periodic check), then rebalances every interval.
    */
   async start(): Promise<void> {
-    await this.tick().catch((error: unknown) => this.options.logger?.warn({ err: error }, 'first balance failed; retrying'));
+    await this.tick().then(
+      () => this.failures.succeeded(),
+      (error: unknown) => this.failures.failed(error),
+    );
     this.loop ??= this.run();
   }
 
@@ -103,10 +109,11 @@ export class PartitionBalancer {
       if (this.abort.signal.aborted) break;
       try {
         await this.tick();
+        this.failures.succeeded();
       } catch (error) {
         // Keep what we hold (the electors renew on their own); just do not take anything new meanwhile.
         this.wanted = new Set();
-        this.options.logger?.warn({ err: error }, 'balance check failed; retrying');
+        this.failures.failed(error);
       }
     }
   }

@@ -15,51 +15,65 @@ export function causeOf(error: unknown): { name?: string; code?: unknown; messag
  * Logs a failing activity by its state changes, not by its retries: a 2-minute database outage seen by a relay
  * that retries every few hundred milliseconds is one WARN when it starts (with the error and its stack, once), a
  * WARN summary every 30 s while it lasts (attempts, duration, last cause, no stack), and one INFO when it is over.
- * Each retry in between is DEBUG.
+ * Each retry in between is DEBUG. One log may serve several parts that fail together (the partitions of a relay,
+ * by key): it is failing while any of them is, so an outage is one line for all of them.
  */
 export class FailureLog {
-  private failingSince: number | null = null;
+  /** Failing keys, and since when (monotonic ms). */
+  private readonly failingKeys = new Map<string, number>();
+  private failingSince = 0;
   private attempts = 0;
   private lastSummary = 0;
 
   constructor(
-    private readonly logger: Logger,
-    /** What fails, as a subject: "publishing", "lease renewal", "balance check". */
+    private readonly logger: Logger | undefined,
+    /** What fails, as a subject: "publishing", "lease heartbeats", "balance check". */
     private readonly what: string,
     private readonly summaryEveryMs = FAILURE_SUMMARY_EVERY_MS,
   ) {}
 
   get failing(): boolean {
-    return this.failingSince !== null;
+    return this.failingKeys.size > 0;
   }
 
-  failed(error: unknown, context: Record<string, unknown> = {}): void {
+  failed(error: unknown, context: Record<string, unknown> = {}, key = ''): void {
     const now = performance.now();
     this.attempts++;
-    if (this.failingSince === null) {
+    const first = this.failingKeys.size === 0;
+    if (!this.failingKeys.has(key)) this.failingKeys.set(key, now);
+    if (first) {
       this.failingSince = now;
       this.lastSummary = now;
-      this.logger.warn({ err: error, ...context }, `${this.what} failing; retrying`);
+      this.logger?.warn({ err: error, ...context }, `${this.what} failing; retrying`);
       return;
     }
     if (now - this.lastSummary >= this.summaryEveryMs) {
       this.lastSummary = now;
-      this.logger.warn(
-        { cause: causeOf(error), attempts: this.attempts, failingForMs: Math.round(now - this.failingSince), ...context },
+      this.logger?.warn(
+        { cause: causeOf(error), attempts: this.attempts, failingForMs: Math.round(now - this.failingSince), ...this.keys(), ...context },
         `${this.what} still failing`,
       );
       return;
     }
-    this.logger.debug({ cause: causeOf(error), attempt: this.attempts, ...context }, `${this.what} failed again`);
+    this.logger?.debug({ cause: causeOf(error), attempt: this.attempts, ...context }, `${this.what} failed again`);
   }
 
-  succeeded(context: Record<string, unknown> = {}): void {
-    if (this.failingSince === null) return;
-    this.logger.info(
+  succeeded(context: Record<string, unknown> = {}, key = ''): void {
+    if (!this.failingKeys.delete(key) || this.failingKeys.size > 0) return;
+    this.logger?.info(
       { attempts: this.attempts, failedForMs: Math.round(performance.now() - this.failingSince), ...context },
       `${this.what} recovered`,
     );
-    this.failingSince = null;
     this.attempts = 0;
+  }
+
+  /** `key` no longer takes part (a partition whose term ended): it stops counting as failing, without a line. */
+  forget(key: string): void {
+    if (this.failingKeys.delete(key) && this.failingKeys.size === 0) this.attempts = 0;
+  }
+
+  private keys(): { failing?: string[] } {
+    const keys = [...this.failingKeys.keys()].filter((k) => k !== '');
+    return keys.length > 0 ? { failing: keys } : {};
   }
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { FailureLog } from './failure-log';
 import { outboxTables, type OutboxTables } from './names';
 
 export interface LeaseElectorOptions {
@@ -17,6 +18,11 @@ export interface LeaseElectorOptions {
   /** Asked before every acquisition attempt (the balancer's say); renewals of a held lease never ask. */
   mayAcquire?: () => boolean;
   logger?: Logger;
+  /**
+   * Where failed heartbeats are told (one per relay, shared by its partitions, so a database outage is one WARN
+   * for all of them rather than one per partition per renewal). Default: one of its own.
+   */
+  heartbeatFailures?: FailureLog;
 }
 
 export interface LeaseElectorEvents {
@@ -47,11 +53,13 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   private ticking: Promise<void> | null = null;
   /** After stepping down, do not campaign before this (monotonic ms), so another candidate gets the lease. */
   private cooldownUntil = 0;
+  private readonly heartbeatFailures: FailureLog;
 
   constructor(private readonly options: LeaseElectorOptions) {
     super();
     this.t = outboxTables(options.schema);
     this.retryMs = options.retryMs ?? options.renewMs;
+    this.heartbeatFailures = options.heartbeatFailures ?? new FailureLog(options.logger, 'lease heartbeat');
   }
 
   get partition(): number {
@@ -168,9 +176,10 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
         next = 0; // nobody may hold it now: campaign again at once (a new acquisition means a new epoch)
       }
       if (this.currentEpoch !== null) next = this.options.renewMs;
+      this.heartbeatFailures.succeeded({}, String(this.partition));
     } catch (error) {
       const epoch = this.currentEpoch;
-      this.options.logger?.warn({ err: error, partition: this.partition, epoch }, 'lease heartbeat failed');
+      this.heartbeatFailures.failed(error, { partition: this.partition, epoch }, String(this.partition));
       if (epoch !== null && performance.now() >= this.deadline) this.lose(epoch, 'renewal failed past the lease deadline');
       else if (epoch !== null) next = Math.min(this.options.renewMs, 100);
     }

@@ -1,6 +1,7 @@
 import { Client, type ClientConfig } from 'pg';
 import type { Logger } from 'pino';
 import { Backoff, delay } from './backoff';
+import { FailureLog } from './failure-log';
 
 /**
  * Holds one dedicated connection LISTENing on a channel, reconnecting with backoff. `onNotify` gets each
@@ -31,6 +32,7 @@ export class PgListener {
 
   private async run(): Promise<void> {
     const backoff = new Backoff(100, 5000);
+    const failures = new FailureLog(this.logger?.child({ channel: this.channel }), 'listen connection');
     while (!this.abort.signal.aborted) {
       const client = new Client(this.connection);
       this.client = client;
@@ -39,7 +41,7 @@ export class PgListener {
           // `on`, not `once`: a terminated connection reports twice (the server's FATAL error, then the socket's
           // end), and an 'error' nobody listens to ends the process.
           client.on('error', (error) => {
-            this.logger?.warn({ err: error, channel: this.channel }, 'listen connection failed');
+            if (!this.abort.signal.aborted) failures.failed(error);
             resolve();
           });
           client.once('end', () => resolve());
@@ -50,10 +52,11 @@ export class PgListener {
         await client.connect();
         await client.query(`LISTEN "${this.channel}"`);
         backoff.reset();
+        failures.succeeded();
         this.onNotify(null);
         await closed;
       } catch (error) {
-        if (!this.abort.signal.aborted) this.logger?.warn({ err: error, channel: this.channel }, 'listen failed');
+        if (!this.abort.signal.aborted) failures.failed(error);
       }
       await client.end().catch(() => undefined);
       if (!this.abort.signal.aborted) await delay(backoff.next(), this.abort.signal);

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { FailureLog } from './failure-log';
 
 /**
  * Wakes relays after commits through NOTIFY, sent from its own tiny transaction rather than the writer's.
@@ -12,6 +13,7 @@ export class WakeNotifier {
   private inFlight: Promise<void> | null = null;
   private again = false;
   private readonly sql: string;
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly pool: Pool,
@@ -19,6 +21,7 @@ export class WakeNotifier {
     private readonly logger?: Logger,
   ) {
     this.sql = `BEGIN; SET LOCAL synchronous_commit = off; NOTIFY "${channel}", 'wake'; COMMIT;`;
+    this.failures = new FailureLog(logger, 'outbox wake-up notify (the relay polls meanwhile)');
   }
 
   /** Ask for a wake-up; returns at once. */
@@ -42,9 +45,10 @@ export class WakeNotifier {
       this.again = false;
       try {
         await this.pool.query(this.sql);
+        this.failures.succeeded();
       } catch (error) {
         // A lost wake-up only delays publishing until the relay's next poll.
-        this.logger?.warn({ err: error }, 'outbox wake-up notify failed; relay will poll');
+        this.failures.failed(error);
       }
     } while (this.again);
   }

@@ -82,6 +82,8 @@ export class PartitionRelay {
     private readonly options: PartitionRelayOptions,
     private readonly logger: Logger,
     private readonly observer: RelayObserver,
+    /** Shared by the relay's partitions: a NATS or database outage is one line for all of them. */
+    private readonly failures: FailureLog = new FailureLog(logger, 'publishing'),
   ) {
     elector.on('elected', (epoch) => {
       const previous = this.term;
@@ -178,7 +180,12 @@ export class PartitionRelay {
     const fence: Fence = { partition: this.partition, holder: this.instanceId, epoch };
     const log = this.logger.child({ partition: fence.partition, epoch });
     const backoff = new Backoff(this.options.backoffMinMs, this.options.backoffMaxMs);
-    const failures = new FailureLog(log, 'publishing');
+    const key = String(fence.partition);
+    const failures = {
+      failed: (error: unknown, context: Record<string, unknown>) => this.failures.failed(error, { partition: fence.partition, epoch, ...context }, key),
+      succeeded: () => this.failures.succeeded({ partition: fence.partition }, key),
+      forget: () => this.failures.forget(key),
+    };
     const mayPublish = () => this.leading(epoch);
     const permanentFailures = new Map<string, number>();
     const unmarked = new UnmarkedStreamSeqs(() => this.publisher.highestAckedSeq);
@@ -307,6 +314,8 @@ export class PartitionRelay {
       log.info({ reason: this.stopping ? 'stopping' : 'lease no longer held' }, 'stopped publishing');
     } catch (error) {
       log.warn({ err: error }, 'stopped publishing: lease lost');
+    } finally {
+      failures.forget();
     }
   }
 }

@@ -116,8 +116,11 @@ export class OutboxRelay {
       },
     });
     this.balancer = balancer;
+    const heartbeatFailures = new FailureLog(this.logger, 'lease heartbeats');
+    const publishFailures = new FailureLog(this.logger, 'publishing');
     for (let partition = 0; partition < count; partition++) {
       const elector = new LeaseElector({
+        heartbeatFailures,
         pool: leasePool,
         schema: s.schema,
         partition,
@@ -131,7 +134,7 @@ export class OutboxRelay {
       elector.on('elected', (epoch) => observer.leadershipChanged(partition, epoch));
       elector.on('lost', () => observer.leadershipChanged(partition, null));
       this.electors.push(elector);
-      this.partitions.push(new PartitionRelay(elector, reader, publisher, stream, s.instanceId, s, this.logger, observer));
+      this.partitions.push(new PartitionRelay(elector, reader, publisher, stream, s.instanceId, s, this.logger, observer, publishFailures));
     }
     const channel = outboxTables(s.schema).channel;
     const connection = this.deps.listenConnection ?? (pool as unknown as { options: ClientConfig }).options;

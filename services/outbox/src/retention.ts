@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { delay } from './backoff';
 import { deleteInBatches } from './batched-delete';
 import { outboxTables } from './names';
+import { FailureLog } from './failure-log';
 
 export interface OutboxRetention {
   /** Published events older than this are deleted (`outboxctl replay` can only reach events still kept). */
@@ -50,13 +51,16 @@ export class RetentionSweeper {
   private loop: Promise<void> | null = null;
   /** Rows deleted since start, per key of the sweep's result, plus the number of sweeps. */
   readonly deleted: Record<string, number> = { sweeps: 0 };
+  private readonly failures: FailureLog;
 
   constructor(
     private readonly sweep: () => Promise<Record<string, number>>,
     private readonly intervalMs: number,
     private readonly active: () => boolean = () => true,
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    this.failures = new FailureLog(logger, 'retention sweep');
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -79,9 +83,10 @@ export class RetentionSweeper {
           total += count;
         }
         this.deleted.sweeps = (this.deleted.sweeps ?? 0) + 1;
+        this.failures.succeeded();
         if (total > 0) this.logger?.info({ deleted: result }, 'retention sweep');
       } catch (error) {
-        this.logger?.warn({ err: error }, 'retention sweep failed; retrying at the next interval');
+        this.failures.failed(error);
       }
     }
   }

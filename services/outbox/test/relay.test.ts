@@ -240,4 +240,23 @@ describe('OutboxRelay', () => {
     expect(rows[0].published_at).toBeNull();
     expect(await readStream(ns.nc, ns.stream)).toHaveLength(1);
   });
+  it('ensures the stream again when it is deleted under the running relay, and publishes on (issue 13, case 8)', async () => {
+    const relay = start({ publishTimeoutMs: 1000, backoffMaxMs: 200 });
+    await relay.start();
+    const before = await enqueueSteps(['d1'], 2);
+    await streamHas(2);
+    const jsm = await jetstreamManager(ns.nc);
+    await jsm.streams.delete(ns.stream);
+    const after = await enqueueSteps(['d1', 'd2'], 2);
+    await waitFor('the events written after the deletion published', async () => {
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
+      return rows[0].n === 0 || undefined;
+    }, 20_000);
+    const info = await jsm.streams.info(ns.stream);
+    expect(info.config.subjects).toEqual([`${ns.subjectPrefix}.>`]);
+    const messages = await readStream(ns.nc, ns.stream);
+    // The new stream holds what was published since it exists: everything written after the deletion, once, in order.
+    expectEachOnceInOrder(messages, after);
+    expect(messages.some((m) => before.includes(m.eventId))).toBe(false);
+  });
 });
