@@ -1,0 +1,269 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { freePort } from './nats';
+
+/**
+ * A PostgreSQL server of its own (port, data directory, processes) for tests that stop, restart or kill the
+ * database: doing that to the machine's shared server on 5432 would break every other test running beside them.
+ *
+ * Postgres refuses to run as root, so when the tests run as root every server command runs as the `postgres`
+ * user, which owns the whole directory. Authentication is `trust` on 127.0.0.1 only.
+ */
+export class PrivatePostgres {
+  /** Parent of the data directory and the server log, owned by the server's user. */
+  readonly root: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  private readonly bin: string;
+  private readonly owner: { uid: number; gid: number } | null;
+  private initialized = false;
+  private destroyed = false;
+
+  private constructor(
+    readonly port: number,
+    private readonly settings: Record<string, string>,
+  ) {
+    this.bin = postgresBinDir();
+    this.owner = serverOwner();
+    this.root = mkdtempSync(path.join(os.tmpdir(), 'pg-private-'));
+    this.dataDir = path.join(this.root, 'data');
+    this.logFile = path.join(this.root, 'postgres.log');
+    if (this.owner) chownSync(this.root, this.owner.uid, this.owner.gid);
+    live.add(this);
+  }
+
+  /**
+   * Creates and starts a server on a free port. `settings` are extra postgresql.conf lines (name → value as
+   * written in the file, e.g. `{ track_commit_timestamp: 'on' }`).
+   */
+  static async start(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
+    const server = new PrivatePostgres(await freePort(), settings);
+    try {
+      await server.start();
+    } catch (error) {
+      await server.destroy();
+      throw error;
+    }
+    return server;
+  }
+
+  /** A URL for the `postgres` database as the `postgres` superuser. */
+  get url(): string {
+    return this.urlFor('postgres');
+  }
+
+  urlFor(database: string): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
+  }
+
+  /** The postmaster's pid while it runs (from postmaster.pid), else null. */
+  get pid(): number | null {
+    const file = path.join(this.dataDir, 'postmaster.pid');
+    if (!existsSync(file)) return null;
+    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+  }
+
+  /** Starts the server (initializing the data directory the first time) and resolves once it takes connections. */
+  async start(): Promise<void> {
+    if (this.destroyed) throw new Error('private Postgres already destroyed');
+    if (!this.initialized) await this.initdb();
+    // -w waits for the postmaster to report "ready" in its pid file; the generous -t covers crash recovery on a
+    // loaded machine. A connection is still tried afterwards: "ready" is written a moment before the
+    // socket accepts on some versions.
+    await this.pgCtl(['start', '-w', '-t', '120', '-l', this.logFile]);
+    await this.waitForConnection(30_000);
+  }
+
+  /**
+   * `fast`: clients are disconnected and the server shuts down cleanly (a checkpoint). `immediate`: every
+   * process quits at once and the next start runs crash recovery.
+   */
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (this.pid === null) return;
+    await this.pgCtl(['stop', '-m', mode, '-w', '-t', '120']);
+  }
+
+  /**
+   * SIGKILL of the postmaster and of every server process it started, as when the machine or container dies: no
+   * shutdown at all, crash recovery at the next start. (The backends are killed too because a new postmaster
+   * refuses to start while an orphaned backend still holds the old shared memory.)
+   */
+  async kill(): Promise<void> {
+    const pid = this.pid;
+    if (pid === null) return;
+    const children = childrenOf(pid);
+    signal(pid, 'SIGKILL');
+    for (const child of children) signal(child, 'SIGKILL');
+    const deadline = Date.now() + 30_000;
+    while ([pid, ...children].some(isAlive)) {
+      if (Date.now() > deadline) throw new Error(`postgres processes ${[pid, ...children].filter(isAlive).join(', ')} survived SIGKILL`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // A new postmaster refuses to start while the pid in the lock file still exists, and a killed postmaster stays
+    // a zombie until init reaps it. Give init a moment, then drop the lock file of the dead server ourselves.
+    const reaped = Date.now() + 2000;
+    while (existsSync(`/proc/${pid}`) && Date.now() < reaped) await new Promise((r) => setTimeout(r, 20));
+    rmSync(path.join(this.dataDir, 'postmaster.pid'), { force: true });
+  }
+
+  async restart(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    await this.stop(mode);
+    await this.start();
+  }
+
+  /** Stops the server at once (if it runs) and removes its directory. Safe to call more than once. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    try {
+      await this.stop('immediate').catch(() => this.kill());
+    } finally {
+      this.destroyed = true;
+      live.delete(this);
+      rmSync(this.root, { recursive: true, force: true });
+    }
+  }
+
+  /** The server's log so far (startup failures, crash recovery), for error messages. */
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+
+  private async initdb(): Promise<void> {
+    await this.run(path.join(this.bin, 'initdb'), [
+      '-D', this.dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync',
+    ]);
+    const conf: Record<string, string> = {
+      listen_addresses: `'127.0.0.1'`,
+      port: String(this.port),
+      // No socket file: nothing in the tests uses it, and a socket in a shared directory could collide.
+      unix_socket_directories: `''`,
+      max_connections: '100',
+      shared_buffers: '32MB',
+      fsync: 'on',
+      logging_collector: 'off',
+      ...this.settings,
+    };
+    const lines = Object.entries(conf).map(([name, value]) => `${name} = ${value}`);
+    writeFileSync(path.join(this.dataDir, 'postgresql.auto.conf'), `${lines.join('\n')}\n`);
+    writeFileSync(path.join(this.dataDir, 'pg_hba.conf'), 'host all all 127.0.0.1/32 trust\n');
+    if (this.owner) {
+      for (const file of ['postgresql.auto.conf', 'pg_hba.conf']) chownSync(path.join(this.dataDir, file), this.owner.uid, this.owner.gid);
+    }
+    this.initialized = true;
+  }
+
+  private pgCtl(args: string[]): Promise<void> {
+    return this.run(path.join(this.bin, 'pg_ctl'), ['-D', this.dataDir, ...args]);
+  }
+
+  private run(file: string, args: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        file,
+        args,
+        // The working directory must be readable by the server's user, and HOME must not point at root's.
+        { cwd: this.root, env: { ...process.env, HOME: this.root, LC_ALL: 'C' }, ...(this.owner ?? {}) },
+        (error, stdout, stderr) => {
+          if (!error) return resolve();
+          const tail = this.log().split('\n').slice(-20).join('\n');
+          reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${error.message}\n${stdout}${stderr}\nserver log:\n${tail}`));
+        },
+      );
+    });
+  }
+
+  private async waitForConnection(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`private Postgres on port ${this.port} takes no connections: ${(error as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
+  }
+}
+
+/** Servers not yet destroyed: killed and removed if the test process exits without destroying them. */
+const live = new Set<PrivatePostgres>();
+process.once('exit', () => {
+  for (const server of live) {
+    const pid = server.pid;
+    if (pid !== null) {
+      const children = childrenOf(pid);
+      signal(pid, 'SIGKILL');
+      for (const child of children) signal(child, 'SIGKILL');
+    }
+    rmSync(server.root, { recursive: true, force: true });
+  }
+});
+
+/** The newest installed server's bin directory (`PG_BIN_DIR` overrides it). */
+function postgresBinDir(): string {
+  if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => existsSync(path.join(base, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (versions.length === 0) throw new Error(`no PostgreSQL server binaries under ${base} (apt-get install postgresql, or set PG_BIN_DIR)`);
+  return path.join(base, versions[0]!, 'bin');
+}
+
+/** As root: the `postgres` user's ids (Postgres will not run as root). Otherwise: run as ourselves. */
+function serverOwner(): { uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    return { uid, gid };
+  } catch {
+    throw new Error('running as root, but there is no `postgres` user to run a private Postgres as');
+  }
+}
+
+/** Live (not zombie) process? */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Direct children of `pid` (the postmaster's backends and auxiliary processes). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) children.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return children;
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
+  }
+}
