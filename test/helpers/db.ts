@@ -1,5 +1,6 @@
 import { Pool } from 'pg';
-import { migrateOutbox } from '@outbox-relay/outbox';
+import { runner } from 'node-pg-migrate';
+import { migrateOutbox, OUTBOX_MIGRATIONS_DIR } from '@outbox-relay/outbox';
 import { TEST_DATABASE_URL, uniqueName } from './env';
 
 export interface TestSchema {
@@ -22,4 +23,29 @@ export async function createTestSchema(prefix: string, options: { partitions?: n
       await pool.end();
     },
   };
+}
+
+/**
+ * Takes `schema` back to what the previous version left: runs the Down part of the newest outbox migration.
+ * Returns that migration's name (what a relay of this version must say is missing).
+ */
+export async function undoNewestOutboxMigration(pool: Pool, schema: string): Promise<string> {
+  const client = await pool.connect();
+  try {
+    const undone = await runner({
+      dbClient: client,
+      dir: OUTBOX_MIGRATIONS_DIR,
+      migrationsTable: 'outbox_migrations',
+      migrationsSchema: schema,
+      schema,
+      direction: 'down',
+      count: 1,
+      noLock: true,
+      log: () => undefined,
+    });
+    await client.query('SET search_path TO DEFAULT');
+    return undone[0]!.name;
+  } finally {
+    client.release();
+  }
 }

@@ -16,6 +16,8 @@ export interface PartitionBalancerOptions {
   intervalMs: number;
   /** Told after every look at the table; the relay releases `release` gracefully. */
   onDecision: (decision: BalanceDecision) => void;
+  /** Told when the schema's partition count is not `partitions` any more (it changed while running). */
+  onPartitionCount?: (partitions: number) => void;
   logger?: Logger;
 }
 
@@ -47,8 +49,11 @@ export class PartitionBalancer {
   private announced = false;
   private readonly failures: FailureLog;
 
+  private partitions: number;
+
   constructor(private readonly options: PartitionBalancerOptions) {
     this.t = outboxTables(options.schema);
+    this.partitions = options.partitions;
     this.failures = new FailureLog(options.logger, 'balance check');
   }
 
@@ -72,6 +77,11 @@ export class PartitionBalancer {
     await this.options.pool
       .query(`DELETE FROM ${this.t.members} WHERE instance_id = $1`, [this.options.instanceId])
       .catch((error: unknown) => this.options.logger?.warn({ err: error }, 'leaving the members failed; the row will expire'));
+  }
+
+  /** The partition count changed: shares are computed over `partitions` from now on. */
+  setPartitions(partitions: number): void {
+    this.partitions = partitions;
   }
 
   wants(partition: number): boolean {
@@ -124,17 +134,19 @@ export class PartitionBalancer {
    * NOTIFY that makes the others look at once; Postgres delivers it when the heartbeat commits, so they see the row.
    */
   private async tick(): Promise<void> {
-    const { pool, instanceId, leaseMs, partitions } = this.options;
-    const { rows } = await pool.query<{ instance_id: string; yielding: boolean | null; partition: number | null }>(
+    const { pool, instanceId, leaseMs } = this.options;
+    const partitions = this.partitions;
+    const { rows } = await pool.query<{ instance_id: string; yielding: boolean | null; partition: number | null; partitions: number | null }>(
       `WITH beat AS (
          INSERT INTO ${this.t.members} (instance_id, expires_at) VALUES ($1, now() + make_interval(secs => $2::float8 / 1000))
          ON CONFLICT (instance_id) DO UPDATE SET heartbeat_at = now(), expires_at = EXCLUDED.expires_at
          RETURNING instance_id, yield_until > now() AS yielding,
                    CASE WHEN $4::boolean THEN pg_notify($3, 'joined:' || $1) END AS announced)
-       SELECT instance_id, yield_until > now() AS yielding, NULL::int AS partition FROM ${this.t.members}
+       SELECT instance_id, yield_until > now() AS yielding, NULL::int AS partition, NULL::int AS partitions FROM ${this.t.members}
         WHERE expires_at > now() AND instance_id <> $1
-       UNION ALL SELECT instance_id, yielding, NULL FROM beat
-       UNION ALL SELECT holder, NULL, partition FROM ${this.t.partitions} WHERE holder IS NOT NULL AND expires_at > now()`,
+       UNION ALL SELECT instance_id, yielding, NULL, NULL FROM beat
+       UNION ALL SELECT holder, NULL, partition, NULL FROM ${this.t.partitions} WHERE holder IS NOT NULL AND expires_at > now()
+       UNION ALL SELECT NULL, NULL, NULL, partitions FROM ${this.t.settings}`,
       [instanceId, leaseMs, this.t.channel, !this.announced],
     );
     this.announced = true;
@@ -144,6 +156,11 @@ export class PartitionBalancer {
     const holders = new Map<number, string>();
     const memberRows: Array<{ instance_id: string; yielding: boolean }> = [];
     for (const r of rows) {
+      if (r.partitions !== null) {
+        // Missed the NOTIFY (a change while the listen connection was down): the periodic look catches it.
+        if (r.partitions !== partitions) this.options.onPartitionCount?.(r.partitions);
+        continue;
+      }
       if (r.partition !== null) holders.set(r.partition, r.instance_id);
       else memberRows.push({ instance_id: r.instance_id, yielding: r.yielding === true });
     }

@@ -41,11 +41,18 @@ export interface EnqueuedEvent {
  */
 function outboxInsertParts(t: OutboxTables, lock: boolean, first: number, guard = ''): { ctes: string; insert: string } {
   const $ = (i: number) => `$${first + i}`;
-  const ctes = `${lock ? `locks AS MATERIALIZED (
+  // The partition count comes first, under the partition map's shared lock (migration
+  // 1733200000000_partition_map_lock.sql), and the aggregate locks after it: the keys subquery joins the settings
+  // row, so no aggregate lock is taken before the map lock is held. Taking them the other way round could
+  // deadlock a writer holding an aggregate lock, waiting behind a count change, with a writer that holds the map
+  // lock and wants that aggregate.
+  const ctes = `settings AS MATERIALIZED (SELECT "${t.schema}".outbox_writer_partitions() AS partitions)${lock ? `,
+    locks AS MATERIALIZED (
       SELECT count(pg_advisory_xact_lock(${t.lockSpace}, k)) AS held
-      FROM (SELECT DISTINCT hashtext(t || '/' || a) AS k FROM unnest(${$(1)}::text[], ${$(2)}::text[]) AS x(t, a) ORDER BY 1) keys
-    ),` : ''}
-    settings AS (SELECT partitions FROM ${t.settings})`;
+      FROM (SELECT DISTINCT hashtext(x.t || '/' || x.a) AS k
+            FROM unnest(${$(1)}::text[], ${$(2)}::text[]) AS x(t, a) CROSS JOIN settings s
+            WHERE s.partitions IS NOT NULL ORDER BY 1) keys
+    )` : ''}`;
   const insert = `
     INSERT INTO ${t.outbox} (id, partition, aggregate_type, aggregate_id, event_type, payload, headers)
     SELECT e.id, ((hashtextextended(e.t || '/' || e.a, 0) % st.partitions) + st.partitions) % st.partitions,
@@ -150,6 +157,9 @@ function schemaErrorOr(error: unknown, t: OutboxTables): unknown {
   const e = error as { code?: string; message?: string };
   if (e.code === '42P01' && (e.message ?? '').includes(`"${t.schema}.outbox`)) {
     return new SchemaError(t.schema, 'outbox tables not found; run `outbox migrate` first', { cause: error });
+  }
+  if ((e.code === '42883' || e.code === '3F000') && (e.message ?? '').includes('outbox_writer_partitions')) {
+    return new SchemaError(t.schema, 'the outbox schema is older than this library; run `outbox migrate`', { cause: error });
   }
   return error;
 }

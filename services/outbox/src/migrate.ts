@@ -3,9 +3,11 @@ import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import { runner, type RunnerOption } from 'node-pg-migrate';
 import type { Logger } from 'pino';
+import { performance } from 'node:perf_hooks';
 import { Backoff, delay } from './backoff';
 import { SchemaError } from './errors';
 import { assertSchemaName, fnv1a32, outboxTables } from './names';
+import { withTransaction } from './transaction';
 
 /** Where the outbox's own SQL migrations live (shipped beside src/ and dist/). */
 export const OUTBOX_MIGRATIONS_DIR = path.resolve(__dirname, '..', 'migrations');
@@ -67,6 +69,8 @@ export interface MigrateOutboxOptions {
   schema: string;
   /** Partition count to configure; omitted keeps what the schema has (1 when new). */
   partitions?: number;
+  /** How long a change of the count waits for the outbox to drain (see configurePartitions). */
+  drainTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -81,7 +85,7 @@ export async function migrateOutbox(options: MigrateOutboxOptions): Promise<{ ra
   const partitions =
     options.partitions === undefined
       ? await readPartitionCount(options.pool, options.schema)
-      : await configurePartitions(options.pool, options.schema, options.partitions);
+      : await configurePartitions(options.pool, options.schema, options.partitions, { drainTimeoutMs: options.drainTimeoutMs, logger: options.logger });
   options.logger?.info({ schema: options.schema, ran, partitions }, 'outbox schema migrated');
   return { ran, partitions };
 }
@@ -160,41 +164,69 @@ export async function readPartitionCount(pool: Pool | PoolClient, schema: string
   }
 }
 
+export interface ConfigurePartitionsOptions {
+  /** How long to wait for the outbox to drain (relays keep publishing; writers wait). Default 30 s. */
+  drainTimeoutMs?: number;
+  /** How long to wait for the writers that hold the partition map to finish. Default 10 s. */
+  lockTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** SQL of the partition map lock's keys; the same expression as in outbox_writer_partitions(). */
+const MAP_LOCK_KEYS = `hashtext('outbox_partition_map'), hashtext($1)`;
+
 /**
- * Sets the partition count. Changing it moves aggregates between partitions, which could publish one aggregate's
- * events from two partitions at once, so it is refused while any event is still unpublished.
+ * Sets the partition count, safely under concurrent writers and running relays. Changing it moves aggregates
+ * between partitions, so no event may be pending under the old count when the new one takes effect:
+ * 1. take the partition map lock exclusively: every transaction that wrote events under the old count has ended
+ *    (writers hold the lock shared until they commit), and writers that come now wait;
+ * 2. wait until the relays have published every pending event (the writers' pause);
+ * 3. change the count and the lease rows, and tell the relays (NOTIFY `partitions:<n>`), which take the new
+ *    partitions up (or give the removed ones up) at once; then commit, and the writers go on with the new count.
+ * Throws SchemaError, having changed nothing, when the writers do not let go within `lockTimeoutMs` or the
+ * outbox does not drain within `drainTimeoutMs` (no relay running, or a backlog too large for the wait).
  */
-export async function configurePartitions(pool: Pool, schema: string, partitions: number): Promise<number> {
+export async function configurePartitions(
+  pool: Pool,
+  schema: string,
+  partitions: number,
+  options: ConfigurePartitionsOptions = {},
+): Promise<number> {
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
     throw new SchemaError(schema, `partitions must be an integer from 1 to 1024, got ${partitions}`);
   }
   const t = outboxTables(schema);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query<{ partitions: number }>(`SELECT partitions FROM ${t.settings} FOR UPDATE`);
-    const current = rows[0]?.partitions;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+  const lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+  return withTransaction(pool, async (client) => {
+    const current = (await client.query<{ partitions: number }>(`SELECT partitions FROM ${t.settings}`)).rows[0]?.partitions;
     if (current !== partitions) {
-      const pending = await client.query(`SELECT 1 FROM ${t.outbox} WHERE published_at IS NULL LIMIT 1`);
-      if (pending.rowCount) {
-        throw new SchemaError(
-          schema,
-          `cannot change partitions from ${current} to ${partitions} while events are unpublished; drain the outbox first`,
-        );
+      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+      try {
+        await client.query(`SELECT pg_advisory_xact_lock(${MAP_LOCK_KEYS})`, [schema]);
+      } catch (error) {
+        if ((error as { code?: string }).code !== '55P03') throw error;
+        throw new SchemaError(schema, `cannot change partitions from ${current} to ${partitions}: writers held the partition map for more than ${lockTimeoutMs} ms; nothing changed, try again`, { cause: error });
+      }
+      const started = performance.now();
+      for (;;) {
+        const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t.outbox} WHERE published_at IS NULL`);
+        const pending = rows[0]?.n ?? 0;
+        if (pending === 0) break;
+        if (performance.now() - started > drainTimeoutMs) {
+          throw new SchemaError(
+            schema,
+            `cannot change partitions from ${current} to ${partitions}: ${pending} events still unpublished after ${drainTimeoutMs} ms (are relays running?); nothing changed`,
+          );
+        }
+        await delay(50);
       }
       await client.query(`UPDATE ${t.settings} SET partitions = $1`, [partitions]);
       await client.query(`DELETE FROM ${t.partitions} WHERE partition >= $1`, [partitions]);
+      options.logger?.info({ schema, from: current, to: partitions, drainedInMs: Math.round(performance.now() - started) }, 'partition count changed');
     }
-    await client.query(
-      `INSERT INTO ${t.partitions} (partition) SELECT generate_series(0, $1 - 1) ON CONFLICT DO NOTHING`,
-      [partitions],
-    );
-    await client.query('COMMIT');
+    await client.query(`INSERT INTO ${t.partitions} (partition) SELECT generate_series(0, $1 - 1) ON CONFLICT DO NOTHING`, [partitions]);
+    if (current !== partitions) await client.query(`SELECT pg_notify($1, $2)`, [t.channel, `partitions:${partitions}`]);
     return partitions;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

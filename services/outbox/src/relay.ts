@@ -66,6 +66,8 @@ export class OutboxRelay {
   private steppingDown: Promise<Array<{ partition: number; epoch: number }>> | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private streamEnsuring = false;
+  private makePartition: ((partition: number) => { elector: LeaseElector; relay: PartitionRelay }) | null = null;
+  private repartitioning: Promise<void> = Promise.resolve();
   private started = false;
 
   constructor(
@@ -110,6 +112,7 @@ export class OutboxRelay {
       leaseMs: s.leaseMs,
       intervalMs: s.renewMs,
       logger: this.logger,
+      onPartitionCount: (partitions) => void this.repartition(partitions),
       onDecision: (decision) => {
         for (const partition of decision.release) void this.handOver(partition, 'rebalance');
         for (const partition of decision.acquire) this.electors[partition]?.poke();
@@ -118,7 +121,7 @@ export class OutboxRelay {
     this.balancer = balancer;
     const heartbeatFailures = new FailureLog(this.logger, 'lease heartbeats');
     const publishFailures = new FailureLog(this.logger, 'publishing');
-    for (let partition = 0; partition < count; partition++) {
+    this.makePartition = (partition) => {
       const elector = new LeaseElector({
         heartbeatFailures,
         pool: leasePool,
@@ -133,8 +136,12 @@ export class OutboxRelay {
       elector.on('stepDownRequested', (epoch) => void this.handOver(partition, 'requested', epoch));
       elector.on('elected', (epoch) => observer.leadershipChanged(partition, epoch));
       elector.on('lost', () => observer.leadershipChanged(partition, null));
+      return { elector, relay: new PartitionRelay(elector, reader, publisher, stream, s.instanceId, s, this.logger, observer, publishFailures) };
+    };
+    for (let partition = 0; partition < count; partition++) {
+      const { elector, relay } = this.makePartition(partition);
       this.electors.push(elector);
-      this.partitions.push(new PartitionRelay(elector, reader, publisher, stream, s.instanceId, s, this.logger, observer, publishFailures));
+      this.partitions.push(relay);
     }
     const channel = outboxTables(s.schema).channel;
     const connection = this.deps.listenConnection ?? (pool as unknown as { options: ClientConfig }).options;
@@ -165,6 +172,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    await this.repartitioning;
     await this.sweeper?.stop();
     // Leave first: when the released leases are announced, the others already count without this instance.
     await this.balancer?.stop();
@@ -173,6 +181,35 @@ export class OutboxRelay {
     await Promise.all(this.electors.map((e) => e.stop({ release: true })));
     await this.listener?.stop();
     this.logger.info('relay stopped');
+  }
+
+  /**
+   * The schema's partition count changed (`configurePartitions`, which drained the outbox first): campaign for
+   * the new partitions, or stop and release the removed ones, so that no partition is left without a publisher
+   * and no removed one keeps a leader. Changes are applied one after the other.
+   */
+  private repartition(count: number): Promise<void> {
+    this.repartitioning = this.repartitioning.then(async () => {
+      const before = this.partitions.length;
+      if (!this.started || !this.makePartition || count === before) return;
+      if (count > before) {
+        for (let partition = before; partition < count; partition++) {
+          const { elector, relay } = this.makePartition(partition);
+          this.electors.push(elector);
+          this.partitions.push(relay);
+          elector.start();
+        }
+      } else {
+        const removed = this.partitions.splice(count);
+        const electors = this.electors.splice(count);
+        await Promise.all(removed.map((p) => p.stop()));
+        await Promise.all(electors.map((e) => e.stop({ release: true })));
+      }
+      this.balancer?.setPartitions(count);
+      this.balancer?.tickNow();
+      this.logger.info({ from: before, to: count }, 'partition count changed; leading accordingly');
+    });
+    return this.repartitioning;
   }
 
   /**
@@ -237,6 +274,10 @@ export class OutboxRelay {
   }
 
   private onNotify(payload: string | null): void {
+    if (payload?.startsWith('partitions:')) {
+      void this.repartition(Number(payload.slice('partitions:'.length)));
+      return;
+    }
     if (payload?.startsWith('released:') || payload?.startsWith('joined:')) {
       // A lease is free (the balancer pokes the elector if it is ours to take) or a member joined (hand over
       // the surplus now): look again at once.

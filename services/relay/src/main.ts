@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   if (partitions !== undefined && env.OUTBOX_PARTITIONS !== undefined && env.OUTBOX_PARTITIONS !== partitions) {
     logger.error(
       { configured: env.OUTBOX_PARTITIONS, schema: env.OUTBOX_SCHEMA, partitions },
-      'OUTBOX_PARTITIONS differs from the schema\'s partition count; using the schema\'s. Apply it with `outboxctl migrate --partitions` (refused while events are pending)',
+      'OUTBOX_PARTITIONS differs from the schema\'s partition count; using the schema\'s. Apply it with `outboxctl migrate --partitions` (running relays follow the change)',
     );
   }
   nats = await connectNats({ url: env.NATS_URL, name: `outbox-relay ${settings.instanceId}`, credsFile: env.NATS_CREDS_FILE, logger });

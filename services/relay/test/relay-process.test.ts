@@ -3,7 +3,7 @@
  * that wakes up (SIGCONT) after a successor took over, SIGTERM hand-over and the POST /step-down switchover.
  */
 import { migrateOutbox, Outbox, type RelayStatus } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { createTestSchema, undoNewestOutboxMigration, type TestSchema } from '../../../test/helpers/db';
 import { TEST_DATABASE_URL, TEST_NATS_URL } from '../../../test/helpers/env';
 import { createTestStream, freePort, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
 import { getJson, startService, type ServiceProcess } from '../../../test/helpers/processes';
@@ -197,8 +197,7 @@ it('waits, not ready, while the schema lacks a migration of this version (naming
   const schema = `${db.schema}_old`;
   await migrateOutbox({ pool: db.pool, schema });
   // The schema as the previous version left it: without its newest migration.
-  await db.pool.query(`ALTER TABLE "${schema}".outbox_partitions DROP COLUMN check_stream_from`);
-  await db.pool.query(`DELETE FROM "${schema}".outbox_migrations WHERE name = '1733100000000_stream_check'`);
+  const newest = await undoNewestOutboxMigration(db.pool, schema);
   const port = await freePort();
   const proc = startService('services/relay/dist/main.js', {
     DATABASE_URL: TEST_DATABASE_URL,
@@ -214,7 +213,7 @@ it('waits, not ready, while the schema lacks a migration of this version (naming
   try {
     const line = await waitFor(
       'a "schema not ready" line naming the migration',
-      () => proc.logs.find((l) => l.msg === 'outbox schema not ready; waiting' && JSON.stringify(l).includes('1733100000000_stream_check')),
+      () => proc.logs.find((l) => l.msg === 'outbox schema not ready; waiting' && JSON.stringify(l).includes(newest)),
     );
     expect(JSON.stringify(line)).toContain('run `outbox migrate`');
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);

@@ -10,12 +10,13 @@ export function registerMigrate(program: Command, ctx: CommandContext, done: (co
   program
     .command('migrate')
     .description('create or upgrade the outbox tables (--schema) and the inbox tables (--inbox-schema)')
-    .option('--partitions <n>', 'partition count to configure (refused while events are unpublished); default: keep', integer(1, 1024))
+    .option('--partitions <n>', 'partition count to configure (writers wait while the relays drain the outbox); default: keep', integer(1, 1024))
+    .option('--drain-timeout <ms>', 'give up a partition change, changing nothing, if the outbox has not drained by then', integer(1, 3_600_000), 30_000)
     .option('--json', 'print JSON for scripts')
-    .action(async (opts: { partitions?: number; json?: boolean }) => {
+    .action(async (opts: { partitions?: number; drainTimeout: number; json?: boolean }) => {
       done(
         await ctx.withPool(async (pool, config) => {
-          const outbox = await migrateOutbox({ pool, schema: config.schema, partitions: opts.partitions });
+          const outbox = await migrateOutbox({ pool, schema: config.schema, partitions: opts.partitions, drainTimeoutMs: opts.drainTimeout });
           const inbox = await migrateInbox({ pool, schema: config.inboxSchema });
           const result = {
             outbox: { schema: config.schema, ran: outbox.ran, partitions: outbox.partitions },
