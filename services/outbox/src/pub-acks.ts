@@ -10,9 +10,31 @@ export interface PubAck {
 
 /** Sends one message to a JetStream stream and resolves with its acknowledgement. */
 export interface AckedPublisher {
-  publish(subject: string, payload: string, headers: MsgHdrs): Promise<PubAck>;
+  /**
+   * `mayStillSend`, when given, is asked again when the client writes the message to the socket: a message whose
+   * sender lost the right to send meanwhile (a lease deadline passed while the process was frozen) is not written.
+   */
+  publish(subject: string, payload: string, headers: MsgHdrs, mayStillSend?: () => boolean): Promise<PubAck>;
   /** The highest stream sequence any acknowledgement reported so far (0 before the first). */
   readonly highestSeq: number;
+}
+
+/**
+ * The sender lost the right to send (its lease deadline passed) between handing messages to the NATS client and
+ * the client's write to the socket: the process was frozen (GC, SIGSTOP, a VM pause) in between. Nothing buffered
+ * was written; the connection is restarted so that nothing of it is written later either.
+ */
+export class StaleWriteError extends JetStreamError {
+  constructor() {
+    super('lease deadline passed before the client wrote the message; nothing buffered was sent');
+    this.name = 'StaleWriteError';
+  }
+}
+
+/** The internals of @nats-io/nats-core 3 that the write-time check wraps (see PubAckCollector.gateWrites). */
+interface ProtocolInternals {
+  flushPending: () => void;
+  outbound: { reset(): void };
 }
 
 /**
@@ -73,6 +95,10 @@ export class PubAckCollector implements AckedPublisher {
   private connected = true;
   private stopWatching: () => void = () => undefined;
   private readonly reconnectListeners = new Set<() => void>();
+  /** Checks of the messages handed to the client since its last write to the socket. */
+  private unwritten: Array<() => boolean> = [];
+  /** False when this client's internals are not the ones the write-time check knows (then only the check before publish holds). */
+  readonly checksAtWrite: boolean;
   highestSeq = 0;
 
   constructor(
@@ -81,7 +107,33 @@ export class PubAckCollector implements AckedPublisher {
   ) {
     this.prefix = createInbox(options.inboxPrefix);
     this.subscription = nc.subscribe(`${this.prefix}.*`, { callback: (_error, msg) => this.settle(msg.subject, msg.headers, msg.data) });
+    this.checksAtWrite = this.gateWrites();
     void this.watchConnection();
+  }
+
+  /**
+   * The client buffers what is published and writes it to the socket in a microtask. A process frozen between a
+   * publish (checked against the lease deadline just before) and that write would, on waking, send messages of a
+   * term that has ended, after a successor published the same aggregates' later events. So the write itself asks
+   * each buffered message's `mayStillSend` again; if one says no, the whole buffer is dropped (it may hold other
+   * commands, which a reconnect sends again) and the connection restarted. Wraps @nats-io/nats-core 3's
+   * `protocol.flushPending`; with other internals it reports false and does nothing.
+   */
+  private gateWrites(): boolean {
+    const protocol = (this.nc as unknown as { protocol?: Partial<ProtocolInternals> }).protocol;
+    if (typeof protocol?.flushPending !== 'function' || typeof protocol.outbound?.reset !== 'function') return false;
+    const internals = protocol as ProtocolInternals;
+    const write = internals.flushPending.bind(internals);
+    internals.flushPending = () => {
+      if (this.unwritten.length === 0) return write();
+      const checks = this.unwritten;
+      this.unwritten = [];
+      if (checks.every((mayStillSend) => mayStillSend())) return write();
+      internals.outbound.reset();
+      this.failWaiting(new StaleWriteError());
+      void this.nc.reconnect().catch(() => undefined);
+    };
+    return true;
   }
 
   /** Forgets the acknowledged sequences (the stream was created anew and numbers from 1 again). */
@@ -122,14 +174,17 @@ export class PubAckCollector implements AckedPublisher {
     }
   }
 
-  publish(subject: string, payload: string, headers: MsgHdrs): Promise<PubAck> {
+  publish(subject: string, payload: string, headers: MsgHdrs, mayStillSend?: () => boolean): Promise<PubAck> {
     if (this.closed) return Promise.reject(new JetStreamError('publisher closed'));
     if (!this.connected) return Promise.reject(new ConnectionInterruptedError('not connected'));
     const token = (this.next++).toString(36);
     headers.set('Nats-Expected-Stream', this.options.stream);
+    const checked = mayStillSend !== undefined && this.checksAtWrite;
     try {
+      if (checked) this.unwritten.push(mayStillSend);
       this.nc.publish(subject, payload, { reply: `${this.prefix}.${token}`, headers });
     } catch (error) {
+      if (checked) this.unwritten.pop();
       // Refused before sending: too large for max_payload, connection closed.
       return Promise.reject(error);
     }

@@ -5,8 +5,10 @@
 import { headers } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { PubAckCollector, permanentPublishError } from '@outbox-relay/outbox';
-import { createTestStream, readStream, type TestStream } from '../../../test/helpers/nats';
+import { performance } from 'node:perf_hooks';
+import { connectNats, PubAckCollector, permanentPublishError } from '@outbox-relay/outbox';
+import { TEST_NATS_URL } from '../../../test/helpers/env';
+import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
 
 let ns: TestStream;
 let acks: PubAckCollector;
@@ -105,5 +107,31 @@ it('times out on a monotonic clock: a wall clock stepped back an hour does not h
     jest.restoreAllMocks();
     quick.close();
     listener.unsubscribe();
+  }
+});
+
+it('never writes a message whose sender lost the right to send while the process was frozen before the write (issue 13, case 5)', async () => {
+  const nc = await connectNats({ url: TEST_NATS_URL, name: 'frozen-writer' });
+  const frozen = new PubAckCollector(nc, { stream: ns.stream, timeoutMs: 2000 });
+  try {
+    expect(frozen.checksAtWrite).toBe(true);
+    const before = (await readStream(ns.nc, ns.stream)).length;
+    // A lease deadline 50 ms away, checked when the message is handed over (it is still ahead then)...
+    const deadline = performance.now() + 50;
+    const stillLeading = () => performance.now() < deadline;
+    expect(stillLeading()).toBe(true);
+    const outcome = frozen.publish(`${ns.subjectPrefix}.T.Frozen`, '{}', withId('frozen-1'), stillLeading).catch((e: unknown) => e);
+    // ...then the process freezes (here: the event loop is held) before the client writes its buffer.
+    while (performance.now() < deadline + 20) {
+      // frozen
+    }
+    expect(await outcome).toMatchObject({ name: 'StaleWriteError' });
+    // The connection comes back and works; the stale message was never written.
+    await waitFor('the connection to come back', async () => ((await frozen.publish(`${ns.subjectPrefix}.T.Fresh`, '{}', withId('fresh-1'), () => true).catch(() => undefined)) ? true : undefined));
+    const stored = await readStream(ns.nc, ns.stream);
+    expect(stored.map((m) => m.eventId).slice(before)).toEqual(['fresh-1']);
+  } finally {
+    frozen.close();
+    await nc.close();
   }
 });
