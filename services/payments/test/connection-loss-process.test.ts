@@ -10,9 +10,10 @@ import path from 'node:path';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL, TEST_NATS_URL, uniqueName } from '../../../test/helpers/env';
+import { uniqueName } from '../../../test/helpers/env';
 import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
 import { ROOT, startService, type ServiceProcess } from '../../../test/helpers/processes';
+import { workerProcessEnv } from './support/worker-process-env';
 
 const REGISTER_TS = path.join(ROOT, 'services', 'orders', 'test', 'support', 'register-ts.cjs');
 
@@ -44,19 +45,7 @@ afterAll(async () => {
 function startWorker(): ServiceProcess {
   return startService('services/payments/src/main.ts', {
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${REGISTER_TS}`.trim(),
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: db.schema,
-    ORDERS_SCHEMA: ordersSchema,
-    INBOX_SCHEMA: inboxSchema,
-    PAYMENTS_SCHEMA: paymentsSchema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    OUTBOX_MIGRATE: 'true',
-    OUTBOX_LEASE_MS: '1000',
-    OUTBOX_RENEW_MS: '200',
-    OUTBOX_POLL_MS: '50',
-    OUTBOX_DUPLICATE_WINDOW_MS: '20000',
+    ...workerProcessEnv({ outboxSchema: db.schema, ordersSchema, inboxSchema, paymentsSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }),
     // One retry allowed: were the session's death counted as a handler failure, the event would be dead-lettered.
     PAYMENTS_MAX_RETRIES: '0',
     PAYMENTS_BACKOFF_MIN_MS: '50',

@@ -10,10 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL, TEST_NATS_URL, uniqueName } from '../../../test/helpers/env';
+import { uniqueName } from '../../../test/helpers/env';
 import { createTestStream, freePort, waitFor, type TestStream } from '../../../test/helpers/nats';
 import { ROOT, startService, type ServiceProcess } from '../../../test/helpers/processes';
 import { samplesOf, scrape, valueOf, type Sample } from '../../telemetry/test/support/scrape';
+import { workerProcessEnv } from './support/worker-process-env';
 
 let db: TestSchema;
 let ns: TestStream;
@@ -54,19 +55,7 @@ const sum = (samples: Sample[], name: string) => samplesOf(samples, name).reduce
 it('counts processed, duplicate, failed, retried and dead-lettered events, charges and published events', async () => {
   const port = await freePort();
   proc = startService('services/payments/dist/main.js', {
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: db.schema,
-    ORDERS_SCHEMA: ordersSchema,
-    INBOX_SCHEMA: inboxSchema,
-    PAYMENTS_SCHEMA: paymentsSchema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    OUTBOX_MIGRATE: 'true',
-    OUTBOX_LEASE_MS: '1000',
-    OUTBOX_RENEW_MS: '200',
-    OUTBOX_POLL_MS: '50',
-    OUTBOX_DUPLICATE_WINDOW_MS: '20000',
+    ...workerProcessEnv({ outboxSchema: db.schema, ordersSchema, inboxSchema, paymentsSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }),
     PAYMENTS_MAX_RETRIES: '1',
     PAYMENTS_BACKOFF_MIN_MS: '100',
     PAYMENTS_BACKOFF_MAX_MS: '200',

@@ -9,9 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL, TEST_NATS_URL, uniqueName } from '../../../test/helpers/env';
+import { uniqueName } from '../../../test/helpers/env';
 import { createTestStream, freePort, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
 import { ROOT, startService, type ServiceProcess } from '../../../test/helpers/processes';
+import { workerProcessEnv } from './support/worker-process-env';
 
 const MAIN = 'services/payments/dist/main.js';
 
@@ -43,19 +44,7 @@ afterAll(async () => {
 
 function startWorker(env: Record<string, string>): ServiceProcess {
   const proc = startService(MAIN, {
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: db.schema,
-    ORDERS_SCHEMA: ordersSchema,
-    INBOX_SCHEMA: inboxSchema,
-    PAYMENTS_SCHEMA: paymentsSchema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    OUTBOX_MIGRATE: 'true',
-    OUTBOX_LEASE_MS: '1000',
-    OUTBOX_RENEW_MS: '200',
-    OUTBOX_POLL_MS: '50',
-    OUTBOX_DUPLICATE_WINDOW_MS: '20000',
+    ...workerProcessEnv({ outboxSchema: db.schema, ordersSchema, inboxSchema, paymentsSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }),
     PAYMENTS_ACK_WAIT_MS: '2000',
     PAYMENTS_BACKOFF_MIN_MS: '100',
     PAYMENTS_METRICS_INTERVAL_MS: '300',
