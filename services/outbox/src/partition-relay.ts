@@ -246,7 +246,8 @@ export class PartitionRelay {
             // Lease renewal overdue: send nothing until it is renewed (or lost, which ends the loop).
             if (inFlight) await finish(inFlight);
             inFlight = null;
-            await marks.settleAll().catch(() => undefined);
+            // A mark that failed leaves acknowledged events unmarked: look at the stream before publishing again.
+            await marks.settleAll().catch(() => (checkStream = true));
             await this.wake.wait(PAUSED_POLL_MS);
             continue;
           }
