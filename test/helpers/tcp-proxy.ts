@@ -1,58 +1,55 @@
+/**
+ * A TCP proxy on a free loopback port in front of a server (nats-server in the tests), to fail the network rather
+ * than the server: `dropReplies()` loses what the server sends while the clients' bytes still arrive (messages
+ * stored, acknowledgements lost), `cut()` closes every connection and refuses new ones until `restore()`. That is
+ * the "ack lost while NATS was away" case, which killing the server only produces by luck.
+ */
 import net from 'node:net';
 
-/**
- * A TCP proxy on a free loopback port in front of `target`, for faults a server restart cannot make on purpose:
- * `dropReplies()` keeps forwarding what clients send but loses everything the server answers (acknowledgements
- * lost on the way back), `cut()` closes every connection and refuses new ones (the server unreachable) until
- * `restore()`.
- */
+type Mode = 'open' | 'drop-replies' | 'cut';
+
 export class TcpProxy {
-  private readonly sockets = new Set<net.Socket>();
-  private replies = true;
-  private open = true;
+  private mode: Mode = 'open';
+  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
 
   private constructor(
     private readonly server: net.Server,
     readonly port: number,
-  ) {}
+    private readonly upstreamPort: number,
+  ) {
+    server.on('connection', (client) => this.accept(client));
+  }
 
-  static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
-    let proxy!: TcpProxy;
-    const server = net.createServer((client) => {
-      if (!proxy.open) return client.destroy();
-      const upstream = net.connect(targetPort, targetHost);
-      proxy.track(client, upstream);
-      client.on('data', (chunk) => upstream.write(chunk));
-      upstream.on('data', (chunk) => {
-        if (proxy.replies) client.write(chunk);
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
+  static async start(upstreamPort: number): Promise<TcpProxy> {
+    const server = net.createServer();
+    const port = await new Promise<number>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
     });
-    const address = server.address();
-    proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
-    return proxy;
+    return new TcpProxy(server, port, upstreamPort);
   }
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** From now on the server's bytes are thrown away; the clients' bytes still reach the server. */
   dropReplies(): void {
-    this.replies = false;
+    this.mode = 'drop-replies';
   }
 
+  /** Cuts every connection and refuses new ones until `restore()`. */
   cut(): void {
-    this.open = false;
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
+    this.mode = 'cut';
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    this.pairs.clear();
   }
 
   restore(): void {
-    this.replies = true;
-    this.open = true;
+    this.mode = 'open';
   }
 
   async close(): Promise<void> {
@@ -60,15 +57,33 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private track(client: net.Socket, upstream: net.Socket): void {
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
+  private accept(client: net.Socket): void {
+    client.on('error', () => undefined);
+    if (this.mode === 'cut') {
+      client.destroy();
+      return;
     }
+    // Paused until the server answers: nothing the client sends first may be lost.
+    client.pause();
+    const upstream = net.connect(this.upstreamPort, '127.0.0.1');
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    const close = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    upstream.on('error', close);
+    upstream.on('close', close);
+    client.on('close', close);
+    upstream.on('connect', () => client.resume());
+    client.on('data', (chunk) => {
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    upstream.on('data', (chunk) => {
+      if (this.mode === 'open' && !client.write(chunk)) upstream.pause();
+    });
+    client.on('drain', () => upstream.resume());
   }
 }

@@ -2,6 +2,7 @@ import { Pool } from 'pg';
 import {
   connectNats,
   createLogger,
+  exitOnUncaught,
   migrateOutbox,
   OutboxRelay,
   waitForSchema,
@@ -16,6 +17,9 @@ async function main(): Promise<void> {
   const env = readEnvOrExit('outbox-relay', relayProcessEnvSchema);
   const settings = relaySettingsFromEnv(env);
   const logger = createLogger('relay', env.LOG_LEVEL, { instanceId: settings.instanceId });
+  // A bug that escapes every handler is logged as one fatal line (event ids, partition, epoch in the error) and
+  // ends the process, which its supervisor restarts; the lease expires and another relay takes over.
+  exitOnUncaught(logger);
   const tracing = startTracing(tracingSettingsFromEnv(env, 'outbox-relay'), { logger });
   // Reads and marks: up to two statements in flight per partition, plus metrics.
   const pool = new Pool({ connectionString: env.DATABASE_URL, max: env.RELAY_DB_POOL_MAX, application_name: 'outbox-relay' });
