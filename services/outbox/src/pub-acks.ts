@@ -68,6 +68,13 @@ interface WaitingAck {
 
 const decoder = new TextDecoder();
 
+/** A promise and the function that settles it (Promise.withResolvers, which Node 20 lacks). */
+function changeSignal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 interface PubAckBody {
   stream?: string;
   seq?: number;
@@ -93,6 +100,8 @@ export class PubAckCollector implements AckedPublisher {
   private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
   private connected = true;
+  /** Settled at the next disconnect or reconnect (requests in flight then will not be answered). */
+  private connectionChange = changeSignal();
   private stopWatching: () => void = () => undefined;
   private readonly reconnectListeners = new Set<() => void>();
   /** Checks of the messages handed to the client since its last write to the socket. */
@@ -163,15 +172,43 @@ export class PubAckCollector implements AckedPublisher {
         if (status.type === 'disconnect') {
           this.connected = false;
           this.failWaiting(new ConnectionInterruptedError('disconnected'));
+          this.connectionChanged();
         } else if (status.type === 'reconnect') {
           this.connected = true;
           this.failWaiting(new ConnectionInterruptedError('reconnected'));
+          this.connectionChanged();
           for (const listener of this.reconnectListeners) listener();
         }
       }
     } catch {
       // The status iterator ends with the connection; nothing is waiting for it then.
     }
+  }
+
+  private connectionChanged(): void {
+    this.connectionChange.resolve();
+    this.connectionChange = changeSignal();
+  }
+
+  /** Connected to NATS as far as the client's status events tell. */
+  get isConnected(): boolean {
+    return this.connected && !this.closed;
+  }
+
+  /**
+   * `work`'s result, or ConnectionInterruptedError as soon as the connection drops or comes back while it runs (or
+   * at once when disconnected): a request in flight then is never answered (the client drops its buffer at a
+   * reconnect) and would hold its caller for its whole timeout after NATS is back.
+   */
+  async whileConnected<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.isConnected) throw new ConnectionInterruptedError('not connected');
+    const changed = this.connectionChange.promise.then(() => {
+      throw new ConnectionInterruptedError('reconnected');
+    });
+    const running = work();
+    running.catch(() => undefined);
+    changed.catch(() => undefined);
+    return Promise.race([running, changed]);
   }
 
   publish(subject: string, payload: string, headers: MsgHdrs, mayStillSend?: () => boolean): Promise<PubAck> {

@@ -2,8 +2,9 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { ClientConfig, Pool } from 'pg';
 import type { Logger } from 'pino';
-import { Backoff, delay } from './backoff';
+import { Backoff } from './backoff';
 import { FailureLog } from './failure-log';
+import { WakeSignal } from './wake';
 import { PartitionBalancer, type BalancerSnapshot } from './balancer';
 import { validateRelaySettings, type RelaySettings } from './config';
 import { LeaseElector } from './lease';
@@ -66,6 +67,7 @@ export class OutboxRelay {
   private steppingDown: Promise<Array<{ partition: number; epoch: number }>> | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private streamEnsuring = false;
+  private readonly streamRetryNow = new WakeSignal();
   private makePartition: ((partition: number) => { elector: LeaseElector; relay: PartitionRelay }) | null = null;
   private repartitioning: Promise<void> = Promise.resolve();
   private started = false;
@@ -90,18 +92,23 @@ export class OutboxRelay {
     // Fail at once, naming the migrations, rather than on every read (the read is a function of the schema).
     await assertSchemaCurrent(pool, s.schema);
     const reader = new OutboxReader(pool, s.schema);
-    this.acks = new PubAckCollector(this.deps.nats, { stream: s.stream, timeoutMs: s.publishTimeoutMs });
-    // NATS is back: partitions backing off after failed publishes retry now rather than at their next backoff.
-    this.acks.onReconnect(() => {
+    const acks = new PubAckCollector(this.deps.nats, { stream: s.stream, timeoutMs: s.publishTimeoutMs });
+    this.acks = acks;
+    // NATS is back: partitions backing off after failed publishes retry now rather than at their next backoff,
+    // and so does ensuring the stream.
+    acks.onReconnect(() => {
       for (const partition of this.partitions) partition.retryNow.set();
+      this.streamRetryNow.set();
     });
     const stream: PartitionStream = {
       ready: (signal) => this.streamReady(signal),
       lost: () => this.streamLost(),
       storedEvents: (partition, from) =>
-        from === null
-          ? streamLastSeq(this.deps.nats, s.stream, s.publishTimeoutMs).then((lastSeq) => ({ ids: [], lastSeq, scanned: 0, streamReset: false }))
-          : findStoredEvents(this.deps.nats, s.stream, partition, from, s.publishTimeoutMs),
+        acks.whileConnected(() =>
+          from === null
+            ? streamLastSeq(this.deps.nats, s.stream, s.publishTimeoutMs).then((lastSeq) => ({ ids: [], lastSeq, scanned: 0, streamReset: false }))
+            : findStoredEvents(this.deps.nats, s.stream, partition, from, s.publishTimeoutMs),
+        ),
     };
     const publisher = new JetStreamPublisher(this.acks, { stream: s.stream, subjectPrefix: s.subjectPrefix });
     const balancer = new PartitionBalancer({
@@ -317,7 +324,7 @@ export class OutboxRelay {
             if (!this.started) return;
             const wait = backoff.next();
             failures.failed(error, { retryInMs: wait });
-            await delay(wait);
+            await this.streamRetryNow.wait(wait);
           }
         }
       } finally {

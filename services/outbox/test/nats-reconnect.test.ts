@@ -56,12 +56,15 @@ async function publishedAt(id: string): Promise<Date | null> {
   return rows[0]?.published_at ?? null;
 }
 
-it('resumes publishing when NATS is back, not one publish timeout or one backoff later', async () => {
+it.each([
+  ['in a backoff of 30 s or more', { backoffMinMs: 30_000, backoffMaxMs: 60_000 }],
+  ['looking at the stream (short backoffs: requests made while disconnected)', { backoffMinMs: 20, backoffMaxMs: 50 }],
+])('resumes publishing when NATS is back, not one request timeout or one backoff later: relay %s', async (_what, backoffs) => {
   const stream = names();
   const nc = await connect(server.url);
-  // A relay that would wait a minute for an ack and at least 30 s between retries: only the reconnect can make
-  // it publish within the 20 s allowed below.
-  const relay = start(nc, stream, { publishTimeoutMs: 60_000, backoffMinMs: 30_000, backoffMaxMs: 60_000 });
+  // A relay that would wait a minute for an ack or any other answer: only the reconnect can make it publish within
+  // the 20 s allowed below.
+  const relay = start(nc, stream, { publishTimeoutMs: 60_000, ...backoffs });
   await relay.start();
   await write('o-1', 1).then((id) => waitFor('the first event published', async () => ((await publishedAt(id)) ? true : undefined)));
 
