@@ -82,17 +82,20 @@ interface RelayTimings {
  * Cross-field rules of a relay's timings, one list for every entry point (environment, library settings), each
  * issue naming the setting to change.
  */
-export function relayTimingIssues(t: RelayTimings): Array<{ field: keyof RelayTimings; message: string }> {
+export function relayTimingIssues(
+  t: RelayTimings,
+  nameOf: (field: keyof RelayTimings) => string = (field) => field,
+): Array<{ field: keyof RelayTimings; message: string }> {
   const issues: Array<{ field: keyof RelayTimings; message: string }> = [];
   if (t.renewMs * 2 > t.leaseMs) {
-    issues.push({ field: 'renewMs', message: `must be at most half of the lease (${t.leaseMs} ms) so a lease survives a missed renewal` });
+    issues.push({ field: 'renewMs', message: `must be at most half of ${nameOf('leaseMs')} (${t.leaseMs}) so a lease survives a missed renewal` });
   }
   // A successor re-publishes a crashed leader's unconfirmed events about one lease later; the stream drops them
   // at once while they are inside the window (later ones are found by the relay's look at the stream).
   if (t.duplicateWindowMs < t.leaseMs * 10) {
-    issues.push({ field: 'duplicateWindowMs', message: `must be at least 10 x the lease (${t.leaseMs * 10} ms) so re-publishes are deduplicated` });
+    issues.push({ field: 'duplicateWindowMs', message: `must be at least 10 x ${nameOf('leaseMs')} (${t.leaseMs * 10}) so re-publishes are deduplicated` });
   }
-  if (t.backoffMinMs > t.backoffMaxMs) issues.push({ field: 'backoffMinMs', message: `must not exceed the maximum backoff (${t.backoffMaxMs} ms)` });
+  if (t.backoffMinMs > t.backoffMaxMs) issues.push({ field: 'backoffMinMs', message: `must not exceed ${nameOf('backoffMaxMs')} (${t.backoffMaxMs})` });
   return issues;
 }
 
@@ -114,17 +117,18 @@ type RelayTimingEnv = {
 
 /** `relayTimingIssues` for every env schema that embeds a relay, naming the variables. */
 export function checkRelayTimings(env: RelayTimingEnv, ctx: z.RefinementCtx): void {
-  const issues = relayTimingIssues({
-    leaseMs: env.OUTBOX_LEASE_MS,
-    renewMs: env.OUTBOX_RENEW_MS,
-    duplicateWindowMs: env.OUTBOX_DUPLICATE_WINDOW_MS,
-    backoffMinMs: env.OUTBOX_BACKOFF_MIN_MS,
-    backoffMaxMs: env.OUTBOX_BACKOFF_MAX_MS,
-  });
-  for (const issue of issues) {
-    const message = issue.message.replace(/the lease \(/, 'OUTBOX_LEASE_MS (').replace(/the maximum backoff \(/, 'OUTBOX_BACKOFF_MAX_MS (');
-    ctx.addIssue({ code: 'custom', path: [timingVariables[issue.field]], message });
-  }
+  const nameOf = (field: keyof RelayTimings) => timingVariables[field];
+  const issues = relayTimingIssues(
+    {
+      leaseMs: env.OUTBOX_LEASE_MS,
+      renewMs: env.OUTBOX_RENEW_MS,
+      duplicateWindowMs: env.OUTBOX_DUPLICATE_WINDOW_MS,
+      backoffMinMs: env.OUTBOX_BACKOFF_MIN_MS,
+      backoffMaxMs: env.OUTBOX_BACKOFF_MAX_MS,
+    },
+    nameOf,
+  );
+  for (const issue of issues) ctx.addIssue({ code: 'custom', path: [nameOf(issue.field)], message: issue.message });
 }
 
 export type RelayEnv = z.output<typeof relayEnvSchema>;

@@ -104,8 +104,11 @@ export class PubAckCollector implements AckedPublisher {
   private connectionChange = changeSignal();
   private stopWatching: () => void = () => undefined;
   private readonly reconnectListeners = new Set<() => void>();
-  /** Checks of the messages handed to the client since its last write to the socket. */
-  private unwritten: Array<() => boolean> = [];
+  /**
+   * Checks of the senders whose messages were handed to the client since its last write to the socket (a set: a
+   * partition's batch shares one check, so a write asks it once, not once per message).
+   */
+  private unwritten = new Set<() => boolean>();
   /** False when this client's internals are not the ones the write-time check knows (then only the check before publish holds). */
   readonly checksAtWrite: boolean;
   highestSeq = 0;
@@ -134,9 +137,9 @@ export class PubAckCollector implements AckedPublisher {
     const internals = protocol as ProtocolInternals;
     const write = internals.flushPending.bind(internals);
     internals.flushPending = () => {
-      if (this.unwritten.length === 0) return write();
-      const checks = this.unwritten;
-      this.unwritten = [];
+      if (this.unwritten.size === 0) return write();
+      const checks = [...this.unwritten];
+      this.unwritten.clear();
       if (checks.every((mayStillSend) => mayStillSend())) return write();
       internals.outbound.reset();
       this.failWaiting(new StaleWriteError());
@@ -216,12 +219,12 @@ export class PubAckCollector implements AckedPublisher {
     if (!this.connected) return Promise.reject(new ConnectionInterruptedError('not connected'));
     const token = (this.next++).toString(36);
     headers.set('Nats-Expected-Stream', this.options.stream);
-    const checked = mayStillSend !== undefined && this.checksAtWrite;
+    const checked = mayStillSend !== undefined && this.checksAtWrite && !this.unwritten.has(mayStillSend);
     try {
-      if (checked) this.unwritten.push(mayStillSend);
+      if (checked) this.unwritten.add(mayStillSend);
       this.nc.publish(subject, payload, { reply: `${this.prefix}.${token}`, headers });
     } catch (error) {
-      if (checked) this.unwritten.pop();
+      if (checked) this.unwritten.delete(mayStillSend);
       // Refused before sending: too large for max_payload, connection closed.
       return Promise.reject(error);
     }

@@ -12,7 +12,7 @@ import { PgListener } from './listener';
 import { assertSchemaCurrent, readPartitionCount } from './migrate';
 import { outboxTables } from './names';
 import { PartitionRelay, type PartitionStream } from './partition-relay';
-import { findStoredEvents, streamLastSeq } from './stream-check';
+import { findStoredEvents } from './stream-check';
 import { ensureStream, JetStreamPublisher } from './publisher';
 import { PubAckCollector } from './pub-acks';
 import { OutboxReader } from './reader';
@@ -104,11 +104,7 @@ export class OutboxRelay {
       ready: (signal) => this.streamReady(signal),
       lost: () => this.streamLost(),
       storedEvents: (partition, from) =>
-        acks.whileConnected(() =>
-          from === null
-            ? streamLastSeq(this.deps.nats, s.stream, s.publishTimeoutMs).then((lastSeq) => ({ ids: [], lastSeq, scanned: 0, streamReset: false }))
-            : findStoredEvents(this.deps.nats, s.stream, partition, from, s.publishTimeoutMs),
-        ),
+        acks.whileConnected(() => findStoredEvents(this.deps.nats, s.stream, partition, from, s.publishTimeoutMs)),
     };
     const publisher = new JetStreamPublisher(this.acks, { stream: s.stream, subjectPrefix: s.subjectPrefix });
     const balancer = new PartitionBalancer({

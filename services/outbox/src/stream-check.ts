@@ -72,26 +72,18 @@ export interface StoredEvents {
   streamReset: boolean;
 }
 
-/** The stream's last sequence (0 when empty). */
-export async function streamLastSeq(nc: NatsConnection, stream: string, timeoutMs: number): Promise<number> {
-  try {
-    return (await (await jetstreamManager(nc, { timeout: timeoutMs })).streams.info(stream)).state.last_seq;
-  } catch (error) {
-    throw new StreamCheckError(stream, 'cannot read the stream state', { cause: error });
-  }
-}
-
 /**
  * Window-free deduplication, part 2: which of `partition`'s messages the stream holds from sequence `from` on.
  * Reads headers only (no payloads) with an ordered consumer, up to the last sequence the stream had when the look
- * began; messages stored after that were sent after it and are covered by the duplicate window. Gives up with
- * StreamCheckError when no message arrives for `idleTimeoutMs`.
+ * began; messages stored after that were sent after it and are covered by the duplicate window. With `from` null
+ * (nothing to look for) it only reads the stream's last sequence. Gives up with StreamCheckError when no message
+ * arrives for `idleTimeoutMs`.
  */
 export async function findStoredEvents(
   nc: NatsConnection,
   stream: string,
   partition: number,
-  from: number,
+  from: number | null,
   idleTimeoutMs: number,
 ): Promise<StoredEvents> {
   let info;
@@ -101,6 +93,7 @@ export async function findStoredEvents(
     throw new StreamCheckError(stream, 'cannot read the stream state', { cause: error });
   }
   const lastSeq = info.state.last_seq;
+  if (from === null) return { ids: [], lastSeq, scanned: 0, streamReset: false };
   const streamReset = from > lastSeq + 1;
   const start = Math.max(from, info.state.first_seq);
   if (streamReset || start > lastSeq || info.state.messages === 0) return { ids: [], lastSeq, scanned: 0, streamReset };

@@ -113,3 +113,17 @@ it('the only relay dies after publishing, before marking, and a new one starts a
   const messages = await readStream(ns.nc, ns.stream);
   expect(messages.map((m) => m.eventId)).toEqual([...ids, ...later]);
 });
+
+it('each mark moves where to look to past the stream end, and a term that ends with everything marked leaves nothing to look at', async () => {
+  const relay = start();
+  await relay.start();
+  await enqueueSteps('C', 3);
+  await drained();
+  const checkFrom = async () =>
+    (await db.pool.query(`SELECT check_stream_from::int AS from FROM ${t()}.outbox_partitions WHERE partition = 0`)).rows[0].from as number | null;
+  // Everything sent is acknowledged and marked: a successor would look from just past what the stream holds.
+  expect(await checkFrom()).toBe((await jetstreamManager(ns.nc).then((jsm) => jsm.streams.info(ns.stream))).state.last_seq + 1);
+  await relay.stop();
+  // A graceful end: its successor skips the look.
+  expect(await checkFrom()).toBeNull();
+});
