@@ -2,7 +2,9 @@
  * A TCP proxy on a free loopback port in front of a server (nats-server in the tests), to fail the network rather
  * than the server: `dropReplies()` loses what the server sends while the clients' bytes still arrive (messages
  * stored, acknowledgements lost), `cut()` closes every connection and refuses new ones until `restore()`. That is
- * the "ack lost while NATS was away" case, which killing the server only produces by luck.
+ * the "ack lost while NATS was away" case, which killing the server only produces by luck. `holdClientBytes()`
+ * stops reading what the clients send (a slow or stuck network): their kernel buffers fill and the bytes they
+ * write next stay queued in their own process.
  */
 import net from 'node:net';
 
@@ -10,6 +12,7 @@ type Mode = 'open' | 'drop-replies' | 'cut';
 
 export class TcpProxy {
   private mode: Mode = 'open';
+  private holding = false;
   private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
 
   private constructor(
@@ -52,6 +55,17 @@ export class TcpProxy {
     this.mode = 'open';
   }
 
+  /** Stops reading from the clients (connections stay open) until `releaseClientBytes()`. */
+  holdClientBytes(): void {
+    this.holding = true;
+    for (const pair of this.pairs) pair.client.pause();
+  }
+
+  releaseClientBytes(): void {
+    this.holding = false;
+    for (const pair of this.pairs) pair.client.resume();
+  }
+
   async close(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -76,11 +90,14 @@ export class TcpProxy {
     upstream.on('error', close);
     upstream.on('close', close);
     client.on('close', close);
-    upstream.on('connect', () => client.resume());
+    const resumeClient = () => {
+      if (!this.holding) client.resume();
+    };
+    upstream.on('connect', resumeClient);
     client.on('data', (chunk) => {
       if (!upstream.write(chunk)) client.pause();
     });
-    upstream.on('drain', () => client.resume());
+    upstream.on('drain', resumeClient);
     upstream.on('data', (chunk) => {
       if (this.mode === 'open' && !client.write(chunk)) upstream.pause();
     });

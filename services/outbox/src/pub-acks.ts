@@ -1,5 +1,6 @@
 import { NoRespondersError, TimeoutError, createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { JetStreamApiError, JetStreamError, type ApiError } from '@nats-io/jetstream';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 /** What the stream said about one message: stored at `seq` now, or earlier (`duplicate`: dropped as a re-publish). */
@@ -20,21 +21,32 @@ export interface AckedPublisher {
 }
 
 /**
- * The sender lost the right to send (its lease deadline passed) between handing messages to the NATS client and
- * the client's write to the socket: the process was frozen (GC, SIGSTOP, a VM pause) in between. Nothing buffered
- * was written; the connection is restarted so that nothing of it is written later either.
+ * The sender lost the right to send (its lease deadline passed) while its messages were still in the process:
+ * handed to the NATS client but not yet written to the socket, or written but still queued in the socket because
+ * the kernel would not take them (a slow network). The process was frozen (GC, SIGSTOP, a VM pause) or the network
+ * stuck meanwhile. None of those bytes is sent: the connection is reset, which drops them all.
  */
 export class StaleWriteError extends JetStreamError {
-  constructor() {
-    super('lease deadline passed before the client wrote the message; nothing buffered was sent');
+  constructor(where: 'client' | 'socket') {
+    super(`lease deadline passed while messages were still queued in the ${where}; the connection was reset and none of them was sent`);
     this.name = 'StaleWriteError';
   }
 }
+
+/** How often bytes still queued in the socket are checked against their senders' deadlines (see PubAckCollector.guardQueue). */
+const QUEUE_CHECK_MS = 50;
 
 /** The internals of @nats-io/nats-core 3 that the write-time check wraps (see PubAckCollector.gateWrites). */
 interface ProtocolInternals {
   flushPending: () => void;
   outbound: { reset(): void };
+  transport?: { socket?: Socket };
+}
+
+/** The socket under a connection made by @nats-io/transport-node 3 (undefined while reconnecting, or with other internals). */
+export function natsSocket(nc: NatsConnection): Socket | undefined {
+  const socket = (nc as unknown as { protocol?: Partial<ProtocolInternals> }).protocol?.transport?.socket;
+  return socket !== undefined && typeof socket.writableLength === 'number' ? socket : undefined;
 }
 
 /**
@@ -109,6 +121,9 @@ export class PubAckCollector implements AckedPublisher {
    * partition's batch shares one check, so a write asks it once, not once per message).
    */
   private unwritten = new Set<() => boolean>();
+  /** Checks of the senders whose messages may still be queued in the socket (written, not yet taken by the kernel). */
+  private queued = new Set<() => boolean>();
+  private queueGuard: NodeJS.Timeout | null = null;
   /** False when this client's internals are not the ones the write-time check knows (then only the check before publish holds). */
   readonly checksAtWrite: boolean;
   highestSeq = 0;
@@ -127,8 +142,8 @@ export class PubAckCollector implements AckedPublisher {
    * The client buffers what is published and writes it to the socket in a microtask. A process frozen between a
    * publish (checked against the lease deadline just before) and that write would, on waking, send messages of a
    * term that has ended, after a successor published the same aggregates' later events. So the write itself asks
-   * each buffered message's `mayStillSend` again; if one says no, the whole buffer is dropped (it may hold other
-   * commands, which a reconnect sends again) and the connection restarted. Wraps @nats-io/nats-core 3's
+   * each buffered message's `mayStillSend` again; if one says no, nothing is written and the connection is reset
+   * (the buffer may hold other commands, which the reconnect sends again). Wraps @nats-io/nats-core 3's
    * `protocol.flushPending`; with other internals it reports false and does nothing.
    */
   private gateWrites(): boolean {
@@ -138,14 +153,66 @@ export class PubAckCollector implements AckedPublisher {
     const write = internals.flushPending.bind(internals);
     internals.flushPending = () => {
       if (this.unwritten.size === 0) return write();
-      const checks = [...this.unwritten];
-      this.unwritten.clear();
-      if (checks.every((mayStillSend) => mayStillSend())) return write();
-      internals.outbound.reset();
-      this.failWaiting(new StaleWriteError());
-      void this.nc.reconnect().catch(() => undefined);
+      const checks = this.unwritten;
+      this.unwritten = new Set();
+      for (const mayStillSend of checks) {
+        if (!mayStillSend()) return this.resetConnection(internals, 'client');
+      }
+      write();
+      this.guardQueue(internals, checks);
     };
     return true;
+  }
+
+  /**
+   * A write the kernel does not take at once (its buffer is full: the other side reads slowly) stays queued in the
+   * process, and the event loop sends it whenever the socket drains, long after the check above if the process
+   * was frozen meanwhile (seed 62 of the fault-injection suite stored an event twice that way). While bytes are
+   * queued, a timer checks their senders every QUEUE_CHECK_MS; a sender past its deadline resets the connection,
+   * which drops them. The check holds across a freeze because a process woken from one runs its due timers
+   * before it polls its sockets again (libuv: a wait interrupted by the stop signal returns to run the timers
+   * once its own timeout has passed, and this timer makes sure there is one).
+   */
+  private guardQueue(internals: ProtocolInternals, checks: Set<() => boolean>): void {
+    const socket = internals.transport?.socket;
+    if (!socket || socket.writableLength === 0) return;
+    for (const check of checks) this.queued.add(check);
+    this.queueGuard ??= setInterval(() => {
+      const current = internals.transport?.socket;
+      if (current !== socket || socket.destroyed || socket.writableLength === 0) return this.stopQueueGuard();
+      for (const mayStillSend of this.queued) {
+        if (!mayStillSend()) return this.resetConnection(internals, 'socket');
+      }
+    }, QUEUE_CHECK_MS).unref();
+  }
+
+  private stopQueueGuard(): void {
+    if (this.queueGuard) clearInterval(this.queueGuard);
+    this.queueGuard = null;
+    this.queued.clear();
+  }
+
+  /**
+   * Drops everything not yet sent, in the client and in the socket (a reset, not a close: a close would first
+   * write out what the socket holds), and fails the publishes waiting. The client sees the connection closed and
+   * reconnects.
+   */
+  private resetConnection(internals: ProtocolInternals, where: 'client' | 'socket'): void {
+    internals.outbound.reset();
+    this.unwritten.clear();
+    this.stopQueueGuard();
+    const socket = internals.transport?.socket;
+    if (socket && !socket.destroyed) {
+      try {
+        socket.resetAndDestroy();
+      } catch {
+        // A TLS socket cannot send a reset; destroying it still drops what the process holds.
+        socket.destroy();
+      }
+    } else {
+      void this.nc.reconnect().catch(() => undefined);
+    }
+    this.failWaiting(new StaleWriteError(where));
   }
 
   /** Forgets the acknowledged sequences (the stream was created anew and numbers from 1 again). */
@@ -240,6 +307,7 @@ export class PubAckCollector implements AckedPublisher {
     this.closed = true;
     this.subscription.unsubscribe();
     this.reconnectListeners.clear();
+    this.stopQueueGuard();
     this.stopWatching();
     this.failWaiting(new JetStreamError('publisher closed'));
   }
