@@ -13,6 +13,7 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./
+COPY services/runtime/package.json services/runtime/
 COPY services/outbox/package.json services/outbox/
 COPY services/inbox/package.json services/inbox/
 COPY services/telemetry/package.json services/telemetry/
@@ -35,6 +36,7 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY services/runtime/package.json services/runtime/
 COPY services/outbox/package.json services/outbox/
 COPY services/inbox/package.json services/inbox/
 COPY services/telemetry/package.json services/telemetry/
@@ -58,6 +60,7 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 outbox \
   && useradd --system --uid 10001 --gid outbox --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin outbox
 COPY --from=prod-deps /app ./
+COPY --from=build /src/services/runtime/dist services/runtime/dist
 COPY --from=build /src/services/outbox/dist services/outbox/dist
 COPY --from=build /src/services/inbox/dist services/inbox/dist
 COPY --from=build /src/services/telemetry/dist services/telemetry/dist

@@ -171,7 +171,7 @@ async function childMain(): Promise<void> {
   const scenario = (require(file) as Record<string, unknown>)[name];
   if (typeof scenario !== 'function') throw new Error(`${file} exports no scenario ${name}`);
   const result: unknown = await scenario(JSON.parse(process.env[INPUT_VARIABLE] ?? 'null'));
-  process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(result)}\n`);
+  process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(result ?? null)}\n`);
   // The pipe from the parent would keep the process alive: it ends on its own once nothing else is left.
   parentLines?.close();
   process.stdin.destroy();

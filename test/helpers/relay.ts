@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createLogger, defaultRelaySettings, OutboxRelay, type RelayObserver, type RelaySettings } from '@outbox-relay/outbox';
+import { defaultRelaySettings, OutboxRelay, type RelayObserver, type RelaySettings } from '@outbox-relay/outbox';
+import { createLogger } from '@outbox-relay/runtime';
 import type { TestSchema } from './db';
 import type { TestStream } from './nats';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { z } from 'zod';
-import { parseEnv } from '@outbox-relay/outbox';
+import { parseEnv } from '@outbox-relay/runtime';
 import { ordersEnvSchema } from '../../services/orders/src/config';
 import { paymentsEnvSchema } from '../../services/payments/src/config';
 import { subscriberEnvSchema } from '../../services/subscriber/src/config';

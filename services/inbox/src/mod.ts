@@ -10,6 +10,7 @@ export {
   type InboxConsumerOptions,
   type InboxConsumerStats,
 } from './consumer';
+export { ensureDurableConsumer, type DurableConsumerSpec } from './durable-consumer';
 export { migrateInbox, INBOX_MIGRATIONS_DIR } from './migrate';
 export { inboxTables, type InboxTables } from './names';
 export { sweepInbox, type SweepInboxOptions } from './retention';

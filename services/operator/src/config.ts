@@ -1,13 +1,9 @@
 import os from 'node:os';
-import { parseEnv } from '@outbox-relay/outbox';
+import { envVar, parseEnv } from '@outbox-relay/runtime';
 import { z } from 'zod';
 
-const flag = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const ms = (fallback: number, min: number) => z.coerce.number().int().min(min).default(fallback);
+const flag = envVar.flag;
+const ms = envVar.millis;
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name (DNS label)');
 
 /** The operator's environment (deploy/operator.yaml sets these; README documents them). */
@@ -27,8 +23,8 @@ export const operatorEnvSchema = z
     LEADER_ELECTION_RENEW_DEADLINE_MS: ms(10_000, 500),
     LEADER_ELECTION_RETRY_PERIOD_MS: ms(2_000, 100),
     /** /healthz, /readyz and /metrics. */
-    OPERATOR_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    OPERATOR_HTTP_PORT: envVar.port().default(8080),
+    LOG_LEVEL: envVar.logLevel(),
     /** Every OutboxRelay is reconciled at least this often (pod probes notice leaders that stop renewing). */
     RESYNC_MS: ms(30_000, 1000),
     /** Informers rebuild their caches from a fresh list this often. */

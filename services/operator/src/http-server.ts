@@ -1,5 +1,4 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { serveMetrics } from '@outbox-relay/telemetry';
 import type { OperatorMetrics } from './metrics';
 import type { OperatorHealth } from './operator';
@@ -28,9 +27,3 @@ export function createOperatorServer(options: { health: () => OperatorHealth; me
   });
 }
 
-export function listen(server: http.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve((server.address() as AddressInfo).port));
-  });
-}

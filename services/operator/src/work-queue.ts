@@ -1,4 +1,4 @@
-import { Backoff } from '@outbox-relay/outbox';
+import { Backoff } from '@outbox-relay/runtime';
 import { performance } from 'node:perf_hooks';
 
 /** What processing one key returned: when to look at it again (ms), or nothing. Throwing retries with backoff. */

@@ -1,12 +1,7 @@
 import { z } from 'zod';
 import { checkRelayTimings, outboxEnvShape, relayEnvShape } from '@outbox-relay/outbox';
+import { envVar } from '@outbox-relay/runtime';
 import { telemetryEnvShape } from '@outbox-relay/telemetry';
-
-const flag = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const UNITS = { b: 1, kb: 1024, mb: 1024 * 1024 } as const;
 
@@ -27,10 +22,10 @@ export const ordersEnvShape = {
   ...relayEnvShape,
   ...telemetryEnvShape,
   /** 0 picks a free port (logged in the `listening` line). */
-  PORT: z.coerce.number().int().min(0).max(65535).default(8081),
-  ORDERS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be a lower-case SQL identifier').default('orders'),
+  PORT: envVar.port().default(8081),
+  ORDERS_SCHEMA: envVar.sqlIdentifier().default('orders'),
   /** Each replica takes part in relay leader election unless this is false. */
-  ORDERS_RELAY_ENABLED: flag(true),
+  ORDERS_RELAY_ENABLED: envVar.flag(true),
   HTTP_BODY_LIMIT: byteSize.default(64 * 1024),
   /** How long SIGTERM waits for in-flight requests before cutting connections. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),

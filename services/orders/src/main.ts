@@ -1,12 +1,12 @@
 import { Pool } from 'pg';
-import { createLogger, exitOnUncaught, Outbox, readEnvOrExit, settleWithin } from '@outbox-relay/outbox';
+import { Outbox } from '@outbox-relay/outbox';
+import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readEnvOrExit, settleWithin } from '@outbox-relay/runtime';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
 import { createApp } from './http/app';
-import { closeServer, createServer, listen } from './http/server';
+import { closeServer, createServer } from './http/server';
 import { migrateOrders } from './migrate';
 import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
-import { performance } from 'node:perf_hooks';
 
 async function main(): Promise<void> {
   const config: OrdersConfig = readEnvOrExit('orders', ordersEnvSchema);
@@ -28,7 +28,6 @@ async function main(): Promise<void> {
   const outbox = new Outbox({ pool, schema: config.OUTBOX_SCHEMA, logger, maxPayloadBytes: config.OUTBOX_MAX_PAYLOAD_BYTES });
 
   let ready = false;
-  let stopping = false;
   let relay: EmbeddedRelay | null = null;
   const metrics = new ServiceMetrics();
   const relayMetrics = new RelayMetrics(metrics.registry, { leadership: () => relay?.status().partitions ?? null });
@@ -40,7 +39,7 @@ async function main(): Promise<void> {
   });
   relayStarted.catch((error: unknown) => {
     logger.fatal({ err: error }, 'embedded relay failed to start');
-    void shutdown('relay failed', 1);
+    void shutdown.run('relay failed', 1);
   });
 
   const app = createApp({
@@ -48,7 +47,7 @@ async function main(): Promise<void> {
     outbox,
     ordersSchema: config.ORDERS_SCHEMA,
     logger,
-    isReady: () => ready && !stopping,
+    isReady: () => ready && !shutdown.stopping,
     relayStatus: config.ORDERS_RELAY_ENABLED
       ? () => relay?.status() ?? { state: 'starting (waiting for NATS)', leading: false, partitions: [] }
       : undefined,
@@ -57,49 +56,31 @@ async function main(): Promise<void> {
     tracing: tracing.enabled,
     writeBatching: { maxBatch: config.ORDERS_WRITE_BATCH_MAX, maxInFlight: config.ORDERS_WRITE_CONCURRENCY },
   });
-  const server = createServer(app, () => stopping);
-
-  async function shutdown(reason: string, exitCode: number): Promise<void> {
-    if (stopping) return;
-    stopping = true;
-    const started = performance.now();
-    logger.info({ reason }, 'shutting down');
+  const server = createServer(app, () => shutdown.stopping);
+  const shutdown = new ProcessShutdown({
+    logger,
     // Last resort if a dependency hangs; well inside a default 30 s termination grace period.
-    setTimeout(() => {
-      logger.error('shutdown did not finish in time; exiting');
-      process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS + 10_000).unref();
-
-    if (server.listening) {
-      const closing = closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
-      logger.info({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'stopped accepting connections; finishing in-flight requests');
-      const drained = await closing;
-      if (!drained) logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests cut off at SHUTDOWN_TIMEOUT_MS');
-      logger.info('http server closed');
-    }
-    // A relay still waiting for NATS holds no lease; one that started releases its leases now.
-    const running = await settleWithin(relayStarted.catch(() => null), 1000);
-    if (running) {
-      await running.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the relay failed'));
-      logger.info('relay stopped, leases released');
-    }
-    await outbox.close();
-    await pool.end();
-    await tracing.shutdown();
-    logger.info({ durationMs: Math.round(performance.now() - started) }, 'shut down');
-    process.exit(exitCode);
-  }
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal during shutdown; exiting now');
-        process.exit(1);
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS + 10_000,
+    stop: async () => {
+      if (server.listening) {
+        const closing = closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
+        logger.info({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'stopped accepting connections; finishing in-flight requests');
+        if (!(await closing)) logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests cut off at SHUTDOWN_TIMEOUT_MS');
+        logger.info('http server closed');
       }
-      void shutdown(signal, 0);
-    });
-  }
+      // A relay still waiting for NATS holds no lease; one that started releases its leases now.
+      const running = await settleWithin(relayStarted.catch(() => null), 1000);
+      if (running) {
+        await running.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the relay failed'));
+        logger.info('relay stopped, leases released');
+      }
+      await outbox.close();
+      await pool.end();
+      await tracing.shutdown();
+    },
+  }).onSignals();
 
-  const port = await listen(server, config.PORT);
+  const port = await listenHttp(server, config.PORT);
   ready = true;
   logger.info({ port, ordersSchema: config.ORDERS_SCHEMA, outboxSchema: config.OUTBOX_SCHEMA, relay: config.ORDERS_RELAY_ENABLED }, 'listening');
 }

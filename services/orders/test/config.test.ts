@@ -1,4 +1,4 @@
-import { ConfigError, parseEnv } from '@outbox-relay/outbox';
+import { ConfigError, parseEnv } from '@outbox-relay/runtime';
 import { ordersEnvSchema } from '@outbox-relay/orders';
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { delay } from './backoff';
-import { FailureLog } from './failure-log';
+import { delay, FailureLog } from '@outbox-relay/runtime';
 import { outboxTables, type OutboxTables } from './names';
+import { RELAY_SIGNAL_PREFIX } from './relay-signals';
 import { decideBalance, type BalanceDecision, type MemberView } from './shares';
 
 export interface PartitionBalancerOptions {
@@ -141,13 +141,13 @@ export class PartitionBalancer {
          INSERT INTO ${this.t.members} (instance_id, expires_at) VALUES ($1, now() + make_interval(secs => $2::float8 / 1000))
          ON CONFLICT (instance_id) DO UPDATE SET heartbeat_at = now(), expires_at = EXCLUDED.expires_at
          RETURNING instance_id, yield_until > now() AS yielding,
-                   CASE WHEN $4::boolean THEN pg_notify($3, 'joined:' || $1) END AS announced)
+                   CASE WHEN $4::boolean THEN pg_notify($3, $5::text || $1) END AS announced)
        SELECT instance_id, yield_until > now() AS yielding, NULL::int AS partition, NULL::int AS partitions FROM ${this.t.members}
         WHERE expires_at > now() AND instance_id <> $1
        UNION ALL SELECT instance_id, yielding, NULL, NULL FROM beat
        UNION ALL SELECT holder, NULL, partition, NULL FROM ${this.t.partitions} WHERE holder IS NOT NULL AND expires_at > now()
        UNION ALL SELECT NULL, NULL, NULL, partitions FROM ${this.t.settings}`,
-      [instanceId, leaseMs, this.t.channel, !this.announced],
+      [instanceId, leaseMs, this.t.channel, !this.announced, RELAY_SIGNAL_PREFIX.joined],
     );
     this.announced = true;
     if (++this.ticks % CLEANUP_EVERY_TICKS === 0) {

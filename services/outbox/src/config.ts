@@ -1,28 +1,10 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, toFieldIssues } from './errors';
+import { ConfigError, envVar, toFieldIssues } from '@outbox-relay/runtime';
 import type { OutboxRetention } from './retention';
 
-/**
- * Reads configuration once from an environment-like record, validated by a zod object whose keys are the
- * variable names. Errors name every bad or missing variable. Services call this at start-up and pass the
- * typed result down; nothing below reads process.env.
- */
-export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.output<S> {
-  // Empty strings count as unset, as shells and manifests often produce them.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
-  if (!result.success) throw new ConfigError(toFieldIssues(result.error.issues));
-  return result.data;
-}
-
-const ms = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
-const flag = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const ms = envVar.millis;
 
 /** A unique identity per process: leases are held by instances, and a restarted process is a new holder. */
 export function defaultInstanceId(): string {
@@ -32,11 +14,11 @@ export function defaultInstanceId(): string {
 /** Environment variables shared by every process that talks to the outbox (see README's table). */
 export const outboxEnvShape = {
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  OUTBOX_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be a lower-case SQL identifier').default('outbox'),
-  OUTBOX_MIGRATE: flag(false),
+  OUTBOX_SCHEMA: envVar.sqlIdentifier().default('outbox'),
+  OUTBOX_MIGRATE: envVar.flag(false),
   OUTBOX_PARTITIONS: z.coerce.number().int().min(1).max(1024).optional(),
   OUTBOX_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).max(8 * 1024 * 1024).default(512 * 1024),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: envVar.logLevel(),
 };
 
 /** Variables of the relay (stand-alone, or embedded in a service). */

@@ -1,18 +1,16 @@
+import type { FieldIssue } from '@outbox-relay/runtime';
+
 /**
  * Typed errors of the outbox library. Each carries the context an operator needs to act on it
  * (the bad field, the partition and epoch, the event id) as fields, not only inside the message.
+ * Configuration errors are the runtime's `ConfigError`, re-exported here because the library's settings throw it.
  */
+export { ConfigError, type FieldIssue } from '@outbox-relay/runtime';
 export class OutboxError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
   }
-}
-
-/** One problem with one field of an event, e.g. `{ path: "events[2].aggregateId", message: "Required" }`. */
-export interface FieldIssue {
-  path: string;
-  message: string;
 }
 
 /** An event handed to `enqueue` is invalid. Nothing was written. */
@@ -41,18 +39,6 @@ export class PayloadTooLargeError extends EventValidationError {
   }
 }
 
-/** Configuration is missing or invalid; `variables` names each offending setting. */
-export class ConfigError extends OutboxError {
-  readonly issues: FieldIssue[];
-  constructor(issues: FieldIssue[]) {
-    super(`invalid configuration: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
-    this.issues = issues;
-  }
-  get variables(): string[] {
-    return this.issues.map((i) => i.path);
-  }
-}
-
 /**
  * This process no longer holds the lease of `partition` at `epoch`: another relay took it over (or it expired).
  * Whatever the caller was about to do under that epoch must not happen.
@@ -74,18 +60,4 @@ export class SchemaError extends OutboxError {
     super(`outbox schema "${schema}": ${message}`, options);
     this.schema = schema;
   }
-}
-
-/** Turns zod issues into field issues with dotted/indexed paths. */
-export function toFieldIssues(
-  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
-  prefix = '',
-): FieldIssue[] {
-  return issues.map((issue) => {
-    let path = prefix;
-    for (const key of issue.path) {
-      path += typeof key === 'number' ? `[${key}]` : path === '' ? String(key) : `.${String(key)}`;
-    }
-    return { path: path === '' ? '(root)' : path, message: issue.message };
-  });
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { EventValidationError, PayloadTooLargeError, toFieldIssues } from './errors';
+import { toFieldIssues } from '@outbox-relay/runtime';
+import { EventValidationError, PayloadTooLargeError } from './errors';
 
 /** A JSON value: what a payload may hold. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

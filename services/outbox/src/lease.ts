@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { FailureLog } from './failure-log';
+import { FailureLog } from '@outbox-relay/runtime';
 import { outboxTables, type OutboxTables } from './names';
+import { RELAY_SIGNAL_PREFIX } from './relay-signals';
 
 export interface LeaseElectorOptions {
   pool: Pool;
@@ -144,8 +145,8 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
         `WITH released AS (
            UPDATE ${this.t.partitions} SET holder = NULL, expires_at = now()
            WHERE partition = $1 AND holder = $2 AND epoch = $3 RETURNING partition)
-         SELECT pg_notify($4, 'released:' || partition) FROM released`,
-        [this.options.partition, this.options.instanceId, epoch, this.t.channel],
+         SELECT pg_notify($4, $5::text || partition) FROM released`,
+        [this.options.partition, this.options.instanceId, epoch, this.t.channel, RELAY_SIGNAL_PREFIX.released],
       );
       this.options.logger?.info({ partition: this.partition, epoch }, 'lease released');
     } catch (error) {

@@ -1,7 +1,6 @@
 import { Client, type ClientConfig } from 'pg';
 import type { Logger } from 'pino';
-import { Backoff, delay } from './backoff';
-import { FailureLog } from './failure-log';
+import { Backoff, delay, FailureLog } from '@outbox-relay/runtime';
 
 /**
  * Holds one dedicated connection LISTENing on a channel, reconnecting with backoff. `onNotify` gets each

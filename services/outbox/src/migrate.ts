@@ -4,9 +4,10 @@ import type { Pool, PoolClient } from 'pg';
 import { runner, type RunnerOption } from 'node-pg-migrate';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
-import { Backoff, delay } from './backoff';
+import { Backoff, delay } from '@outbox-relay/runtime';
 import { SchemaError } from './errors';
 import { assertSchemaName, fnv1a32, outboxTables } from './names';
+import { relaySignalPayload } from './relay-signals';
 import { withTransaction } from './transaction';
 
 /** Where the outbox's own SQL migrations live (shipped beside src/ and dist/). */
@@ -226,7 +227,7 @@ export async function configurePartitions(
       options.logger?.info({ schema, from: current, to: partitions, drainedInMs: Math.round(performance.now() - started) }, 'partition count changed');
     }
     await client.query(`INSERT INTO ${t.partitions} (partition) SELECT generate_series(0, $1 - 1) ON CONFLICT DO NOTHING`, [partitions]);
-    if (current !== partitions) await client.query(`SELECT pg_notify($1, $2)`, [t.channel, `partitions:${partitions}`]);
+    if (current !== partitions) await client.query(`SELECT pg_notify($1, $2)`, [t.channel, relaySignalPayload({ kind: 'partitions', count: partitions })]);
     return partitions;
   });
 }

@@ -6,6 +6,7 @@ export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type
 export { Outbox, type OutboxOptions } from './outbox';
 export { withTransaction } from './transaction';
 export { WakeNotifier } from './notifier';
+export { RELAY_SIGNAL_PREFIX, relaySignalPayload, parseRelaySignal, type RelaySignal } from './relay-signals';
 export {
   migrateOutbox,
   runMigrations,
@@ -20,7 +21,6 @@ export {
 } from './migrate';
 export { outboxTables, assertSchemaName, type OutboxTables } from './names';
 export {
-  parseEnv,
   outboxEnvShape,
   relayEnvShape,
   relayEnvSchema,
@@ -33,16 +33,14 @@ export {
   type RelayEnv,
   type RelaySettings,
 } from './config';
-export { createLogger, type Logger } from './logger';
-export { readEnvOrExit, exitOnUncaught, settleWithin } from './process';
 export { LeaseElector, type LeaseElectorOptions } from './lease';
 export { OutboxReader, type OutboxRecord, type Fence } from './reader';
 export { JetStreamPublisher, ensureStream, permanentPublishError, UnpublishableEventError, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
 export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './pub-acks';
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay';
 export { connectNats } from './nats';
+export { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
 export { startEmbeddedRelay, type EmbeddedRelay, type EmbeddedRelayOptions } from './embedded-relay';
-export { Backoff } from './backoff';
 export { deleteInBatches, type BatchedDelete } from './batched-delete';
 export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './retention';
 export { noopRelayObserver, type RelayObserver } from './observer';

@@ -1,14 +1,12 @@
-import { ConfigError } from './errors';
+import { ConfigError, SQL_IDENTIFIER } from '@outbox-relay/runtime';
 
 /**
  * SQL identifiers cannot be bound as parameters, so the schema name is checked once here and then
  * interpolated; anything outside this pattern is refused rather than quoted.
  */
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,47}$/;
-
 export function assertSchemaName(schema: string, variable = 'schema'): string {
-  if (!IDENTIFIER.test(schema)) {
-    throw new ConfigError([{ path: variable, message: `"${schema}" must match ${IDENTIFIER.source}` }]);
+  if (!SQL_IDENTIFIER.test(schema)) {
+    throw new ConfigError([{ path: variable, message: `"${schema}" must match ${SQL_IDENTIFIER.source}` }]);
   }
   return schema;
 }

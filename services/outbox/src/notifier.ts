@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { FailureLog } from './failure-log';
+import { FailureLog } from '@outbox-relay/runtime';
+import { WAKE_PAYLOAD } from './relay-signals';
 
 /**
  * Wakes relays after commits through NOTIFY, sent from its own tiny transaction rather than the writer's.
@@ -20,7 +21,7 @@ export class WakeNotifier {
     channel: string,
     private readonly logger?: Logger,
   ) {
-    this.sql = `BEGIN; SET LOCAL synchronous_commit = off; NOTIFY "${channel}", 'wake'; COMMIT;`;
+    this.sql = `BEGIN; SET LOCAL synchronous_commit = off; NOTIFY "${channel}", '${WAKE_PAYLOAD}'; COMMIT;`;
     this.failures = new FailureLog(logger, 'outbox wake-up notify (the relay polls meanwhile)');
   }
 

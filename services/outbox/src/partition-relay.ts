@@ -1,8 +1,8 @@
 import { NoRespondersError } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import { Backoff } from './backoff';
+import { Backoff, FailureLog } from '@outbox-relay/runtime';
 import { LeaseLostError } from './errors';
-import { FailureLog } from './failure-log';
+import { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
 import type { LeaseElector } from './lease';
 import { MarkQueue } from './mark-queue';
 import type { RelayObserver } from './observer';
@@ -43,8 +43,6 @@ const MARKS_QUEUED = 2;
  * trip instead of a full batch in a process that may be cold, which is the publishing pause of a hand-over.
  */
 const FIRST_BATCH = 100;
-/** JetStream API error: the stream named by Nats-Expected-Stream does not exist. */
-const STREAM_NOT_FOUND = 10059;
 
 /**
  * Publishes one partition while its elector holds the lease. One term = one epoch = one run of `publishLoop`;
@@ -212,7 +210,7 @@ export class PartitionRelay {
       await marks.settleAll();
       const permanent = permanentPublishError(error);
       this.observer.publishFailed(fence.partition, permanent !== null);
-      if (error instanceof NoRespondersError || (error as { code?: unknown }).code === STREAM_NOT_FOUND) this.stream.lost();
+      if (error instanceof NoRespondersError || jetStreamApiCode(error) === JetStreamApiCode.streamNotFound) this.stream.lost();
       if (permanent !== null) {
         const attempts = (permanentFailures.get(record.id) ?? 0) + 1;
         if (permanentFailures.size >= MAX_TRACKED_FAILURES) permanentFailures.clear();

@@ -6,6 +6,7 @@ import type { AckedPublisher, PubAck } from './pub-acks';
 import type { OutboxRecord } from './reader';
 import { OutboxError } from './errors';
 import { isReservedHeaderName } from './event';
+import { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
 import { linksTo, outboxTracer } from './telemetry';
 
 /** Header names the relay sets on every message (besides `Nats-Msg-Id`, which carries the event id). */
@@ -29,13 +30,24 @@ export interface StreamSpec {
 
 /**
  * Creates the stream if missing; if it exists, checks that it captures our subjects and widens a duplicate
- * window that is shorter than configured (a short window would let a successor's re-publish through).
+ * window that is shorter than configured (a short window would let a successor's re-publish through). Every
+ * process that publishes or consumes may call it first (relays, the payment worker, subscribers): a creation that
+ * another process won meanwhile is looked at again, not an error.
  */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'created' | 'updated' | 'unchanged'> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ensureStreamOnce(jsm, spec);
+    } catch (error) {
+      if (jetStreamApiCode(error) !== JetStreamApiCode.streamNameInUse || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promise<'created' | 'updated' | 'unchanged'> {
   const subject = `${spec.subjectPrefix}.>`;
   const info = await jsm.streams.info(spec.name).catch((error: unknown) => {
-    if ((error as { name?: string; code?: unknown }).name === 'StreamNotFoundError') return null;
-    if (/stream not found/i.test(String((error as Error).message))) return null;
+    if (jetStreamApiCode(error) === JetStreamApiCode.streamNotFound) return null;
     throw error;
   });
   if (!info) {
@@ -63,11 +75,11 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
  * (10060 wrong stream, storage full, no stream) concern every event and are retried instead.
  */
 const PER_MESSAGE_API_ERRORS = new Map<number, string>([
-  [10054, 'the message is larger than the stream allows'],
-  [10070, 'a Nats-Expected-Last-Msg-Id expectation failed'],
-  [10071, 'a Nats-Expected-Last-Sequence expectation failed'],
-  [10115, 'the stream does not allow roll-ups'],
-  [10164, 'a Nats-Expected-Last-Subject-Sequence expectation failed'],
+  [JetStreamApiCode.messageTooLarge, 'the message is larger than the stream allows'],
+  [JetStreamApiCode.wrongLastMsgId, 'a Nats-Expected-Last-Msg-Id expectation failed'],
+  [JetStreamApiCode.wrongLastSequence, 'a Nats-Expected-Last-Sequence expectation failed'],
+  [JetStreamApiCode.rollupNotPermitted, 'the stream does not allow roll-ups'],
+  [JetStreamApiCode.wrongLastSubjectSequence, 'a Nats-Expected-Last-Subject-Sequence expectation failed'],
 ]);
 
 /**

@@ -2,11 +2,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { ClientConfig, Pool } from 'pg';
 import type { Logger } from 'pino';
-import { Backoff } from './backoff';
-import { FailureLog } from './failure-log';
+import { Backoff, FailureLog } from '@outbox-relay/runtime';
 import { WakeSignal } from './wake';
 import { PartitionBalancer, type BalancerSnapshot } from './balancer';
 import { validateRelaySettings, type RelaySettings } from './config';
+import { parseRelaySignal } from './relay-signals';
 import { LeaseElector } from './lease';
 import { PgListener } from './listener';
 import { assertSchemaCurrent, readPartitionCount } from './migrate';
@@ -277,21 +277,23 @@ export class OutboxRelay {
   }
 
   private onNotify(payload: string | null): void {
-    if (payload?.startsWith('partitions:')) {
-      void this.repartition(Number(payload.slice('partitions:'.length)));
-      return;
+    const signal = parseRelaySignal(payload);
+    switch (signal.kind) {
+      case 'partitions':
+        void this.repartition(signal.count);
+        return;
+      case 'released':
+      case 'joined':
+        // A lease is free (the balancer pokes the elector if it is ours to take) or a member joined (hand over
+        // the surplus now): look again at once.
+        this.balancer?.tickNow();
+        return;
+      case 'step-down':
+        this.electors[signal.partition]?.checkNow();
+        return;
+      case 'wake':
+        for (const partition of this.partitions) partition.wake.set();
     }
-    if (payload?.startsWith('released:') || payload?.startsWith('joined:')) {
-      // A lease is free (the balancer pokes the elector if it is ours to take) or a member joined (hand over
-      // the surplus now): look again at once.
-      this.balancer?.tickNow();
-      return;
-    }
-    if (payload?.startsWith('step-down:')) {
-      this.electors[Number(payload.slice('step-down:'.length))]?.checkNow();
-      return;
-    }
-    for (const partition of this.partitions) partition.wake.set();
   }
 
   /**

@@ -1,9 +1,8 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { delay } from './backoff';
+import { delay, FailureLog } from '@outbox-relay/runtime';
 import { deleteInBatches } from './batched-delete';
 import { outboxTables } from './names';
-import { FailureLog } from './failure-log';
 
 export interface OutboxRetention {
   /** Published events older than this are deleted (`outboxctl replay` can only reach events still kept). */

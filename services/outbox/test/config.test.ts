@@ -1,4 +1,5 @@
-import { ConfigError, defaultRelaySettings, OutboxRelay, parseEnv, relayEnvSchema, relaySettingsFromEnv, type RelaySettings } from '@outbox-relay/outbox';
+import { defaultRelaySettings, OutboxRelay, relayEnvSchema, relaySettingsFromEnv, type RelaySettings } from '@outbox-relay/outbox';
+import { ConfigError, parseEnv } from '@outbox-relay/runtime';
 import { Pool } from 'pg';
 import { quietLogger } from '../../../test/helpers/relay';
 

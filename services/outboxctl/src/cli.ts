@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, OutboxError } from '@outbox-relay/outbox';
+import { OutboxError } from '@outbox-relay/outbox';
+import { ConfigError } from '@outbox-relay/runtime';
 import { registerDlq } from './commands/dlq';
 import { registerMigrate } from './commands/migrate';
 import { registerReplay } from './commands/replay';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, outboxEnvShape, parseEnv } from '@outbox-relay/outbox';
+import { outboxEnvShape } from '@outbox-relay/outbox';
+import { ConfigError, envVar, parseEnv } from '@outbox-relay/runtime';
 import { ConfigurationError } from './errors';
 
 /** Connection settings of every command that touches the database; read once per run, then passed down. */
@@ -30,7 +31,7 @@ const SETTINGS = [
 const configSchema = z.object({
   DATABASE_URL: outboxEnvShape.DATABASE_URL,
   OUTBOX_SCHEMA: outboxEnvShape.OUTBOX_SCHEMA,
-  INBOX_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be a lower-case SQL identifier').default('inbox'),
+  INBOX_SCHEMA: envVar.sqlIdentifier().default('inbox'),
 });
 
 /**

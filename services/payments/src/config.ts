@@ -1,15 +1,11 @@
 import { z } from 'zod';
 import { checkRelayTimings, outboxEnvShape, relayEnvShape } from '@outbox-relay/outbox';
+import { envVar } from '@outbox-relay/runtime';
 import { telemetryEnvShape } from '@outbox-relay/telemetry';
 
-const flag = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be a lower-case SQL identifier');
-const ms = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const flag = envVar.flag;
+const sqlIdentifier = envVar.sqlIdentifier();
+const ms = envVar.millis;
 
 /** Variables of the payment worker on top of the outbox's and the embedded relay's (see the package README). */
 export const paymentsEnvShape = {
@@ -33,7 +29,7 @@ export const paymentsEnvShape = {
   PAYMENTS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   PAYMENTS_RELAY_ENABLED: flag(true),
   /** `/healthz`, `/readyz`, `/metrics` (Prometheus) and, with the fake gateway, `/admin/fake-gateway`. Off when unset. */
-  PAYMENTS_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  PAYMENTS_HTTP_PORT: envVar.port().optional(),
   /** Period of the `payments metrics` log line; 0 turns it off. */
   PAYMENTS_METRICS_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   PAYMENTS_DB_POOL_MAX: z.coerce.number().int().min(2).max(500).default(10),

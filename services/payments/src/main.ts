@@ -5,11 +5,13 @@
  */
 import type http from 'node:http';
 import { Pool } from 'pg';
-import { connectNats, createLogger, exitOnUncaught, readEnvOrExit, settleWithin, type Logger } from '@outbox-relay/outbox';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connectNats } from '@outbox-relay/outbox';
+import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readEnvOrExit, settleWithin, type Logger } from '@outbox-relay/runtime';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, type PaymentsConfig } from './config';
 import { FakePaymentGateway } from './gateway/fake-gateway';
-import { createPaymentsServer, listen } from './http/server';
+import { createPaymentsServer } from './http/server';
 import { registerPaymentMetrics } from './metrics';
 import { migratePayments } from './migrate';
 import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
@@ -73,8 +75,29 @@ async function main(): Promise<void> {
 
   let worker: PaymentWorker | null = null;
   let relay: EmbeddedRelay | null = null;
-  let stopping = false;
   let server: http.Server | undefined;
+  let nc: NatsConnection | null = null;
+  let metricsLog: { stop(): void } | null = null;
+  let relayStarted: Promise<EmbeddedRelay | null> = Promise.resolve(null);
+  const shutdown = new ProcessShutdown({
+    logger,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5000,
+    stop: async () => {
+      server?.close();
+      server?.closeAllConnections();
+      await worker?.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the worker failed'));
+      metricsLog?.stop();
+      // A relay still waiting for NATS holds no lease; one that started releases its leases now.
+      const embedded = await settleWithin(relayStarted.catch(() => null), 1000);
+      if (embedded) {
+        await embedded.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the relay failed'));
+        logger.info('relay stopped, leases released');
+      }
+      await nc?.close().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      await tracing.shutdown();
+    },
+  }).onSignals();
   const serviceMetrics = new ServiceMetrics();
   const relayMetrics = new RelayMetrics(serviceMetrics.registry, { leadership: () => relay?.status().partitions ?? null });
   new BacklogMetrics(serviceMetrics.registry, { pool, schema: config.OUTBOX_SCHEMA, cacheMs: config.METRICS_BACKLOG_CACHE_MS, logger });
@@ -83,68 +106,33 @@ async function main(): Promise<void> {
     server = createPaymentsServer({
       pool,
       logger,
-      isReady: () => worker !== null && !stopping,
+      isReady: () => worker !== null && !shutdown.stopping,
       stats: () => worker?.stats() ?? null,
       relayStatus: config.PAYMENTS_RELAY_ENABLED ? () => relay?.status() ?? { state: 'starting (waiting for NATS)' } : undefined,
       fakeGateway: gateway,
       metrics: serviceMetrics,
     });
-    const port = await listen(server, config.PAYMENTS_HTTP_PORT);
+    const port = await listenHttp(server, config.PAYMENTS_HTTP_PORT);
     logger.info({ port, admin: '/admin/fake-gateway' }, 'http listening');
   }
 
-  const nc = await connectNats({ url: config.NATS_URL, name: `payments-${config.PAYMENTS_CONSUMER}`, credsFile: config.NATS_CREDS_FILE, logger });
-  worker = await startPaymentWorker({ pool, nc, gateway, logger, retention: relayMetrics }, workerSettings(config));
-  const running = worker;
-  const metrics = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);
+  nc = await connectNats({ url: config.NATS_URL, name: `payments-${config.PAYMENTS_CONSUMER}`, credsFile: config.NATS_CREDS_FILE, logger });
+  const running = await startPaymentWorker({ pool, nc, gateway, logger, retention: relayMetrics }, workerSettings(config));
+  worker = running;
+  metricsLog = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);
 
-  const relayStarted = config.PAYMENTS_RELAY_ENABLED ? startEmbeddedRelay(config, logger, relayMetrics) : Promise.resolve(null);
+  relayStarted = config.PAYMENTS_RELAY_ENABLED ? startEmbeddedRelay(config, logger, relayMetrics) : Promise.resolve(null);
   relayStarted.then(
     (started) => (relay = started),
     (error: unknown) => {
       logger.fatal({ err: error }, 'embedded relay failed to start');
-      void shutdown('relay failed', 1);
+      void shutdown.run('relay failed', 1);
     },
   );
   running.done.catch((error: unknown) => {
     logger.fatal({ err: error }, 'consume loop failed');
-    void shutdown('consume loop failed', 1);
+    void shutdown.run('consume loop failed', 1);
   });
-
-  async function shutdown(reason: string, exitCode: number): Promise<void> {
-    if (stopping) return;
-    stopping = true;
-    const started = Date.now();
-    logger.info({ reason }, 'shutting down');
-    setTimeout(() => {
-      logger.error('shutdown did not finish in time; exiting');
-      process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS + 5000).unref();
-    server?.close();
-    server?.closeAllConnections();
-    await running.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the worker failed'));
-    metrics.stop();
-    // A relay still waiting for NATS holds no lease; one that started releases its leases now.
-    const embedded = await settleWithin(relayStarted.catch(() => null), 1000);
-    if (embedded) {
-      await embedded.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the relay failed'));
-      logger.info('relay stopped, leases released');
-    }
-    await nc.close().catch(() => undefined);
-    await pool.end().catch(() => undefined);
-    await tracing.shutdown();
-    logger.info({ durationMs: Date.now() - started }, 'shut down');
-    process.exit(exitCode);
-  }
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal during shutdown; exiting now');
-        process.exit(1);
-      }
-      void shutdown(signal, 0);
-    });
-  }
 }
 
 main().catch((error: unknown) => {

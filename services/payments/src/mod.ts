@@ -2,7 +2,6 @@
 export { startPaymentWorker, type PaymentWorker, type PaymentWorkerDeps, type PaymentWorkerSettings, type PaymentStats } from './worker/payment-worker';
 export { PaymentHandler, type PaymentHandlerDeps, type PaymentResult } from './worker/payment-handler';
 export { PaymentInbox, type PaymentCounters } from './worker/payment-inbox';
-export { ensurePaymentsConsumer, type PaymentsConsumerSpec } from './worker/jetstream-consumer';
 export { PaymentGatewayError, type PaymentGateway, type ChargeRequest, type ChargeResult } from './gateway/gateway';
 export { FakePaymentGateway, fakeOutcome, type FakeGatewaySettings, type FakeCharge } from './gateway/fake-gateway';
 export { PaymentRepository } from './data/payment-repository';

@@ -3,7 +3,7 @@
  * often it is called (also concurrently), the forced-failure switch and recovery.
  */
 import { randomUUID } from 'node:crypto';
-import { ConfigError, parseEnv } from '@outbox-relay/outbox';
+import { ConfigError, parseEnv } from '@outbox-relay/runtime';
 import { FakePaymentGateway, fakeOutcome, migratePayments, paymentsEnvSchema, PaymentGatewayError } from '@outbox-relay/payments';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { uniqueName } from '../../../test/helpers/env';

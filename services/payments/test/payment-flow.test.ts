@@ -6,8 +6,8 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { randomUUID } from 'node:crypto';
-import { Inbox, inboxEventFromMsg, inboxTables } from '@outbox-relay/inbox';
-import { PaymentHandler, PaymentRepository, ensurePaymentsConsumer, type PaymentWorker } from '@outbox-relay/payments';
+import { Inbox, ensureDurableConsumer, inboxEventFromMsg, inboxTables } from '@outbox-relay/inbox';
+import { PaymentHandler, PaymentRepository, type PaymentWorker } from '@outbox-relay/payments';
 import { readStream, waitFor } from '../../../test/helpers/nats';
 import { quietLogger } from '../../../test/helpers/relay';
 import { CONSUMER, createPaymentsTestEnv, type PaymentsTestEnv } from './support/payments-env';
@@ -102,7 +102,7 @@ describe('payment worker', () => {
     // Start from new messages only: earlier orders are settled by the first worker already.
     const { order, eventId } = await env.createOrder();
     await waitFor('OrderCreated in the stream', async () => (await streamEventsOf(order.id)).length === 1);
-    await ensurePaymentsConsumer(jsm, { stream: env.ns.stream, name: consumerName, filterSubject, ackWaitMs, maxAckPending: 100 });
+    await ensureDurableConsumer(jsm, { stream: env.ns.stream, name: consumerName, filterSubject, ackWaitMs, maxAckPending: 100, remedy: 'delete it' });
     const consumer = await jetstream(env.ns.nc).consumers.get(env.ns.stream, consumerName);
     let event;
     for (;;) {
@@ -138,16 +138,6 @@ describe('payment worker', () => {
     await waitFor('the redelivery to be acked', async () => (await jsm.consumers.info(env.ns.stream, consumerName)).num_ack_pending === 0);
     await restarted.stop();
     await jsm.consumers.delete(env.ns.stream, consumerName);
-  });
-
-  it('brings an existing durable consumer to the configured ack_wait and max_deliver', async () => {
-    const jsm = await jetstreamManager(env.ns.nc);
-    const spec = { stream: env.ns.stream, name: `${CONSUMER}-cfg`, filterSubject: `${env.ns.subjectPrefix}.Order.OrderCreated`, ackWaitMs: 1000, maxAckPending: 10 };
-    const created = await ensurePaymentsConsumer(jsm, spec);
-    expect(created.config).toMatchObject({ ack_policy: 'explicit', max_deliver: -1, ack_wait: 1000 * 1e6, filter_subject: spec.filterSubject });
-    const updated = await ensurePaymentsConsumer(jsm, { ...spec, ackWaitMs: 3000, maxAckPending: 20 });
-    expect(updated.config).toMatchObject({ ack_wait: 3000 * 1e6, max_ack_pending: 20, max_deliver: -1 });
-    await jsm.consumers.delete(env.ns.stream, spec.name);
   });
 
   it('sweeps its inbox: rows past INBOX_RETENTION go, recent ones (duplicate protection) stay', async () => {

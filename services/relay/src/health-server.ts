@@ -1,5 +1,4 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { RelayStatus } from '@outbox-relay/outbox';
 import { instrumentRequestListener, serveMetrics, type ServiceMetrics } from '@outbox-relay/telemetry';
 
@@ -51,9 +50,3 @@ export function createHealthServer(options: HealthServerOptions): http.Server {
   return http.createServer(metrics ? instrumentRequestListener(metrics.http, ROUTES, listener) : listener);
 }
 
-export function listen(server: http.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve((server.address() as AddressInfo).port));
-  });
-}

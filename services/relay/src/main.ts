@@ -1,17 +1,9 @@
 import { Pool } from 'pg';
-import {
-  connectNats,
-  createLogger,
-  exitOnUncaught,
-  migrateOutbox,
-  OutboxRelay,
-  waitForSchema,
-  readEnvOrExit,
-  relaySettingsFromEnv,
-} from '@outbox-relay/outbox';
+import { connectNats, migrateOutbox, OutboxRelay, waitForSchema, relaySettingsFromEnv } from '@outbox-relay/outbox';
+import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readEnvOrExit } from '@outbox-relay/runtime';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { relayProcessEnvSchema } from './config';
-import { createHealthServer, listen } from './health-server';
+import { createHealthServer } from './health-server';
 
 async function main(): Promise<void> {
   const env = readEnvOrExit('outbox-relay', relayProcessEnvSchema);
@@ -37,41 +29,33 @@ async function main(): Promise<void> {
     stepDown: async () => (relay ? relay.stepDown() : []),
     metrics,
   });
-  const port = await listen(server, env.RELAY_HTTP_PORT);
+  const port = await listenHttp(server, env.RELAY_HTTP_PORT);
   logger.info({ port }, 'health endpoints listening');
 
-  let stopping = false;
   const starting = new AbortController();
   let nats: Awaited<ReturnType<typeof connectNats>> | null = null;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    ready = false;
-    starting.abort();
-    logger.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      logger.error('shutdown timed out; exiting (the lease will expire)');
-      process.exit(1);
-    }, env.SHUTDOWN_TIMEOUT_MS);
-    await relay?.stop();
-    server.close();
-    await nats?.drain().catch(() => undefined);
-    await pool.end();
-    await leasePool.end();
-    await tracing.shutdown();
-    clearTimeout(timer);
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const shutdown = new ProcessShutdown({
+    logger,
+    // Past it the process exits without releasing its leases; they expire and another relay takes over.
+    timeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    stop: async () => {
+      ready = false;
+      starting.abort();
+      await relay?.stop();
+      server.close();
+      await nats?.drain().catch(() => undefined);
+      await pool.end();
+      await leasePool.end();
+      await tracing.shutdown();
+    },
+  }).onSignals();
 
   // Not ready (503 on /readyz) until the schema exists: started before the application's first migration, the
   // relay waits instead of crash-looping.
   const partitions = env.OUTBOX_MIGRATE
     ? (await migrateOutbox({ pool, schema: env.OUTBOX_SCHEMA, partitions: env.OUTBOX_PARTITIONS, logger })).partitions
     : await waitForSchema(pool, env.OUTBOX_SCHEMA, { logger, signal: starting.signal }).catch(() => undefined);
-  if (stopping) return;
+  if (shutdown.stopping) return;
   // Writers hash aggregates with the schema's count, so that count is the one that holds; a different
   // OUTBOX_PARTITIONS (e.g. an OutboxRelay's spec.partitions) only takes effect through a migration.
   if (partitions !== undefined && env.OUTBOX_PARTITIONS !== undefined && env.OUTBOX_PARTITIONS !== partitions) {
@@ -88,7 +72,7 @@ async function main(): Promise<void> {
   await started.start();
   // Published only once started: a shutdown during start-up exits without a half-built relay to stop.
   relay = started;
-  if (stopping) return;
+  if (shutdown.stopping) return;
   ready = true;
   logger.info({ port }, 'relay started');
 }

@@ -1,2 +1,2 @@
 export { relayProcessEnvSchema, type RelayProcessEnv } from './config';
-export { createHealthServer, listen } from './health-server';
+export { createHealthServer } from './health-server';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseEnv, relayEnvShape } from '@outbox-relay/outbox';
+import { relayEnvShape } from '@outbox-relay/outbox';
+import { envVar, parseEnv } from '@outbox-relay/runtime';
 import { tracingEnvShape, tracingSettingsFromEnv, type TracingSettings } from '@outbox-relay/telemetry';
 
 /** Environment of the subscriber process, validated once at start (README's configuration table). */
@@ -22,8 +23,8 @@ export const subscriberEnvShape = {
   /** Unacknowledged messages the server lets this subscriber hold at once. */
   SUBSCRIBER_MAX_ACK_PENDING: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** When set, `GET /healthz`, `/readyz` and `/metrics` are served on this port. */
-  SUBSCRIBER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SUBSCRIBER_HTTP_PORT: envVar.port().optional(),
+  LOG_LEVEL: envVar.logLevel(),
   ...tracingEnvShape,
 };
 

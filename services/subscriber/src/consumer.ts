@@ -1,26 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  JetStreamApiError,
-  jetstream,
-  jetstreamManager,
-  type ConsumerInfo,
-  type ConsumerMessages,
-  type JetStreamManager,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { inboxEventFromMsg, withConsumerSpan, type InboxEvent } from '@outbox-relay/inbox';
-import { OutboxHeaders, type Logger } from '@outbox-relay/outbox';
-import { ensureStream } from './nats';
-
-/** Header names the relay sets on every event (the library's OutboxHeaders), plus the dedup id and trace context. */
-export const EventHeaders = {
-  msgId: 'Nats-Msg-Id',
-  ...OutboxHeaders,
-  traceparent: 'traceparent',
-} as const;
+import { ensureDurableConsumer, inboxEventFromMsg, withConsumerSpan, type InboxEvent } from '@outbox-relay/inbox';
+import { ensureStream } from '@outbox-relay/outbox';
+import { type Logger } from '@outbox-relay/runtime';
 
 /** One event as a handler sees it: the decoded payload plus what the headers and JetStream say about it. */
 export interface ReceivedEvent {
@@ -93,48 +76,6 @@ export function consumerNameFor(subscriberId: string): string {
   return `sub-${subscriberId}`;
 }
 
-const CONSUMER_NOT_FOUND = 10014;
-
-/**
- * Creates the durable pull consumer of one subscriber id, or reuses it: the durable keeps the position, so a
- * restart with the same id resumes after the last acknowledged event, and every id has its own (fan-out).
- */
-export async function ensureDurableConsumer(
-  jsm: JetStreamManager,
-  options: { stream: string; name: string; filterSubject: string; maxAckPending: number; ackWaitMs: number },
-): Promise<ConsumerInfo> {
-  let existing: ConsumerInfo | undefined;
-  try {
-    existing = await jsm.consumers.info(options.stream, options.name);
-  } catch (error) {
-    if (!(error instanceof JetStreamApiError && error.code === CONSUMER_NOT_FOUND)) throw error;
-  }
-  if (existing) {
-    if (existing.config.filter_subject !== options.filterSubject) {
-      try {
-        return await jsm.consumers.update(options.stream, options.name, { filter_subject: options.filterSubject });
-      } catch (error) {
-        throw new Error(
-          `durable consumer ${options.name} filters "${existing.config.filter_subject ?? ''}", not "${options.filterSubject}", ` +
-            `and could not be changed (${(error as Error).message}); delete it or use another SUBSCRIBER_ID`,
-          { cause: error },
-        );
-      }
-    }
-    return existing;
-  }
-  // Two processes with the same id starting together: the server returns the existing consumer when the
-  // configuration is identical, so this add is safe to race.
-  return jsm.consumers.add(options.stream, {
-    durable_name: options.name,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: options.filterSubject,
-    max_ack_pending: options.maxAckPending,
-    ack_wait: options.ackWaitMs * 1_000_000,
-  });
-}
-
 /**
  * Starts one subscriber on an open connection: ensures the stream (creating it when the subscriber comes up
  * before any relay), ensures its durable consumer, and consumes until stop(). Each event is handled, logged as
@@ -159,6 +100,7 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
     filterSubject,
     maxAckPending: options.maxAckPending ?? 1000,
     ackWaitMs: options.ackWaitMs ?? 30_000,
+    remedy: 'delete it or use another SUBSCRIBER_ID',
   });
   const consumer = await jetstream(nc).consumers.get(options.stream, consumerName);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });

@@ -3,31 +3,19 @@
  * Exit codes: 0 after a graceful stop, 1 on a runtime failure, 2 on invalid configuration.
  */
 import http from 'node:http';
-import { ConfigError, createLogger } from '@outbox-relay/outbox';
+import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readConfigOrExit } from '@outbox-relay/runtime';
+import { connectNats } from '@outbox-relay/outbox';
 import { instrumentRequestListener, serveMetrics, ServiceMetrics, startTracing } from '@outbox-relay/telemetry';
 import { loadSubscriberConfig, type SubscriberConfig } from './config';
 import { consumerNameFor, startSubscriber } from './consumer';
 import { SubscriberMetrics } from './metrics';
-import { connectNats } from './nats';
-
-function readConfig(): SubscriberConfig {
-  try {
-    return loadSubscriberConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`subscriber: ${error.message}\n`);
-      for (const issue of error.issues) process.stderr.write(`  ${issue.path}: ${issue.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  const config: SubscriberConfig = readConfigOrExit('subscriber', () => loadSubscriberConfig(process.env));
   // startSubscriber binds subscriberId and consumer to its own lines; the process's lines get the id here.
   const baseLogger = createLogger('subscriber', config.logLevel);
   const logger = baseLogger.child({ subscriberId: config.subscriberId });
+  exitOnUncaught(logger);
   const tracing = startTracing(config.tracing, { logger });
   const metrics = new ServiceMetrics();
   const subscriberMetrics = new SubscriberMetrics(metrics.registry, consumerNameFor(config.subscriberId));
@@ -59,41 +47,24 @@ async function main(): Promise<void> {
       res.end(JSON.stringify({ error: 'not found' }));
     };
     server = http.createServer(instrumentRequestListener(metrics.http, ['/healthz', '/readyz', '/metrics'], listener));
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.httpPort, '0.0.0.0', () => resolve());
-    });
-    const address = server.address();
-    logger.info({ port: typeof address === 'object' && address ? address.port : config.httpPort }, 'Health endpoint listening');
+    const port = await listenHttp(server, config.httpPort, '0.0.0.0');
+    logger.info({ port }, 'Health endpoint listening');
   }
 
-  let shuttingDown = false;
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    logger.info({ signal }, 'Shutting down');
-    const force = setTimeout(() => {
-      logger.error('Graceful shutdown took longer than 10 s; exiting');
-      process.exit(1);
-    }, 10_000);
-    force.unref();
-    try {
+  const shutdown = new ProcessShutdown({
+    logger,
+    timeoutMs: 10_000,
+    stop: async () => {
       await subscriber.stop();
       server?.close();
       await nc.drain();
       await tracing.shutdown();
-      process.exit(0);
-    } catch (error) {
-      logger.error({ err: error }, 'Error during shutdown');
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+    },
+  }).onSignals();
 
   subscriber.done.then(
     () => {
-      if (!shuttingDown) {
+      if (!shutdown.stopping) {
         logger.error('Consuming ended unexpectedly');
         process.exit(1);
       }
@@ -104,7 +75,7 @@ async function main(): Promise<void> {
     },
   );
   nc.closed().then((error) => {
-    if (!shuttingDown) {
+    if (!shutdown.stopping) {
       logger.error({ err: error }, 'NATS connection closed');
       process.exit(1);
     }

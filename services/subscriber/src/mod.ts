@@ -1,9 +1,7 @@
 // Public entry of @outbox-relay/subscriber: run a fan-out subscriber in-process (tests, the demo) or via main.ts.
 export {
   startSubscriber,
-  ensureDurableConsumer,
   consumerNameFor,
-  EventHeaders,
   type StartSubscriberOptions,
   type Subscriber,
   type SubscriberState,
@@ -13,4 +11,3 @@ export {
 } from './consumer';
 export { SubscriberMetrics } from './metrics';
 export { loadSubscriberConfig, subscriberEnvSchema, subscriberEnvShape, type SubscriberConfig } from './config';
-export { connectNats, ensureStream } from './nats';

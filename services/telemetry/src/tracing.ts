@@ -1,6 +1,6 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Logger } from '@outbox-relay/outbox';
+import type { Logger } from '@outbox-relay/runtime';
 import type { TracingSettings } from './config';
 
 export interface Tracing {

@@ -4,7 +4,8 @@
  */
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { activeTraceHeaders, ConfigError, outboxTracer, parseEnv } from '@outbox-relay/outbox';
+import { activeTraceHeaders, outboxTracer } from '@outbox-relay/outbox';
+import { ConfigError, parseEnv } from '@outbox-relay/runtime';
 import { z } from 'zod';
 import { startTracing, tracingEnvShape, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 

@@ -2,6 +2,8 @@
  * Defaults and ranges of the spec. The CRD schema and the reconcile's own validation both read these, so a
  * resource the API server accepts is one the operator accepts (and the relay, whose start-up checks they mirror).
  */
+import { SQL_IDENTIFIER } from '@outbox-relay/runtime';
+
 export const DEFAULT_IMAGE = 'ghcr.io/outbox-relay/outbox-relay:0.1.0';
 
 export const SPEC_DEFAULTS = {
@@ -37,12 +39,11 @@ export const SPEC_RANGES = {
   failoverDelaySeconds: { minimum: 0, maximum: 3600 },
 } satisfies Record<string, Range>;
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 
 /** Patterns the relay applies to the same values at start-up (services/outbox/src/config.ts). */
 export const SPEC_PATTERNS = {
-  databaseSchema: '^[a-z_][a-z0-9_]{0,47}$',
+  databaseSchema: SQL_IDENTIFIER.source,
   natsStream: '^[A-Za-z0-9_-]+$',
   natsSubjectPrefix: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
   natsUrl: '^(nats|tls|ws|wss)://.+',

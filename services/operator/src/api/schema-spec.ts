@@ -1,4 +1,5 @@
-import { IMAGE_PULL_POLICIES, LOG_LEVELS, SPEC_DEFAULTS, SPEC_PATTERNS, SPEC_RANGES, type Range } from './limits';
+import { LOG_LEVELS } from '@outbox-relay/runtime';
+import { IMAGE_PULL_POLICIES, SPEC_DEFAULTS, SPEC_PATTERNS, SPEC_RANGES, type Range } from './limits';
 import { SPEC_RULES } from './rules';
 import type { JsonSchema } from './schema-types';
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Backoff } from '@outbox-relay/outbox';
+import { Backoff } from '@outbox-relay/runtime';
 import { httpStatusOf, messageOf } from '../errors';
 import { k8s, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache } from './client-node';
 import type { WatchSource } from './sources';

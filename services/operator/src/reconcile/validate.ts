@@ -1,4 +1,5 @@
-import { IMAGE_PULL_POLICIES, LOG_LEVELS, SPEC_PATTERNS, SPEC_RANGES } from '../api/limits';
+import { LOG_LEVELS } from '@outbox-relay/runtime';
+import { IMAGE_PULL_POLICIES, SPEC_PATTERNS, SPEC_RANGES } from '../api/limits';
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '../api/names';
 import { SPEC_RULES } from '../api/rules';
 import type { OutboxRelay, OutboxRelaySpec } from '../api/types';

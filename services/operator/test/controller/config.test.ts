@@ -1,4 +1,4 @@
-import { ConfigError } from '@outbox-relay/outbox';
+import { ConfigError } from '@outbox-relay/runtime';
 import { loadConfig } from '../../src/config';
 
 describe('loadConfig', () => {

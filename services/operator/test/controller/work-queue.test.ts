@@ -1,4 +1,4 @@
-import { Backoff } from '@outbox-relay/outbox';
+import { Backoff } from '@outbox-relay/runtime';
 import { WorkQueue, type ProcessKey } from '../../src/work-queue';
 import { waitFor } from '../support/wait';
 

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { Logger } from 'pino';
-import { toFieldIssues, type FieldIssue } from '@outbox-relay/outbox';
+import { toFieldIssues, type FieldIssue } from '@outbox-relay/runtime';
 import { sendJson } from './respond';
 
 /** An error that is the client's to fix (or a deliberate refusal): sent as `status` with a JSON body. */

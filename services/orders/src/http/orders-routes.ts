@@ -1,4 +1,4 @@
-import type { FieldIssue } from '@outbox-relay/outbox';
+import type { FieldIssue } from '@outbox-relay/runtime';
 import { IdempotencyConflictError } from '../domain/errors';
 import { createOrderRequestSchema, orderToJson } from '../domain/order';
 import type { OrderService, RequestMeta } from '../service/order-service';

@@ -1,5 +1,4 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { OrdersHttpHandler } from './app';
 
 /** An HTTP server for `app` that, once `draining()` is true, tells keep-alive clients to reconnect elsewhere. */
@@ -10,16 +9,6 @@ export function createServer(app: OrdersHttpHandler, draining: () => boolean): h
     if (draining()) res.setHeader('Connection', 'close');
   });
   return server;
-}
-
-export function listen(server: http.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }
 
 /**

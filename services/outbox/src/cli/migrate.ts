@@ -3,9 +3,8 @@
 // and OUTBOX_PARTITIONS; exits 2 naming a bad variable, 1 on a database error.
 import { Pool } from 'pg';
 import { z } from 'zod';
-import { outboxEnvShape, parseEnv } from '../config';
-import { ConfigError } from '../errors';
-import { createLogger } from '../logger';
+import { ConfigError, createLogger, parseEnv } from '@outbox-relay/runtime';
+import { outboxEnvShape } from '../config';
 import { migrateOutbox } from '../migrate';
 
 const schema = z.object({

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { OutboxTables } from '@outbox-relay/outbox';
+import { RELAY_SIGNAL_PREFIX, type OutboxTables } from '@outbox-relay/outbox';
 import { performance } from 'node:perf_hooks';
 
 /** A partition's lease as the database sees it right now. */
@@ -39,9 +39,9 @@ export async function requestStepDown(pool: Pool, t: OutboxTables, partitions: r
        UPDATE ${t.partitions} SET step_down_epoch = epoch
        WHERE partition = ANY($1::int[]) AND holder IS NOT NULL AND expires_at > now()
        RETURNING partition, holder, epoch)
-     SELECT partition, holder, epoch::text AS epoch, pg_notify($2, 'step-down:' || partition) AS notified
+     SELECT partition, holder, epoch::text AS epoch, pg_notify($2, $3::text || partition) AS notified
      FROM requested ORDER BY partition`,
-    [partitions, t.channel],
+    [partitions, t.channel, RELAY_SIGNAL_PREFIX.stepDown],
   );
   return rows.map((r) => ({ partition: r.partition, holder: r.holder, epoch: Number(r.epoch) }));
 }

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { outboxTables, type OutboxTables } from '@outbox-relay/outbox';
+import { outboxTables, relaySignalPayload, type OutboxTables } from '@outbox-relay/outbox';
 import { inboxTables, type InboxTables } from '@outbox-relay/inbox';
 import type { CliConfig } from '../config';
 import { DatabaseError } from '../errors';
@@ -28,7 +28,7 @@ export async function requireInbox(db: Pool | PoolClient, t: InboxTables): Promi
   }
 }
 
-/** Wakes the relays (any NOTIFY on the channel that is not a lease message), so replays go out at once. */
+/** Wakes the relays, so replays go out at once. */
 export async function wakeRelays(db: Pool, t: OutboxTables): Promise<void> {
-  await db.query(`SELECT pg_notify($1, 'wake')`, [t.channel]);
+  await db.query(`SELECT pg_notify($1, $2)`, [t.channel, relaySignalPayload({ kind: 'wake' })]);
 }

@@ -2,12 +2,11 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { inboxTables, startInboxConsumer, sweepInbox, type InboxConsumer } from '@outbox-relay/inbox';
-import { Outbox, RetentionSweeper, SchemaError } from '@outbox-relay/outbox';
+import { ensureDurableConsumer, inboxTables, startInboxConsumer, sweepInbox, type InboxConsumer } from '@outbox-relay/inbox';
+import { ensureStream, Outbox, RetentionSweeper, SchemaError } from '@outbox-relay/outbox';
 import { ORDER_AGGREGATE, ORDER_CREATED, OrderRepository } from '@outbox-relay/orders';
 import { PaymentRepository } from '../data/payment-repository';
 import type { PaymentGateway } from '../gateway/gateway';
-import { ensureOutboxStream, ensurePaymentsConsumer } from './jetstream-consumer';
 import { PaymentHandler } from './payment-handler';
 import { PaymentInbox } from './payment-inbox';
 
@@ -92,13 +91,14 @@ export async function startPaymentWorker(deps: PaymentWorkerDeps, settings: Paym
 
   const filterSubject = `${settings.subjectPrefix}.${ORDER_AGGREGATE}.${ORDER_CREATED}`;
   const jsm = await jetstreamManager(nc);
-  await ensureOutboxStream(jsm, { name: settings.stream, subjectPrefix: settings.subjectPrefix, duplicateWindowMs: settings.duplicateWindowMs });
-  await ensurePaymentsConsumer(jsm, {
+  await ensureStream(jsm, { name: settings.stream, subjectPrefix: settings.subjectPrefix, duplicateWindowMs: settings.duplicateWindowMs });
+  await ensureDurableConsumer(jsm, {
     stream: settings.stream,
     name: settings.consumerName,
     filterSubject,
     ackWaitMs: settings.ackWaitMs,
     maxAckPending: settings.maxAckPending,
+    remedy: 'delete it or set another PAYMENTS_CONSUMER',
   });
   const consumer = await jetstream(nc).consumers.get(settings.stream, settings.consumerName);
 

@@ -1,0 +1,9 @@
+// Public entry of @outbox-relay/runtime: what every process of the system shares.
+export { ConfigError, toFieldIssues, type FieldIssue } from './config-error';
+export { parseEnv, readEnvOrExit, readConfigOrExit, envVar, SQL_IDENTIFIER, LOG_LEVELS, type LogLevel } from './env';
+export { createLogger, type Logger } from './logger';
+export { exitOnUncaught, exitAfterFlush, settleWithin } from './process';
+export { ProcessShutdown, type ShutdownPlan } from './lifecycle';
+export { Backoff, delay } from './backoff';
+export { FailureLog, causeOf, FAILURE_SUMMARY_EVERY_MS } from './failure-log';
+export { listenHttp } from './http-listen';
