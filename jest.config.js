@@ -4,7 +4,10 @@ module.exports = {
   roots: ['<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
-  moduleNameMapper: { '^@outbox-relay/([a-z-]+)$': '<rootDir>/services/$1/src/mod.ts' },
+  moduleNameMapper: {
+    '^@outbox-relay/([a-z-]+)/internal$': '<rootDir>/services/$1/src/internal.ts',
+    '^@outbox-relay/([a-z-]+)$': '<rootDir>/services/$1/src/mod.ts',
+  },
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -14,11 +14,11 @@ import { onCleanup } from './cleanup.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** The built @outbox-relay/outbox (services/outbox/dist), or an error telling to build. */
+/** The built @outbox-relay/outbox (services/outbox/dist) with its building blocks, or an error telling to build. */
 export function loadOutboxLibrary() {
   const require = createRequire(path.join(ROOT, 'package.json'));
   try {
-    return require('@outbox-relay/outbox');
+    return { ...require('@outbox-relay/outbox'), ...require('@outbox-relay/outbox/internal') };
   } catch (error) {
     throw new Error(`cannot load the built library (${error.message}); run \`npm run build\` first`);
   }

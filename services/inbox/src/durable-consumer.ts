@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { JetStreamApiCode } from '@outbox-relay/outbox';
+import { JetStreamApiCode } from '@outbox-relay/outbox/internal';
 
 export interface DurableConsumerSpec {
   stream: string;

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { deleteInBatches } from '@outbox-relay/outbox';
+import { deleteInBatches } from '@outbox-relay/outbox/internal';
 import { inboxTables } from './names';
 
 export interface SweepInboxOptions {

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, envVar, toFieldIssues } from '@outbox-relay/runtime';
-import type { OutboxRetention } from './retention';
+import type { OutboxRetention } from './maintenance/retention';
 
 const ms = envVar.millis;
 

@@ -1,12 +1,13 @@
-// Public entry of @outbox-relay/outbox: the writer API, migrations, and the relay's building blocks.
+// Public entry of @outbox-relay/outbox: what an application needs to write events in its transactions, keep the
+// schema, and run or embed a relay. The building blocks below it (the elector, the reader, the publisher, the
+// acknowledgement collector, ...) are in `@outbox-relay/outbox/internal`, for this system's other packages and
+// tests; they may change without notice.
 export * from './errors';
-export type { JsonValue, EventHeaders, OutboxEventInput, PreparedEvent } from './event';
-export { DEFAULT_MAX_PAYLOAD_BYTES, prepareEvents, isReservedHeaderName, RESERVED_HEADER_PREFIXES } from './event';
-export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './enqueue';
-export { Outbox, type OutboxOptions } from './outbox';
-export { withTransaction } from './transaction';
-export { WakeNotifier } from './notifier';
-export { RELAY_SIGNAL_PREFIX, relaySignalPayload, parseRelaySignal, type RelaySignal } from './relay-signals';
+export type { JsonValue, EventHeaders, OutboxEventInput } from './write/event';
+export { DEFAULT_MAX_PAYLOAD_BYTES, isReservedHeaderName, RESERVED_HEADER_PREFIXES } from './write/event';
+export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './write/enqueue';
+export { Outbox, type OutboxOptions } from './write/outbox';
+export { withTransaction } from './write/transaction';
 export {
   migrateOutbox,
   runMigrations,
@@ -18,8 +19,8 @@ export {
   type MigrationSet,
   type MigrateOutboxOptions,
   type RunMigrationsOptions,
-} from './migrate';
-export { outboxTables, assertSchemaName, type OutboxTables } from './names';
+} from './schema/migrate';
+export { outboxTables, assertSchemaName, type OutboxTables } from './schema/names';
 export {
   outboxEnvShape,
   relayEnvShape,
@@ -33,16 +34,11 @@ export {
   type RelayEnv,
   type RelaySettings,
 } from './config';
-export { LeaseElector, type LeaseElectorOptions } from './lease';
-export { OutboxReader, type OutboxRecord, type Fence } from './reader';
-export { JetStreamPublisher, ensureStream, permanentPublishError, UnpublishableEventError, OutboxHeaders, type PublishOutcome, type PublisherOptions, type StreamSpec } from './publisher';
-export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './pub-acks';
-export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay';
-export { connectNats } from './nats';
-export { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
-export { startEmbeddedRelay, type EmbeddedRelay, type EmbeddedRelayOptions } from './embedded-relay';
-export { deleteInBatches, type BatchedDelete } from './batched-delete';
-export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './retention';
-export { noopRelayObserver, type RelayObserver } from './observer';
-export { readBacklog, readOldestTransactionAgeSeconds, type PartitionBacklog } from './backlog';
+export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay/relay';
+export { startEmbeddedRelay, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
+export { noopRelayObserver, type RelayObserver } from './relay/observer';
+export { connectNats } from './publish/nats';
+export { ensureStream, OutboxHeaders, UnpublishableEventError, type StreamSpec } from './publish/publisher';
+export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './maintenance/retention';
+export { readBacklog, readOldestTransactionAgeSeconds, type PartitionBacklog } from './maintenance/backlog';
 export { outboxTracer, activeTraceHeaders, contextFromHeaders, linksTo } from './telemetry';

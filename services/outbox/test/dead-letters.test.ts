@@ -5,7 +5,8 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { Outbox, permanentPublishError, type OutboxRelay } from '@outbox-relay/outbox';
+import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
+import { permanentPublishError } from '@outbox-relay/outbox/internal';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
 import { makeRelay, recordingObserver } from '../../../test/helpers/relay';

@@ -6,7 +6,8 @@ import { headers } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
-import { connectNats, PubAckCollector, permanentPublishError } from '@outbox-relay/outbox';
+import { connectNats } from '@outbox-relay/outbox';
+import { PubAckCollector, permanentPublishError } from '@outbox-relay/outbox/internal';
 import { TEST_NATS_URL } from '../../../test/helpers/env';
 import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
 

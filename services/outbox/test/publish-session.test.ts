@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ensureStream, JetStreamPublisher, PubAckCollector, type AckedPublisher, type OutboxRecord } from '@outbox-relay/outbox';
+import { ensureStream } from '@outbox-relay/outbox';
+import { JetStreamPublisher, PubAckCollector, type AckedPublisher, type OutboxRecord } from '@outbox-relay/outbox/internal';
 import { createTestStream, readStream, type TestStream } from '../../../test/helpers/nats';
 
 let ns: TestStream;

@@ -10,7 +10,7 @@
  * (planned with the values) fails the second test.
  */
 import { Pool } from 'pg';
-import { OutboxReader, type Fence } from '@outbox-relay/outbox';
+import { OutboxReader, type Fence } from '@outbox-relay/outbox/internal';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { TEST_DATABASE_URL } from '../../../test/helpers/env';
 

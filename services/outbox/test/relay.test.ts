@@ -1,5 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { JetStreamPublisher, Outbox, OutboxReader, PubAckCollector, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
+import { Outbox, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
+import { JetStreamPublisher, OutboxReader, PubAckCollector } from '@outbox-relay/outbox/internal';
 import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
 import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
 import { makeRelay, recordingObserver } from '../../../test/helpers/relay';

@@ -1,5 +1,5 @@
 /** fairShares / decideBalance: every member computes the same shares from the same rows. */
-import { decideBalance, fairShares, type MemberView } from '../src/shares';
+import { decideBalance, fairShares, type MemberView } from '../src/election/shares';
 
 const m = (instanceId: string, held = 0, yielding = false): MemberView => ({ instanceId, held, yielding });
 const counts = (shares: Map<string, number>) => [...shares.values()].sort((a, b) => b - a);

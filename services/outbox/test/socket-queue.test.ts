@@ -9,8 +9,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { headers, nanos, type NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
-import { connectNats } from '../src/nats';
-import { ConnectionInterruptedError, PubAckCollector, natsSocket, type PubAck } from '../src/pub-acks';
+import { connectNats } from '../src/publish/nats';
+import { ConnectionInterruptedError, PubAckCollector, natsSocket, type PubAck } from '../src/publish/pub-acks';
 import { hearFromParent, inTestRunner, startScenario, tellParent } from '../../../test/helpers/child-scenario';
 import { TEST_NATS_URL } from '../../../test/helpers/env';
 import { createTestStream, readStream, type TestStream } from '../../../test/helpers/nats';

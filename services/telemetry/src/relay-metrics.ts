@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { OutboxRecord, RelayObserver } from '@outbox-relay/outbox';
+import type { RelayObserver } from '@outbox-relay/outbox';
+import type { OutboxRecord } from '@outbox-relay/outbox/internal';
 import { BATCH_SIZE_BUCKETS, LATENCY_SECONDS_BUCKETS } from './buckets';
 
 /** What the relay says about its partitions right now (`OutboxRelay.status().partitions`). */

@@ -20,7 +20,7 @@ require.extensions['.ts'] = (module, filename) => {
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  const workspace = /^@outbox-relay\/([a-z-]+)$/.exec(request);
-  const target = workspace ? path.join(root, 'services', workspace[1], 'src', 'mod.ts') : request;
+  const workspace = /^@outbox-relay\/([a-z-]+)(\/internal)?$/.exec(request);
+  const target = workspace ? path.join(root, 'services', workspace[1], 'src', workspace[2] ? 'internal.ts' : 'mod.ts') : request;
   return resolve.call(this, target, ...rest);
 };

@@ -5,7 +5,7 @@ import { Pool } from 'pg';
 import { z } from 'zod';
 import { ConfigError, createLogger, parseEnv } from '@outbox-relay/runtime';
 import { outboxEnvShape } from '../config';
-import { migrateOutbox } from '../migrate';
+import { migrateOutbox } from '../schema/migrate';
 
 const schema = z.object({
   DATABASE_URL: outboxEnvShape.DATABASE_URL,

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { RELAY_SIGNAL_PREFIX, type OutboxTables } from '@outbox-relay/outbox';
+import { type OutboxTables } from '@outbox-relay/outbox';
+import { RELAY_SIGNAL_PREFIX } from '@outbox-relay/outbox/internal';
 import { performance } from 'node:perf_hooks';
 
 /** A partition's lease as the database sees it right now. */

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import { outboxTables, relaySignalPayload, type OutboxTables } from '@outbox-relay/outbox';
+import { outboxTables, type OutboxTables } from '@outbox-relay/outbox';
+import { relaySignalPayload } from '@outbox-relay/outbox/internal';
 import { inboxTables, type InboxTables } from '@outbox-relay/inbox';
 import type { CliConfig } from '../config';
 import { DatabaseError } from '../errors';

@@ -2,7 +2,7 @@ import type { ClientBase, Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { type AtomicWriteResult, type BusinessStatement, enqueue, type EnqueueOptions, type EnqueuedEvent, writeAtomically } from './enqueue';
 import type { OutboxEventInput } from './event';
-import { assertSchemaName, outboxTables } from './names';
+import { assertSchemaName, outboxTables } from '../schema/names';
 import { WakeNotifier } from './notifier';
 import { withTransaction } from './transaction';
 

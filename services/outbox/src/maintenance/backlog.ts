@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { outboxTables } from './names';
+import { outboxTables } from '../schema/names';
 
 export interface PartitionBacklog {
   partition: number;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { toFieldIssues } from '@outbox-relay/runtime';
-import { EventValidationError, PayloadTooLargeError } from './errors';
+import { EventValidationError, PayloadTooLargeError } from '../errors';
 
 /** A JSON value: what a payload may hold. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

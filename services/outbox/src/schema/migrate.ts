@@ -5,13 +5,13 @@ import { runner, type RunnerOption } from 'node-pg-migrate';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { Backoff, delay } from '@outbox-relay/runtime';
-import { SchemaError } from './errors';
+import { SchemaError } from '../errors';
 import { assertSchemaName, fnv1a32, outboxTables } from './names';
-import { relaySignalPayload } from './relay-signals';
-import { withTransaction } from './transaction';
+import { relaySignalPayload } from '../election/relay-signals';
+import { withTransaction } from '../write/transaction';
 
 /** Where the outbox's own SQL migrations live (shipped beside src/ and dist/). */
-export const OUTBOX_MIGRATIONS_DIR = path.resolve(__dirname, '..', 'migrations');
+export const OUTBOX_MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
 
 export interface MigrationSet {
   /** Directory of node-pg-migrate files (`.sql` with `-- Up Migration` / `-- Down Migration`). */

@@ -3,11 +3,11 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { AckedPublisher, PubAck } from './pub-acks';
-import type { OutboxRecord } from './reader';
-import { OutboxError } from './errors';
-import { isReservedHeaderName } from './event';
+import type { OutboxRecord } from '../relay/reader';
+import { OutboxError } from '../errors';
+import { isReservedHeaderName } from '../write/event';
 import { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
-import { linksTo, outboxTracer } from './telemetry';
+import { linksTo, outboxTracer } from '../telemetry';
 
 /** Header names the relay sets on every message (besides `Nats-Msg-Id`, which carries the event id). */
 export const OutboxHeaders = {

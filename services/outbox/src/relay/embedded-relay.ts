@@ -1,9 +1,9 @@
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { connectNats } from './nats';
+import { connectNats } from '../publish/nats';
 import type { RelayObserver } from './observer';
 import { OutboxRelay, type RelayStatus } from './relay';
-import type { RelaySettings } from './config';
+import type { RelaySettings } from '../config';
 
 export interface EmbeddedRelayOptions {
   databaseUrl: string;

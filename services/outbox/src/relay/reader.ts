@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
-import { LeaseLostError } from './errors';
-import { outboxTables, type OutboxTables } from './names';
+import { LeaseLostError } from '../errors';
+import { outboxTables, type OutboxTables } from '../schema/names';
 
 /** One unpublished event as the relay reads it. */
 export interface OutboxRecord {

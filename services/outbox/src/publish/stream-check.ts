@@ -1,6 +1,6 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { OutboxError } from './errors';
+import { OutboxError } from '../errors';
 import { OutboxHeaders } from './publisher';
 
 /**

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { delay, FailureLog } from '@outbox-relay/runtime';
-import { outboxTables, type OutboxTables } from './names';
+import { outboxTables, type OutboxTables } from '../schema/names';
 import { RELAY_SIGNAL_PREFIX } from './relay-signals';
 import { decideBalance, type BalanceDecision, type MemberView } from './shares';
 

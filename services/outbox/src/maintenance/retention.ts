@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { delay, FailureLog } from '@outbox-relay/runtime';
 import { deleteInBatches } from './batched-delete';
-import { outboxTables } from './names';
+import { outboxTables } from '../schema/names';
 
 export interface OutboxRetention {
   /** Published events older than this are deleted (`outboxctl replay` can only reach events still kept). */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { ClientBase, QueryConfig } from 'pg';
-import { EventValidationError, SchemaError } from './errors';
+import { EventValidationError, SchemaError } from '../errors';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type OutboxEventInput, prepareEvents } from './event';
-import { outboxTables, type OutboxTables } from './names';
-import { activeTraceHeaders } from './telemetry';
+import { outboxTables, type OutboxTables } from '../schema/names';
+import { activeTraceHeaders } from '../telemetry';
 
 export interface EnqueueOptions {
   /** Schema holding the outbox tables. Default `outbox`. */

@@ -1,14 +1,14 @@
 import { NoRespondersError } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { Backoff, FailureLog } from '@outbox-relay/runtime';
-import { LeaseLostError } from './errors';
-import { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
-import type { LeaseElector } from './lease';
+import { LeaseLostError } from '../errors';
+import { JetStreamApiCode, jetStreamApiCode } from '../publish/jetstream-codes';
+import type { LeaseElector } from '../election/lease';
 import { MarkQueue } from './mark-queue';
 import type { RelayObserver } from './observer';
-import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from './publisher';
+import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from '../publish/publisher';
 import type { Fence, OutboxReader, OutboxRecord } from './reader';
-import { UnmarkedStreamSeqs, type StoredEvents } from './stream-check';
+import { UnmarkedStreamSeqs, type StoredEvents } from '../publish/stream-check';
 import { WakeSignal } from './wake';
 
 /** What a partition needs of the stream besides publishing to it. */

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { FailureLog } from '@outbox-relay/runtime';
-import { outboxTables, type OutboxTables } from './names';
+import { outboxTables, type OutboxTables } from '../schema/names';
 import { RELAY_SIGNAL_PREFIX } from './relay-signals';
 
 export interface LeaseElectorOptions {

@@ -1,0 +1,11 @@
+// Internal entry of @outbox-relay/outbox (`@outbox-relay/outbox/internal`): the building blocks the relay is made
+// of, for this system's other packages (inbox, outboxctl, telemetry) and for tests. Not a stable API.
+export { prepareEvents, type PreparedEvent } from './write/event';
+export { WakeNotifier } from './write/notifier';
+export { LeaseElector, type LeaseElectorOptions } from './election/lease';
+export { RELAY_SIGNAL_PREFIX, relaySignalPayload, parseRelaySignal, type RelaySignal } from './election/relay-signals';
+export { OutboxReader, type OutboxRecord, type Fence } from './relay/reader';
+export { JetStreamPublisher, permanentPublishError, type PublishOutcome, type PublisherOptions } from './publish/publisher';
+export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './publish/pub-acks';
+export { JetStreamApiCode, jetStreamApiCode } from './publish/jetstream-codes';
+export { deleteInBatches, type BatchedDelete } from './maintenance/batched-delete';
