@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { KIND } from './api/group';
-import type { OutboxRelay } from './api/types';
+import type { OutboxRelayResource } from './api/types';
 import { httpStatusOf, messageOf } from './errors';
 import type { KubeConfig, KubernetesObject, V1Deployment, V1Pod } from './kube/client-node';
 import { EventRecorder } from './kube/event-recorder';
@@ -47,7 +47,7 @@ export interface ControllerOptions {
  * reconcile asks. Level-triggered: a sync never depends on what changed, only on what is.
  */
 export class OutboxRelayController {
-  private readonly relays: ResilientInformer<OutboxRelay>;
+  private readonly relays: ResilientInformer<OutboxRelayResource>;
   private readonly deployments: ResilientInformer<V1Deployment>;
   private readonly pods: ResilientInformer<V1Pod>;
   private readonly queue: WorkQueue;
@@ -167,7 +167,7 @@ export class OutboxRelayController {
     return result.requeueAfterMs;
   }
 
-  private async execute(relay: OutboxRelay, action: ReconcileAction, observed: ObservedState, result: ReconcileResult, log: Logger): Promise<void> {
+  private async execute(relay: OutboxRelayResource, action: ReconcileAction, observed: ObservedState, result: ReconcileResult, log: Logger): Promise<void> {
     const pod = observed.pods.find((p) => p.name === action.pod);
     const fields = { pod: action.pod, action: action.kind, reason: action.reason, epoch: result.status.leaderEpoch };
     const count = (outcome: string) => this.options.metrics.actions.inc({ kind: action.kind, outcome });

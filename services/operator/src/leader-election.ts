@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { messageOf } from './errors';
 import type { LeaseLock, LeaseRecord } from './kube/lease-lock';
 
-export interface LeaderElectorOptions {
+export interface OperatorLeaderElectorOptions {
   lock: LeaseLock;
   /** Unique per process (pod name): two replicas must never share it. */
   identity: string;
@@ -33,12 +33,12 @@ type Attempt = 'acquired' | 'held-by-other';
  * win a round. Expiry is judged by when *this* process saw the record change, on its monotonic clock, never by
  * the timestamps in the record: the pods' wall clocks need not agree.
  */
-export class LeaderElector {
+export class OperatorLeaderElector {
   private leading = false;
   private observed: LeaseRecord | undefined;
   private observedAt = 0;
 
-  constructor(private readonly options: LeaderElectorOptions) {
+  constructor(private readonly options: OperatorLeaderElectorOptions) {
     if (options.renewDeadlineMs >= options.leaseDurationMs) throw new RangeError('renewDeadlineMs must be below leaseDurationMs');
     if (options.retryPeriodMs >= options.renewDeadlineMs) throw new RangeError('retryPeriodMs must be below renewDeadlineMs');
   }

@@ -5,7 +5,7 @@ export type * from './reconcile/types';
 export { OutboxRelayController, type ControllerOptions } from './controller';
 export { Operator, type OperatorOptions, type OperatorHealth } from './operator';
 export { loadConfig, operatorEnvSchema, type OperatorConfig, type LeaderElectionConfig } from './config';
-export { LeaderElector, type LeaderElectorOptions, type LeadershipCallbacks } from './leader-election';
+export { OperatorLeaderElector, type OperatorLeaderElectorOptions, type LeadershipCallbacks } from './leader-election';
 export { WorkQueue, type WorkQueueOptions } from './work-queue';
 export { HttpPodProber, StepDownError, type PodProber, type ProbeTarget } from './prober';
 export { OperatorMetrics } from './metrics';

@@ -1,4 +1,4 @@
-import type { OutboxRelay } from './api/types';
+import type { OutboxRelayResource } from './api/types';
 import type { V1Deployment, V1Pod } from './kube/client-node';
 import type { PodProber } from './prober';
 import type { ObservedPod, ObservedState } from './reconcile/types';
@@ -23,7 +23,7 @@ export function observePod(pod: V1Pod): ObservedPod {
 }
 
 export interface ObserveInput {
-  relay: OutboxRelay;
+  relay: OutboxRelayResource;
   deployment?: V1Deployment;
   pods: readonly V1Pod[];
   prober: PodProber;

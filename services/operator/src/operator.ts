@@ -4,7 +4,7 @@ import { OutboxRelayController } from './controller';
 import { messageOf } from './errors';
 import type { KubeConfig } from './kube/client-node';
 import { KubeLeaseLock } from './kube/lease-lock';
-import { LeaderElector } from './leader-election';
+import { OperatorLeaderElector } from './leader-election';
 import type { OperatorMetrics } from './metrics';
 import { HttpPodProber, type PodProber } from './prober';
 import type { ObservedState, ReconcileResult } from './reconcile/types';
@@ -38,7 +38,7 @@ export interface OperatorHealth {
  */
 export class Operator {
   private controller: OutboxRelayController | undefined;
-  private readonly elector: LeaderElector | undefined;
+  private readonly elector: OperatorLeaderElector | undefined;
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private stopping = false;
@@ -48,7 +48,7 @@ export class Operator {
     const { config, kubeConfig, logger } = options;
     const election = config.leaderElection;
     this.elector = election
-      ? new LeaderElector({
+      ? new OperatorLeaderElector({
           lock: new KubeLeaseLock(kubeConfig, election.namespace, election.leaseName),
           identity: config.identity,
           leaseDurationMs: election.leaseDurationMs,

@@ -1,12 +1,11 @@
 import { Pool } from 'pg';
-import { Outbox } from '@outbox-relay/outbox';
+import { embeddedRelayOptionsFromEnv, Outbox, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readEnvOrExit, settleWithin } from '@outbox-relay/runtime';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
 import { createApp } from './http/app';
 import { closeServer, createServer } from './http/server';
 import { migrateOrders } from './migrate';
-import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
 
 async function main(): Promise<void> {
   const config: OrdersConfig = readEnvOrExit('orders', ordersEnvSchema);
@@ -33,7 +32,11 @@ async function main(): Promise<void> {
   const relayMetrics = new RelayMetrics(metrics.registry, { leadership: () => relay?.status().partitions ?? null });
   new BacklogMetrics(metrics.registry, { pool, schema: config.OUTBOX_SCHEMA, cacheMs: config.METRICS_BACKLOG_CACHE_MS, logger });
   // The relay waits for NATS; orders are still taken meanwhile (the outbox holds their events).
-  const relayStarted = startEmbeddedRelay(config, logger, relayMetrics).then((started) => {
+  if (!config.ORDERS_RELAY_ENABLED) logger.info('embedded relay disabled (ORDERS_RELAY_ENABLED=false)');
+  // Resolves only once NATS answered, so the HTTP server does not wait for it.
+  const relayStarted = (
+    config.ORDERS_RELAY_ENABLED ? startEmbeddedRelay(embeddedRelayOptionsFromEnv(config, { name: 'orders', logger, observer: relayMetrics })) : Promise.resolve(null)
+  ).then((started) => {
     relay = started;
     return started;
   });

@@ -13,7 +13,6 @@ export {
   type OrderCreatedPayload,
   type CreateOrderRequest,
 } from './domain/order';
-export { startEmbeddedRelay, type EmbeddedRelay } from './relay';
 export {
   ORDER_TRANSITIONS,
   canTransition,

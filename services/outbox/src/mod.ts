@@ -35,7 +35,7 @@ export {
   type RelaySettings,
 } from './config';
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay/relay';
-export { startEmbeddedRelay, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
+export { startEmbeddedRelay, embeddedRelayOptionsFromEnv, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
 export { noopRelayObserver, type RelayObserver } from './relay/observer';
 export { connectNats } from './publish/nats';
 export { ensureStream, OutboxHeaders, UnpublishableEventError, type StreamSpec } from './publish/publisher';

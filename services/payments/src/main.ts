@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { Pool } from 'pg';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats } from '@outbox-relay/outbox';
+import { connectNats, embeddedRelayOptionsFromEnv, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readEnvOrExit, settleWithin, type Logger } from '@outbox-relay/runtime';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, type PaymentsConfig } from './config';
@@ -14,7 +14,6 @@ import { FakePaymentGateway } from './gateway/fake-gateway';
 import { createPaymentsServer } from './http/server';
 import { registerPaymentMetrics } from './metrics';
 import { migratePayments } from './migrate';
-import { startEmbeddedRelay, type EmbeddedRelay } from './relay';
 import { startMetricsLog } from './worker/metrics-log';
 import { startPaymentWorker, type PaymentWorker, type PaymentWorkerSettings } from './worker/payment-worker';
 
@@ -121,7 +120,11 @@ async function main(): Promise<void> {
   worker = running;
   metricsLog = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);
 
-  relayStarted = config.PAYMENTS_RELAY_ENABLED ? startEmbeddedRelay(config, logger, relayMetrics) : Promise.resolve(null);
+  // This worker's relay candidate campaigns for the outbox leases like every other relay on OUTBOX_SCHEMA, so its
+  // PaymentSucceeded / PaymentFailed events go out even when no other relay runs.
+  relayStarted = config.PAYMENTS_RELAY_ENABLED
+    ? startEmbeddedRelay(embeddedRelayOptionsFromEnv(config, { name: 'payments', logger, observer: relayMetrics }))
+    : Promise.resolve(null);
   relayStarted.then(
     (started) => (relay = started),
     (error: unknown) => {

@@ -92,7 +92,7 @@ export interface OutboxRelayStatus {
 }
 
 /** metadata.name, namespace, uid and generation are set on every object the API server returns. */
-export interface OutboxRelay extends KubernetesObject {
+export interface OutboxRelayResource extends KubernetesObject {
   spec: OutboxRelaySpec;
   status?: OutboxRelayStatus;
 }

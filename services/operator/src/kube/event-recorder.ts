@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { API_GROUP_VERSION, KIND } from '../api/group';
-import type { OutboxRelay } from '../api/types';
+import type { OutboxRelayResource } from '../api/types';
 import { messageOf } from '../errors';
 import type { ReconcileEvent } from '../reconcile/types';
 import type { RelayCluster } from './kube-client';
@@ -32,7 +32,7 @@ export class EventRecorder {
   ) {}
 
   /** true when the Event was written; false when it repeated a recent one or the write failed. */
-  async record(relay: OutboxRelay, event: ReconcileEvent, now = new Date()): Promise<boolean> {
+  async record(relay: OutboxRelayResource, event: ReconcileEvent, now = new Date()): Promise<boolean> {
     const meta = relay.metadata ?? {};
     const key = `${meta.uid}|${event.type}|${event.reason}|${event.message}`;
     this.prune(now.getTime());

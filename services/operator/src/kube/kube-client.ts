@@ -1,14 +1,14 @@
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, FIELD_MANAGER, KIND, PLURAL } from '../api/group';
-import type { OutboxRelay, OutboxRelayStatus } from '../api/types';
+import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
 import { KubeApiError, httpStatusOf } from '../errors';
 import { k8s, type CoreV1Event, type KubeConfig, type KubernetesObject } from './client-node';
 
 /** The writes and reads the controller makes, each one API call; what it needs to know (not found, conflict)
  * comes back as a value, every other failure as a KubeApiError. */
 export interface RelayCluster {
-  getRelay(namespace: string, name: string): Promise<OutboxRelay | undefined>;
+  getRelay(namespace: string, name: string): Promise<OutboxRelayResource | undefined>;
   apply(object: KubernetesObject): Promise<KubernetesObject>;
-  applyRelayStatus(relay: OutboxRelay, status: OutboxRelayStatus): Promise<OutboxRelay>;
+  applyRelayStatus(relay: OutboxRelayResource, status: OutboxRelayStatus): Promise<OutboxRelayResource>;
   /** false when the pod is already gone or was replaced by another pod of the same name. */
   deletePod(namespace: string, name: string, uid?: string): Promise<boolean>;
   createEvent(event: CoreV1Event): Promise<void>;
@@ -32,9 +32,9 @@ export class KubeClient implements RelayCluster {
     this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   }
 
-  async getRelay(namespace: string, name: string): Promise<OutboxRelay | undefined> {
+  async getRelay(namespace: string, name: string): Promise<OutboxRelayResource | undefined> {
     try {
-      return (await this.custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL, name })) as OutboxRelay;
+      return (await this.custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL, name })) as OutboxRelayResource;
     } catch (err) {
       if (httpStatusOf(err) === 404) return undefined;
       throw new KubeApiError('get', { kind: KIND, namespace, name }, err);
@@ -52,7 +52,7 @@ export class KubeClient implements RelayCluster {
   }
 
   /** Applies the whole status through the status subresource: fields left out of `status` are removed. */
-  async applyRelayStatus(relay: OutboxRelay, status: OutboxRelayStatus): Promise<OutboxRelay> {
+  async applyRelayStatus(relay: OutboxRelayResource, status: OutboxRelayStatus): Promise<OutboxRelayResource> {
     const namespace = relay.metadata?.namespace ?? 'default';
     const name = relay.metadata?.name ?? '';
     const body = { apiVersion: API_GROUP_VERSION, kind: KIND, metadata: { name, namespace }, status };
@@ -60,7 +60,7 @@ export class KubeClient implements RelayCluster {
       return (await this.custom.patchNamespacedCustomObjectStatus(
         { group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL, name, body, fieldManager: this.fieldManager, force: true },
         applyHeaders(),
-      )) as OutboxRelay;
+      )) as OutboxRelayResource;
     } catch (err) {
       throw new KubeApiError('apply status of', { kind: KIND, namespace, name }, err);
     }

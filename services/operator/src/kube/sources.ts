@@ -1,5 +1,5 @@
 import { API_GROUP, API_VERSION, PLURAL } from '../api/group';
-import type { OutboxRelay } from '../api/types';
+import type { OutboxRelayResource } from '../api/types';
 import { APP_NAME, MANAGED_BY } from '../reconcile/metadata';
 import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1Pod } from './client-node';
 
@@ -21,14 +21,14 @@ const scoped = (prefix: string, namespace: string | undefined, plural: string) =
   namespace ? `${prefix}/namespaces/${encodeURIComponent(namespace)}/${plural}` : `${prefix}/${plural}`;
 
 /** OutboxRelays in one namespace, or in all when `namespace` is undefined. */
-export function relaySource(kc: KubeConfig, namespace?: string): WatchSource<OutboxRelay> {
+export function relaySource(kc: KubeConfig, namespace?: string): WatchSource<OutboxRelayResource> {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   const base = { group: API_GROUP, version: API_VERSION, plural: PLURAL };
   return {
     name: 'outboxrelays',
     path: scoped(`/apis/${API_GROUP}/${API_VERSION}`, namespace, PLURAL),
     list: async () =>
-      (namespace ? await api.listNamespacedCustomObject({ ...base, namespace }) : await api.listClusterCustomObject(base)) as KubernetesListObject<OutboxRelay>,
+      (namespace ? await api.listNamespacedCustomObject({ ...base, namespace }) : await api.listClusterCustomObject(base)) as KubernetesListObject<OutboxRelayResource>,
   };
 }
 

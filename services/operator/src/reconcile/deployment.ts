@@ -1,10 +1,10 @@
 import type { V1Deployment } from '../api/k8s-types';
-import type { OutboxRelay, OutboxRelaySpec } from '../api/types';
+import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 import { childMetadata, selectorLabels } from './metadata';
 import { podTemplate } from './pod-template';
 
 /** The relay Deployment. Replicas come from the OutboxRelay, so `kubectl scale obr` and HPAs drive it. */
-export function desiredDeployment(relay: OutboxRelay, spec: OutboxRelaySpec): V1Deployment {
+export function desiredDeployment(relay: OutboxRelayResource, spec: OutboxRelaySpec): V1Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

@@ -1,17 +1,17 @@
 import type { V1ObjectMeta, V1OwnerReference } from '../api/k8s-types';
 import { API_GROUP_VERSION, KIND } from '../api/group';
-import type { OutboxRelay } from '../api/types';
+import type { OutboxRelayResource } from '../api/types';
 
 export const APP_NAME = 'outbox-relay';
 export const MANAGED_BY = 'outbox-relay-operator';
 export const COMPONENT = 'relay';
 
 /** Labels that pick this relay's pods; never change them, as a Deployment's selector is immutable. */
-export function selectorLabels(relay: OutboxRelay): Record<string, string> {
+export function selectorLabels(relay: OutboxRelayResource): Record<string, string> {
   return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/instance': relayName(relay) };
 }
 
-export function relayLabels(relay: OutboxRelay): Record<string, string> {
+export function relayLabels(relay: OutboxRelayResource): Record<string, string> {
   return {
     ...selectorLabels(relay),
     'app.kubernetes.io/managed-by': MANAGED_BY,
@@ -20,14 +20,14 @@ export function relayLabels(relay: OutboxRelay): Record<string, string> {
 }
 
 /** status.selector: the string form the scale subresource hands to HPAs. */
-export function selectorString(relay: OutboxRelay): string {
+export function selectorString(relay: OutboxRelayResource): string {
   return Object.entries(selectorLabels(relay))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 }
 
 /** controller: true makes garbage collection delete the children with the OutboxRelay and marks who manages them. */
-export function ownerReference(relay: OutboxRelay): V1OwnerReference {
+export function ownerReference(relay: OutboxRelayResource): V1OwnerReference {
   return {
     apiVersion: API_GROUP_VERSION,
     kind: KIND,
@@ -39,7 +39,7 @@ export function ownerReference(relay: OutboxRelay): V1OwnerReference {
 }
 
 /** Metadata shared by every child object: same name as the relay (one child of each kind), labels, owner. */
-export function childMetadata(relay: OutboxRelay): V1ObjectMeta {
+export function childMetadata(relay: OutboxRelayResource): V1ObjectMeta {
   return {
     name: relayName(relay),
     namespace: relay.metadata?.namespace ?? 'default',
@@ -48,6 +48,6 @@ export function childMetadata(relay: OutboxRelay): V1ObjectMeta {
   };
 }
 
-export function relayName(relay: OutboxRelay): string {
+export function relayName(relay: OutboxRelayResource): string {
   return relay.metadata?.name ?? '';
 }

@@ -1,12 +1,12 @@
 import type { KubernetesObject } from '../api/k8s-types';
-import type { OutboxRelay, OutboxRelaySpec } from '../api/types';
+import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 import { desiredDeployment } from './deployment';
 import { desiredPodDisruptionBudget } from './pdb';
 import { desiredService } from './service';
 import { desiredServiceAccount } from './service-account';
 
 /** Every child object, in apply order: the ServiceAccount exists before pods that run as it are created. */
-export function desiredObjects(relay: OutboxRelay, spec: OutboxRelaySpec): KubernetesObject[] {
+export function desiredObjects(relay: OutboxRelayResource, spec: OutboxRelaySpec): KubernetesObject[] {
   return [
     desiredServiceAccount(relay),
     desiredService(relay),

@@ -1,5 +1,5 @@
 import type { V1Container, V1PodTemplateSpec, V1Volume, V1VolumeMount } from '../api/k8s-types';
-import type { OutboxRelay, OutboxRelaySpec } from '../api/types';
+import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 import { NATS_CREDS_DIR, RELAY_HTTP_PORT, relayEnv } from './env';
 import { relayLabels, relayName, selectorLabels } from './metadata';
 
@@ -12,7 +12,7 @@ export const CONTAINER_NAME = 'relay';
 /** Used when spec.resources is absent: small requests keep the pod schedulable; the memory limit bounds a leak. */
 export const DEFAULT_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
-export function podTemplate(relay: OutboxRelay, spec: OutboxRelaySpec): V1PodTemplateSpec {
+export function podTemplate(relay: OutboxRelayResource, spec: OutboxRelaySpec): V1PodTemplateSpec {
   return {
     metadata: { labels: relayLabels(relay) },
     spec: {

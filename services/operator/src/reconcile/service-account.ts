@@ -1,9 +1,9 @@
 import type { V1ServiceAccount } from '../api/k8s-types';
-import type { OutboxRelay } from '../api/types';
+import type { OutboxRelayResource } from '../api/types';
 import { childMetadata } from './metadata';
 
 /** A ServiceAccount per relay, with no RBAC bound: pods do not run as `default`, which others may have granted rights. */
-export function desiredServiceAccount(relay: OutboxRelay): V1ServiceAccount {
+export function desiredServiceAccount(relay: OutboxRelayResource): V1ServiceAccount {
   return {
     apiVersion: 'v1',
     kind: 'ServiceAccount',

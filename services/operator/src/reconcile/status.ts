@@ -1,4 +1,4 @@
-import type { OutboxRelay, OutboxRelayStatus, UnresponsivePod } from '../api/types';
+import type { OutboxRelayResource, OutboxRelayStatus, UnresponsivePod } from '../api/types';
 import type { Condition } from '../api/types';
 import type { FailoverDecision } from './failover';
 import type { LeaderView } from './leader';
@@ -6,7 +6,7 @@ import { selectorString } from './metadata';
 import type { PodCounts } from './rollout';
 
 export interface StatusParts {
-  relay: OutboxRelay;
+  relay: OutboxRelayResource;
   counts: PodCounts;
   leaders: LeaderView;
   failover: FailoverDecision;

@@ -1,5 +1,5 @@
 import { STEP_DOWN_ANNOTATION, SWITCHOVER_TO_ANNOTATION } from '../api/group';
-import type { OutboxRelay } from '../api/types';
+import type { OutboxRelayResource } from '../api/types';
 import { leaderPods, type LeaderView } from './leader';
 import type { ObservedPod, ReconcileAction, ReconcileEvent } from './types';
 
@@ -23,7 +23,7 @@ export interface SwitchoverDecision {
  * that epoch: once leadership moves the epoch changes, so a forgotten annotation never fires again.
  */
 export function decideSwitchover(
-  relay: OutboxRelay,
+  relay: OutboxRelayResource,
   pods: readonly ObservedPod[],
   leaders: LeaderView,
   now: Date,

@@ -1,5 +1,5 @@
 import type { KubernetesObject, V1Deployment } from '../api/k8s-types';
-import type { OutboxRelay, OutboxRelayStatus } from '../api/types';
+import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
 
 /** Body of the relay's `GET /status` (services/relay health server). */
 export interface RelayPodReport {
@@ -25,7 +25,7 @@ export interface ObservedPod {
 }
 
 export interface ObservedState {
-  relay: OutboxRelay;
+  relay: OutboxRelayResource;
   deployment?: V1Deployment;
   pods: ObservedPod[];
   now: Date;

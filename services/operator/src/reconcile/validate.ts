@@ -2,7 +2,7 @@ import { LOG_LEVELS } from '@outbox-relay/runtime';
 import { IMAGE_PULL_POLICIES, SPEC_PATTERNS, SPEC_RANGES } from '../api/limits';
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '../api/names';
 import { SPEC_RULES } from '../api/rules';
-import type { OutboxRelay, OutboxRelaySpec } from '../api/types';
+import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 
 export interface SpecIssue {
   /** Path from the resource root, as kubectl prints it (e.g. "spec.renewIntervalMs"). */
@@ -15,7 +15,7 @@ export interface SpecIssue {
  * The CRD's checks, repeated in code: the operator must not start relays that would exit at start-up (the relay
  * enforces the same rules) just because an API server skipped a CEL rule or a schema field.
  */
-export function validateRelay(relay: OutboxRelay, spec: OutboxRelaySpec): SpecIssue[] {
+export function validateRelay(relay: OutboxRelayResource, spec: OutboxRelaySpec): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const name = relay.metadata?.name ?? '';
   if (name.length > MAX_NAME_LENGTH || !new RegExp(NAME_PATTERN).test(name)) {

@@ -2,7 +2,7 @@
 jest.mock('@kubernetes/client-node', () => (globalThis as unknown as ClientNodeGlobal).loadClientNode());
 
 import { KubeLeaseLock } from '../../src/kube/lease-lock';
-import { LeaderElector } from '../../src/leader-election';
+import { OperatorLeaderElector } from '../../src/leader-election';
 import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
 import { kubeConfigFor, type ClientNodeGlobal } from '../support/kube';
 import { testLogger } from '../support/logger';
@@ -14,18 +14,18 @@ const LEASE_MS = 1000;
 const LONG_LEASE_MS = 5000;
 
 interface Candidate {
-  elector: LeaderElector;
+  elector: OperatorLeaderElector;
   abort: AbortController;
   done: Promise<void>;
   log: string[];
 }
 
-describe('LeaderElector over a Lease', () => {
+describe('OperatorLeaderElector over a Lease', () => {
   let api: FakeKubeApi;
   const candidates: Candidate[] = [];
 
   function candidate(identity: string, options: { releaseOnStop?: boolean; leaseDurationMs?: number } = {}): Candidate {
-    const elector = new LeaderElector({
+    const elector = new OperatorLeaderElector({
       lock: new KubeLeaseLock(kubeConfigFor(api.url, ns), ns, 'operator'),
       identity,
       leaseDurationMs: LEASE_MS,

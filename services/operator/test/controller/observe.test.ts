@@ -1,4 +1,4 @@
-import type { OutboxRelay } from '../../src/api/types';
+import type { OutboxRelayResource } from '../../src/api/types';
 import type { V1Pod } from '../../src/kube/client-node';
 import { observe, observePod } from '../../src/observe';
 import type { PodProber } from '../../src/prober';
@@ -49,7 +49,7 @@ describe('observe', () => {
       },
       stepDown: async () => undefined,
     };
-    const relay = { metadata: { name: 'orders' }, spec: {} } as unknown as OutboxRelay;
+    const relay = { metadata: { name: 'orders' }, spec: {} } as unknown as OutboxRelayResource;
     const now = new Date('2025-03-01T11:00:00Z');
     const state = await observe({
       relay,

@@ -1,9 +1,9 @@
-import type { OutboxRelay } from '../../src/api/types';
+import type { OutboxRelayResource } from '../../src/api/types';
 import type { CoreV1Event } from '../../src/kube/client-node';
 import { EventRecorder } from '../../src/kube/event-recorder';
 import { testLogger } from '../support/logger';
 
-const relay = { metadata: { name: 'orders', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' }, spec: {} } as unknown as OutboxRelay;
+const relay = { metadata: { name: 'orders', namespace: 'shop', uid: 'uid-1', resourceVersion: '42' }, spec: {} } as unknown as OutboxRelayResource;
 
 describe('EventRecorder', () => {
   test('writes a core/v1 Event about the relay, naming the reporting operator replica', async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { withDefaults } from '../../src/api/defaults';
-import type { OutboxRelay } from '../../src/api/types';
+import type { OutboxRelayResource } from '../../src/api/types';
 import { validateRelay } from '../../src/reconcile/validate';
 import { validateManifest } from './k8s-models';
 
@@ -10,7 +10,7 @@ const repoRoot = path.resolve(__dirname, '../../../..');
 const load = (file: string) => YAML.parse(fs.readFileSync(path.join(repoRoot, 'deploy/samples', file), 'utf8'));
 
 describe('deploy/samples', () => {
-  const relay = load('outboxrelay.yaml') as OutboxRelay;
+  const relay = load('outboxrelay.yaml') as OutboxRelayResource;
   const secret = load('database-secret.yaml');
 
   test('the database Secret is a valid Secret holding the key the OutboxRelay points to', () => {

@@ -1,11 +1,11 @@
 import { reconcile } from '../../src/reconcile';
 import { MIN_FAILOVER_INTERVAL_MS, decideFailover } from '../../src/reconcile/failover';
 import { discoverLeaders } from '../../src/reconcile/leader';
-import type { OutboxRelay, OutboxRelayStatus } from '../../src/api/types';
+import type { OutboxRelayResource, OutboxRelayStatus } from '../../src/api/types';
 import type { ObservedPod } from '../../src/reconcile/types';
 import { NOW, leaderPod, makePod, makeRelay, observe, secondsAgo, secondsLater } from './fixtures';
 
-const relayWith = (status?: OutboxRelayStatus, spec = {}): OutboxRelay =>
+const relayWith = (status?: OutboxRelayStatus, spec = {}): OutboxRelayResource =>
   makeRelay({ spec: { failoverDelaySeconds: 15, ...spec }, ...(status ? { status } : {}) });
 const condition = (status: OutboxRelayStatus, type: string) => status.conditions?.find((c) => c.type === type);
 

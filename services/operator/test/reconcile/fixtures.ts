@@ -1,5 +1,5 @@
 import { withDefaults, type OutboxRelaySpecInput } from '../../src/api/defaults';
-import type { OutboxRelay, OutboxRelayStatus } from '../../src/api/types';
+import type { OutboxRelayResource, OutboxRelayStatus } from '../../src/api/types';
 import type { ObservedPod, ObservedState, RelayPodReport } from '../../src/reconcile/types';
 import type { V1Deployment } from '../../src/api/k8s-types';
 
@@ -22,14 +22,14 @@ export interface RelayOptions {
   annotations?: Record<string, string>;
 }
 
-export function makeRelay(options: RelayOptions = {}): OutboxRelay {
+export function makeRelay(options: RelayOptions = {}): OutboxRelayResource {
   const spec = withDefaults({
     ...BASE_SPEC,
     ...options.spec,
     database: { ...BASE_SPEC.database, ...options.spec?.database },
     nats: { ...BASE_SPEC.nats, ...options.spec?.nats },
   });
-  const relay: OutboxRelay = {
+  const relay: OutboxRelayResource = {
     apiVersion: 'outbox-relay.dev/v1alpha1',
     kind: 'OutboxRelay',
     metadata: {
@@ -84,7 +84,7 @@ export function rolledOutDeployment(replicas: number): V1Deployment {
 
 /** deployment: null means none exists yet; left out, a rolled-out one matching spec.replicas. */
 export function observe(
-  relay: OutboxRelay,
+  relay: OutboxRelayResource,
   pods: ObservedPod[],
   options: { deployment?: V1Deployment | null; now?: Date } = {},
 ): ObservedState {

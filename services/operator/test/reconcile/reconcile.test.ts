@@ -1,8 +1,8 @@
 import { reconcile } from '../../src/reconcile';
-import type { OutboxRelay } from '../../src/api/types';
+import type { OutboxRelayResource } from '../../src/api/types';
 import { NOW, leaderPod, makePod, makeRelay, observe, rolledOutDeployment, secondsLater } from './fixtures';
 
-const kinds = (relay: OutboxRelay) => reconcile(observe(relay, [])).objects.map((o) => o.kind);
+const kinds = (relay: OutboxRelayResource) => reconcile(observe(relay, [])).objects.map((o) => o.kind);
 
 describe('reconcile', () => {
   test('desired objects, in apply order, all owned by the relay and labelled', () => {

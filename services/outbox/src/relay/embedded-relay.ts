@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { connectNats } from '../publish/nats';
 import type { RelayObserver } from './observer';
 import { OutboxRelay, type RelayStatus } from './relay';
-import type { RelaySettings } from '../config';
+import { relaySettingsFromEnv, type RelayEnv, type RelaySettings } from '../config';
 
 export interface EmbeddedRelayOptions {
   databaseUrl: string;
@@ -17,6 +17,20 @@ export interface EmbeddedRelayOptions {
   observer?: RelayObserver;
   /** Connections for reads and marks. Default 4. */
   poolMax?: number;
+}
+
+/**
+ * The options of a relay embedded in a service whose configuration includes the relay's variables (the outbox's
+ * and the relay's environment shapes): the same variables mean the same thing in every process.
+ */
+export function embeddedRelayOptionsFromEnv(env: RelayEnv, process: { name: string; logger: Logger; observer?: RelayObserver }): EmbeddedRelayOptions {
+  return {
+    databaseUrl: env.DATABASE_URL,
+    natsUrl: env.NATS_URL,
+    credsFile: env.NATS_CREDS_FILE,
+    settings: relaySettingsFromEnv(env),
+    ...process,
+  };
 }
 
 /** A relay candidate running inside a service process, with connections of its own. */
