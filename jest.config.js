@@ -5,6 +5,7 @@ module.exports = {
   testMatch: ['**/test/**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
   moduleNameMapper: {
+    '^@outbox-relay/test-support$': '<rootDir>/test/support/mod.ts',
     '^@outbox-relay/([a-z-]+)/internal$': '<rootDir>/services/$1/src/internal.ts',
     '^@outbox-relay/([a-z-]+)$': '<rootDir>/services/$1/src/mod.ts',
   },

@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from '../helpers/processes';
+import { ROOT } from '@outbox-relay/test-support';
 import { parseFaults, SHORT_FAULTS, type FaultKind } from './options';
 import { failureMessage, formatReport } from './report';
 import { closeActiveRuns, runChaos } from './run';

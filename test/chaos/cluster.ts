@@ -11,10 +11,7 @@ import { nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { migrateOutbox, type RelayStatus } from '@outbox-relay/outbox';
 import { Pool } from 'pg';
-import { freePort, PrivateNatsServer, waitFor } from '../helpers/nats';
-import { PrivatePostgres } from '../helpers/private-postgres';
-import { getJson, startService, type ServiceProcess } from '../helpers/processes';
-import { TcpProxy } from '../helpers/tcp-proxy';
+import { freePort, PrivateNatsServer, waitFor, PrivatePostgres, getJson, startService, type ServiceProcess, TcpProxy } from '@outbox-relay/test-support';
 import type { ChaosOptions } from './options';
 
 export const NAMES = {

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { waitFor } from '../helpers/nats';
+import { waitFor } from '@outbox-relay/test-support';
 import { audit, type AuditResult } from './auditor';
 import { aggregateIds, ChaosCluster, NAMES, startClock } from './cluster';
 import { FaultSchedule, injectFault, type FaultContext, type FaultRecord } from './faults';

@@ -9,8 +9,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { TEST_DATABASE_URL, TEST_NATS_URL } from '../helpers/env';
-import { freePort } from '../helpers/nats';
+import { TEST_DATABASE_URL, TEST_NATS_URL, freePort } from '@outbox-relay/test-support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'demo-local.mjs');

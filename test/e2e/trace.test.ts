@@ -16,10 +16,7 @@ import { createApp, migrateOrders } from '@outbox-relay/orders';
 import { FakePaymentGateway, migratePayments, startPaymentWorker, type PaymentWorker } from '@outbox-relay/payments';
 import { startSubscriber, type Subscriber } from '@outbox-relay/subscriber';
 import { startTracing, type Tracing } from '@outbox-relay/telemetry';
-import { createTestSchema, type TestSchema } from '../helpers/db';
-import { uniqueName } from '../helpers/env';
-import { createTestStream, readStream, waitFor, type StoredMessage, type TestStream } from '../helpers/nats';
-import { makeRelay, quietLogger } from '../helpers/relay';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, readStream, waitFor, type StoredMessage, type TestStream, makeRelay, quietLogger } from '@outbox-relay/test-support';
 
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing;

@@ -8,9 +8,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { Outbox } from '@outbox-relay/outbox';
 import { createApp, migrateOrders } from '@outbox-relay/orders';
-import { createTestSchema, type TestSchema } from '../helpers/db';
-import { uniqueName } from '../helpers/env';
-import { quietLogger } from '../helpers/relay';
+import { createTestSchema, type TestSchema, uniqueName, quietLogger } from '@outbox-relay/test-support';
 import { compileK6Script, K6ScriptError, K6Vu, type CheckRecord } from './k6-vu';
 
 const ROOT = path.resolve(__dirname, '..', '..');

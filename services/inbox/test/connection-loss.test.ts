@@ -9,10 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client, Pool, type PoolClient } from 'pg';
 import { Inbox, startInboxConsumer, type InboxConsumerStats, type InboxEvent } from '@outbox-relay/inbox';
-import { inTestRunner, runScenario, settle, type ScenarioRun, type Settled } from '../../../test/helpers/child-scenario';
-import { TEST_DATABASE_URL, TEST_NATS_URL } from '../../../test/helpers/env';
-import { createTestStream, type TestStream } from '../../../test/helpers/nats';
-import { quietLogger } from '../../../test/helpers/relay';
+import { inTestRunner, runScenario, settle, type ScenarioRun, type Settled, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, type TestStream, quietLogger } from '@outbox-relay/test-support';
 import { createInboxTestDb, testEvent, type InboxTestDb } from './support/inbox-db';
 import { createDurable, publishEvent } from './support/jetstream';
 

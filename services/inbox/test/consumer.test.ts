@@ -4,8 +4,7 @@
  */
 import type { PoolClient } from 'pg';
 import { Inbox, inboxEventFromMsg, PermanentHandlerError, retryDelayMs, startInboxConsumer, type InboxConsumer, type InboxEvent } from '@outbox-relay/inbox';
-import { createTestStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { quietLogger } from '../../../test/helpers/relay';
+import { createTestStream, waitFor, type TestStream, quietLogger } from '@outbox-relay/test-support';
 import { createInboxTestDb, type InboxTestDb } from './support/inbox-db';
 import { consumerSettled, createDurable, publishEvent } from './support/jetstream';
 

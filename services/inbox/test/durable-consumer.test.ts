@@ -6,7 +6,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { ensureDurableConsumer } from '@outbox-relay/inbox';
-import { createTestStream, type TestStream } from '../../../test/helpers/nats';
+import { createTestStream, type TestStream } from '@outbox-relay/test-support';
 
 let ns: TestStream;
 

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import type { Msg } from '@nats-io/nats-core';
-import { TEST_DATABASE_URL, TEST_NATS_URL, uniqueName } from '../../../test/helpers/env';
-import { createTestStream, type TestStream } from '../../../test/helpers/nats';
+import { TEST_DATABASE_URL, TEST_NATS_URL, uniqueName, createTestStream, type TestStream } from '@outbox-relay/test-support';
 import { httpJson, OrdersProcess } from './support/service-process';
 
 const ordersSchema = uniqueName('erel_or');

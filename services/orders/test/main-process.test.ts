@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { TEST_DATABASE_URL, uniqueName } from '../../../test/helpers/env';
+import { TEST_DATABASE_URL, uniqueName } from '@outbox-relay/test-support';
 import { accepts, httpJson, OrdersProcess } from './support/service-process';
 
 const ordersSchema = uniqueName('main_or');

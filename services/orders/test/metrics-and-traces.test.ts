@@ -8,8 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { TEST_DATABASE_URL, TEST_NATS_URL, uniqueName } from '../../../test/helpers/env';
-import { createTestStream, waitFor, type TestStream } from '../../../test/helpers/nats';
+import { TEST_DATABASE_URL, TEST_NATS_URL, uniqueName, createTestStream, waitFor, type TestStream } from '@outbox-relay/test-support';
 import { samplesOf, scrape, valueOf } from '../../telemetry/test/support/scrape';
 import { httpJson, OrdersProcess } from './support/service-process';
 

@@ -14,7 +14,7 @@ import {
   type OrderState,
 } from '@outbox-relay/orders';
 import { createOrdersTestDb, type OrdersTestDb } from './support/orders-db';
-import { waitFor } from '../../../test/helpers/nats';
+import { waitFor } from '@outbox-relay/test-support';
 
 describe('order lifecycle (pure)', () => {
   const allowed: Array<[OrderState, OrderState]> = [

@@ -1,6 +1,6 @@
 /** readBacklog / readOldestTransactionAgeSeconds: the numbers behind the lag metrics and `status`. */
 import { Outbox, readBacklog, readOldestTransactionAgeSeconds } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { createTestSchema, type TestSchema } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let outbox: Outbox;

@@ -5,10 +5,7 @@
 import { Pool } from 'pg';
 import { connectNats, defaultRelaySettings, Outbox, OutboxRelay } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL, TEST_NATS_URL } from '../../../test/helpers/env';
-import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { quietLogger } from '../../../test/helpers/relay';
+import { createTestSchema, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, readStream, waitFor, type TestStream, quietLogger } from '@outbox-relay/test-support';
 
 const PARTITIONS = 8;
 const LEASE_MS = 1000;

@@ -4,9 +4,7 @@
  */
 import type { PoolClient } from 'pg';
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;

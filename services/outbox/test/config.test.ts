@@ -1,7 +1,7 @@
 import { defaultRelaySettings, OutboxRelay, relayEnvSchema, relaySettingsFromEnv, type RelaySettings } from '@outbox-relay/outbox';
 import { ConfigError, parseEnv } from '@outbox-relay/runtime';
 import { Pool } from 'pg';
-import { quietLogger } from '../../../test/helpers/relay';
+import { quietLogger } from '@outbox-relay/test-support';
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 

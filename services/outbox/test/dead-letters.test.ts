@@ -7,9 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import { permanentPublishError } from '@outbox-relay/outbox/internal';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay, recordingObserver } from '../../../test/helpers/relay';
+import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay, recordingObserver } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;

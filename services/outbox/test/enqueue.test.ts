@@ -1,5 +1,5 @@
 import { enqueue, EventValidationError, Outbox, PayloadTooLargeError, readPartitionCount, configurePartitions } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
+import { createTestSchema, type TestSchema } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 beforeAll(async () => {

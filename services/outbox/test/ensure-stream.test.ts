@@ -5,7 +5,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { ensureStream } from '@outbox-relay/outbox';
-import { createTestStream, type TestStream } from '../../../test/helpers/nats';
+import { createTestStream, type TestStream } from '@outbox-relay/test-support';
 
 let ns: TestStream;
 beforeAll(async () => {

@@ -1,7 +1,6 @@
 import { Pool } from 'pg';
 import { readPartitionCount } from '@outbox-relay/outbox';
-import { TEST_DATABASE_URL, uniqueName } from '../../../test/helpers/env';
-import { startService } from '../../../test/helpers/processes';
+import { TEST_DATABASE_URL, uniqueName, startService } from '@outbox-relay/test-support';
 
 describe('outbox-migrate command', () => {
   const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 2 });

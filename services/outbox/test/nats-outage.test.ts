@@ -1,9 +1,6 @@
 import { connectNats, Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { PrivateNatsServer, readStream, waitFor } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
-import { uniqueName } from '../../../test/helpers/env';
+import { createTestSchema, type TestSchema, PrivateNatsServer, readStream, waitFor, makeRelay, uniqueName } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let server: PrivateNatsServer;

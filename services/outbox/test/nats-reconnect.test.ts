@@ -9,11 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { connectNats, Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { uniqueName } from '../../../test/helpers/env';
-import { PrivateNatsServer, readStream, waitFor } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
-import { TcpProxy } from '../../../test/helpers/tcp-proxy';
+import { createTestSchema, type TestSchema, uniqueName, PrivateNatsServer, readStream, waitFor, makeRelay, TcpProxy } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let server: PrivateNatsServer;

@@ -8,9 +8,7 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import { connectNats, migrateOutbox, Outbox, OutboxRelay, defaultRelaySettings } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { TEST_NATS_URL, uniqueName } from '../../../test/helpers/env';
-import { waitFor } from '../../../test/helpers/nats';
-import { PrivatePostgres } from '../../../test/helpers/private-postgres';
+import { TEST_NATS_URL, uniqueName, waitFor, PrivatePostgres } from '@outbox-relay/test-support';
 
 let pg: PrivatePostgres;
 let pool: Pool;

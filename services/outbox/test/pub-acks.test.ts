@@ -8,8 +8,7 @@ import { nanos } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
 import { connectNats } from '@outbox-relay/outbox';
 import { PubAckCollector, permanentPublishError } from '@outbox-relay/outbox/internal';
-import { TEST_NATS_URL } from '../../../test/helpers/env';
-import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
+import { TEST_NATS_URL, createTestStream, readStream, waitFor, type TestStream } from '@outbox-relay/test-support';
 
 let ns: TestStream;
 let acks: PubAckCollector;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ensureStream } from '@outbox-relay/outbox';
 import { JetStreamPublisher, PubAckCollector, type AckedPublisher, type OutboxRecord } from '@outbox-relay/outbox/internal';
-import { createTestStream, readStream, type TestStream } from '../../../test/helpers/nats';
+import { createTestStream, readStream, type TestStream } from '@outbox-relay/test-support';
 
 let ns: TestStream;
 beforeEach(async () => {

@@ -11,8 +11,7 @@
  */
 import { Pool } from 'pg';
 import { OutboxReader, type Fence } from '@outbox-relay/outbox/internal';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL } from '../../../test/helpers/env';
+import { createTestSchema, type TestSchema, TEST_DATABASE_URL } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let reader: OutboxReader;

@@ -1,9 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Outbox, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
 import { JetStreamPublisher, OutboxReader, PubAckCollector } from '@outbox-relay/outbox/internal';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay, recordingObserver } from '../../../test/helpers/relay';
+import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay, recordingObserver } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;

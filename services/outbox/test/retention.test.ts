@@ -4,9 +4,7 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Outbox, sweepOutbox, type OutboxRelay } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { createTestStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay, recordingObserver } from '../../../test/helpers/relay';
+import { createTestSchema, type TestSchema, createTestStream, waitFor, type TestStream, makeRelay, recordingObserver } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;

@@ -3,9 +3,7 @@
  * which migrations are missing, instead of failing on every read.
  */
 import { SchemaError, assertSchemaCurrent, migrateOutbox } from '@outbox-relay/outbox';
-import { createTestSchema, undoNewestOutboxMigration, type TestSchema } from '../../../test/helpers/db';
-import { createTestStream, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { createTestSchema, undoNewestOutboxMigration, type TestSchema, createTestStream, type TestStream, makeRelay } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;

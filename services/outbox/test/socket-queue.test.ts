@@ -11,10 +11,7 @@ import { headers, nanos, type NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
 import { connectNats } from '../src/publish/nats';
 import { ConnectionInterruptedError, PubAckCollector, natsSocket, type PubAck } from '../src/publish/pub-acks';
-import { hearFromParent, inTestRunner, startScenario, tellParent } from '../../../test/helpers/child-scenario';
-import { TEST_NATS_URL } from '../../../test/helpers/env';
-import { createTestStream, readStream, type TestStream } from '../../../test/helpers/nats';
-import { TcpProxy } from '../../../test/helpers/tcp-proxy';
+import { hearFromParent, inTestRunner, startScenario, tellParent, TEST_NATS_URL, createTestStream, readStream, type TestStream, TcpProxy } from '@outbox-relay/test-support';
 
 const PAYLOAD = JSON.stringify({ pad: 'x'.repeat(2000) });
 /** Ids unique per subject: the stream drops a repeated id as a duplicate. */

@@ -8,10 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { Pool } from 'pg';
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL } from '../../../test/helpers/env';
-import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { createTestSchema, type TestSchema, TEST_DATABASE_URL, createTestStream, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
 
 const WINDOW_MS = 2000;
 const timings = { leaseMs: 200, renewMs: 50, duplicateWindowMs: WINDOW_MS, backoffMinMs: 20, backoffMaxMs: 200, publishTimeoutMs: 1000 };

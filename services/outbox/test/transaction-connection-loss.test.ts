@@ -8,9 +8,7 @@
  */
 import { Client, Pool, type PoolClient } from 'pg';
 import { Outbox, withTransaction } from '@outbox-relay/outbox';
-import { inTestRunner, runScenario, settle, type ScenarioRun, type Settled } from '../../../test/helpers/child-scenario';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL } from '../../../test/helpers/env';
+import { inTestRunner, runScenario, settle, type ScenarioRun, type Settled, createTestSchema, type TestSchema, TEST_DATABASE_URL } from '@outbox-relay/test-support';
 
 type Entry = 'Outbox.transaction' | 'withTransaction';
 /** Where the session dies: while `work` awaits something that is not a query; during a query; during COMMIT. */

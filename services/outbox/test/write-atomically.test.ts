@@ -6,9 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventValidationError, Outbox, writeAtomically, type JsonValue } from '@outbox-relay/outbox';
 import { Client } from 'pg';
-import { TEST_DATABASE_URL } from '../../../test/helpers/env';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { waitFor } from '../../../test/helpers/nats';
+import { TEST_DATABASE_URL, createTestSchema, type TestSchema, waitFor } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let outbox: Outbox;

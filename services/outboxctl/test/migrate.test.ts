@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { OUTBOX_MIGRATIONS_DIR, outboxTables } from '@outbox-relay/outbox';
 import { INBOX_MIGRATIONS_DIR } from '@outbox-relay/inbox';
 import { ctl } from './support';
-import { TEST_DATABASE_URL, uniqueName } from '../../../test/helpers/env';
+import { TEST_DATABASE_URL, uniqueName } from '@outbox-relay/test-support';
 
 const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
 const schema = uniqueName('ctl_migrate');

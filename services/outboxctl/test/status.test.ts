@@ -1,6 +1,6 @@
 import { outboxTables } from '@outbox-relay/outbox';
 import { asLeader, createCtlDb, ctl, enqueueEvents, inboxEvent, makeConsumerDeadLetter, makeRelayDeadLetter, outboxRows, publishPending, type CtlDb } from './support';
-import { uniqueName } from '../../../test/helpers/env';
+import { uniqueName } from '@outbox-relay/test-support';
 
 let db: CtlDb;
 beforeAll(async () => {

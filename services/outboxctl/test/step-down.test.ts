@@ -1,8 +1,7 @@
 import { outboxTables, type OutboxRelay, type RelaySettings } from '@outbox-relay/outbox';
 import { readLeases } from '../src/data/step-down';
 import { createCtlDb, ctl, type CtlDb } from './support';
-import { createTestStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { createTestStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
 
 let db: CtlDb;
 const leases = () => readLeases(db.pool, outboxTables(db.schema));

@@ -2,8 +2,7 @@ import { Inbox, migrateInbox, type InboxEvent } from '@outbox-relay/inbox';
 import { Outbox, outboxTables, type OutboxEventInput } from '@outbox-relay/outbox';
 import { OutboxReader, type Fence } from '@outbox-relay/outbox/internal';
 import { run } from '../src/cli';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL, uniqueName } from '../../../test/helpers/env';
+import { createTestSchema, type TestSchema, TEST_DATABASE_URL, uniqueName } from '@outbox-relay/test-support';
 
 export interface CliResult {
   code: number;

@@ -1,5 +1,5 @@
 import { ctl } from './support';
-import { TEST_DATABASE_URL } from '../../../test/helpers/env';
+import { TEST_DATABASE_URL } from '@outbox-relay/test-support';
 
 // Usage and configuration errors are found before any database work, so most of these need no schema.
 const env = { DATABASE_URL: TEST_DATABASE_URL };

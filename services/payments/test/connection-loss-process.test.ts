@@ -9,10 +9,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { uniqueName } from '../../../test/helpers/env';
-import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { ROOT, startService, type ServiceProcess } from '../../../test/helpers/processes';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, readStream, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { workerProcessEnv } from './support/worker-process-env';
 
 const REGISTER_TS = path.join(ROOT, 'services', 'orders', 'test', 'support', 'register-ts.cjs');

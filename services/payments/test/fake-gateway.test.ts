@@ -5,8 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, parseEnv } from '@outbox-relay/runtime';
 import { FakePaymentGateway, fakeOutcome, migratePayments, paymentsEnvSchema, PaymentGatewayError } from '@outbox-relay/payments';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { uniqueName } from '../../../test/helpers/env';
+import { createTestSchema, type TestSchema, uniqueName } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let schema: string;

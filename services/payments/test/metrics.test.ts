@@ -9,10 +9,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { uniqueName } from '../../../test/helpers/env';
-import { createTestStream, freePort, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { ROOT, startService, type ServiceProcess } from '../../../test/helpers/processes';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, freePort, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { samplesOf, scrape, valueOf, type Sample } from '../../telemetry/test/support/scrape';
 import { workerProcessEnv } from './support/worker-process-env';
 

@@ -8,7 +8,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { randomUUID } from 'node:crypto';
 import type { PaymentWorker } from '@outbox-relay/payments';
-import { readStream, waitFor } from '../../../test/helpers/nats';
+import { readStream, waitFor } from '@outbox-relay/test-support';
 import { createPaymentsTestEnv, type PaymentsTestEnv } from './support/payments-env';
 
 const BACKOFF = { minMs: 200, maxMs: 5000 };

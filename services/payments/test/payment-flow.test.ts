@@ -8,8 +8,7 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import { randomUUID } from 'node:crypto';
 import { Inbox, ensureDurableConsumer, inboxEventFromMsg, inboxTables } from '@outbox-relay/inbox';
 import { PaymentHandler, PaymentRepository, type PaymentWorker } from '@outbox-relay/payments';
-import { readStream, waitFor } from '../../../test/helpers/nats';
-import { quietLogger } from '../../../test/helpers/relay';
+import { readStream, waitFor, quietLogger } from '@outbox-relay/test-support';
 import { CONSUMER, createPaymentsTestEnv, type PaymentsTestEnv } from './support/payments-env';
 
 let env: PaymentsTestEnv;

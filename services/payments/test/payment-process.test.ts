@@ -8,10 +8,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { uniqueName } from '../../../test/helpers/env';
-import { createTestStream, freePort, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { ROOT, startService, type ServiceProcess } from '../../../test/helpers/processes';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, freePort, readStream, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { workerProcessEnv } from './support/worker-process-env';
 
 const MAIN = 'services/payments/dist/main.js';

@@ -6,10 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Outbox, type RelayStatus } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL, TEST_NATS_URL } from '../../../test/helpers/env';
-import { createTestStream, freePort, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { getJson, ROOT, startService, type ServiceProcess } from '../../../test/helpers/processes';
+import { createTestSchema, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, freePort, waitFor, type TestStream, getJson, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { samplesOf, scrape, valueOf, type Sample } from '../../telemetry/test/support/scrape';
 
 let db: TestSchema;

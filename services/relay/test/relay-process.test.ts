@@ -3,10 +3,7 @@
  * that wakes up (SIGCONT) after a successor took over, SIGTERM hand-over and the POST /step-down switchover.
  */
 import { migrateOutbox, Outbox, type RelayStatus } from '@outbox-relay/outbox';
-import { createTestSchema, undoNewestOutboxMigration, type TestSchema } from '../../../test/helpers/db';
-import { TEST_DATABASE_URL, TEST_NATS_URL } from '../../../test/helpers/env';
-import { createTestStream, freePort, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { getJson, startService, type ServiceProcess } from '../../../test/helpers/processes';
+import { createTestSchema, undoNewestOutboxMigration, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, freePort, readStream, waitFor, type TestStream, getJson, startService, type ServiceProcess } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;

@@ -3,7 +3,7 @@
  * runs in a child process, since ending the process is the behaviour under test.
  */
 import { createLogger, exitOnUncaught, ProcessShutdown } from '@outbox-relay/runtime';
-import { inTestRunner, runScenario } from '../../../test/helpers/child-scenario';
+import { inTestRunner, runScenario } from '@outbox-relay/test-support';
 
 type Case = 'signal' | 'second-signal' | 'failing-step' | 'hanging-step' | 'run-twice' | 'uncaught';
 

@@ -7,8 +7,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import { createTestStream, freePort, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { TEST_NATS_URL } from '../../../test/helpers/env';
+import { createTestStream, freePort, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const main = path.join(root, 'services', 'subscriber', 'dist', 'main.js');

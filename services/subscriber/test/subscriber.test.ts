@@ -7,8 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@outbox-relay/runtime';
 import { ConfigError } from '@outbox-relay/runtime';
 import { loadSubscriberConfig, startSubscriber, type ReceivedEvent, type Subscriber } from '@outbox-relay/subscriber';
-import { createTestStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { TEST_NATS_URL } from '../../../test/helpers/env';
+import { createTestStream, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
 
 /** A pino logger whose JSON lines are collected in memory, so tests can assert on what the subscriber logs. */
 function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {

@@ -8,9 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { Outbox } from '@outbox-relay/outbox';
 import { InboxMetrics, instrumentRequestListener, RelayMetrics, serveMetrics, ServiceMetrics, type InboxCounts } from '@outbox-relay/telemetry';
-import { createTestSchema } from '../../../test/helpers/db';
-import { createTestStream, waitFor } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { createTestSchema, createTestStream, waitFor, makeRelay } from '@outbox-relay/test-support';
 import { parseMetrics, samplesOf, scrape, valueOf } from './support/scrape';
 
 it('counts permanent publish errors, dead letters and retention deletions', async () => {

@@ -4,9 +4,7 @@
  */
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics } from '@outbox-relay/telemetry';
-import { createTestSchema, type TestSchema } from '../../../test/helpers/db';
-import { createTestStream, readStream, waitFor, type TestStream } from '../../../test/helpers/nats';
-import { makeRelay } from '../../../test/helpers/relay';
+import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
 import { parseMetrics, samplesOf, valueOf, type Sample } from './support/scrape';
 
 let db: TestSchema;

@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { migrateInbox, type InboxEvent } from '@outbox-relay/inbox';
-import { TEST_DATABASE_URL, uniqueName } from '../../../../test/helpers/env';
+import { TEST_DATABASE_URL, uniqueName } from '@outbox-relay/test-support';
 
 export interface InboxTestDb {
   pool: Pool;

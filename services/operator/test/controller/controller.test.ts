@@ -7,7 +7,7 @@ import { k8s } from '../../src/kube/client-node';
 import type { JsonObject } from '../support/fake-kube-api';
 import { ControllerHarness } from '../support/harness';
 import { kubeConfigFor, type ClientNodeGlobal } from '../support/kube';
-import { waitFor } from '../support/wait';
+import { waitFor } from '@outbox-relay/test-support';
 
 const ns = 'relays';
 const replicasOf = (d: JsonObject | undefined) => (d?.spec as { replicas?: number } | undefined)?.replicas;

@@ -6,7 +6,7 @@ import { OperatorLeaderElector } from '../../src/leader-election';
 import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
 import { kubeConfigFor, type ClientNodeGlobal } from '../support/kube';
 import { testLogger } from '../support/logger';
-import { waitFor } from '../support/wait';
+import { waitFor } from '@outbox-relay/test-support';
 
 const ns = 'election';
 const LEASE_MS = 1000;

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { getJson, startService, type ServiceProcess } from '../../../../test/helpers/processes';
+import { getJson, startService, type ServiceProcess, waitFor } from '@outbox-relay/test-support';
 import { outboxRelayCrd } from '../../src/api/crd';
 import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
 import { relayManifest } from '../support/relays';
-import { waitFor } from '../support/wait';
 
 const MAIN = 'services/operator/dist/main.js';
 

@@ -9,7 +9,7 @@ import { FakeRelays } from '../support/fake-relays';
 import { type ClientNodeGlobal } from '../support/kube';
 import { LEASE_MS, OPERATOR_NAMESPACE, operatorReplica } from '../support/operators';
 import { relayManifest } from '../support/relays';
-import { waitFor } from '../support/wait';
+import { waitFor } from '@outbox-relay/test-support';
 
 const ns = 'apps';
 const reconciles = async (m: OperatorMetrics) =>

@@ -10,7 +10,7 @@ import { FakeRelays } from '../support/fake-relays';
 import { type ClientNodeGlobal } from '../support/kube';
 import { OPERATOR_NAMESPACE, operatorReplica } from '../support/operators';
 import { relayManifest, relayPod, setReady } from '../support/relays';
-import { waitFor } from '../support/wait';
+import { waitFor } from '@outbox-relay/test-support';
 
 const repoRoot = path.resolve(__dirname, '../../../..');
 const ns = 'shop';

@@ -1,6 +1,6 @@
 import { Backoff } from '@outbox-relay/runtime';
 import { WorkQueue, type ProcessKey } from '../../src/work-queue';
-import { waitFor } from '../support/wait';
+import { waitFor } from '@outbox-relay/test-support';
 
 /** A promise the test resolves by hand, to hold a key "in processing" as long as it needs. */
 function gate(): { promise: Promise<void>; open: () => void } {

@@ -6,7 +6,7 @@ import { ResilientInformer, type InformerEventType } from '../../src/kube/resili
 import { podSource } from '../../src/kube/sources';
 import { FakeKubeApi } from '../support/fake-kube-api';
 import { kubeConfigFor, type ClientNodeGlobal } from '../support/kube';
-import { waitFor } from '../support/wait';
+import { waitFor } from '@outbox-relay/test-support';
 import { testLogger } from '../support/logger';
 import { relayPod } from '../support/relays';
 

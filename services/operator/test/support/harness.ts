@@ -9,7 +9,7 @@ import { FakeRelays } from './fake-relays';
 import { kubeConfigFor } from './kube';
 import { testLogger } from './logger';
 import { relayManifest, relayPod, setReady } from './relays';
-import { waitFor } from './wait';
+import { waitFor } from '@outbox-relay/test-support';
 
 /**
  * A controller wired to the fake API server and to fake relay pods, with timings short enough for tests. The

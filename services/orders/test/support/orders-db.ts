@@ -1,9 +1,7 @@
-import pino, { type Logger } from 'pino';
 import type { Pool } from 'pg';
 import { Outbox } from '@outbox-relay/outbox';
 import { createApp, migrateOrders, type AppOptions } from '@outbox-relay/orders';
-import { createTestSchema } from '../../../../test/helpers/db';
-import { uniqueName } from '../../../../test/helpers/env';
+import { createTestSchema, quietLogger, uniqueName } from '@outbox-relay/test-support';
 
 export interface OrdersTestDb {
   pool: Pool;
@@ -17,8 +15,6 @@ export interface OrdersTestDb {
   drop(): Promise<void>;
 }
 
-export const silentLogger: Logger = pino({ level: 'silent' });
-
 /** A private outbox schema and orders schema, both migrated, for one test file. */
 export async function createOrdersTestDb(prefix: string, options: { max?: number } = {}): Promise<OrdersTestDb> {
   const db = await createTestSchema(`${prefix}_ob`, { max: options.max ?? 30 });
@@ -31,7 +27,7 @@ export async function createOrdersTestDb(prefix: string, options: { max?: number
     ordersSchema,
     outbox,
     app: (overrides = {}) =>
-      createApp({ pool: db.pool, outbox, ordersSchema, logger: silentLogger, isReady: () => true, ...overrides }),
+      createApp({ pool: db.pool, outbox, ordersSchema, logger: quietLogger, isReady: () => true, ...overrides }),
     async counts() {
       const { rows } = await db.pool.query<{ orders: number; events: number; keys: number }>(
         `SELECT (SELECT count(*)::int FROM "${ordersSchema}".orders) AS orders,

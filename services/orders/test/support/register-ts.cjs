@@ -1,6 +1,7 @@
 // Lets a child `node` process run the service's TypeScript sources directly, as jest does for the tests:
 //   node -r services/orders/test/support/register-ts.cjs services/orders/src/main.ts
-// .ts files are compiled with swc; `@outbox-relay/<pkg>` resolves to services/<pkg>/src/mod.ts.
+// .ts files are compiled with swc; `@outbox-relay/<pkg>` resolves to services/<pkg>/src/mod.ts (`/internal` to
+// src/internal.ts), `@outbox-relay/test-support` to test/support/mod.ts.
 const fs = require('node:fs');
 const path = require('node:path');
 const Module = require('node:module');
@@ -21,6 +22,11 @@ require.extensions['.ts'] = (module, filename) => {
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   const workspace = /^@outbox-relay\/([a-z-]+)(\/internal)?$/.exec(request);
-  const target = workspace ? path.join(root, 'services', workspace[1], 'src', workspace[2] ? 'internal.ts' : 'mod.ts') : request;
+  const target =
+    request === '@outbox-relay/test-support'
+      ? path.join(root, 'test', 'support', 'mod.ts')
+      : workspace
+        ? path.join(root, 'services', workspace[1], 'src', workspace[2] ? 'internal.ts' : 'mod.ts')
+        : request;
   return resolve.call(this, target, ...rest);
 };

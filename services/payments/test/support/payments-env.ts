@@ -15,10 +15,7 @@ import {
   type PaymentWorker,
   type PaymentWorkerSettings,
 } from '@outbox-relay/payments';
-import { createTestSchema, type TestSchema } from '../../../../test/helpers/db';
-import { uniqueName } from '../../../../test/helpers/env';
-import { createTestStream, type TestStream } from '../../../../test/helpers/nats';
-import { makeRelay, quietLogger } from '../../../../test/helpers/relay';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, type TestStream, makeRelay, quietLogger } from '@outbox-relay/test-support';
 
 /** A gateway wrapper that remembers when each call started and how it ended. */
 export class RecordingGateway implements PaymentGateway {

@@ -1,4 +1,4 @@
-import { TEST_DATABASE_URL, TEST_NATS_URL } from '../../../../test/helpers/env';
+import { TEST_DATABASE_URL, TEST_NATS_URL } from '@outbox-relay/test-support';
 
 /** Where a payment worker process under test keeps and finds its data. */
 export interface WorkerSchemas {
