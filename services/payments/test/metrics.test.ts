@@ -81,7 +81,7 @@ it('counts processed, duplicate, failed, retried and dead-lettered events, charg
     outbox.enqueue(tx, { id: randomUUID(), aggregateType: 'Order', aggregateId: first.orderId, eventType: 'OrderCreated', payload: { orderId: first.orderId, amount: 25, currency: 'EUR' }, headers: { replayOf: first.eventId } }),
   );
   // One payment whose charges fail: first attempt, one retry, then the dead letter (order FAILED, PaymentFailed).
-  const put = await fetch(`${base}/admin/fake-gateway`, { method: 'PUT', body: JSON.stringify({ failing: true }) });
+  const put = await fetch(`${base}/admin/fake-gateway`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failing: true }) });
   expect(put.status).toBe(200);
   await createOrder();
 

@@ -127,11 +127,11 @@ describe('payment worker process', () => {
     // /healthz, the fake gateway's admin switch, the metrics line, and a graceful stop.
     const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; stats: Record<string, number> };
     expect(health).toMatchObject({ status: 'ok', stats: { processed: 1, succeeded: 1 } });
-    const bad = await fetch(`http://127.0.0.1:${port}/admin/fake-gateway`, { method: 'PUT', body: JSON.stringify({ successRate: 'x', colour: 'red' }) });
+    const bad = await fetch(`http://127.0.0.1:${port}/admin/fake-gateway`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ successRate: 'x', colour: 'red' }) });
     expect(bad.status).toBe(400);
     const issues = ((await bad.json()) as { issues: Array<{ path: string }> }).issues.map((i) => i.path);
     expect(issues.sort()).toEqual(['colour', 'successRate']);
-    const put = await fetch(`http://127.0.0.1:${port}/admin/fake-gateway`, { method: 'PUT', body: JSON.stringify({ failing: true }) });
+    const put = await fetch(`http://127.0.0.1:${port}/admin/fake-gateway`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failing: true }) });
     expect(await put.json()).toEqual({ successRate: 1, latencyMs: 20, failing: true });
     await waitFor('a metrics line', () =>
       second.logs.find((l) => l.msg === 'payments metrics' && (l.metrics as Record<string, number>).succeeded === 1),

@@ -26,19 +26,47 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+/** Why a request body was refused, with the status that says so. */
+class BodyError extends Error {
+  constructor(
+    readonly status: 400 | 413 | 415,
+    readonly code: 'malformed_json' | 'payload_too_large' | 'unsupported_media_type',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A JSON body of at most BODY_LIMIT bytes, sent as application/json. Reading stops at the limit (the request is
+ * answered 413 without waiting for the rest, which the client may still be sending).
+ */
 function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    return Promise.reject(new BodyError(415, 'unsupported_media_type', `content-type must be application/json, got "${type || '(none)'}"`));
+  }
   return new Promise((resolve, reject) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      text += chunk;
-      if (text.length > BODY_LIMIT) reject(new Error(`body larger than ${BODY_LIMIT} bytes`));
-    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > BODY_LIMIT) {
+        req.off('data', onData);
+        req.resume();
+        reject(new BodyError(413, 'payload_too_large', `body larger than ${BODY_LIMIT} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
     req.on('end', () => {
+      if (size > BODY_LIMIT) return;
+      const text = Buffer.concat(chunks).toString('utf8');
       try {
         resolve(text === '' ? {} : JSON.parse(text));
       } catch {
-        reject(new Error('body is not JSON'));
+        reject(new BodyError(400, 'malformed_json', 'body is not valid JSON'));
       }
     });
     req.on('error', reject);
@@ -69,7 +97,9 @@ async function fakeGatewayAdmin(req: http.IncomingMessage, res: http.ServerRespo
   try {
     body = await readJson(req);
   } catch (error) {
-    return send(res, 400, { error: 'malformed_json', message: (error as Error).message });
+    if (!(error instanceof BodyError)) throw error;
+    if (error.status === 413) res.setHeader('connection', 'close');
+    return send(res, error.status, { error: error.code, message: error.message });
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return send(res, 400, { error: 'validation_failed', issues: [{ path: '(root)', message: 'must be a JSON object' }] });
