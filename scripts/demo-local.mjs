@@ -40,7 +40,7 @@ const RUN_DIR = path.resolve(ROOT, process.env.DEMO_DIR ?? '.demo', `${STAMP}-${
 const ORDERS_MAIN = path.join(ROOT, 'services/orders/dist/main.js');
 const SUBSCRIBER_MAIN = path.join(ROOT, 'services/subscriber/dist/main.js');
 
-const { green, red, dim, bold, say, step, checks, check, cleanups, sleep, waitFor, startNodeService, alive, describeExit, cleanup, freePort, portIsFree, getJson, redact, startEmbeddedPostgres, startNatsServer, deleteStream } = createDemoKit({ root: ROOT, runDir: RUN_DIR, defaultTimeoutMs: TIMEOUT_MS });
+const { green, red, dim, bold, say, step, checks, check, cleanups, sleep, waitFor, startNodeService, alive, describeExit, cleanup, listeningPort, portIsFree, getJson, redact, startEmbeddedPostgres, startNatsServer, deleteStream } = createDemoKit({ root: ROOT, runDir: RUN_DIR, defaultTimeoutMs: TIMEOUT_MS });
 
 // ---------------------------------------------------------------------------------------------------------------
 // The demo
@@ -183,10 +183,9 @@ async function main() {
   // Replica 1 migrates the schemas; the others start once it is ready. Subscribers start meanwhile (they create
   // the stream if no relay has yet).
   startReplica(replicas[0], true);
-  for (const s of subscribers) {
-    s.httpPort = await freePort();
-    Object.assign(s, startNodeService(s.name, SUBSCRIBER_MAIN, { ...common, SUBSCRIBER_ID: s.id, SUBSCRIBER_HTTP_PORT: String(s.httpPort) }));
-  }
+  // Port 0: each subscriber takes a free port for its health endpoint and logs it.
+  for (const s of subscribers) Object.assign(s, startNodeService(s.name, SUBSCRIBER_MAIN, { ...common, SUBSCRIBER_ID: s.id, SUBSCRIBER_HTTP_PORT: '0' }));
+  await Promise.all(subscribers.map(async (s) => (s.httpPort = await listeningPort(s, 'Health endpoint listening'))));
   await ready(replicas[0]);
   step(`${replicas[0].name} ready on :${replicas[0].port} (ran the migrations) in ${Math.round(performance.now() - t)} ms`);
   for (const r of replicas.slice(1)) startReplica(r, false);

@@ -45,7 +45,7 @@ const SUBSCRIBER_MAIN = path.join(ROOT, 'services/subscriber/dist/main.js');
 const OUTBOXCTL_MAIN = path.join(ROOT, 'services/outboxctl/dist/main.js');
 const OUTBOX_LIB = path.join(ROOT, 'services/outbox/dist/mod.js');
 
-const { green, red, yellow, dim, bold, say, step, checks, check, cleanups, waitFor, startNodeService, alive, describeExit, cleanup, freePort, http, redact, startEmbeddedPostgres, startNatsServer, deleteStream } = createDemoKit({ root: ROOT, runDir: RUN_DIR, defaultTimeoutMs: TIMEOUT_MS });
+const { green, red, yellow, dim, bold, say, step, checks, check, cleanups, waitFor, startNodeService, alive, describeExit, cleanup, listeningPort, http, redact, startEmbeddedPostgres, startNatsServer, deleteStream } = createDemoKit({ root: ROOT, runDir: RUN_DIR, defaultTimeoutMs: TIMEOUT_MS });
 
 async function withDatabase(databaseUrl, work) {
   const pg = require('pg');
@@ -167,9 +167,9 @@ async function main() {
 
   // Services ----------------------------------------------------------------------------------------------------
   say();
-  const ordersPort = await freePort();
-  const paymentsPort = await freePort();
-  const orders = startNodeService('orders', ORDERS_MAIN, { ...common, PORT: String(ordersPort), OUTBOX_MIGRATE: 'true', RELAY_INSTANCE_ID: 'orders' });
+  // Port 0: each service takes a free port and logs it.
+  const orders = startNodeService('orders', ORDERS_MAIN, { ...common, PORT: '0', OUTBOX_MIGRATE: 'true', RELAY_INSTANCE_ID: 'orders' });
+  const ordersPort = await listeningPort(orders, 'listening');
   await waitFor('the order service to be ready', async () => {
     if (!alive(orders)) throw new DemoError(describeExit(orders));
     return (await http('GET', `http://127.0.0.1:${ordersPort}/readyz`)).status === 200;
@@ -178,14 +178,16 @@ async function main() {
     ...common,
     OUTBOX_MIGRATE: 'true',
     RELAY_INSTANCE_ID: 'payments',
-    PAYMENTS_HTTP_PORT: String(paymentsPort),
+    PAYMENTS_HTTP_PORT: '0',
     PAYMENTS_MAX_RETRIES: String(MAX_RETRIES),
     PAYMENTS_BACKOFF_MIN_MS: String(BACKOFF_MIN_MS),
     PAYMENTS_METRICS_INTERVAL_MS: '5000',
     FAKE_GATEWAY_LATENCY_MS: '50',
   });
   const subscriber = startNodeService('subscriber', SUBSCRIBER_MAIN, { ...common, SUBSCRIBER_ID: `payments-demo-${RUN_ID}`, SUBSCRIBER_FILTER: `${subjectPrefix}.Order.>` });
+  let paymentsPort;
   try {
+    paymentsPort = await listeningPort(payments, 'http listening');
     await waitFor('the payment worker and the subscriber to consume', () => {
       for (const p of [payments, subscriber]) if (!alive(p)) throw new DemoError(describeExit(p));
       return linesOf(payments, 'payment worker consuming').length > 0 && linesOf(subscriber, 'Subscriber consuming').length > 0;

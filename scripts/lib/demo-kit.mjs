@@ -117,6 +117,19 @@ export function createDemoKit({ root, runDir, defaultTimeoutMs }) {
     return proc;
   }
 
+  /**
+   * The port a service started with port 0 listens on, from the log line that announces it. A port picked in
+   * advance (listen on 0, close, pass it on) can be taken in between, e.g. as the local port of an outgoing
+   * connection, and the service then dies with EADDRINUSE.
+   */
+  async function listeningPort(proc, msg) {
+    return waitFor(`${proc.name} to listen`, () => {
+      if (!alive(proc)) throw new DemoError(describeExit(proc));
+      const line = proc.lines.find((l) => l.msg === msg && typeof l.port === 'number');
+      return line ? line.port : undefined;
+    });
+  }
+
   function alive(proc) {
     return proc.child.exitCode === null && proc.child.signalCode === null;
   }
@@ -332,6 +345,6 @@ export function createDemoKit({ root, runDir, defaultTimeoutMs }) {
   return {
     green, red, yellow, dim, bold, say, step, checks, check,
     cleanups, children, sleep, waitFor, exited, terminate, startNodeService, alive, describeExit, cleanup,
-    freePort, portIsFree, portAnswers, http, getJson, redact, startEmbeddedPostgres, startNatsServer, deleteStream,
+    freePort, listeningPort, portIsFree, portAnswers, http, getJson, redact, startEmbeddedPostgres, startNatsServer, deleteStream,
   };
 }
