@@ -11,7 +11,7 @@ import { nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { migrateOutbox, type RelayStatus } from '@outbox-relay/outbox';
 import { Pool } from 'pg';
-import { freePort, PrivateNatsServer, waitFor, PrivatePostgres, getJson, startService, type ServiceProcess, TcpProxy } from '@outbox-relay/test-support';
+import { listeningPort, PrivateNatsServer, waitFor, PrivatePostgres, getJson, startService, type ServiceProcess, TcpProxy } from '@outbox-relay/test-support';
 import type { ChaosOptions } from './options';
 
 export const NAMES = {
@@ -39,6 +39,7 @@ export function startClock(): RunClock {
 export interface RelayProcess {
   slot: number;
   instanceId: string;
+  /** 0 until the process logged the port it took. */
   port: number;
   proc: ServiceProcess;
   /** Set before the harness signals it, so its exit is not counted against the relay. */
@@ -82,13 +83,14 @@ export class RelaySlot {
     this.cancelRestart();
     this.generation++;
     const instanceId = `relay${this.index}.${this.generation}`;
-    const port = await freePort();
-    const proc = startService('services/relay/dist/main.js', this.cluster.relayEnv(instanceId, port));
-    const record: RelayProcess = { slot: this.index, instanceId, port, proc, expectedExit: false, startedAtMs: this.cluster.clock.now() };
+    // Port 0: the relay takes a free port and logs it (one picked in advance could be taken meanwhile).
+    const proc = startService('services/relay/dist/main.js', this.cluster.relayEnv(instanceId, 0));
+    const record: RelayProcess = { slot: this.index, instanceId, port: 0, proc, expectedExit: false, startedAtMs: this.cluster.clock.now() };
     this.current = record;
     this.frozen = false;
     this.cluster.processes.push(record);
     void proc.exited.then((code) => this.onExit(record, code));
+    record.port = await listeningPort(proc, 'health endpoints listening');
   }
 
   /** SIGKILL (works on a frozen process too); resolves once it is gone. */

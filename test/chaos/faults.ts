@@ -185,7 +185,7 @@ export async function injectFault(ctx: FaultContext, plan: FaultPlan): Promise<F
         record.victim = slots.map((slot) => slot.instanceId).join(',');
         await Promise.all(slots.map((slot) => slot.kill()));
         await sleep(plan.params.downMs!);
-        for (const slot of slots) await slot.start();
+        await Promise.all(slots.map((slot) => slot.start()));
         await Promise.all(slots.map((slot) => slot.ready(bound).catch(() => undefined)));
         await recovered();
         record.outcome = `restarted as ${slots.map((slot) => slot.instanceId).join(',')}`;

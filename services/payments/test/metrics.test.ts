@@ -9,7 +9,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
-import { createTestSchema, type TestSchema, uniqueName, createTestStream, freePort, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, listeningPort, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { samplesOf, scrape, valueOf, type Sample } from '../../telemetry/test/support/scrape';
 import { workerProcessEnv } from './support/worker-process-env';
 
@@ -50,19 +50,19 @@ async function createOrder(): Promise<{ orderId: string; eventId: string }> {
 const sum = (samples: Sample[], name: string) => samplesOf(samples, name).reduce((n, s) => n + s.value, 0);
 
 it('counts processed, duplicate, failed, retried and dead-lettered events, charges and published events', async () => {
-  const port = await freePort();
   proc = startService('services/payments/dist/main.js', {
     ...workerProcessEnv({ outboxSchema: db.schema, ordersSchema, inboxSchema, paymentsSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }),
     PAYMENTS_MAX_RETRIES: '1',
     PAYMENTS_BACKOFF_MIN_MS: '100',
     PAYMENTS_BACKOFF_MAX_MS: '200',
     PAYMENTS_METRICS_INTERVAL_MS: '0',
-    PAYMENTS_HTTP_PORT: String(port),
+    PAYMENTS_HTTP_PORT: '0',
     INBOX_RETENTION_INTERVAL_MS: '200',
     FAKE_GATEWAY_LATENCY_MS: '0',
     METRICS_BACKLOG_CACHE_MS: '0',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
   });
+  const port = await listeningPort(proc, 'http listening');
   const base = `http://127.0.0.1:${port}`;
   await waitFor('the worker consuming', async () => {
     if (proc!.child.exitCode !== null) throw new Error(`worker exited: ${proc!.stderr()}`);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
-import { createTestSchema, type TestSchema, uniqueName, createTestStream, freePort, readStream, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, listeningPort, readStream, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { workerProcessEnv } from './support/worker-process-env';
 
 const MAIN = 'services/payments/dist/main.js';
@@ -105,8 +105,8 @@ describe('payment worker process', () => {
     const { rows: inboxRows } = await db.pool.query(`SELECT 1 FROM "${inboxSchema}".inbox WHERE event_id = $1`, [eventId]);
     expect(inboxRows).toHaveLength(0);
 
-    const port = await freePort();
-    const second = startWorker({ FAKE_GATEWAY_LATENCY_MS: '20', RELAY_INSTANCE_ID: 'payments-b', PAYMENTS_HTTP_PORT: String(port) });
+    const second = startWorker({ FAKE_GATEWAY_LATENCY_MS: '20', RELAY_INSTANCE_ID: 'payments-b', PAYMENTS_HTTP_PORT: '0' });
+    const port = await listeningPort(second, 'http listening');
     await consuming(second);
     await waitFor('the order to be PAID after the redelivery', async () => (await orders.findById(db.pool, order.id))?.state === 'PAID', 20_000);
     expect(await orders.findById(db.pool, order.id)).toMatchObject({ state: 'PAID', version: 3 });

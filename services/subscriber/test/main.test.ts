@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import { createTestStream, freePort, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
+import { createTestStream, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const main = path.join(root, 'services', 'subscriber', 'dist', 'main.js');
@@ -61,18 +61,17 @@ describe('subscriber process', () => {
   });
 
   it('logs one JSON line per event, serves /healthz, and stops gracefully on SIGTERM', async () => {
-    const port = await freePort();
     const id = `proc-${randomUUID().slice(0, 8)}`;
     const { child, lines } = run({
       NATS_URL: TEST_NATS_URL,
       OUTBOX_STREAM: ts.stream,
       OUTBOX_SUBJECT_PREFIX: ts.subjectPrefix,
       SUBSCRIBER_ID: id,
-      SUBSCRIBER_HTTP_PORT: String(port),
+      SUBSCRIBER_HTTP_PORT: '0',
     });
     children.push(child);
     await waitFor('the subscriber to consume', () => lines.some((l) => l.msg === 'Subscriber consuming'), 15_000);
-    await waitFor('the health endpoint', () => lines.some((l) => l.msg === 'Health endpoint listening'), 5_000);
+    const port = await waitFor('the health endpoint', () => lines.find((l) => l.msg === 'Health endpoint listening')?.port as number | undefined, 5_000);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', subscriberId: id, consumer: `sub-${id}` });

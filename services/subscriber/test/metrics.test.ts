@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import { createTestStream, freePort, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
+import { createTestStream, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
 import { scrape, valueOf } from '../../telemetry/test/support/scrape';
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -34,13 +34,19 @@ async function publish(payload: string): Promise<void> {
 }
 
 it('counts deliveries by outcome and serves the process metrics', async () => {
-  const port = await freePort();
   const id = `m-${randomUUID().slice(0, 8)}`;
   child = spawn(process.execPath, [path.join(root, 'services', 'subscriber', 'dist', 'main.js')], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', NATS_URL: TEST_NATS_URL, OUTBOX_STREAM: ts.stream, OUTBOX_SUBJECT_PREFIX: ts.subjectPrefix, SUBSCRIBER_ID: id, SUBSCRIBER_HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
-    stdio: 'ignore',
+    env: { PATH: process.env.PATH ?? '', NATS_URL: TEST_NATS_URL, OUTBOX_STREAM: ts.stream, OUTBOX_SUBJECT_PREFIX: ts.subjectPrefix, SUBSCRIBER_ID: id, SUBSCRIBER_HTTP_PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
+  // Port 0: the subscriber takes a free port and logs it.
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const port = await waitFor('the health endpoint', () => {
+    const line = output.split('\n').find((l) => l.includes('"Health endpoint listening"'));
+    return line ? (JSON.parse(line) as { port: number }).port : undefined;
+  }, 15_000);
   const base = `http://127.0.0.1:${port}`;
   const consumer = `sub-${id}`;
   // Before any event every outcome is already exposed at 0.
