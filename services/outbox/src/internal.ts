@@ -3,8 +3,9 @@
 export { prepareEvents, type PreparedEvent } from './write/event';
 export { WakeNotifier } from './write/notifier';
 export { LeaseElector, type LeaseElectorOptions } from './election/lease';
-export { RELAY_SIGNAL_PREFIX, relaySignalPayload, parseRelaySignal, type RelaySignal } from './election/relay-signals';
-export { OutboxReader, type OutboxRecord, type Fence } from './relay/reader';
+export { RELAY_SIGNAL_PREFIX, relaySignalPayload, parseRelaySignal, type RelaySignal } from './relay-signals';
+export { OutboxReader, type Fence } from './relay/reader';
+export type { OutboxRecord } from './outbox-record';
 export { JetStreamPublisher, permanentPublishError, type PublishOutcome, type PublisherOptions } from './publish/publisher';
 export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './publish/pub-acks';
 export { JetStreamApiCode, jetStreamApiCode } from './publish/jetstream-codes';

@@ -7,7 +7,7 @@ export type { JsonValue, EventHeaders, OutboxEventInput } from './write/event';
 export { DEFAULT_MAX_PAYLOAD_BYTES, isReservedHeaderName, RESERVED_HEADER_PREFIXES } from './write/event';
 export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './write/enqueue';
 export { Outbox, type OutboxOptions } from './write/outbox';
-export { withTransaction } from './write/transaction';
+export { withTransaction } from './transaction';
 export {
   migrateOutbox,
   runMigrations,

@@ -1,6 +1,6 @@
 /** MarkQueue's rules, with a mark function the test controls (the relay tests cover it against Postgres). */
 import { MarkQueue } from '../src/relay/mark-queue';
-import type { OutboxRecord } from '../src/relay/reader';
+import type { OutboxRecord } from '../src/outbox-record';
 
 const batch = (...seqs: number[]) => seqs.map((seq) => ({ seq: String(seq) }) as OutboxRecord);
 

@@ -1,5 +1,5 @@
 /** The relays' NOTIFY vocabulary: every signal survives the trip through its payload; anything else wakes. */
-import { parseRelaySignal, relaySignalPayload, type RelaySignal } from '../src/election/relay-signals';
+import { parseRelaySignal, relaySignalPayload, type RelaySignal } from '../src/relay-signals';
 
 it.each<RelaySignal>([
   { kind: 'wake' },

@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { FailureLog } from '@outbox-relay/runtime';
 import { outboxTables, type OutboxTables } from '../schema/names';
-import { RELAY_SIGNAL_PREFIX } from './relay-signals';
+import { RELAY_SIGNAL_PREFIX } from '../relay-signals';
 
 export interface LeaseElectorOptions {
   pool: Pool;

@@ -3,7 +3,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { AckedPublisher, PubAck } from './pub-acks';
-import type { OutboxRecord } from '../relay/reader';
+import type { OutboxRecord } from '../outbox-record';
 import { OutboxError } from '../errors';
 import { isReservedHeaderName } from '../write/event';
 import { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';

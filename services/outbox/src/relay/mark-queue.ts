@@ -1,4 +1,4 @@
-import type { OutboxRecord } from './reader';
+import type { OutboxRecord } from '../outbox-record';
 
 interface QueuedMark {
   seqs: string[];

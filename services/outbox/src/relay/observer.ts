@@ -1,4 +1,4 @@
-import type { OutboxRecord } from './reader';
+import type { OutboxRecord } from '../outbox-record';
 
 /**
  * What the relay reports as it works, for metrics (see @outbox-relay/telemetry for the Prometheus one). Calls are

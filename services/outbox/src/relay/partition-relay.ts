@@ -7,7 +7,8 @@ import type { LeaseElector } from '../election/lease';
 import { MarkQueue } from './mark-queue';
 import type { RelayObserver } from './observer';
 import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from '../publish/publisher';
-import type { Fence, OutboxReader, OutboxRecord } from './reader';
+import type { OutboxRecord } from '../outbox-record';
+import type { Fence, OutboxReader } from './reader';
 import { UnmarkedStreamSeqs, type StoredEvents } from '../publish/stream-check';
 import { WakeSignal } from './wake';
 

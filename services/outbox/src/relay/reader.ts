@@ -1,20 +1,7 @@
 import type { Pool } from 'pg';
 import { LeaseLostError } from '../errors';
+import type { OutboxRecord } from '../outbox-record';
 import { outboxTables, type OutboxTables } from '../schema/names';
-
-/** One unpublished event as the relay reads it. */
-export interface OutboxRecord {
-  seq: string;
-  id: string;
-  partition: number;
-  aggregateType: string;
-  aggregateId: string;
-  eventType: string;
-  /** The payload's JSON text, published as is (no parse/serialize round trip). */
-  payload: string;
-  headers: Record<string, string>;
-  createdAt: Date;
-}
 
 interface PendingRow {
   seq: string;

@@ -6,7 +6,7 @@ import { Backoff, FailureLog } from '@outbox-relay/runtime';
 import { WakeSignal } from './wake';
 import { PartitionBalancer, type BalancerSnapshot } from '../election/balancer';
 import { validateRelaySettings, type RelaySettings } from '../config';
-import { parseRelaySignal } from '../election/relay-signals';
+import { parseRelaySignal } from '../relay-signals';
 import { LeaseElector } from '../election/lease';
 import { PgListener } from '../election/listener';
 import { assertSchemaCurrent, readPartitionCount } from '../schema/migrate';

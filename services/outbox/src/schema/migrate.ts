@@ -7,8 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { Backoff, delay } from '@outbox-relay/runtime';
 import { SchemaError } from '../errors';
 import { assertSchemaName, fnv1a32, outboxTables } from './names';
-import { relaySignalPayload } from '../election/relay-signals';
-import { withTransaction } from '../write/transaction';
+import { relaySignalPayload } from '../relay-signals';
+import { withTransaction } from '../transaction';
 
 /** Where the outbox's own SQL migrations live (shipped beside src/ and dist/). */
 export const OUTBOX_MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { FailureLog } from '@outbox-relay/runtime';
-import { WAKE_PAYLOAD } from '../election/relay-signals';
+import { WAKE_PAYLOAD } from '../relay-signals';
 
 /**
  * Wakes relays after commits through NOTIFY, sent from its own tiny transaction rather than the writer's.

@@ -4,7 +4,7 @@ import { type AtomicWriteResult, type BusinessStatement, enqueue, type EnqueueOp
 import type { OutboxEventInput } from './event';
 import { assertSchemaName, outboxTables } from '../schema/names';
 import { WakeNotifier } from './notifier';
-import { withTransaction } from './transaction';
+import { withTransaction } from '../transaction';
 
 export interface OutboxOptions extends EnqueueOptions {
   pool: Pool;
