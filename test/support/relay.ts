@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { defaultRelaySettings, OutboxRelay, type RelayObserver, type RelaySettings } from '@outbox-relay/outbox';
+import { defaultRelaySettings, Outbox, OutboxRelay, type RelayObserver, type RelaySettings } from '@outbox-relay/outbox';
 import { createLogger } from '@outbox-relay/runtime';
-import type { TestSchema } from './db';
-import type { TestStream } from './nats';
+import { createTestSchema, type TestSchema } from './db';
+import { createTestStream, type TestStream } from './nats';
 
 export const quietLogger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -49,4 +49,51 @@ export function recordingObserver() {
     retentionDeleted: (table, rows) => calls.retention.push({ table, rows }),
   };
   return { observer, calls };
+}
+
+/** What a relay test works on; fresh for each test (see relayTestBed). */
+export interface RelayTestBed {
+  readonly db: TestSchema;
+  readonly ns: TestStream;
+  readonly outbox: Outbox;
+  /** Relays the test started and pushed here: stopped after the test. */
+  readonly relays: OutboxRelay[];
+}
+
+/**
+ * Before each test of the file: its own schema (with `partitions`), stream and Outbox; after it, the relays the
+ * test pushed to `relays` are stopped and everything is dropped. Call it at the top of a test file.
+ */
+export function relayTestBed(prefix: string, options: { partitions?: number } = {}): RelayTestBed {
+  let current: { db: TestSchema; ns: TestStream; outbox: Outbox } | null = null;
+  const relays: OutboxRelay[] = [];
+  const now = () => {
+    if (!current) throw new Error('the relay test bed exists only inside a test');
+    return current;
+  };
+  beforeEach(async () => {
+    const db = await createTestSchema(prefix, options.partitions === undefined ? {} : { partitions: options.partitions });
+    const ns = await createTestStream(prefix);
+    current = { db, ns, outbox: new Outbox({ pool: db.pool, schema: db.schema }) };
+  });
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((r) => r.stop()));
+    const { db, ns, outbox } = now();
+    current = null;
+    await outbox.close();
+    await ns.drop();
+    await db.drop();
+  });
+  return {
+    get db() {
+      return now().db;
+    },
+    get ns() {
+      return now().ns;
+    },
+    get outbox() {
+      return now().outbox;
+    },
+    relays,
+  };
 }

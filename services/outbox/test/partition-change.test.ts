@@ -3,25 +3,15 @@
  * the partition map lock (writers hold it shared from their first event to their commit), waits for the relays to
  * drain the outbox, and then changes the count; running relays take the new partitions up at once.
  */
-import { configurePartitions, Outbox, SchemaError, type OutboxRelay } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
+import { configurePartitions, Outbox, SchemaError } from '@outbox-relay/outbox';
+import { relayTestBed, type TestSchema, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
 
+const bed = relayTestBed('pchange', { partitions: 4 });
+const relays = bed.relays;
 let db: TestSchema;
 let ns: TestStream;
 let outbox: Outbox;
-const relays: OutboxRelay[] = [];
-
-beforeEach(async () => {
-  db = await createTestSchema('pchange', { partitions: 4 });
-  ns = await createTestStream('pchange');
-  outbox = new Outbox({ pool: db.pool, schema: db.schema });
-});
-afterEach(async () => {
-  await Promise.all(relays.splice(0).map((r) => r.stop()));
-  await outbox.close();
-  await ns.drop();
-  await db.drop();
-});
+beforeEach(() => ({ db, ns, outbox } = bed));
 
 async function startRelays(count: number): Promise<void> {
   for (let i = 0; i < count; i++) {

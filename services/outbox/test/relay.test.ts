@@ -1,24 +1,14 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Outbox, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
 import { JetStreamPublisher, OutboxReader, PubAckCollector } from '@outbox-relay/outbox/internal';
-import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay, recordingObserver } from '@outbox-relay/test-support';
+import { relayTestBed, type TestSchema, readStream, waitFor, type TestStream, makeRelay, recordingObserver } from '@outbox-relay/test-support';
 
+const bed = relayTestBed('relay');
+const relays = bed.relays;
 let db: TestSchema;
 let ns: TestStream;
 let outbox: Outbox;
-const relays: OutboxRelay[] = [];
-
-beforeEach(async () => {
-  db = await createTestSchema('relay');
-  ns = await createTestStream('relay');
-  outbox = new Outbox({ pool: db.pool, schema: db.schema });
-});
-afterEach(async () => {
-  await Promise.all(relays.splice(0).map((r) => r.stop()));
-  await outbox.close();
-  await ns.drop();
-  await db.drop();
-});
+beforeEach(() => ({ db, ns, outbox } = bed));
 
 function start(overrides: Parameters<typeof makeRelay>[3] = {}): OutboxRelay {
   const relay = makeRelay(db, ns, ns.nc, overrides);

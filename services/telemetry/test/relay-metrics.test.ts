@@ -4,25 +4,15 @@
  */
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import { BacklogMetrics, RelayMetrics, ServiceMetrics } from '@outbox-relay/telemetry';
-import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
+import { relayTestBed, type TestSchema, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
 import { parseMetrics, samplesOf, valueOf, type Sample } from './support/scrape';
 
+const bed = relayTestBed('telrelay', { partitions: 2 });
+const relays = bed.relays;
 let db: TestSchema;
 let ns: TestStream;
 let outbox: Outbox;
-const relays: OutboxRelay[] = [];
-
-beforeEach(async () => {
-  db = await createTestSchema('telrelay', { partitions: 2 });
-  ns = await createTestStream('telrelay');
-  outbox = new Outbox({ pool: db.pool, schema: db.schema });
-});
-afterEach(async () => {
-  await Promise.all(relays.splice(0).map((r) => r.stop()));
-  await outbox.close();
-  await ns.drop();
-  await db.drop();
-});
+beforeEach(() => ({ db, ns, outbox } = bed));
 
 async function write(count: number, aggregates = 10): Promise<void> {
   await outbox.transaction((tx) =>
