@@ -60,6 +60,19 @@ it('waits for a writer whose transaction is open across the change: its event la
   }
 });
 
+it('a relay that never got the NOTIFY of a change (lost while its listen connection was down) follows it at its next balance check', async () => {
+  await startRelays(1);
+  await waitFor('the relay to lead all 4 partitions', () => (relays[0]!.status().partitions.filter((p) => p.leading).length === 4 ? true : undefined));
+  // What configurePartitions changes, without the NOTIFY that would tell the relay at once.
+  await db.pool.query(`BEGIN; UPDATE ${t()}.outbox_settings SET partitions = 6;
+    INSERT INTO ${t()}.outbox_partitions (partition) SELECT generate_series(0, 5) ON CONFLICT DO NOTHING; COMMIT;`);
+  await waitFor('the relay to lead all 6 partitions', () => (relays[0]!.status().partitions.filter((p) => p.leading).length === 6 ? true : undefined), 30_000);
+  for (let n = 1; n <= 24; n++) await outbox.transaction((tx) => outbox.enqueue(tx, step(`acct-${n % 12}`, Math.ceil(n / 12))));
+  await drained();
+  const { rows } = await db.pool.query(`SELECT count(DISTINCT partition)::int AS n FROM ${t()}.outbox WHERE partition >= 4`);
+  expect(rows[0].n).toBeGreaterThan(0);
+});
+
 it('under running relays and concurrent writers, grows and shrinks: the relays follow, every event once and in order', async () => {
   await startRelays(2);
   const next = new Map<string, number>();
