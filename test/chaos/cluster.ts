@@ -163,6 +163,12 @@ export class RelaySlot {
   }
 }
 
+/** A part of the cluster, which exists between start() and close(). */
+function started<T>(part: T | null): T {
+  if (part === null) throw new Error('cluster not started');
+  return part;
+}
+
 export class ChaosCluster {
   readonly relays: RelaySlot[] = [];
   /** Every relay process started, including killed and crashed ones (their logs are audited too). */
@@ -202,23 +208,19 @@ export class ChaosCluster {
   }
 
   get db(): Pool {
-    if (!this.pool) throw new Error('cluster not started');
-    return this.pool;
+    return started(this.pool);
   }
 
   get postgres(): PrivatePostgres {
-    if (!this.pg) throw new Error('cluster not started');
-    return this.pg;
+    return started(this.pg);
   }
 
   get natsServer(): PrivateNatsServer {
-    if (!this.nats) throw new Error('cluster not started');
-    return this.nats;
+    return started(this.nats);
   }
 
   get natsProxy(): TcpProxy {
-    if (!this.proxy) throw new Error('cluster not started');
-    return this.proxy;
+    return started(this.proxy);
   }
 
   private async setUp(): Promise<void> {

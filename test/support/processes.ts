@@ -70,7 +70,7 @@ export { waitFor };
  * picked in advance (listen on 0, close, hand it over) can be taken in between, e.g. as the local port of an
  * outgoing connection, and the service then dies with EADDRINUSE.
  */
-export async function listeningPort(proc: Pick<ServiceProcess, 'logs' | 'exited' | 'stderr'> & { child: ChildProcess }, msg: string, timeoutMs = 30_000): Promise<number> {
+export async function listeningPort(proc: ServiceProcess, msg: string, timeoutMs = 30_000): Promise<number> {
   return waitFor(`a "${msg}" log line with the port`, () => {
     if (proc.child.exitCode !== null) throw new Error(`the process exited (${proc.child.exitCode}) before listening: ${proc.stderr()}`);
     const line = proc.logs.find((l) => l.msg === msg && typeof l.port === 'number');

@@ -2,24 +2,24 @@
  * /metrics of the subscriber process (dist/main.js, SUBSCRIBER_HTTP_PORT) after real deliveries: processed and
  * terminated events counted per consumer, the HTTP histogram and the process metrics. Builds the package first.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import { createTestStream, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
+import { createTestStream, listeningPort, startService, waitFor, type ServiceProcess, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
 import { scrape, valueOf } from '../../telemetry/test/support/scrape';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 let ts: TestStream;
-let child: ChildProcess | undefined;
+let proc: ServiceProcess | undefined;
 
 beforeAll(async () => {
   execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'services/subscriber'], { cwd: root, stdio: 'pipe' });
   ts = await createTestStream('submetrics');
 }, 120_000);
 afterAll(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await proc?.stop('SIGKILL');
   await ts.drop();
 });
 
@@ -35,18 +35,15 @@ async function publish(payload: string): Promise<void> {
 
 it('counts deliveries by outcome and serves the process metrics', async () => {
   const id = `m-${randomUUID().slice(0, 8)}`;
-  child = spawn(process.execPath, [path.join(root, 'services', 'subscriber', 'dist', 'main.js')], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', NATS_URL: TEST_NATS_URL, OUTBOX_STREAM: ts.stream, OUTBOX_SUBJECT_PREFIX: ts.subjectPrefix, SUBSCRIBER_ID: id, SUBSCRIBER_HTTP_PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'ignore'],
+  proc = startService('services/subscriber/dist/main.js', {
+    NATS_URL: TEST_NATS_URL,
+    OUTBOX_STREAM: ts.stream,
+    OUTBOX_SUBJECT_PREFIX: ts.subjectPrefix,
+    SUBSCRIBER_ID: id,
+    SUBSCRIBER_HTTP_PORT: '0',
+    LOG_LEVEL: 'info',
   });
-  // Port 0: the subscriber takes a free port and logs it.
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const port = await waitFor('the health endpoint', () => {
-    const line = output.split('\n').find((l) => l.includes('"Health endpoint listening"'));
-    return line ? (JSON.parse(line) as { port: number }).port : undefined;
-  }, 15_000);
+  const port = await listeningPort(proc, 'Health endpoint listening');
   const base = `http://127.0.0.1:${port}`;
   const consumer = `sub-${id}`;
   // Before any event every outcome is already exposed at 0.
@@ -65,6 +62,5 @@ it('counts deliveries by outcome and serves the process metrics', async () => {
   expect(valueOf(s, 'http_server_request_duration_seconds_count', { method: 'GET', route: '/metrics', status_code: '200' })).toBeGreaterThanOrEqual(1);
   expect(valueOf(s, 'process_start_time_seconds')).toBeGreaterThan(0);
 
-  child.kill('SIGTERM');
-  expect(await new Promise((resolve) => child!.once('exit', resolve))).toBe(0);
+  expect(await proc.stop('SIGTERM')).toBe(0);
 });

@@ -43,9 +43,13 @@ interface ProtocolInternals {
   transport?: { socket?: Socket };
 }
 
+function protocolOf(nc: NatsConnection): Partial<ProtocolInternals> | undefined {
+  return (nc as unknown as { protocol?: Partial<ProtocolInternals> }).protocol;
+}
+
 /** The socket under a connection made by @nats-io/transport-node 3 (undefined while reconnecting, or with other internals). */
 export function natsSocket(nc: NatsConnection): Socket | undefined {
-  const socket = (nc as unknown as { protocol?: Partial<ProtocolInternals> }).protocol?.transport?.socket;
+  const socket = protocolOf(nc)?.transport?.socket;
   return socket !== undefined && typeof socket.writableLength === 'number' ? socket : undefined;
 }
 
@@ -147,7 +151,7 @@ export class PubAckCollector implements AckedPublisher {
    * `protocol.flushPending`; with other internals it reports false and does nothing.
    */
   private gateWrites(): boolean {
-    const protocol = (this.nc as unknown as { protocol?: Partial<ProtocolInternals> }).protocol;
+    const protocol = protocolOf(this.nc);
     if (typeof protocol?.flushPending !== 'function' || typeof protocol.outbound?.reset !== 'function') return false;
     const internals = protocol as ProtocolInternals;
     const write = internals.flushPending.bind(internals);
