@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import ts from 'typescript';
 import { Outbox } from '@outbox-relay/outbox';
-import { createApp, migrateOrders } from '@outbox-relay/orders';
+import { createOrdersHttp, migrateOrders } from '@outbox-relay/orders';
+import type { ServiceHttp } from '@outbox-relay/runtime';
 import { createTestSchema, type TestSchema, uniqueName, quietLogger } from '@outbox-relay/test-support';
 import { compileK6Script, K6ScriptError, K6Vu, type CheckRecord } from './k6-vu';
 
@@ -61,7 +62,7 @@ describe('loadtest/orders.js under stub k6 modules against the real order servic
   let db: TestSchema;
   let ordersSchema: string;
   let outbox: Outbox;
-  let server: http.Server;
+  let orders: ServiceHttp;
   let baseUrl: string;
   const vus: K6Vu[] = [];
 
@@ -83,13 +84,13 @@ describe('loadtest/orders.js under stub k6 modules against the real order servic
     ordersSchema = uniqueName('k6_or');
     await migrateOrders({ pool: db.pool, schema: ordersSchema, outboxSchema: db.schema });
     outbox = new Outbox({ pool: db.pool, schema: db.schema });
-    const app = createApp({ pool: db.pool, outbox, ordersSchema, logger: quietLogger, isReady: () => true });
-    ({ server, url: baseUrl } = await listen(app));
+    orders = createOrdersHttp({ pool: db.pool, outbox, ordersSchema, logger: quietLogger, isReady: () => true });
+    baseUrl = `http://127.0.0.1:${await orders.listen(0, '127.0.0.1')}`;
   });
 
   afterAll(async () => {
     await Promise.all(vus.map((vu) => vu.close()));
-    await new Promise((resolve) => server?.close(resolve));
+    await orders?.close(5000);
     await outbox?.close();
     await db?.pool.query(`DROP SCHEMA IF EXISTS "${ordersSchema}" CASCADE`);
     await db?.drop();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readConfigOrExit } from '@outbox-relay/runtime';
+import { createLogger, exitOnUncaught, ProcessShutdown, readConfigOrExit } from '@outbox-relay/runtime';
 import { loadConfig, type OperatorConfig } from './config';
-import { createOperatorServer } from './http-server';
+import { createOperatorHttp } from './operator-http';
 import { k8s } from './kube/client-node';
 import { OperatorMetrics } from './metrics';
 import { Operator } from './operator';
@@ -26,17 +26,17 @@ async function main(): Promise<void> {
       void shutdown.run('leader lease lost', 1);
     },
   });
-  const server = createOperatorServer({ health: () => operator.health(), metrics });
+  const http = createOperatorHttp({ logger, health: () => operator.health(), metrics });
   const shutdown = new ProcessShutdown({
     logger,
     // A stuck API call must not keep the pod from terminating within its grace period.
     timeoutMs: 10_000,
     stop: async () => {
       await operator.stop();
-      server.close();
+      await http.close(1000);
     },
   }).onSignals();
-  const port = await listenHttp(server, config.httpPort);
+  const port = await http.listen(config.httpPort);
   logger.info(
     { port, namespace: config.watchNamespace ?? '(all)', leaderElection: config.leaderElection ?? false, server: kubeConfig.getCurrentCluster()?.server },
     'operator started',

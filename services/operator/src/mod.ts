@@ -9,7 +9,7 @@ export { OperatorLeaderElector, type OperatorLeaderElectorOptions, type Leadersh
 export { WorkQueue, type WorkQueueOptions } from './work-queue';
 export { HttpPodProber, StepDownError, type PodProber, type ProbeTarget } from './prober';
 export { OperatorMetrics } from './metrics';
-export { createOperatorServer } from './http-server';
+export { createOperatorHttp } from './operator-http';
 export { OperatorError, KubeApiError } from './errors';
 export { KubeClient, type RelayCluster } from './kube/kube-client';
 export { KubeLeaseLock, type LeaseLock, type LeaseRecord } from './kube/lease-lock';

@@ -1,10 +1,9 @@
 import { Pool } from 'pg';
 import { embeddedRelayOptionsFromEnv, Outbox, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
-import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readEnvOrExit, settleWithin } from '@outbox-relay/runtime';
-import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
+import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin } from '@outbox-relay/runtime';
+import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
-import { createApp } from './http/app';
-import { closeServer, createServer } from './http/server';
+import { createOrdersHttp } from './http/app';
 import { migrateOrders } from './migrate';
 
 async function main(): Promise<void> {
@@ -45,7 +44,7 @@ async function main(): Promise<void> {
     void shutdown.run('relay failed', 1);
   });
 
-  const app = createApp({
+  const http = createOrdersHttp({
     pool,
     outbox,
     ordersSchema: config.ORDERS_SCHEMA,
@@ -56,17 +55,16 @@ async function main(): Promise<void> {
       : undefined,
     bodyLimitBytes: config.HTTP_BODY_LIMIT,
     metrics,
-    tracing: tracing.enabled,
+    observers: httpObservers({ metrics: metrics.http, tracing: tracing.enabled }),
     writeBatching: { maxBatch: config.ORDERS_WRITE_BATCH_MAX, maxInFlight: config.ORDERS_WRITE_CONCURRENCY },
   });
-  const server = createServer(app, () => shutdown.stopping);
   const shutdown = new ProcessShutdown({
     logger,
     // Last resort if a dependency hangs; well inside a default 30 s termination grace period.
     timeoutMs: config.SHUTDOWN_TIMEOUT_MS + 10_000,
     stop: async () => {
-      if (server.listening) {
-        const closing = closeServer(server, config.SHUTDOWN_TIMEOUT_MS);
+      if (http.app.server.listening) {
+        const closing = http.close(config.SHUTDOWN_TIMEOUT_MS);
         logger.info({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'stopped accepting connections; finishing in-flight requests');
         if (!(await closing)) logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests cut off at SHUTDOWN_TIMEOUT_MS');
         logger.info('http server closed');
@@ -83,7 +81,7 @@ async function main(): Promise<void> {
     },
   }).onSignals();
 
-  const port = await listenHttp(server, config.PORT);
+  const port = await http.listen(config.PORT);
   ready = true;
   logger.info({ port, ordersSchema: config.ORDERS_SCHEMA, outboxSchema: config.OUTBOX_SCHEMA, relay: config.ORDERS_RELAY_ENABLED }, 'listening');
 }

@@ -1,5 +1,5 @@
 // Public entry of @outbox-relay/orders: the HTTP app, its migrations and its configuration.
-export { createApp, type AppOptions } from './http/app';
+export { createOrdersHttp, type OrdersHttpOptions } from './http/app';
 export { migrateOrders, ORDERS_MIGRATIONS_DIR, type MigrateOrdersOptions } from './migrate';
 export { ordersEnvSchema, ordersEnvShape, type OrdersConfig } from './config';
 export {

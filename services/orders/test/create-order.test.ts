@@ -27,7 +27,7 @@ async function eventsOf(orderId: string) {
 describe('POST /orders', () => {
   it('creates the order and exactly one OrderCreated event in the same transaction', async () => {
     const body = validBody();
-    const res = await request(db.app()).post('/orders').send(body).expect(201);
+    const res = await request(await db.app()).post('/orders').send(body).expect(201);
     expect(res.body).toEqual({ orderId: expect.any(String), state: 'CREATED' });
     const { orderId } = res.body as { orderId: string };
     expect(res.headers.location).toBe(`/orders/${orderId}`);
@@ -59,7 +59,7 @@ describe('POST /orders', () => {
 
   it('defaults the currency to EUR', async () => {
     const { customerId } = validBody();
-    const res = await request(db.app()).post('/orders').send({ customerId, amount: 10 }).expect(201);
+    const res = await request(await db.app()).post('/orders').send({ customerId, amount: 10 }).expect(201);
     const [event] = await eventsOf(res.body.orderId);
     expect(event.payload).toMatchObject({ currency: 'EUR', amount: 10 });
   });
@@ -82,7 +82,7 @@ describe('POST /orders', () => {
     ];
     it.each(cases)('%s', async (_name, body, fields) => {
       const before = await db.counts();
-      const res = await request(db.app()).post('/orders').send(body as object).expect(400);
+      const res = await request(await db.app()).post('/orders').send(body as object).expect(400);
       expect(res.body.error).toBe('validation_failed');
       const paths = (res.body.issues as Array<{ path: string; message: string }>).map((i) => i.path);
       expect([...paths].sort()).toEqual([...fields].sort());
@@ -93,7 +93,7 @@ describe('POST /orders', () => {
 
   it('answers malformed JSON with 400, not 500', async () => {
     const before = await db.counts();
-    const res = await request(db.app())
+    const res = await request(await db.app())
       .post('/orders')
       .set('Content-Type', 'application/json')
       .send('{"customerId": "x", "amount": ')
@@ -104,13 +104,13 @@ describe('POST /orders', () => {
 
   it('answers a body over the limit with 413', async () => {
     const before = await db.counts();
-    const res = await request(db.app())
+    const res = await request(await db.app())
       .post('/orders')
       .send({ ...validBody(), padding: 'x'.repeat(70 * 1024) })
       .expect(413);
     expect(res.body.error).toBe('payload_too_large');
     // The limit is configurable.
-    await request(db.app({ bodyLimitBytes: 1024 }))
+    await request(await db.app({ bodyLimitBytes: 1024 }))
       .post('/orders')
       .send({ ...validBody(), padding: 'x'.repeat(2000) })
       .expect(413);
@@ -119,16 +119,16 @@ describe('POST /orders', () => {
 
   it('answers a non-JSON content type with 415 and a missing body with 400', async () => {
     const before = await db.counts();
-    const res = await request(db.app()).post('/orders').set('Content-Type', 'text/plain').send('hello').expect(415);
+    const res = await request(await db.app()).post('/orders').set('Content-Type', 'text/plain').send('hello').expect(415);
     expect(res.body.error).toBe('unsupported_media_type');
-    const empty = await request(db.app()).post('/orders').expect(400);
+    const empty = await request(await db.app()).post('/orders').expect(400);
     expect(empty.body.issues).toEqual([{ path: '(root)', message: 'request body is required' }]);
     expect(await db.counts()).toEqual(before);
   });
 
   it('puts the correlation id and trace context into the event headers', async () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const res = await request(db.app())
+    const res = await request(await db.app())
       .post('/orders')
       .set('X-Request-Id', 'req-abc-123')
       .set('traceparent', traceparent)
@@ -141,7 +141,7 @@ describe('POST /orders', () => {
   });
 
   it('generates a correlation id when none is given and ignores an invalid traceparent', async () => {
-    const res = await request(db.app()).post('/orders').set('traceparent', 'not-a-trace').send(validBody()).expect(201);
+    const res = await request(await db.app()).post('/orders').set('traceparent', 'not-a-trace').send(validBody()).expect(201);
     const correlationId = res.headers['x-request-id'];
     expect(correlationId).toMatch(/^[0-9a-f-]{36}$/);
     const [event] = await eventsOf(res.body.orderId);
@@ -157,7 +157,7 @@ describe('POST /orders', () => {
       },
     });
     const logger = pino({ level: 'info' }, sink);
-    const res = await request(db.app({ logger })).post('/orders').set('X-Request-Id', 'log-test-1').send(validBody()).expect(201);
+    const res = await request(await db.app({ logger })).post('/orders').set('X-Request-Id', 'log-test-1').send(validBody()).expect(201);
     const [event] = await eventsOf(res.body.orderId);
     expect(lines).toContainEqual(
       expect.objectContaining({
@@ -175,7 +175,7 @@ describe('POST /orders', () => {
     const broken = new Outbox({ pool: db.pool, schema: `${db.ordersSchema}` });
     const before = await db.counts();
     const body = validBody();
-    const res = await request(db.app({ outbox: broken }))
+    const res = await request(await db.app({ outbox: broken }))
       .post('/orders')
       .set('Idempotency-Key', 'rollback-key')
       .send(body)
@@ -185,7 +185,7 @@ describe('POST /orders', () => {
     const { rows } = await db.pool.query(`SELECT 1 FROM "${db.ordersSchema}".orders WHERE customer_id = $1`, [body.customerId]);
     expect(rows).toHaveLength(0);
     // The key was not consumed: a retry on a healthy instance creates the order.
-    const retry = await request(db.app()).post('/orders').set('Idempotency-Key', 'rollback-key').send(body).expect(201);
+    const retry = await request(await db.app()).post('/orders').set('Idempotency-Key', 'rollback-key').send(body).expect(201);
     expect(retry.headers['idempotent-replayed']).toBeUndefined();
     await broken.close();
   });

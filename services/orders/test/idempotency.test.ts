@@ -27,7 +27,7 @@ async function eventCount(orderId: string): Promise<number> {
 
 describe('Idempotency-Key', () => {
   it('replays the same order for the same key and body, writing nothing new', async () => {
-    const app = db.app();
+    const app = await db.app();
     const body = { customerId: randomUUID(), amount: 19.99, currency: 'EUR' };
     const first = await request(app).post('/orders').set('Idempotency-Key', 'key-same-1').send(body).expect(201);
     expect(first.headers['idempotent-replayed']).toBeUndefined();
@@ -44,7 +44,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('treats an equivalent body (defaults, number formatting, key order) as the same request', async () => {
-    const app = db.app();
+    const app = await db.app();
     const customerId = randomUUID();
     const first = await request(app)
       .post('/orders')
@@ -62,7 +62,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('answers 422 when the key is reused with a different body, writing nothing', async () => {
-    const app = db.app();
+    const app = await db.app();
     const body = { customerId: randomUUID(), amount: 5, currency: 'EUR' };
     const first = await request(app).post('/orders').set('Idempotency-Key', 'key-conflict').send(body).expect(201);
     const before = await db.counts();
@@ -78,7 +78,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('creates one order for 20 concurrent requests with the same key', async () => {
-    const app = db.app();
+    const app = await db.app();
     const body = { customerId: randomUUID(), amount: 100, currency: 'GBP' };
     const before = await db.counts();
     const responses = await Promise.all(
@@ -97,7 +97,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('creates separate orders for different keys with the same body', async () => {
-    const app = db.app();
+    const app = await db.app();
     const body = { customerId: randomUUID(), amount: 1, currency: 'EUR' };
     const a = await request(app).post('/orders').set('Idempotency-Key', 'key-a').send(body).expect(201);
     const b = await request(app).post('/orders').set('Idempotency-Key', 'key-b').send(body).expect(201);
@@ -107,13 +107,13 @@ describe('Idempotency-Key', () => {
 
   it('rejects a key longer than 200 characters with 400 naming the header', async () => {
     const before = await db.counts();
-    const res = await request(db.app())
+    const res = await request(await db.app())
       .post('/orders')
       .set('Idempotency-Key', 'k'.repeat(201))
       .send({ customerId: randomUUID(), amount: 1 })
       .expect(400);
     expect(res.body.issues).toEqual([{ path: 'Idempotency-Key', message: expect.stringContaining('1-200') }]);
-    await request(db.app())
+    await request(await db.app())
       .post('/orders')
       .set('Idempotency-Key', 'k'.repeat(200))
       .send({ customerId: randomUUID(), amount: 1 })

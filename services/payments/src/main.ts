@@ -3,15 +3,14 @@
  * The payment worker process. Exit codes: 0 after a graceful stop (SIGTERM / SIGINT), 1 on a runtime failure
  * (including a start-up failure such as unmigrated schemas), 2 on invalid configuration.
  */
-import type http from 'node:http';
 import { Pool } from 'pg';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connectNats, embeddedRelayOptionsFromEnv, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
-import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readEnvOrExit, settleWithin, type Logger } from '@outbox-relay/runtime';
-import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
+import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin, type Logger, type ServiceHttp } from '@outbox-relay/runtime';
+import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, type PaymentsConfig } from './config';
 import { FakePaymentGateway } from './gateway/fake-gateway';
-import { createPaymentsServer } from './http/server';
+import { createPaymentsHttp } from './http/payments-http';
 import { registerPaymentMetrics } from './metrics';
 import { migratePayments } from './migrate';
 import { startMetricsLog } from './worker/metrics-log';
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
 
   let worker: PaymentWorker | null = null;
   let relay: EmbeddedRelay | null = null;
-  let server: http.Server | undefined;
+  let http: ServiceHttp | undefined;
   let nc: NatsConnection | null = null;
   let metricsLog: { stop(): void } | null = null;
   let relayStarted: Promise<EmbeddedRelay | null> = Promise.resolve(null);
@@ -82,8 +81,7 @@ async function main(): Promise<void> {
     logger,
     timeoutMs: config.SHUTDOWN_TIMEOUT_MS + 5000,
     stop: async () => {
-      server?.close();
-      server?.closeAllConnections();
+      await http?.close(0);
       await worker?.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the worker failed'));
       metricsLog?.stop();
       // A relay still waiting for NATS holds no lease; one that started releases its leases now.
@@ -102,7 +100,7 @@ async function main(): Promise<void> {
   new BacklogMetrics(serviceMetrics.registry, { pool, schema: config.OUTBOX_SCHEMA, cacheMs: config.METRICS_BACKLOG_CACHE_MS, logger });
   registerPaymentMetrics(serviceMetrics, config.PAYMENTS_CONSUMER, () => worker?.stats() ?? null);
   if (config.PAYMENTS_HTTP_PORT !== undefined) {
-    server = createPaymentsServer({
+    http = createPaymentsHttp({
       pool,
       logger,
       isReady: () => worker !== null && !shutdown.stopping,
@@ -110,8 +108,9 @@ async function main(): Promise<void> {
       relayStatus: config.PAYMENTS_RELAY_ENABLED ? () => relay?.status() ?? { state: 'starting (waiting for NATS)' } : undefined,
       fakeGateway: gateway,
       metrics: serviceMetrics,
+      observers: httpObservers({ metrics: serviceMetrics.http, tracing: false }),
     });
-    const port = await listenHttp(server, config.PAYMENTS_HTTP_PORT);
+    const port = await http.listen(config.PAYMENTS_HTTP_PORT);
     logger.info({ port, admin: '/admin/fake-gateway' }, 'http listening');
   }
 

@@ -9,4 +9,4 @@ export { PAYMENT_SUCCEEDED, PAYMENT_FAILED, orderCreatedPayloadSchema, paymentSu
 export { migratePayments, PAYMENTS_MIGRATIONS_DIR, FAKE_GATEWAY_MIGRATIONS_DIR, type MigratePaymentsOptions } from './migrate';
 export { paymentsEnvSchema, paymentsEnvShape, type PaymentsConfig } from './config';
 export { registerPaymentMetrics } from './metrics';
-export { createPaymentsServer, type PaymentsHttpOptions } from './http/server';
+export { createPaymentsHttp, type PaymentsHttpOptions } from './http/payments-http';

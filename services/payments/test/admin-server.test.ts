@@ -5,23 +5,22 @@
  */
 import http from 'node:http';
 import { Pool } from 'pg';
-import { listenHttp, createLogger } from '@outbox-relay/runtime';
-import { FakePaymentGateway, createPaymentsServer } from '@outbox-relay/payments';
+import { createLogger, type ServiceHttp } from '@outbox-relay/runtime';
+import { FakePaymentGateway, createPaymentsHttp } from '@outbox-relay/payments';
 import { TEST_DATABASE_URL } from '@outbox-relay/test-support';
 
-let server: http.Server;
+let admin: ServiceHttp;
 let base: string;
 let gateway: FakePaymentGateway;
 const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
 
 beforeAll(async () => {
   gateway = new FakePaymentGateway({ pool, schema: 'payments', settings: { successRate: 1, latencyMs: 0, failing: false } });
-  server = createPaymentsServer({ pool, logger: createLogger('test', 'silent'), isReady: () => true, stats: () => null, relayStatus: undefined, fakeGateway: gateway });
-  base = `http://127.0.0.1:${await listenHttp(server, 0, '127.0.0.1')}`;
+  admin = createPaymentsHttp({ pool, logger: createLogger('test', 'silent'), isReady: () => true, stats: () => null, relayStatus: undefined, fakeGateway: gateway });
+  base = `http://127.0.0.1:${await admin.listen(0, '127.0.0.1')}`;
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await admin.close(0);
   await pool.end();
 });
 
@@ -54,11 +53,14 @@ it('refuses a body over 4 KiB with 413, counting bytes, not characters', async (
   expect(gateway.settings().failing).toBe(false);
 });
 
-it('answers 413 as soon as a body passes the limit, without waiting for (or buffering) the rest', async () => {
-  // The client sends 8 KiB of a body it announces as 8 MiB and never finishes: a reader that buffered the whole
-  // body before checking its size would never answer.
+it.each([
+  ['announced as 8 MiB', { 'content-length': 8 * 1024 * 1024 }],
+  ['chunked, with no length announced', { 'transfer-encoding': 'chunked' }],
+])('answers 413 to a body %s as soon as it passes the limit, without waiting for (or buffering) the rest', async (_how, framing) => {
+  // The client sends 8 KiB of a body and never finishes it: a reader that buffered the whole body before
+  // checking its size would never answer.
   const status = await new Promise<number>((resolve, reject) => {
-    const req = http.request(`${base}/admin/fake-gateway`, { method: 'PUT', headers: { 'content-type': 'application/json', 'content-length': 8 * 1024 * 1024 } });
+    const req = http.request(`${base}/admin/fake-gateway`, { method: 'PUT', headers: { 'content-type': 'application/json', ...framing } });
     req.on('response', (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);

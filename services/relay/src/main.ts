@@ -1,9 +1,9 @@
 import { Pool } from 'pg';
 import { connectNats, migrateOutbox, OutboxRelay, waitForSchema, relaySettingsFromEnv } from '@outbox-relay/outbox';
-import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readEnvOrExit } from '@outbox-relay/runtime';
-import { BacklogMetrics, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
+import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit } from '@outbox-relay/runtime';
+import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { relayProcessEnvSchema } from './config';
-import { createHealthServer } from './health-server';
+import { createRelayHttp } from './relay-http';
 
 async function main(): Promise<void> {
   const env = readEnvOrExit('outbox-relay', relayProcessEnvSchema);
@@ -23,13 +23,15 @@ async function main(): Promise<void> {
   let relay: OutboxRelay | null = null;
   let ready = false;
   const notStarted = { instanceId: settings.instanceId, leading: false, partitions: [], balance: null };
-  const server = createHealthServer({
+  const http = createRelayHttp({
+    logger,
     status: () => relay?.status() ?? notStarted,
     isReady: () => ready,
     stepDown: async () => (relay ? relay.stepDown() : []),
     metrics,
+    observers: httpObservers({ metrics: metrics.http, tracing: false }),
   });
-  const port = await listenHttp(server, env.RELAY_HTTP_PORT);
+  const port = await http.listen(env.RELAY_HTTP_PORT);
   logger.info({ port }, 'health endpoints listening');
 
   const starting = new AbortController();
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
       ready = false;
       starting.abort();
       await relay?.stop();
-      server.close();
+      await http.close(1000);
       await nats?.drain().catch(() => undefined);
       await pool.end();
       await leasePool.end();

@@ -1,2 +1,2 @@
 export { relayProcessEnvSchema, type RelayProcessEnv } from './config';
-export { createHealthServer } from './health-server';
+export { createRelayHttp, type RelayHttpOptions } from './relay-http';

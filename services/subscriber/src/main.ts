@@ -2,13 +2,13 @@
  * The subscriber process: one durable JetStream consumer per SUBSCRIBER_ID, one JSON log line per event.
  * Exit codes: 0 after a graceful stop, 1 on a runtime failure, 2 on invalid configuration.
  */
-import http from 'node:http';
-import { createLogger, exitOnUncaught, listenHttp, ProcessShutdown, readConfigOrExit } from '@outbox-relay/runtime';
+import { createLogger, exitOnUncaught, ProcessShutdown, readConfigOrExit, type ServiceHttp } from '@outbox-relay/runtime';
 import { connectNats } from '@outbox-relay/outbox';
-import { instrumentRequestListener, serveMetrics, ServiceMetrics, startTracing } from '@outbox-relay/telemetry';
+import { httpObservers, ServiceMetrics, startTracing } from '@outbox-relay/telemetry';
 import { loadSubscriberConfig, type SubscriberConfig } from './config';
 import { consumerNameFor, startSubscriber } from './consumer';
 import { SubscriberMetrics } from './metrics';
+import { createSubscriberHttp } from './subscriber-http';
 
 async function main(): Promise<void> {
   const config: SubscriberConfig = readConfigOrExit('subscriber', () => loadSubscriberConfig(process.env));
@@ -33,21 +33,16 @@ async function main(): Promise<void> {
     onOutcome: subscriberMetrics.delivered,
   });
 
-  let server: http.Server | undefined;
+  let http: ServiceHttp | undefined;
   if (config.httpPort !== undefined) {
-    const listener: http.RequestListener = (req, res) => {
-      if (req.method === 'GET' && req.url === '/metrics') return serveMetrics(metrics, res);
-      if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
-        const ok = subscriber.state === 'consuming' && !nc.isClosed();
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: ok ? 'ok' : subscriber.state, subscriberId: config.subscriberId, consumer: subscriber.consumerName, processed: subscriber.processed }));
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'not found' }));
-    };
-    server = http.createServer(instrumentRequestListener(metrics.http, ['/healthz', '/readyz', '/metrics'], listener));
-    const port = await listenHttp(server, config.httpPort, '0.0.0.0');
+    http = createSubscriberHttp({
+      logger,
+      consuming: () => subscriber.state === 'consuming' && !nc.isClosed(),
+      details: () => ({ state: subscriber.state, subscriberId: config.subscriberId, consumer: subscriber.consumerName, processed: subscriber.processed }),
+      metrics,
+      observers: httpObservers({ metrics: metrics.http, tracing: false }),
+    });
+    const port = await http.listen(config.httpPort, '0.0.0.0');
     logger.info({ port }, 'Health endpoint listening');
   }
 
@@ -56,7 +51,7 @@ async function main(): Promise<void> {
     timeoutMs: 10_000,
     stop: async () => {
       await subscriber.stop();
-      server?.close();
+      await http?.close(1000);
       await nc.drain();
       await tracing.shutdown();
     },

@@ -47,21 +47,3 @@ export class HttpMetrics {
     res.once('close', record);
   }
 }
-
-/**
- * Wraps a plain `http` request listener so every request is recorded; `routes` are the paths the server knows
- * (query strings are ignored), any other path is recorded as `unmatched`.
- */
-export function instrumentRequestListener(
-  metrics: HttpMetrics,
-  routes: readonly string[],
-  listener: http.RequestListener,
-): http.RequestListener {
-  const known = new Set(routes);
-  return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const route = known.has(path) ? path : UNMATCHED_ROUTE;
-    metrics.track(req, res, () => route);
-    listener(req, res);
-  };
-}

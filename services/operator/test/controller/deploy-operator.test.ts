@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createLogger } from '@outbox-relay/runtime';
 import path from 'node:path';
 import YAML from 'yaml';
 import { loadConfig } from '../../src/config';
-import { createOperatorServer } from '../../src/http-server';
+import { createOperatorHttp } from '../../src/operator-http';
 import { OperatorMetrics } from '../../src/metrics';
 import type { OperatorHealth } from '../../src/operator';
 import { validateManifest } from '../manifests/k8s-models';
@@ -54,9 +54,9 @@ describe('deploy/operator.yaml', () => {
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     let health: OperatorHealth = { live: true, ready: false, leader: false };
-    const server = createOperatorServer({ health: () => health, metrics: new OperatorMetrics() });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = (p: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${p}`;
+    const http = createOperatorHttp({ logger: createLogger('test', 'silent'), health: () => health, metrics: new OperatorMetrics() });
+    const port = await http.listen(0, '127.0.0.1');
+    const url = (p: string) => `http://127.0.0.1:${port}${p}`;
     try {
       expect((await fetch(url('/healthz'))).status).toBe(200);
       expect((await fetch(url('/readyz'))).status).toBe(503);
@@ -66,8 +66,7 @@ describe('deploy/operator.yaml', () => {
       const metrics = await fetch(url('/metrics'));
       expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await http.close(0);
     }
   });
 });

@@ -25,7 +25,8 @@ export const DEFAULT_CURRENCY = 'EUR';
 const knownCurrencies = new Set(Intl.supportedValuesOf('currency'));
 
 /** Body of `POST /orders`. Unknown fields are rejected so a misspelt field is never silently ignored. */
-export const createOrderRequestSchema = z.strictObject({
+export const createOrderRequestSchema = z.strictObject(
+  {
   customerId: z.uuid({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a UUID') }),
   amount: z
     .number({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a number') })
@@ -37,7 +38,9 @@ export const createOrderRequestSchema = z.strictObject({
     .regex(/^[A-Z]{3}$/, { message: 'must be an ISO 4217 code of 3 upper-case letters', abort: true })
     .refine((c) => knownCurrencies.has(c), 'is not a known ISO 4217 currency code')
     .default(DEFAULT_CURRENCY),
-});
+  },
+  { error: 'must be a JSON object' },
+);
 
 export type CreateOrderRequest = z.output<typeof createOrderRequestSchema>;
 

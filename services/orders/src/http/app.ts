@@ -1,18 +1,13 @@
-import type http from 'node:http';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Outbox } from '@outbox-relay/outbox';
-import { serveMetrics, type ServiceMetrics } from '@outbox-relay/telemetry';
+import { addProbeRoutes, databaseProblem, HttpError, ServiceHttp, type MetricsExposition, type RequestObserver } from '@outbox-relay/runtime';
 import { OrderRepository } from '../data/order-repository';
 import { OrderService, type OrderWriteBatching } from '../service/order-service';
-import { methodNotAllowed, notFound, sendError } from './errors';
-import { healthRoutes } from './health-routes';
-import { ordersRoutes } from './orders-routes';
-import { openRequestContext } from './request-context';
-import type { Route } from './route';
-import { observeRequest } from './telemetry';
+import { databaseUnavailableAs503 } from './errors';
+import { addOrdersRoutes } from './orders-routes';
 
-export interface AppOptions {
+export interface OrdersHttpOptions {
   pool: Pool;
   outbox: Outbox;
   ordersSchema: string;
@@ -25,89 +20,53 @@ export interface AppOptions {
   relayStatus?: () => unknown;
   /** How long `/readyz` waits for `SELECT 1`. Default 2000 ms. */
   readinessTimeoutMs?: number;
-  /** The process's Prometheus registry: served on `GET /metrics`, and every request is timed in it. */
-  metrics?: ServiceMetrics;
-  /**
-   * Open a SERVER span per request (default true). main passes whether the OpenTelemetry SDK was started, so a
-   * service without tracing skips even the no-op span.
-   */
-  tracing?: boolean;
+  /** Served on `GET /metrics`. */
+  metrics?: MetricsExposition;
+  /** Around every request: the metrics timer and the trace span (see the telemetry package's `httpObservers`). */
+  observers?: readonly RequestObserver[];
   /** How concurrent creates share statements. Default `DEFAULT_WRITE_BATCHING`. */
   writeBatching?: OrderWriteBatching;
 }
 
-/** The order service's HTTP API as a node:http request listener. */
-export type OrdersHttpHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-const ORDER_BY_ID = '/orders/';
-
-/**
- * The order service's HTTP API (see README): POST /orders, GET /orders/:id, /healthz, /readyz, /status, /metrics.
- * Plain node:http with a fixed route table: at this API's size a framework's per-request machinery (about 85 µs
- * per request here, `node scripts/bench/http-floor.mjs`) was a third of the service's CPU per order.
- * Paths match case-insensitively and with or without one trailing slash; unknown paths are 404, other methods
- * on an order path 405 with `Allow`; every error is a JSON body with the request's correlation id.
- */
-export function createApp(options: AppOptions): OrdersHttpHandler {
+/** The order service's one HTTP server (see README): POST /orders, GET /orders/:id, /healthz, /readyz, /status, /metrics. */
+export function createOrdersHttp(options: OrdersHttpOptions): ServiceHttp {
   const service = new OrderService({
     pool: options.pool,
     outbox: options.outbox,
     repository: new OrderRepository(options.ordersSchema),
     writeBatching: options.writeBatching,
   });
-  const metrics = options.metrics;
-  const routes: Route[] = [
-    ...ordersRoutes(service, options.bodyLimitBytes ?? 64 * 1024),
-    ...healthRoutes({
-      pool: options.pool,
-      isReady: options.isReady,
-      relayStatus: options.relayStatus,
-      readinessTimeoutMs: options.readinessTimeoutMs ?? 2000,
-    }),
-  ];
-  if (metrics) routes.push({ template: '/metrics', quiet: true, methods: { GET: ({ res }) => serveMetrics(metrics, res) } });
-  const exact = new Map(routes.filter((r) => !r.template.includes(':')).map((r) => [r.template, r]));
-  const byId = routes.find((r) => r.template === `${ORDER_BY_ID}:id`);
-
-  const match = (path: string): { route: Route; id?: string } | undefined => {
-    const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-    const lower = trimmed.toLowerCase();
-    const route = exact.get(lower);
-    if (route) return { route };
-    if (byId && lower.startsWith(ORDER_BY_ID)) {
-      const segment = trimmed.slice(ORDER_BY_ID.length);
-      if (segment.length > 0 && !segment.includes('/')) return { route: byId, id: decodeSegment(segment) };
-    }
-    return undefined;
-  };
-
-  const dispatch = async (req: http.IncomingMessage, res: http.ServerResponse, path: string, found: ReturnType<typeof match>) => {
-    const ctx = openRequestContext(req, res, options.logger, found?.route.quiet ?? false);
-    try {
-      if (!found) throw notFound(req.method, path);
-      const handler = found.route.methods[req.method === 'HEAD' ? 'GET' : (req.method as 'GET' | 'POST')];
-      if (!handler) throw found.route.allow ? methodNotAllowed(req.method, found.route.allow) : notFound(req.method, path);
-      await handler({ req, res, ctx, ...(found.id !== undefined ? { id: found.id } : {}) });
-    } catch (error) {
-      sendError(req, res, error, ctx.log, ctx.correlationId);
-    }
-  };
-
-  const observe = { metrics: metrics?.http, tracing: options.tracing ?? true };
-  return (req, res) => {
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
-    const found = match(path);
-    observeRequest(req, res, found?.route.template, observe, () => void dispatch(req, res, path, found));
-  };
+  const http = new ServiceHttp({
+    logger: options.logger,
+    bodyLimitBytes: options.bodyLimitBytes,
+    observers: options.observers,
+    translateError: databaseUnavailableAs503,
+  });
+  addOrdersRoutes(http, service);
+  const { relayStatus } = options;
+  const readinessTimeoutMs = options.readinessTimeoutMs ?? 2000;
+  addProbeRoutes(http, {
+    healthDetails: () => ({ relay: relayStatusOrError(relayStatus) }),
+    readiness: async () => {
+      if (!options.isReady()) return { ready: false, reason: 'not ready (starting or shutting down)' };
+      const problem = await databaseProblem(options.pool, readinessTimeoutMs);
+      return problem === null ? { ready: true } : { ready: false, reason: `database: ${problem}` };
+    },
+    status: () => {
+      if (!relayStatus) {
+        throw new HttpError(404, { error: 'not_found', message: 'the embedded relay is disabled (ORDERS_RELAY_ENABLED=false)' });
+      }
+      return relayStatus();
+    },
+    metrics: options.metrics,
+  });
+  return http;
 }
 
-/** A path segment URL-decoded; one that does not decode is kept as sent (and then fails validation). */
-function decodeSegment(segment: string): string {
+function relayStatusOrError(relayStatus: (() => unknown) | undefined): unknown {
   try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
+    return relayStatus?.() ?? null;
+  } catch (error) {
+    return { error: (error as Error).message };
   }
 }

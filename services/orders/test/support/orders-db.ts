@@ -1,6 +1,7 @@
+import type { Server } from 'node:http';
 import type { Pool } from 'pg';
 import { Outbox } from '@outbox-relay/outbox';
-import { createApp, migrateOrders, type AppOptions } from '@outbox-relay/orders';
+import { createOrdersHttp, migrateOrders, type OrdersHttpOptions } from '@outbox-relay/orders';
 import { createTestSchema, quietLogger, uniqueName } from '@outbox-relay/test-support';
 
 export interface OrdersTestDb {
@@ -8,8 +9,8 @@ export interface OrdersTestDb {
   outboxSchema: string;
   ordersSchema: string;
   outbox: Outbox;
-  /** An app on this test's schemas, silent unless `logger` is given. */
-  app(overrides?: Partial<AppOptions>): ReturnType<typeof createApp>;
+  /** The order service's HTTP server on this test's schemas, silent unless `logger` is given, ready for supertest. */
+  app(overrides?: Partial<OrdersHttpOptions>): Promise<Server>;
   /** Row counts of the order service's tables and the outbox. */
   counts(): Promise<{ orders: number; events: number; keys: number }>;
   drop(): Promise<void>;
@@ -26,8 +27,11 @@ export async function createOrdersTestDb(prefix: string, options: { max?: number
     outboxSchema: db.schema,
     ordersSchema,
     outbox,
-    app: (overrides = {}) =>
-      createApp({ pool: db.pool, outbox, ordersSchema, logger: quietLogger, isReady: () => true, ...overrides }),
+    async app(overrides = {}) {
+      const http = createOrdersHttp({ pool: db.pool, outbox, ordersSchema, logger: quietLogger, isReady: () => true, ...overrides });
+      await http.app.ready();
+      return http.app.server;
+    },
     async counts() {
       const { rows } = await db.pool.query<{ orders: number; events: number; keys: number }>(
         `SELECT (SELECT count(*)::int FROM "${ordersSchema}".orders) AS orders,
