@@ -4,7 +4,8 @@
  * OpenTelemetry SDK exporting to memory:
  *   POST /orders (SERVER) → order transaction → outbox row's traceparent → relay publish span (own trace, LINKED)
  *   → NATS headers → subscriber and payment worker processing spans (children of the order transaction)
- *   → PaymentSucceeded carries the same trace on → the subscriber's span for it is a child of the payment's.
+ *   → PaymentSucceeded carries the same trace on → the subscriber's span for it, and the order service's (which
+ *   moves the order to PAID), are children of the payment's.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
-import { createOrdersHttp, migrateOrders } from '@outbox-relay/orders';
+import type { InboxWorker } from '@outbox-relay/inbox';
+import { createOrdersHttp, migrateOrders, startPaymentEventsConsumer } from '@outbox-relay/orders';
 import { FakePaymentGateway, migratePayments, startPaymentWorker, type PaymentWorker } from '@outbox-relay/payments';
 import { startSubscriber, type Subscriber } from '@outbox-relay/subscriber';
 import type { ServiceHttp } from '@outbox-relay/runtime';
@@ -29,6 +31,7 @@ let base: string;
 let relay: OutboxRelay;
 let subscriber: Subscriber;
 let worker: PaymentWorker;
+let paymentEvents: InboxWorker;
 const ordersSchema = uniqueName('e2etr_or');
 const inboxSchema = uniqueName('e2etr_in');
 const paymentsSchema = uniqueName('e2etr_pa');
@@ -50,7 +53,6 @@ beforeAll(async () => {
   worker = await startPaymentWorker(
     { pool, nc: ns.nc, gateway, logger: quietLogger },
     {
-      ordersSchema,
       inboxSchema,
       paymentsSchema,
       outboxSchema: db.schema,
@@ -67,9 +69,14 @@ beforeAll(async () => {
       inboxRetention: { processedMs: 7 * 86_400_000, deadLetterMs: 30 * 86_400_000, intervalMs: 60_000 },
     },
   );
+  paymentEvents = await startPaymentEventsConsumer(
+    { pool, nc: ns.nc, logger: quietLogger },
+    { ordersSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix, duplicateWindowMs: 120_000, consumerName: 'orders-payments' },
+  );
 }, 60_000);
 
 afterAll(async () => {
+  await paymentEvents?.stop();
   await worker?.stop();
   await subscriber?.stop();
   await relay?.stop();
@@ -135,12 +142,13 @@ it('follows one order in one trace from the HTTP request through the relay to th
   expect(publish.links).toContainEqual(expect.objectContaining({ context: expect.objectContaining({ traceId, spanId: transaction.spanContext().spanId }) }));
 
   // Both consumers process OrderCreated in a CONSUMER span that is a child of the order transaction.
-  const consumed = await waitFor('the subscriber span of PaymentSucceeded', () => {
+  const consumed = await waitFor('the spans of PaymentSucceeded at the subscriber and the order service', () => {
     const inTrace = spans().filter((s) => s.spanContext().traceId === traceId && s.kind === SpanKind.CONSUMER);
     const subscriberCreated = inTrace.find((s) => scopeOf(s) === '@outbox-relay/subscriber' && s.name === 'OrderCreated process');
     const payment = inTrace.find((s) => scopeOf(s) === '@outbox-relay/inbox' && s.name === 'OrderCreated process');
     const subscriberSucceeded = inTrace.find((s) => scopeOf(s) === '@outbox-relay/subscriber' && s.name === 'PaymentSucceeded process');
-    return subscriberCreated && payment && subscriberSucceeded ? { subscriberCreated, payment, subscriberSucceeded } : undefined;
+    const ordersSucceeded = inTrace.find((s) => scopeOf(s) === '@outbox-relay/inbox' && s.name === 'PaymentSucceeded process');
+    return subscriberCreated && payment && subscriberSucceeded && ordersSucceeded ? { subscriberCreated, payment, subscriberSucceeded, ordersSucceeded } : undefined;
   });
   expect(parentOf(consumed.subscriberCreated)).toBe(transaction.spanContext().spanId);
   expect(parentOf(consumed.payment)).toBe(transaction.spanContext().spanId);
@@ -152,6 +160,11 @@ it('follows one order in one trace from the HTTP request through the relay to th
   // ... is published in a span linked to it, and processed by the subscriber as its child.
   expect(spans().some((s) => s.kind === SpanKind.PRODUCER && s.links.some((l) => l.context.spanId === consumed.payment.spanContext().spanId))).toBe(true);
   expect(parentOf(consumed.subscriberSucceeded)).toBe(consumed.payment.spanContext().spanId);
+  // The order service consumes it through its own inbox, in the same trace, and moves its order to PAID.
+  expect(parentOf(consumed.ordersSucceeded)).toBe(consumed.payment.spanContext().spanId);
+  expect(consumed.ordersSucceeded.attributes['outbox.outcome']).toBe('processed');
+  const order = (await (await fetch(`${base}/orders/${orderId}`)).json()) as { state: string; version: number };
+  expect(order).toMatchObject({ state: 'PAID', version: 3 });
 
   // One tree: every span of the trace hangs off another span of it, up to the request.
   const inTrace = spans().filter((s) => s.spanContext().traceId === traceId);

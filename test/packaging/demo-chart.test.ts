@@ -88,8 +88,11 @@ describe('helm/outbox-relay-demo', () => {
     const subscriber = serviceConfig(objects, findObject(objects, 'StatefulSet', `${PREFIX}-subscriber`), subscriberEnvSchema);
     const relay = findObject(objects, 'OutboxRelay', 'orders-relay').spec;
 
-    expect(orders).toMatchObject({ OUTBOX_MIGRATE: true, ORDERS_RELAY_ENABLED: false, OUTBOX_PARTITIONS: 1, PORT: 8081 });
-    expect(payments).toMatchObject({ OUTBOX_MIGRATE: true, PAYMENTS_RELAY_ENABLED: false, ORDERS_SCHEMA: orders.ORDERS_SCHEMA });
+    // Each service owns its tables: the order service follows the payment events and moves its orders itself.
+    expect(orders).toMatchObject({ OUTBOX_MIGRATE: true, ORDERS_RELAY_ENABLED: false, ORDERS_PAYMENT_EVENTS: true, OUTBOX_PARTITIONS: 1, PORT: 8081 });
+    expect(payments).toMatchObject({ OUTBOX_MIGRATE: true, PAYMENTS_RELAY_ENABLED: false });
+    expect(payments.PAYMENTS_SCHEMA).not.toBe(orders.ORDERS_SCHEMA);
+    expect(payments).not.toHaveProperty('ORDERS_SCHEMA');
     for (const config of [orders, payments]) {
       expect(config.DATABASE_URL).toBe('postgres://outbox:outbox-demo@postgres.databases.svc:5432/outbox');
       expect(config.OUTBOX_SCHEMA).toBe(relay.database.schema);

@@ -41,6 +41,24 @@ it('libraries import no service, and the runtime nothing of the system', () => {
   expect(wrong).toEqual([]);
 });
 
+it('no service imports another: each owns its tables and hears of the others only through events', () => {
+  const wrong: string[] = [];
+  for (const service of SERVICES) {
+    for (const file of sourceFiles(srcOf(service))) {
+      for (const target of importsOf(file)) {
+        const pkg = /^@outbox-relay\/([a-z-]+)/.exec(target)?.[1];
+        if (pkg !== undefined && pkg !== service && SERVICES.includes(pkg)) wrong.push(`${path.relative(ROOT, file)} imports ${target}`);
+      }
+    }
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'services', service, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const dependency of Object.keys(manifest.dependencies ?? {})) {
+      const pkg = /^@outbox-relay\/([a-z-]+)$/.exec(dependency)?.[1];
+      if (pkg !== undefined && SERVICES.includes(pkg)) wrong.push(`services/${service}/package.json depends on ${dependency}`);
+    }
+  }
+  expect(wrong).toEqual([]);
+});
+
 describe('inside the outbox library', () => {
   const src = srcOf('outbox');
   const files = sourceFiles(src);

@@ -11,6 +11,7 @@ export {
   type InboxConsumerStats,
 } from './consumer';
 export { ensureDurableConsumer, type DurableConsumerSpec } from './durable-consumer';
+export { startInboxWorker, type InboxWorker, type InboxWorkerSpec } from './inbox-worker';
 export { migrateInbox, INBOX_MIGRATIONS_DIR } from './migrate';
 export { inboxTables, type InboxTables } from './names';
 export { sweepInbox, type SweepInboxOptions } from './retention';

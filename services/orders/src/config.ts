@@ -24,6 +24,10 @@ export const ordersEnvShape = {
   /** 0 picks a free port (logged in the `listening` line). */
   PORT: envVar.port().default(8081),
   ORDERS_SCHEMA: envVar.sqlIdentifier().default('orders'),
+  /** Follow the payment worker's events (PaymentStarted/Succeeded/Failed) and move the orders they name. */
+  ORDERS_PAYMENT_EVENTS: envVar.flag(true),
+  /** Durable JetStream consumer of those events, also the key of the service's inbox rows. */
+  ORDERS_PAYMENTS_CONSUMER: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"').default('orders-payments'),
   /** Each replica takes part in relay leader election unless this is false. */
   ORDERS_RELAY_ENABLED: envVar.flag(true),
   HTTP_BODY_LIMIT: byteSize.default(64 * 1024),

@@ -1,8 +1,9 @@
 import { Pool } from 'pg';
-import { embeddedRelayOptionsFromEnv, Outbox, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
+import { connectNats, embeddedRelayOptionsFromEnv, Outbox, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
+import { startPaymentEventsConsumer } from './consumers/payment-events-consumer';
 import { createOrdersHttp } from './http/app';
 import { migrateOrders } from './migrate';
 
@@ -44,6 +45,34 @@ async function main(): Promise<void> {
     void shutdown.run('relay failed', 1);
   });
 
+  // The payment worker's events move orders to PAYMENT_PENDING, PAID or FAILED. Like the relay, this waits for
+  // NATS in the background: orders are taken meanwhile, and the events wait in the stream.
+  if (!config.ORDERS_PAYMENT_EVENTS) logger.info('payment events not followed (ORDERS_PAYMENT_EVENTS=false)');
+  const paymentEvents = config.ORDERS_PAYMENT_EVENTS
+    ? connectNats({ url: config.NATS_URL, name: `orders payment events`, credsFile: config.NATS_CREDS_FILE, logger }).then(async (nc) => {
+        const settings = {
+          ordersSchema: config.ORDERS_SCHEMA,
+          stream: config.OUTBOX_STREAM,
+          subjectPrefix: config.OUTBOX_SUBJECT_PREFIX,
+          duplicateWindowMs: config.OUTBOX_DUPLICATE_WINDOW_MS,
+          consumerName: config.ORDERS_PAYMENTS_CONSUMER,
+        };
+        const worker = await startPaymentEventsConsumer({ pool, nc, logger }, settings).catch(async (error: unknown) => {
+          await nc.close();
+          throw error;
+        });
+        worker.done.catch((error: unknown) => {
+          logger.fatal({ err: error }, 'consuming payment events failed');
+          void shutdown.run('payment events consumer failed', 1);
+        });
+        return { nc, worker };
+      })
+    : Promise.resolve(null);
+  paymentEvents.catch((error: unknown) => {
+    logger.fatal({ err: error }, 'payment events consumer failed to start');
+    void shutdown.run('payment events consumer failed', 1);
+  });
+
   const http = createOrdersHttp({
     pool,
     outbox,
@@ -68,6 +97,12 @@ async function main(): Promise<void> {
         logger.info({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'stopped accepting connections; finishing in-flight requests');
         if (!(await closing)) logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests cut off at SHUTDOWN_TIMEOUT_MS');
         logger.info('http server closed');
+      }
+      const consuming = await settleWithin(paymentEvents.catch(() => null), 1000);
+      if (consuming) {
+        await consuming.worker.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the payment events consumer failed'));
+        await consuming.nc.close().catch(() => undefined);
+        logger.info('payment events consumer stopped');
       }
       // A relay still waiting for NATS holds no lease; one that started releases its leases now.
       const running = await settleWithin(relayStarted.catch(() => null), 1000);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { migrateInbox } from '@outbox-relay/inbox';
 import { migrateOutbox, runMigrations } from '@outbox-relay/outbox';
 
 /** The service's SQL migrations (beside src/ and dist/). */
@@ -17,7 +18,10 @@ export interface MigrateOrdersOptions {
   logger?: Logger;
 }
 
-/** Creates or upgrades the outbox tables, then the orders tables. Safe to run from several replicas at once. */
+/**
+ * Creates or upgrades the outbox tables, then the orders tables and the service's inbox (the payment events it
+ * consumed) in the orders schema. Safe to run from several replicas at once.
+ */
 export async function migrateOrders(options: MigrateOrdersOptions): Promise<{ ran: string[]; partitions: number }> {
   const outbox = await migrateOutbox({
     pool: options.pool,
@@ -31,6 +35,7 @@ export async function migrateOrders(options: MigrateOrdersOptions): Promise<{ ra
     logger: options.logger,
     sets: [{ dir: ORDERS_MIGRATIONS_DIR, table: 'orders_migrations' }],
   });
+  const inbox = await migrateInbox({ pool: options.pool, schema: options.schema, logger: options.logger });
   options.logger?.info({ schema: options.schema, ran }, 'orders schema migrated');
-  return { ran: [...outbox.ran, ...ran], partitions: outbox.partitions };
+  return { ran: [...outbox.ran, ...ran, ...inbox.ran], partitions: outbox.partitions };
 }

@@ -23,3 +23,6 @@ export {
   OrderNotFoundError,
 } from './domain/order-state';
 export { OrderRepository, type NewOrder } from './data/order-repository';
+export { PAYMENT_EVENTS_AGGREGATE, PAYMENT_EVENT_TYPES, paymentEventPayloadSchema, statesAfterPaymentEvent, type PaymentEventType } from './domain/payment-events';
+export { paymentEventsHandler, type PaymentEventResult } from './consumers/payment-events-handler';
+export { startPaymentEventsConsumer, type PaymentEventsConsumerSettings } from './consumers/payment-events-consumer';

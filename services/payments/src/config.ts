@@ -12,7 +12,6 @@ export const paymentsEnvShape = {
   ...outboxEnvShape,
   ...relayEnvShape,
   ...telemetryEnvShape,
-  ORDERS_SCHEMA: sqlIdentifier.default('orders'),
   INBOX_SCHEMA: sqlIdentifier.default('inbox'),
   PAYMENTS_SCHEMA: sqlIdentifier.default('payments'),
   /** Durable JetStream consumer name, also the inbox's consumer key. */
@@ -65,7 +64,7 @@ export const paymentsEnvSchema = z
     if (env.PAYMENTS_BACKOFF_MIN_MS > env.PAYMENTS_BACKOFF_MAX_MS) {
       ctx.addIssue({ code: 'custom', path: ['PAYMENTS_BACKOFF_MIN_MS'], message: 'must not exceed PAYMENTS_BACKOFF_MAX_MS' });
     }
-    // Each event in flight holds its inbox transaction while the PAYMENT_PENDING update and the fake gateway's
+    // Each event in flight holds its inbox transaction while the payment-started transaction and the fake gateway's
     // ledger take other connections; fewer would let a burst wait forever on the pool.
     const needed = 3 * env.PAYMENTS_CONCURRENCY + 1;
     if (env.PAYMENTS_DB_POOL_MAX < needed) {

@@ -18,7 +18,6 @@ import { startPaymentWorker, type PaymentWorker, type PaymentWorkerSettings } fr
 
 function workerSettings(config: PaymentsConfig): PaymentWorkerSettings {
   return {
-    ordersSchema: config.ORDERS_SCHEMA,
     inboxSchema: config.INBOX_SCHEMA,
     paymentsSchema: config.PAYMENTS_SCHEMA,
     outboxSchema: config.OUTBOX_SCHEMA,
@@ -120,7 +119,7 @@ async function main(): Promise<void> {
   metricsLog = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);
 
   // This worker's relay candidate campaigns for the outbox leases like every other relay on OUTBOX_SCHEMA, so its
-  // PaymentSucceeded / PaymentFailed events go out even when no other relay runs.
+  // PaymentStarted / PaymentSucceeded / PaymentFailed events go out even when no other relay runs.
   relayStarted = config.PAYMENTS_RELAY_ENABLED
     ? startEmbeddedRelay(embeddedRelayOptionsFromEnv(config, { name: 'payments', logger, observer: relayMetrics }))
     : Promise.resolve(null);

@@ -10,7 +10,7 @@ export function registerPaymentMetrics(metrics: ServiceMetrics, consumer: string
   new InboxMetrics(metrics.registry).track(consumer, stats);
   new SnapshotCounter(
     metrics.registry,
-    { name: 'payments_charges_total', help: 'Payments committed, by outcome: succeeded (order PAID) or already_paid (nothing charged).', labelNames: ['outcome'] },
+    { name: 'payments_charges_total', help: 'Payments committed, by outcome: succeeded (payment SUCCEEDED) or already_paid (nothing charged).', labelNames: ['outcome'] },
     () => {
       const s = stats();
       return s

@@ -4,8 +4,19 @@ export { PaymentHandler, type PaymentHandlerDeps, type PaymentResult } from './w
 export { PaymentInbox, type PaymentCounters } from './worker/payment-inbox';
 export { PaymentGatewayError, type PaymentGateway, type ChargeRequest, type ChargeResult } from './gateway/gateway';
 export { FakePaymentGateway, fakeOutcome, type FakeGatewaySettings, type FakeCharge } from './gateway/fake-gateway';
-export { PaymentRepository } from './data/payment-repository';
-export { PAYMENT_SUCCEEDED, PAYMENT_FAILED, orderCreatedPayloadSchema, paymentSucceededEvent, paymentFailedEvent } from './domain/events';
+export { PaymentRepository, type PaymentStart } from './data/payment-repository';
+export {
+  ORDER_EVENTS_AGGREGATE,
+  ORDER_CREATED_EVENT,
+  PAYMENT_AGGREGATE,
+  PAYMENT_STARTED,
+  PAYMENT_SUCCEEDED,
+  PAYMENT_FAILED,
+  orderCreatedPayloadSchema,
+  paymentStartedEvent,
+  paymentSucceededEvent,
+  paymentFailedEvent,
+} from './domain/events';
 export { migratePayments, PAYMENTS_MIGRATIONS_DIR, FAKE_GATEWAY_MIGRATIONS_DIR, type MigratePaymentsOptions } from './migrate';
 export { paymentsEnvSchema, paymentsEnvShape, type PaymentsConfig } from './config';
 export { registerPaymentMetrics } from './metrics';

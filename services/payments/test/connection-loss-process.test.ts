@@ -3,13 +3,14 @@
  * are all terminated while a charge is on its way: what a Postgres restart or failover does. The inbox
  * transaction is open and idle during the gateway call, so its session's death used to reach the process as an
  * unhandled 'error' event and kill it. Now the attempt fails as the database's failure (redelivered, no retry
- * used up), the redelivery finds the charge already made, and the order is paid exactly once.
+ * used up), the redelivery finds the payment pending (not announced again) and the charge already made, and the
+ * payment succeeds exactly once.
  */
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Outbox } from '@outbox-relay/outbox';
-import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
 import { createTestSchema, type TestSchema, uniqueName, createTestStream, readStream, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { enqueueOrderCreated } from './support/order-created';
+import { messagesOf, paymentEvents, paymentRow } from './support/payment-records';
 import { workerProcessEnv } from './support/worker-process-env';
 
 const REGISTER_TS = path.join(ROOT, 'services', 'orders', 'test', 'support', 'register-ts.cjs');
@@ -17,24 +18,20 @@ const REGISTER_TS = path.join(ROOT, 'services', 'orders', 'test', 'support', 're
 let db: TestSchema;
 let ns: TestStream;
 let outbox: Outbox;
-let orders: OrderRepository;
 let worker: ServiceProcess | undefined;
-const ordersSchema = uniqueName('payloss_or');
 const inboxSchema = uniqueName('payloss_in');
 const paymentsSchema = uniqueName('payloss_pa');
 
 beforeAll(async () => {
   db = await createTestSchema('payloss_ob');
   ns = await createTestStream('payloss');
-  await migrateOrders({ pool: db.pool, schema: ordersSchema, outboxSchema: db.schema });
   outbox = new Outbox({ pool: db.pool, schema: db.schema });
-  orders = new OrderRepository(ordersSchema);
 });
 
 afterAll(async () => {
   await worker?.stop('SIGKILL');
   await outbox.close();
-  for (const schema of [ordersSchema, inboxSchema, paymentsSchema]) await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  for (const schema of [inboxSchema, paymentsSchema]) await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await ns.drop();
   await db.drop();
 });
@@ -42,7 +39,7 @@ afterAll(async () => {
 function startWorker(): ServiceProcess {
   return startService('services/payments/src/main.ts', {
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${REGISTER_TS}`.trim(),
-    ...workerProcessEnv({ outboxSchema: db.schema, ordersSchema, inboxSchema, paymentsSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }),
+    ...workerProcessEnv({ outboxSchema: db.schema, inboxSchema, paymentsSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }),
     // One retry allowed: were the session's death counted as a handler failure, the event would be dead-lettered.
     PAYMENTS_MAX_RETRIES: '0',
     PAYMENTS_BACKOFF_MIN_MS: '50',
@@ -79,42 +76,45 @@ async function terminateWorkerSessions(): Promise<Array<{ application: string; s
     `SELECT application_name AS application, state, pg_terminate_backend(pid, 10000)
        FROM pg_stat_activity
       WHERE application_name LIKE 'payments%' AND pid <> pg_backend_pid()
-        AND (strpos(query, $1) > 0 OR strpos(query, $2) > 0 OR strpos(query, $3) > 0 OR strpos(query, $4) > 0)
+        AND (strpos(query, $1) > 0 OR strpos(query, $2) > 0 OR strpos(query, $3) > 0)
       ORDER BY application_name, state`,
-    [db.schema, ordersSchema, inboxSchema, paymentsSchema],
+    [db.schema, inboxSchema, paymentsSchema],
   );
   return rows.map(({ application, state }) => ({ application, state }));
 }
 
-it('survives the death of every session during a charge; the order is paid once, PaymentSucceeded published once', async () => {
+it('survives the death of every session during a charge; the payment succeeds once, PaymentStarted and PaymentSucceeded published once', async () => {
   worker = startWorker();
   const proc = worker;
   await waitFor('the worker to consume', () => (alive(proc), proc.logs.some((l) => l.msg === 'payment worker consuming')), 60_000);
-  const { order, eventId } = await outbox.transaction(async (tx) => {
-    const o = await orders.insert(tx, { id: randomUUID(), customerId: randomUUID(), amount: 30, currency: 'EUR' });
-    const [e] = await outbox.enqueue(tx, orderCreatedEvent(o));
-    return { order: o, eventId: e!.id };
-  });
+  const { orderId, eventId } = await enqueueOrderCreated(outbox, { amount: 30 });
 
   // The gateway has charged and its answer is 1.5 s away; the inbox transaction is idle in transaction.
-  await waitFor('the charge to be made', async () => (alive(proc), (await ledger(order.id))[0]?.charge_id ?? undefined));
+  await waitFor('the charge to be made', async () => (alive(proc), (await ledger(orderId))[0]?.charge_id ?? undefined));
   const killed = await terminateWorkerSessions();
   expect(killed).toContainEqual({ application: 'payments', state: 'idle in transaction' });
 
-  await waitFor('the order to be PAID after the redelivery', async () => (alive(proc), (await orders.findById(db.pool, order.id))?.state === 'PAID'), 20_000);
+  const payment = await waitFor('the payment to succeed after the redelivery', async () => {
+    alive(proc);
+    const row = await paymentRow(db.pool, paymentsSchema, orderId);
+    return row?.status === 'SUCCEEDED' ? row : undefined;
+  }, 20_000);
   const failedAttempt = proc.logs.find((l) => l.msg === 'processing failed outside the handler; redelivery requested');
   expect(failedAttempt).toMatchObject({ eventId, err: { code: '57P01' } });
-  expect(await ledger(order.id)).toEqual([{ calls: 2, charge_id: expect.any(String) }]);
-  const paid = proc.logs.find((l) => l.msg === 'order paid' && l.orderId === order.id);
-  expect(paid).toMatchObject({ attempt: 2, chargeReplayed: true, version: 3 });
+  const [charge] = await ledger(orderId);
+  expect(await ledger(orderId)).toEqual([{ calls: 2, charge_id: expect.any(String) }]);
+  expect(payment).toEqual({ status: 'SUCCEEDED', charge_id: charge!.charge_id, failure_reason: null, source_event_id: eventId });
+  expect((await paymentEvents(db.pool, db.schema, orderId)).map((e) => e.eventType)).toEqual(['PaymentStarted', 'PaymentSucceeded']);
+  const paid = proc.logs.find((l) => l.msg === 'payment succeeded' && l.orderId === orderId);
+  expect(paid).toMatchObject({ attempt: 2, chargeReplayed: true, chargeId: charge!.charge_id });
 
-  // The embedded relay got its sessions back too: the payment's event goes out, once.
+  // The embedded relay got its sessions back too: the payment's events go out, once each.
   const published = await waitFor('PaymentSucceeded in the stream', async () => {
     alive(proc);
-    const messages = (await readStream(ns.nc, ns.stream)).filter((m) => m.aggregateId === order.id);
+    const messages = messagesOf(await readStream(ns.nc, ns.stream), 'Payment', orderId);
     return messages.some((m) => m.eventType === 'PaymentSucceeded') ? messages : undefined;
   }, 20_000);
-  expect(published.map((m) => m.eventType)).toEqual(['OrderCreated', 'PaymentSucceeded']);
+  expect(published.map((m) => m.eventType)).toEqual(['PaymentStarted', 'PaymentSucceeded']);
 
   expect(await proc.stop('SIGTERM')).toBe(0);
   const last = proc.logs.filter((l) => l.msg === 'payments metrics').at(-1);

@@ -1,15 +1,18 @@
 /**
- * Gateway failures: retried with growing delays (JetStream nak with delay), PAYMENT_PENDING visible meanwhile,
- * then dead-lettered with the order FAILED and PaymentFailed emitted; the dead letter replayed (documented rule:
- * inbox row deleted, dead letter resolved, replay enqueued with replayOf) after the gateway recovered brings the
- * order to PAID. An invalid payload is dead-lettered at once.
+ * Gateway failures: retried with growing delays (JetStream nak with delay), the payment PENDING and announced
+ * once (one PaymentStarted) meanwhile, then dead-lettered with the payment FAILED and PaymentFailed emitted; the
+ * dead letter replayed (documented rule: inbox row deleted, dead letter resolved, replay enqueued with replayOf)
+ * after the gateway recovered starts the payment again and it succeeds. A dead letter reaching a payment that
+ * already succeeded changes and emits nothing. An invalid payload is dead-lettered at once.
  */
 import { jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { randomUUID } from 'node:crypto';
-import type { PaymentWorker } from '@outbox-relay/payments';
-import { readStream, waitFor } from '@outbox-relay/test-support';
-import { createPaymentsTestEnv, type PaymentsTestEnv } from './support/payments-env';
+import { Inbox, type InboxEvent } from '@outbox-relay/inbox';
+import { PaymentHandler, PaymentRepository, type PaymentWorker } from '@outbox-relay/payments';
+import { quietLogger, readStream, waitFor } from '@outbox-relay/test-support';
+import { CONSUMER, createPaymentsTestEnv, type PaymentsTestEnv } from './support/payments-env';
+import { messagesOf } from './support/payment-records';
 
 const BACKOFF = { minMs: 200, maxMs: 5000 };
 const MAX_RETRIES = 3;
@@ -25,29 +28,32 @@ afterAll(async () => {
   await env.drop();
 });
 
+const eventTypes = (events: Array<{ eventType: string }>) => events.map((e) => e.eventType);
+
 describe('payment failures', () => {
   let failed: { orderId: string; eventId: string; deadLetterId: string };
 
-  it('retries with growing delays, then dead-letters: attempts = maxRetries + 1, order FAILED, PaymentFailed emitted', async () => {
+  it('retries with growing delays, then dead-letters: attempts = maxRetries + 1, payment FAILED, PaymentFailed emitted', async () => {
     env.fake.configure({ failing: true });
-    const { order, eventId } = await env.createOrder();
+    const { orderId, eventId } = await env.publishOrderCreated();
 
-    await waitFor('the first failed charge', () => env.gateway.callsFor(order.id).length >= 1);
-    // The PAYMENT_PENDING transition committed on its own, so it shows while the retries go on.
-    await waitFor('PAYMENT_PENDING during the retries', async () => (await env.order(order.id)).state === 'PAYMENT_PENDING');
+    // The start committed on its own, so the payment stays PENDING, announced once, while the retries go on.
+    await waitFor('a retried charge', () => env.gateway.callsFor(orderId).length >= 2);
+    expect(await env.payment(orderId)).toEqual({ status: 'PENDING', charge_id: null, failure_reason: null, source_event_id: eventId });
+    expect(eventTypes(await env.paymentEvents(orderId))).toEqual(['PaymentStarted']);
 
     const [deadLetter] = await waitFor('the dead letter', async () => {
       const rows = await env.deadLetters(eventId);
       return rows.length > 0 ? rows : undefined;
     });
-    failed = { orderId: order.id, eventId, deadLetterId: deadLetter!.id };
-    expect(deadLetter).toMatchObject({ attempts: MAX_RETRIES + 1, resolved_at: null, payload: { orderId: order.id } });
+    failed = { orderId, eventId, deadLetterId: deadLetter!.id };
+    expect(deadLetter).toMatchObject({ attempts: MAX_RETRIES + 1, resolved_at: null, payload: { orderId } });
     expect(deadLetter!.reason).toMatch(/forced failure/);
     expect(deadLetter!.reason).toMatch(/gave up after 4 attempts/);
     expect(await env.inboxRow(eventId)).toEqual({ outcome: 'dead_lettered' });
 
     // First try + 3 retries, each retry later than the one before by at least the doubled backoff.
-    const calls = env.gateway.callsFor(order.id);
+    const calls = env.gateway.callsFor(orderId);
     expect(calls).toHaveLength(MAX_RETRIES + 1);
     expect(calls.every((c) => !c.ok)).toBe(true);
     const gaps = calls.slice(1).map((c, i) => c.at - calls[i]!.at);
@@ -56,28 +62,29 @@ describe('payment failures', () => {
     expect(gaps[1]!).toBeGreaterThan(gaps[0]!);
     expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
 
-    // CREATED(1) → PAYMENT_PENDING(2) → FAILED(3), in the dead-letter transaction.
-    expect(await env.order(order.id)).toMatchObject({ state: 'FAILED', version: 3 });
-    const paymentFailed = await env.outboxEvents(order.id, 'PaymentFailed');
-    expect(paymentFailed).toHaveLength(1);
-    expect(paymentFailed[0]!.payload).toMatchObject({ orderId: order.id, reason: expect.stringMatching(/forced failure/) });
-    expect(await env.outboxEvents(order.id, 'PaymentSucceeded')).toHaveLength(0);
-    expect((await env.fake.find(order.id))!.chargeId).toBeNull();
-    const { rows } = await env.pool.query(`SELECT status FROM "${env.paymentsSchema}".payments WHERE order_id = $1`, [order.id]);
-    expect(rows).toEqual([{ status: 'FAILED' }]);
+    // FAILED and PaymentFailed in the dead-letter transaction; four attempts, still one PaymentStarted.
+    expect(await env.payment(orderId)).toEqual({
+      status: 'FAILED',
+      charge_id: null,
+      failure_reason: expect.stringMatching(/forced failure/),
+      source_event_id: eventId,
+    });
+    const events = await env.paymentEvents(orderId);
+    expect(eventTypes(events)).toEqual(['PaymentStarted', 'PaymentFailed']);
+    expect(events[1]!.payload).toMatchObject({ orderId, amount: 19.99, currency: 'EUR', reason: expect.stringMatching(/forced failure/), failedAt: expect.any(String) });
+    expect(events[1]!.headers).toMatchObject({ causationId: eventId, correlationId: `corr-${orderId.slice(0, 8)}` });
+    expect((await env.fake.find(orderId))!.chargeId).toBeNull();
     expect(worker.stats()).toMatchObject({ failed: 4, retried: 3, deadLettered: 1, succeeded: 0 });
   });
 
-  it('replaying the dead letter after the gateway recovered brings the order to PAID', async () => {
+  it('replaying the dead letter after the gateway recovered starts the payment again (PaymentStarted) and it succeeds', async () => {
     env.fake.configure({ failing: false });
     const replayId = await env.replayDeadLetter(failed.deadLetterId);
 
-    const paid = await waitFor('the order to be PAID', async () => {
-      const o = await env.order(failed.orderId);
-      return o.state === 'PAID' ? o : undefined;
+    const payment = await waitFor('the payment to succeed', async () => {
+      const row = await env.payment(failed.orderId);
+      return row?.status === 'SUCCEEDED' ? row : undefined;
     });
-    // FAILED(3) → PAYMENT_PENDING(4) → PAID(5)
-    expect(paid.version).toBe(5);
     expect(await env.inboxRow(failed.eventId)).toEqual({ outcome: 'processed' });
     const [dl] = await env.deadLetters(failed.eventId);
     expect(dl!.resolved_at).toBeInstanceOf(Date);
@@ -85,18 +92,59 @@ describe('payment failures', () => {
     const ledger = await env.fake.find(failed.orderId);
     expect(ledger).toMatchObject({ calls: MAX_RETRIES + 2 });
     expect(ledger!.chargeId).toEqual(expect.any(String));
-    const succeeded = await env.outboxEvents(failed.orderId, 'PaymentSucceeded');
-    expect(succeeded).toHaveLength(1);
-    expect(succeeded[0]!.payload).toMatchObject({ chargeId: ledger!.chargeId });
+    // The replay is the original event to the inbox (same Outbox-Event-Id), and the failure is forgotten.
+    expect(payment).toEqual({ status: 'SUCCEEDED', charge_id: ledger!.chargeId, failure_reason: null, source_event_id: failed.eventId });
+    const events = await env.paymentEvents(failed.orderId);
+    expect(eventTypes(events)).toEqual(['PaymentStarted', 'PaymentFailed', 'PaymentStarted', 'PaymentSucceeded']);
+    expect(events[3]!.payload).toMatchObject({ chargeId: ledger!.chargeId });
 
-    // The replay went out under its own message id, carrying the original event id for the inbox.
     const messages = await waitFor('PaymentSucceeded in the stream', async () => {
-      const m = (await readStream(env.ns.nc, env.ns.stream)).filter((e) => e.aggregateId === failed.orderId);
-      return m.some((e) => e.eventType === 'PaymentSucceeded') ? m : undefined;
+      const m = await readStream(env.ns.nc, env.ns.stream);
+      return messagesOf(m, 'Payment', failed.orderId).some((e) => e.eventType === 'PaymentSucceeded') ? m : undefined;
     });
-    expect(messages.map((m) => m.eventType)).toEqual(['OrderCreated', 'PaymentFailed', 'OrderCreated', 'PaymentSucceeded']);
-    expect(messages[2]!.headers).toMatchObject({ 'Nats-Msg-Id': replayId, 'Outbox-Event-Id': failed.eventId, 'Outbox-Replay-Of': failed.eventId });
+    // The payment's events went out in commit order; the replay under its own message id, carrying the original
+    // event id for the inbox.
+    expect(eventTypes(messagesOf(messages, 'Payment', failed.orderId))).toEqual(['PaymentStarted', 'PaymentFailed', 'PaymentStarted', 'PaymentSucceeded']);
+    const orderEvents = messagesOf(messages, 'Order', failed.orderId);
+    expect(eventTypes(orderEvents)).toEqual(['OrderCreated', 'OrderCreated']);
+    expect(orderEvents[1]!.headers).toMatchObject({ 'Nats-Msg-Id': replayId, 'Outbox-Event-Id': failed.eventId, 'Outbox-Replay-Of': failed.eventId });
     expect(worker.stats()).toMatchObject({ succeeded: 1, deadLettered: 1 });
+  });
+
+  it('leaves a payment that succeeded as it is when a dead letter of its order comes after: no FAILED, no PaymentFailed', async () => {
+    // Another OrderCreated of the paid order (its own event id), given up on: the worker's dead-letter effects
+    // run, as the consumer runs them, in the dead-letter transaction.
+    const handler = new PaymentHandler({
+      pool: env.pool,
+      payments: new PaymentRepository(env.paymentsSchema),
+      gateway: env.gateway,
+      outbox: env.outbox,
+      logger: quietLogger,
+    });
+    const inbox = new Inbox({ pool: env.pool, schema: env.inboxSchema, consumer: `${CONSUMER}-late` });
+    const before = await env.payment(failed.orderId);
+    const event: InboxEvent = {
+      eventId: randomUUID(),
+      eventType: 'OrderCreated',
+      subject: `${env.ns.subjectPrefix}.Order.OrderCreated`,
+      streamSeq: undefined,
+      deliveryCount: MAX_RETRIES + 1,
+      aggregateType: 'Order',
+      aggregateId: failed.orderId,
+      partition: undefined,
+      seq: undefined,
+      payload: { orderId: failed.orderId, amount: 19.99, currency: 'EUR' },
+      headers: {},
+      replayOf: undefined,
+      correlationId: undefined,
+      traceparent: undefined,
+    };
+    const reason = 'declined (gave up after 4 attempts)';
+    const outcome = await inbox.deadLetter(event, reason, MAX_RETRIES + 1, (tx, e) => handler.onDeadLetter(tx, e, reason));
+    expect(outcome).toMatchObject({ status: 'dead_lettered' });
+    expect(before).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await env.payment(failed.orderId)).toEqual(before);
+    expect(eventTypes(await env.paymentEvents(failed.orderId))).toEqual(['PaymentStarted', 'PaymentFailed', 'PaymentStarted', 'PaymentSucceeded']);
   });
 
   it('dead-letters an OrderCreated with an invalid payload at once, without calling the gateway', async () => {
@@ -117,5 +165,8 @@ describe('payment failures', () => {
     expect(dl).toMatchObject({ attempts: 1 });
     expect(dl!.reason).toMatch(/PermanentHandlerError: OrderCreated payload is invalid \(orderId, currency\)/);
     expect(env.gateway.calls.length).toBe(before);
+    // It names no order: no payment is recorded, nothing is announced.
+    expect(await env.payment(orderId)).toBeUndefined();
+    expect(await env.paymentEvents(orderId)).toEqual([]);
   });
 });

@@ -1,14 +1,14 @@
 /**
  * The built worker as a real process (dist/main.js): exit 2 naming bad variables; kill -9 during a slow gateway
- * call and a restart leave exactly one charge and one PaymentSucceeded; the admin switch of the fake gateway,
- * /healthz, the metrics line and a graceful SIGTERM. Builds the package first (incremental).
+ * call and a restart leave exactly one charge, one PaymentStarted and one PaymentSucceeded; the admin switch of the
+ * fake gateway, /healthz, the metrics line and a graceful SIGTERM. Builds the package first (incremental).
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { Outbox } from '@outbox-relay/outbox';
-import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
 import { createTestSchema, type TestSchema, uniqueName, createTestStream, listeningPort, readStream, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { enqueueOrderCreated } from './support/order-created';
+import { messagesOf, paymentEvents, paymentRow } from './support/payment-records';
 import { workerProcessEnv } from './support/worker-process-env';
 
 const MAIN = 'services/payments/dist/main.js';
@@ -16,8 +16,6 @@ const MAIN = 'services/payments/dist/main.js';
 let db: TestSchema;
 let ns: TestStream;
 let outbox: Outbox;
-let orders: OrderRepository;
-const ordersSchema = uniqueName('payproc_or');
 const inboxSchema = uniqueName('payproc_in');
 const paymentsSchema = uniqueName('payproc_pa');
 const processes: ServiceProcess[] = [];
@@ -26,22 +24,20 @@ beforeAll(async () => {
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'services/payments'], { cwd: ROOT, stdio: 'pipe' });
   db = await createTestSchema('payproc_ob');
   ns = await createTestStream('payproc');
-  await migrateOrders({ pool: db.pool, schema: ordersSchema, outboxSchema: db.schema });
   outbox = new Outbox({ pool: db.pool, schema: db.schema });
-  orders = new OrderRepository(ordersSchema);
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all(processes.map((p) => p.stop('SIGKILL')));
   await outbox.close();
-  for (const schema of [ordersSchema, inboxSchema, paymentsSchema]) await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  for (const schema of [inboxSchema, paymentsSchema]) await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await ns.drop();
   await db.drop();
 });
 
 function startWorker(env: Record<string, string>): ServiceProcess {
   const proc = startService(MAIN, {
-    ...workerProcessEnv({ outboxSchema: db.schema, ordersSchema, inboxSchema, paymentsSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }),
+    ...workerProcessEnv({ outboxSchema: db.schema, inboxSchema, paymentsSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }),
     PAYMENTS_ACK_WAIT_MS: '2000',
     PAYMENTS_BACKOFF_MIN_MS: '100',
     PAYMENTS_METRICS_INTERVAL_MS: '300',
@@ -67,12 +63,8 @@ async function ledger(orderId: string) {
   return rows;
 }
 
-async function countOutbox(orderId: string, eventType: string): Promise<number> {
-  const { rows } = await db.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE aggregate_id = $1 AND event_type = $2`,
-    [orderId, eventType],
-  );
-  return rows[0]!.n;
+async function paymentEventTypes(orderId: string): Promise<string[]> {
+  return (await paymentEvents(db.pool, db.schema, orderId)).map((e) => e.eventType);
 }
 
 describe('payment worker process', () => {
@@ -87,42 +79,43 @@ describe('payment worker process', () => {
     expect(missing.stderr()).toMatch(/DATABASE_URL/);
   });
 
-  it('kill -9 during a slow gateway call, then restart: exactly one charge and one PaymentSucceeded', async () => {
+  it('kill -9 during a slow gateway call, then restart: exactly one charge, one PaymentStarted and one PaymentSucceeded', async () => {
     const first = startWorker({ FAKE_GATEWAY_LATENCY_MS: '1500', RELAY_INSTANCE_ID: 'payments-a' });
     await consuming(first);
-    const { order, eventId } = await outbox.transaction(async (tx) => {
-      const o = await orders.insert(tx, { id: randomUUID(), customerId: randomUUID(), amount: 30, currency: 'EUR' });
-      const [e] = await outbox.enqueue(tx, orderCreatedEvent(o));
-      return { order: o, eventId: e!.id };
-    });
+    const { orderId, eventId } = await enqueueOrderCreated(outbox, { amount: 30 });
 
     // The gateway has charged, its answer is 1.5 s away: the worker dies now, before its transaction commits.
-    await waitFor('the charge to be made', async () => (await ledger(order.id))[0]?.charge_id ?? undefined);
+    await waitFor('the charge to be made', async () => (await ledger(orderId))[0]?.charge_id ?? undefined);
     first.child.kill('SIGKILL');
     await first.exited;
-    expect(await orders.findById(db.pool, order.id)).toMatchObject({ state: 'PAYMENT_PENDING', version: 2 });
-    expect(await countOutbox(order.id, 'PaymentSucceeded')).toBe(0);
+    // The start had committed on its own; the success had not.
+    expect(await paymentRow(db.pool, paymentsSchema, orderId)).toMatchObject({ status: 'PENDING', charge_id: null, source_event_id: eventId });
+    expect(await paymentEventTypes(orderId)).toEqual(['PaymentStarted']);
     const { rows: inboxRows } = await db.pool.query(`SELECT 1 FROM "${inboxSchema}".inbox WHERE event_id = $1`, [eventId]);
     expect(inboxRows).toHaveLength(0);
 
     const second = startWorker({ FAKE_GATEWAY_LATENCY_MS: '20', RELAY_INSTANCE_ID: 'payments-b', PAYMENTS_HTTP_PORT: '0' });
     const port = await listeningPort(second, 'http listening');
     await consuming(second);
-    await waitFor('the order to be PAID after the redelivery', async () => (await orders.findById(db.pool, order.id))?.state === 'PAID', 20_000);
-    expect(await orders.findById(db.pool, order.id)).toMatchObject({ state: 'PAID', version: 3 });
-    const [charge] = await ledger(order.id);
-    expect(await ledger(order.id)).toHaveLength(1);
+    const payment = await waitFor('the payment to succeed after the redelivery', async () => {
+      const row = await paymentRow(db.pool, paymentsSchema, orderId);
+      return row?.status === 'SUCCEEDED' ? row : undefined;
+    }, 20_000);
+    const [charge] = await ledger(orderId);
+    expect(await ledger(orderId)).toHaveLength(1);
     expect(charge).toMatchObject({ calls: 2 });
-    expect(await countOutbox(order.id, 'PaymentSucceeded')).toBe(1);
-    const paidLine = second.logs.find((l) => l.msg === 'order paid' && l.orderId === order.id);
-    expect(paidLine).toMatchObject({ service: 'payments', eventId, orderId: order.id, attempt: 2, chargeReplayed: true, chargeId: charge!.charge_id, version: 3 });
+    expect(payment).toEqual({ status: 'SUCCEEDED', charge_id: charge!.charge_id, failure_reason: null, source_event_id: eventId });
+    // The redelivery found the payment pending: not announced a second time.
+    expect(await paymentEventTypes(orderId)).toEqual(['PaymentStarted', 'PaymentSucceeded']);
+    const paidLine = second.logs.find((l) => l.msg === 'payment succeeded' && l.orderId === orderId);
+    expect(paidLine).toMatchObject({ service: 'payments', eventId, orderId, attempt: 2, chargeReplayed: true, chargeId: charge!.charge_id });
 
-    // The restarted worker's relay takes over the dead one's lease and publishes the event, once.
+    // The restarted worker's relay takes over the dead one's lease and publishes the payment's events, once each.
     const published = await waitFor('PaymentSucceeded in the stream', async () => {
-      const m = (await readStream(ns.nc, ns.stream)).filter((e) => e.aggregateId === order.id);
+      const m = messagesOf(await readStream(ns.nc, ns.stream), 'Payment', orderId);
       return m.some((e) => e.eventType === 'PaymentSucceeded') ? m : undefined;
     }, 20_000);
-    expect(published.map((m) => m.eventType)).toEqual(['OrderCreated', 'PaymentSucceeded']);
+    expect(published.map((m) => m.eventType)).toEqual(['PaymentStarted', 'PaymentSucceeded']);
 
     // /healthz, the fake gateway's admin switch, the metrics line, and a graceful stop.
     const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; stats: Record<string, number> };

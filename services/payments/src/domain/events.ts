@@ -1,18 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { activeTraceHeaders, type EventHeaders, type OutboxEventInput } from '@outbox-relay/outbox';
-import { ORDER_AGGREGATE } from '@outbox-relay/orders';
 
-export const PAYMENT_SUCCEEDED = 'PaymentSucceeded';
-export const PAYMENT_FAILED = 'PaymentFailed';
-
-/** What the worker needs from an `OrderCreated` payload; anything else in it is ignored. */
+/**
+ * What the worker subscribes to: the order service's `OrderCreated`, read with a schema of its own (the fields a
+ * payment needs; anything else in the payload is ignored). The services share no code, only this contract,
+ * which `test/e2e/choreography.test.ts` checks from both sides.
+ */
+export const ORDER_EVENTS_AGGREGATE = 'Order';
+export const ORDER_CREATED_EVENT = 'OrderCreated';
 export const orderCreatedPayloadSchema = z.object({
   orderId: z.uuid(),
   amount: z.number().positive(),
   currency: z.string().regex(/^[A-Z]{3}$/),
 });
 export type OrderToPay = z.output<typeof orderCreatedPayloadSchema>;
+
+/** What the worker emits: one Payment aggregate per order (its id is the order's), so its events stay in order. */
+export const PAYMENT_AGGREGATE = 'Payment';
+export const PAYMENT_STARTED = 'PaymentStarted';
+export const PAYMENT_SUCCEEDED = 'PaymentSucceeded';
+export const PAYMENT_FAILED = 'PaymentFailed';
 
 /** Where an outgoing event came from: carried in its headers so a payment can be traced to its order request. */
 export interface Causation {
@@ -34,25 +42,26 @@ function headersOf(cause: Causation): EventHeaders {
   return headers;
 }
 
-/** Aggregate Order, so the relay publishes it after the order's OrderCreated (commit order per aggregate). */
-export function paymentSucceededEvent(order: OrderToPay, chargeId: string, cause: Causation): OutboxEventInput {
+function paymentEvent(eventType: string, order: OrderToPay, fields: Record<string, unknown>, cause: Causation): OutboxEventInput {
   return {
     id: randomUUID(),
-    aggregateType: ORDER_AGGREGATE,
+    aggregateType: PAYMENT_AGGREGATE,
     aggregateId: order.orderId,
-    eventType: PAYMENT_SUCCEEDED,
-    payload: { orderId: order.orderId, amount: order.amount, currency: order.currency, chargeId, paidAt: new Date().toISOString() },
+    eventType,
+    payload: { orderId: order.orderId, amount: order.amount, currency: order.currency, ...fields },
     headers: headersOf(cause),
   };
 }
 
+/** The worker took the order on: the order service shows it PAYMENT_PENDING while charges are tried. */
+export function paymentStartedEvent(order: OrderToPay, cause: Causation): OutboxEventInput {
+  return paymentEvent(PAYMENT_STARTED, order, { startedAt: new Date().toISOString() }, cause);
+}
+
+export function paymentSucceededEvent(order: OrderToPay, chargeId: string, cause: Causation): OutboxEventInput {
+  return paymentEvent(PAYMENT_SUCCEEDED, order, { chargeId, paidAt: new Date().toISOString() }, cause);
+}
+
 export function paymentFailedEvent(order: OrderToPay, reason: string, cause: Causation): OutboxEventInput {
-  return {
-    id: randomUUID(),
-    aggregateType: ORDER_AGGREGATE,
-    aggregateId: order.orderId,
-    eventType: PAYMENT_FAILED,
-    payload: { orderId: order.orderId, amount: order.amount, currency: order.currency, reason, failedAt: new Date().toISOString() },
-    headers: headersOf(cause),
-  };
+  return paymentEvent(PAYMENT_FAILED, order, { reason, failedAt: new Date().toISOString() }, cause);
 }

@@ -1,18 +1,16 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { ensureDurableConsumer, inboxTables, startInboxConsumer, sweepInbox, type InboxConsumer } from '@outbox-relay/inbox';
-import { ensureStream, Outbox, RetentionSweeper, SchemaError } from '@outbox-relay/outbox';
-import { ORDER_AGGREGATE, ORDER_CREATED, OrderRepository } from '@outbox-relay/orders';
+import { inboxTables, startInboxWorker } from '@outbox-relay/inbox';
+import { Outbox, SchemaError } from '@outbox-relay/outbox';
 import { PaymentRepository } from '../data/payment-repository';
+import { ORDER_CREATED_EVENT, ORDER_EVENTS_AGGREGATE } from '../domain/events';
 import type { PaymentGateway } from '../gateway/gateway';
 import { PaymentHandler } from './payment-handler';
 import { PaymentInbox } from './payment-inbox';
 
 /** Library form of the worker's settings (main builds it from the environment). */
 export interface PaymentWorkerSettings {
-  ordersSchema: string;
   inboxSchema: string;
   paymentsSchema: string;
   outboxSchema: string;
@@ -75,33 +73,19 @@ async function checkTables(pool: Pool, tables: Array<[schema: string, table: str
 
 /**
  * The payment worker on an open pool and NATS connection: consumes `<prefix>.Order.OrderCreated` through the
- * inbox (exactly once), charges through `gateway`, retries with backoff, dead-letters, and emits
- * PaymentSucceeded / PaymentFailed through the outbox in the same transactions.
+ * inbox (exactly once), charges through `gateway`, retries with backoff, dead-letters, and emits PaymentStarted,
+ * PaymentSucceeded / PaymentFailed through the outbox in the transactions that record the payment.
  */
 export async function startPaymentWorker(deps: PaymentWorkerDeps, settings: PaymentWorkerSettings): Promise<PaymentWorker> {
   const { pool, nc } = deps;
   const logger = deps.logger.child({ consumer: settings.consumerName });
-  const orders = new OrderRepository(settings.ordersSchema);
   await checkTables(pool, [
-    [settings.ordersSchema, `"${settings.ordersSchema}".orders`],
     [settings.inboxSchema, inboxTables(settings.inboxSchema).inbox],
     [settings.paymentsSchema, `"${settings.paymentsSchema}".payments`],
     [settings.outboxSchema, `"${settings.outboxSchema}".outbox`],
   ]);
 
-  const filterSubject = `${settings.subjectPrefix}.${ORDER_AGGREGATE}.${ORDER_CREATED}`;
-  const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, { name: settings.stream, subjectPrefix: settings.subjectPrefix, duplicateWindowMs: settings.duplicateWindowMs });
-  await ensureDurableConsumer(jsm, {
-    stream: settings.stream,
-    name: settings.consumerName,
-    filterSubject,
-    ackWaitMs: settings.ackWaitMs,
-    maxAckPending: settings.maxAckPending,
-    remedy: 'delete it or set another PAYMENTS_CONSUMER',
-  });
-  const consumer = await jetstream(nc).consumers.get(settings.stream, settings.consumerName);
-
+  const filterSubject = `${settings.subjectPrefix}.${ORDER_EVENTS_AGGREGATE}.${ORDER_CREATED_EVENT}`;
   const outbox = new Outbox({ pool, schema: settings.outboxSchema, maxPayloadBytes: settings.maxPayloadBytes, logger });
   const inbox = new PaymentInbox({
     pool,
@@ -111,37 +95,28 @@ export async function startPaymentWorker(deps: PaymentWorkerDeps, settings: Paym
     afterCommit: () => outbox.wake(),
     logger,
   });
-  const handler = new PaymentHandler({
+  const handler = new PaymentHandler({ pool, payments: new PaymentRepository(settings.paymentsSchema), gateway: deps.gateway, outbox, logger });
+  const running = await startInboxWorker({
     pool,
-    orders,
-    payments: new PaymentRepository(settings.paymentsSchema),
-    gateway: deps.gateway,
-    outbox,
+    nc,
     logger,
-  });
-  const running: InboxConsumer = await startInboxConsumer({
     inbox,
-    consumer,
+    inboxSchema: settings.inboxSchema,
+    stream: settings.stream,
+    subjectPrefix: settings.subjectPrefix,
+    duplicateWindowMs: settings.duplicateWindowMs,
+    filterSubject,
+    remedy: 'delete it or set another PAYMENTS_CONSUMER',
+    ackWaitMs: settings.ackWaitMs,
+    maxAckPending: settings.maxAckPending,
     handler: handler.handle,
     onDeadLetter: handler.onDeadLetter,
     maxRetries: settings.maxRetries,
     backoff: settings.backoff,
     concurrency: settings.concurrency,
-    logger,
+    retention: settings.inboxRetention,
+    onRetention: (table, rows) => deps.retention?.retentionDeleted(table, rows),
   });
-  const retention = settings.inboxRetention;
-  const sweeper = new RetentionSweeper(
-    async () => {
-      const deleted = await sweepInbox({ pool, schema: settings.inboxSchema, olderThanMs: retention.processedMs, deadLetterOlderThanMs: retention.deadLetterMs });
-      deps.retention?.retentionDeleted('inbox', deleted.inbox);
-      deps.retention?.retentionDeleted('inbox_dead_letters', deleted.deadLetters);
-      return deleted;
-    },
-    retention.intervalMs,
-    () => true,
-    logger.child({ schema: settings.inboxSchema, table: 'inbox' }),
-  );
-  sweeper.start();
   logger.info(
     { stream: settings.stream, filterSubject, gateway: deps.gateway.name, maxRetries: settings.maxRetries, backoff: settings.backoff, ackWaitMs: settings.ackWaitMs },
     'payment worker consuming',
@@ -155,10 +130,7 @@ export async function startPaymentWorker(deps: PaymentWorkerDeps, settings: Paym
     stats: () => ({ ...running.stats(), ...inbox.counters }),
     stop() {
       stopping ??= (async () => {
-        await sweeper.stop();
         await running.stop();
-        // Acks are fire-and-forget publishes; make sure the server has them before the connection closes.
-        if (!nc.isClosed()) await nc.flush().catch(() => undefined);
         await outbox.close();
         logger.info({ stats: { ...running.stats(), ...inbox.counters } }, 'payment worker stopped');
       })();

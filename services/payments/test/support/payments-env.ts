@@ -3,7 +3,6 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { Pool } from 'pg';
 import { inboxTables } from '@outbox-relay/inbox';
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
-import { migrateOrders, OrderRepository, orderCreatedEvent, type Order } from '@outbox-relay/orders';
 import {
   FakePaymentGateway,
   migratePayments,
@@ -16,6 +15,8 @@ import {
   type PaymentWorkerSettings,
 } from '@outbox-relay/payments';
 import { createTestSchema, type TestSchema, uniqueName, createTestStream, type TestStream, makeRelay, quietLogger } from '@outbox-relay/test-support';
+import { enqueueOrderCreated, type OrderToPublish } from './order-created';
+import { paymentEvents, paymentRow, type PaymentEvent, type PaymentRow } from './payment-records';
 
 /** A gateway wrapper that remembers when each call started and how it ended. */
 export class RecordingGateway implements PaymentGateway {
@@ -41,21 +42,22 @@ export interface PaymentsTestEnv {
   ns: TestStream;
   pool: Pool;
   outboxSchema: string;
-  ordersSchema: string;
   inboxSchema: string;
   paymentsSchema: string;
-  orders: OrderRepository;
   outbox: Outbox;
   fake: FakePaymentGateway;
   gateway: RecordingGateway;
   relay: OutboxRelay;
   settings(overrides?: Partial<PaymentWorkerSettings>): PaymentWorkerSettings;
   startWorker(overrides?: Partial<PaymentWorkerSettings>): Promise<PaymentWorker>;
-  /** Inserts an order and its OrderCreated event in one transaction, as the order service does. */
-  createOrder(): Promise<{ order: Order; eventId: string }>;
-  order(id: string): Promise<Order>;
-  /** Outbox rows (published or not) of one aggregate and type. */
-  outboxEvents(orderId: string, eventType: string): Promise<Array<{ id: string; payload: Record<string, unknown>; headers: Record<string, string> }>>;
+  /**
+   * Enqueues an OrderCreated (19.99 EUR, correlation id `corr-<first 8 of the order id>` unless told otherwise),
+   * as the order service does when an order is placed; the env's relay publishes it.
+   */
+  publishOrderCreated(order?: OrderToPublish): Promise<{ orderId: string; eventId: string }>;
+  payment(orderId: string): Promise<PaymentRow | undefined>;
+  /** The events the worker enqueued for the order (aggregate Payment), in commit order. */
+  paymentEvents(orderId: string): Promise<PaymentEvent[]>;
   deadLetters(eventId: string): Promise<Array<{ id: string; attempts: number; reason: string; resolved_at: Date | null; payload: Record<string, unknown> }>>;
   inboxRow(eventId: string, consumer?: string): Promise<{ outcome: string } | undefined>;
   /** The documented replay of a consumer dead letter: inbox row deleted, dead letter resolved, replay enqueued. */
@@ -69,12 +71,9 @@ export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partia
   const db = await createTestSchema(`${prefix}_ob`, { max: 20 });
   const ns = await createTestStream(prefix);
   const { pool } = db;
-  const ordersSchema = uniqueName(`${prefix}_or`);
   const inboxSchema = uniqueName(`${prefix}_in`);
   const paymentsSchema = uniqueName(`${prefix}_pa`);
-  await migrateOrders({ pool, schema: ordersSchema, outboxSchema: db.schema });
   await migratePayments({ pool, outboxSchema: db.schema, inboxSchema, paymentsSchema, fakeGateway: true });
-  const orders = new OrderRepository(ordersSchema);
   const outbox = new Outbox({ pool, schema: db.schema });
   const fake = new FakePaymentGateway({ pool, schema: paymentsSchema, settings: { successRate: 1, latencyMs: 0, failing: false, ...fakeSettings } });
   const gateway = new RecordingGateway(fake);
@@ -84,7 +83,6 @@ export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partia
   const t = inboxTables(inboxSchema);
 
   const settings = (overrides: Partial<PaymentWorkerSettings> = {}): PaymentWorkerSettings => ({
-    ordersSchema,
     inboxSchema,
     paymentsSchema,
     outboxSchema: db.schema,
@@ -107,10 +105,8 @@ export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partia
     ns,
     pool,
     outboxSchema: db.schema,
-    ordersSchema,
     inboxSchema,
     paymentsSchema,
-    orders,
     outbox,
     fake,
     gateway,
@@ -121,25 +117,12 @@ export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partia
       workers.push(worker);
       return worker;
     },
-    async createOrder() {
-      return outbox.transaction(async (tx) => {
-        const order = await orders.insert(tx, { id: randomUUID(), customerId: randomUUID(), amount: 19.99, currency: 'EUR' });
-        const [event] = await outbox.enqueue(tx, orderCreatedEvent(order, { correlationId: `corr-${order.id.slice(0, 8)}` }));
-        return { order, eventId: event!.id };
-      });
+    async publishOrderCreated(order = {}) {
+      const orderId = order.orderId ?? randomUUID();
+      return enqueueOrderCreated(outbox, { correlationId: `corr-${orderId.slice(0, 8)}`, ...order, orderId });
     },
-    async order(id) {
-      const order = await orders.findById(pool, id);
-      if (!order) throw new Error(`order ${id} not found`);
-      return order;
-    },
-    async outboxEvents(orderId, eventType) {
-      const { rows } = await pool.query(
-        `SELECT id::text, payload, headers FROM "${db.schema}".outbox WHERE aggregate_id = $1 AND event_type = $2 ORDER BY seq`,
-        [orderId, eventType],
-      );
-      return rows;
-    },
+    payment: (orderId) => paymentRow(pool, paymentsSchema, orderId),
+    paymentEvents: (orderId) => paymentEvents(pool, db.schema, orderId),
     async deadLetters(eventId) {
       const { rows } = await pool.query(
         `SELECT id::text, attempts, reason, resolved_at, payload FROM ${t.deadLetters} WHERE consumer = $1 AND event_id = $2 ORDER BY id`,
@@ -176,7 +159,7 @@ export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partia
       await outbox.close();
       const jsm = await jetstreamManager(ns.nc);
       await jsm.consumers.delete(ns.stream, CONSUMER).catch(() => undefined);
-      for (const schema of [ordersSchema, inboxSchema, paymentsSchema]) await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      for (const schema of [inboxSchema, paymentsSchema]) await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await ns.drop();
       await db.drop();
     },

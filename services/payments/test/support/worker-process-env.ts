@@ -3,7 +3,6 @@ import { TEST_DATABASE_URL, TEST_NATS_URL } from '@outbox-relay/test-support';
 /** Where a payment worker process under test keeps and finds its data. */
 export interface WorkerSchemas {
   outboxSchema: string;
-  ordersSchema: string;
   inboxSchema: string;
   paymentsSchema: string;
   stream: string;
@@ -19,7 +18,6 @@ export function workerProcessEnv(s: WorkerSchemas): Record<string, string> {
     DATABASE_URL: TEST_DATABASE_URL,
     NATS_URL: TEST_NATS_URL,
     OUTBOX_SCHEMA: s.outboxSchema,
-    ORDERS_SCHEMA: s.ordersSchema,
     INBOX_SCHEMA: s.inboxSchema,
     PAYMENTS_SCHEMA: s.paymentsSchema,
     OUTBOX_STREAM: s.stream,
