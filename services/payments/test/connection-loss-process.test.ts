@@ -6,13 +6,10 @@
  * used up), the redelivery finds the charge already made, and the order is paid exactly once.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Outbox } from '@outbox-relay/outbox';
 import { migrateOrders, orderCreatedEvent, OrderRepository } from '@outbox-relay/orders';
-import { createTestSchema, type TestSchema, uniqueName, createTestStream, readStream, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, readStream, waitFor, type TestStream, REGISTER_TS, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { workerProcessEnv } from './support/worker-process-env';
-
-const REGISTER_TS = path.join(ROOT, 'services', 'orders', 'test', 'support', 'register-ts.cjs');
 
 let db: TestSchema;
 let ns: TestStream;

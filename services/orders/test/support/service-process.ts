@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { REGISTER_TS } from '@outbox-relay/test-support';
 
 const MAIN = path.resolve(__dirname, '..', '..', 'src', 'main.ts');
-const REGISTER = path.resolve(__dirname, 'register-ts.cjs');
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 
@@ -17,7 +17,7 @@ export class OrdersProcess {
   private waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['-r', REGISTER, MAIN], {
+    this.child = spawn(process.execPath, ['-r', REGISTER_TS, MAIN], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

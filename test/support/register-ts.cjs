@@ -1,5 +1,6 @@
-// Lets a child `node` process run the service's TypeScript sources directly, as jest does for the tests:
-//   node -r services/orders/test/support/register-ts.cjs services/orders/src/main.ts
+// Lets a `node` process run the repository's TypeScript directly, as jest does for the tests: a service's sources
+// in a test's child process, the chaos drill, the demos and the benchmark (scripts/), e.g.
+//   node -r ./test/support/register-ts.cjs services/orders/src/main.ts
 // .ts files are compiled with swc; `@outbox-relay/<pkg>` resolves to services/<pkg>/src/mod.ts (`/internal` to
 // src/internal.ts), `@outbox-relay/test-support` to test/support/mod.ts.
 const fs = require('node:fs');
@@ -7,7 +8,7 @@ const path = require('node:path');
 const Module = require('node:module');
 const { transformSync } = require('@swc/core');
 
-const root = path.resolve(__dirname, '..', '..', '..', '..');
+const root = path.resolve(__dirname, '..', '..');
 
 require.extensions['.ts'] = (module, filename) => {
   const { code } = transformSync(fs.readFileSync(filename, 'utf8'), {
