@@ -1,7 +1,7 @@
 /**
- * The local demo (`make demo-local`) end to end: the script (TypeScript, through the loader) runs against this machine's Postgres and NATS
- * (its own schemas and stream), must exit 0 with every check passed and a measured failover, and must leave
- * nothing behind.
+ * The local demo (`make demo-local`) end to end: the script (TypeScript, through the loader) runs against this
+ * machine's Postgres and NATS (its own schemas and stream), must exit 0 with every check passed and a measured
+ * failover, and must leave nothing behind.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
