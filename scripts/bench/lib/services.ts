@@ -1,6 +1,26 @@
 // The product's own processes (built dist), configured on this run's schemas and streams.
-import { freePort, startNode, waitHttpOk } from './processes.mjs';
-import { dropSchemaLater, schemaName } from './resources.mjs';
+import { outboxTables } from '@outbox-relay/outbox';
+import { freePort } from '@outbox-relay/test-support';
+import type { NodeProcess } from '../../lib/node-process';
+import type { BenchContext } from './context';
+import { startNode, waitHttpOk } from './processes';
+import { dropSchemaLater, schemaName, type RunStream } from './resources';
+
+export interface OrdersService {
+  proc: NodeProcess;
+  url: string;
+  port: number;
+  ordersSchema: string;
+  outboxSchema: string;
+}
+
+export interface OrdersServiceOptions {
+  relay: boolean;
+  stream?: Pick<RunStream, 'stream' | 'subjectPrefix'>;
+  env?: Record<string, string>;
+  replicaOf?: OrdersService | null;
+  name?: string;
+}
 
 /**
  * services/orders/dist/main.js on fresh schemas `<tag>_<suffix>_or` / `_ob` (migrated at start-up).
@@ -8,7 +28,8 @@ import { dropSchemaLater, schemaName } from './resources.mjs';
  * schemas, as a Deployment with more replicas would. LOG_LEVEL is warn unless --log-level says otherwise: at info the service writes one
  * access-log line per request, and the benchmark measures the service, not its log pipe.
  */
-export async function startOrdersService(ctx, suffix, { relay, stream, env = {}, replicaOf = null, name = `orders-${suffix}` }) {
+export async function startOrdersService(ctx: BenchContext, suffix: string, options: OrdersServiceOptions): Promise<OrdersService> {
+  const { relay, stream, env = {}, replicaOf = null, name = `orders-${suffix}` } = options;
   // A replica shares the schemas of the service it replicates (its migration at start-up finds nothing to do).
   const ordersSchema = replicaOf?.ordersSchema ?? schemaName(ctx, `${suffix}_or`);
   const outboxSchema = replicaOf?.outboxSchema ?? schemaName(ctx, `${suffix}_ob`);
@@ -26,7 +47,7 @@ export async function startOrdersService(ctx, suffix, { relay, stream, env = {},
     OUTBOX_MIGRATE: 'true',
     ORDERS_RELAY_ENABLED: relay ? 'true' : 'false',
     ...(stream ? { OUTBOX_STREAM: stream.stream, OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix } : {}),
-    LOG_LEVEL: ctx.childLogLevel ?? 'warn',
+    LOG_LEVEL: ctx.childLogLevel,
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;
@@ -34,8 +55,20 @@ export async function startOrdersService(ctx, suffix, { relay, stream, env = {},
   return { proc, url, port, ordersSchema, outboxSchema };
 }
 
+export interface RelayProcess {
+  proc: NodeProcess;
+  url: string;
+  port: number;
+  instanceId: string;
+  name: string;
+}
+
 /** services/relay/dist/main.js on an existing outbox schema, with a fixed instance id (the lease holder name). */
-export async function startRelayProcess(ctx, name, { schema, stream, env = {} }) {
+export async function startRelayProcess(
+  ctx: BenchContext,
+  name: string,
+  { schema, stream, env = {} }: { schema: string; stream: Pick<RunStream, 'stream' | 'subjectPrefix'>; env?: Record<string, string> },
+): Promise<RelayProcess> {
   const port = await freePort();
   const instanceId = `${ctx.tag}-${name}`;
   const proc = startNode(ctx, name, 'services/relay/dist/main.js', {
@@ -46,7 +79,7 @@ export async function startRelayProcess(ctx, name, { schema, stream, env = {} })
     OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix,
     RELAY_HTTP_PORT: String(port),
     RELAY_INSTANCE_ID: instanceId,
-    LOG_LEVEL: ctx.childLogLevel ?? 'warn',
+    LOG_LEVEL: ctx.childLogLevel,
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;
@@ -54,15 +87,26 @@ export async function startRelayProcess(ctx, name, { schema, stream, env = {} })
   return { proc, url, port, instanceId, name };
 }
 
+/** A partition's lease row; times as epoch milliseconds (database clock). */
+export interface Lease {
+  holder: string | null;
+  epoch: number;
+  acquired_ms: number;
+  valid: boolean;
+  published_total: number;
+  last_published_ms: number | null;
+}
+
 /** The lease row of `partition`: holder, epoch, and times as epoch milliseconds (database clock). */
-export async function leaseOf(ctx, schema, partition = 0) {
-  const { rows } = await ctx.pool.query(
+export async function leaseOf(ctx: BenchContext, schema: string, partition = 0): Promise<Lease> {
+  const { rows } = await ctx.pool.query<Omit<Lease, 'acquired_ms' | 'last_published_ms'> & { acquired_ms: string; last_published_ms: string | null }>(
     `SELECT holder, epoch::int AS epoch, extract(epoch FROM acquired_at) * 1000 AS acquired_ms,
             expires_at > now() AS valid, published_total::int AS published_total,
             extract(epoch FROM last_published_at) * 1000 AS last_published_ms
-       FROM "${schema}".outbox_partitions WHERE partition = $1`,
+       FROM ${outboxTables(schema).partitions} WHERE partition = $1`,
     [partition],
   );
   const row = rows[0];
-  return row && { ...row, acquired_ms: Number(row.acquired_ms), last_published_ms: row.last_published_ms === null ? null : Number(row.last_published_ms) };
+  if (!row) throw new Error(`no lease row for partition ${partition} in ${schema}`);
+  return { ...row, acquired_ms: Number(row.acquired_ms), last_published_ms: row.last_published_ms === null ? null : Number(row.last_published_ms) };
 }

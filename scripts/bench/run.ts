@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `npm run bench`: the project's benchmark. Measures, in ONE run against the same Postgres and NATS, the raw limits
 // of this machine and the product's figures, and sets each figure against its raw limit and DESIGN.md's target:
 //   tx        (1) order + outbox row per transaction with plain pg, 8 and 32 connections
@@ -13,24 +12,26 @@
 // removed at the end, also on failure and Ctrl-C. See --help.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { cleanupAll, installProcessHandlers, isCleaningUp } from './lib/cleanup.mjs';
-import { machineInfo, openContext, ROOT } from './lib/context.mjs';
-import { summarizeProfile } from './lib/cpu-profile.mjs';
-import { HELP, parseArgs, selectSteps, UsageError } from './lib/options.mjs';
-import { buildRows, markdownTable, textTable, writeGeneratedSection } from './lib/report.mjs';
-import { checkpoint } from './lib/resources.mjs';
-import { rawTransactions } from './steps/raw-transactions.mjs';
-import { rawPublish } from './steps/raw-publish.mjs';
-import { httpOrders } from './steps/http-orders.mjs';
-import { relayDrain } from './steps/relay-drain.mjs';
-import { e2eLatency } from './steps/e2e-latency.mjs';
-import { failover } from './steps/failover.mjs';
-import { scaleOut } from './steps/scale-out.mjs';
+import { cleanupAll, errorMessage, installProcessHandlers, runScript, type Log } from '../lib/cleanup';
+import { machineInfo, openContext, ROOT, type BenchContext, type MachineInfo } from './lib/context';
+import { summarizeProfile } from './lib/cpu-profile';
+import { HELP, parseBenchArgs, runSettings, selectSteps, UsageError, type BenchArgs, type StepName } from './lib/options';
+import { markdownTable, textTable, writeGeneratedSection, type Row } from './lib/report';
+import { buildRows } from './lib/report-rows';
+import { checkpoint } from './lib/resources';
+import type { StepResults, Steps } from './lib/step-results';
+import { e2eLatency } from './steps/e2e-latency';
+import { failover } from './steps/failover';
+import { httpOrders } from './steps/http-orders';
+import { rawPublish } from './steps/raw-publish';
+import { rawTransactions } from './steps/raw-transactions';
+import { relayDrain } from './steps/relay-drain';
+import { scaleOut } from './steps/scale-out';
 
-const STEPS = { tx: rawTransactions, publish: rawPublish, http: httpOrders, drain: relayDrain, e2e: e2eLatency, failover, scale: scaleOut };
+const STEPS: Steps = { tx: rawTransactions, publish: rawPublish, http: httpOrders, drain: relayDrain, e2e: e2eLatency, failover, scale: scaleOut };
 
-function generatedBody(ctx, m, rows, steps) {
-  const command = `node scripts/bench/run.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
+function generatedBody(ctx: BenchContext, m: MachineInfo, rows: Row[], steps: StepName[]): string {
+  const command = `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   return `## Benchmark results (generated)
 
 \`${command}\` on ${m.date}${ctx.quick ? ' — **--quick smoke run: sizes too small to be representative**' : ''}.
@@ -57,37 +58,55 @@ benchmark process receives the event.
 (7) VmRSS of the relay process of (4), sampled every 100 ms.`;
 }
 
-async function main() {
-  const log = (line = '') => process.stdout.write(`${line}\n`);
-  let args;
+/** Runs one step into `results` (a generic function, so each step's figures land under its own name). */
+async function runStep<K extends StepName>(ctx: BenchContext, name: K, results: StepResults): Promise<boolean> {
   try {
-    args = parseArgs(process.argv.slice(2));
+    await checkpoint(ctx);
+    results.figures[name] = await STEPS[name](ctx);
+    return true;
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`bench: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
+    results.errors[name] = errorMessage(error);
+    ctx.log(`  FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return false;
   }
+}
+
+function parseOrExit(argv: string[]): BenchArgs {
+  try {
+    return parseBenchArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`bench: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<number> {
+  const log: Log = (line = '') => process.stdout.write(`${line}\n`);
+  const args = parseOrExit(process.argv.slice(2));
   if (args.help) {
     log(HELP);
     return 0;
   }
-  installProcessHandlers(log);
+  installProcessHandlers(log, 'cleaning up what the benchmark created...');
   const steps = selectSteps(args, log);
-  let ctx;
+  const settings = runSettings(args);
+  let ctx: BenchContext;
   try {
-    ctx = await openContext({ quick: args.quick, cpuProf: args.cpuProf, log });
+    ctx = await openContext(log, 'bench', {
+      quick: args.quick,
+      cpuProf: args.cpuProf,
+      events: settings.events,
+      batchSize: args.batch,
+      analyzeBacklog: args.analyze,
+      childLogLevel: settings.childLogLevel,
+      repeats: settings.repeats,
+    });
   } catch (error) {
-    process.stderr.write(`bench: ${error.message}\n`);
+    process.stderr.write(`bench: ${errorMessage(error)}\n`);
     await cleanupAll();
     return 1;
   }
-  ctx.sizes = { events: args.events ?? (args.quick ? 20_000 : 200_000) };
-  ctx.batchSize = args.batch;
-  ctx.analyzeBacklog = args.analyze;
-  ctx.childLogLevel = args.logLevel ?? 'warn';
-  ctx.repeats = args.repeat ?? (args.quick ? 1 : 3);
   const { runDir, tag } = ctx;
   const m = await machineInfo(ctx);
   log(
@@ -96,26 +115,18 @@ async function main() {
   );
   log(`steps: ${steps.join(', ')}; child logs in ${runDir}`);
 
-  const results = {};
+  const results: StepResults = { figures: {}, errors: {} };
   let failed = false;
   for (const name of steps) {
     log(`\n[${name}]`);
     const started = performance.now();
-    try {
-      await checkpoint(ctx);
-      results[name] = await STEPS[name](ctx);
-    } catch (error) {
-      failed = true;
-      results[name] = { error: error.message };
-      log(`  FAILED: ${error.stack ?? error.message}`);
-    }
+    if (!(await runStep(ctx, name, results))) failed = true;
     log(`  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
 
   const rows = buildRows(results);
   log(`\n${textTable(rows)}\n`);
-  const write = args.write ?? (!args.quick && !args.only);
-  if (write) {
+  if (settings.write) {
     const out = path.resolve(ROOT, args.out);
     writeGeneratedSection(out, generatedBody(ctx, m, rows, steps));
     log(`table written to ${path.relative(process.cwd(), out) || out}`);
@@ -127,7 +138,7 @@ async function main() {
     const dir = path.join(runDir, 'profiles');
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
     for (const file of files) log(`\n${summarizeProfile(path.join(dir, file), 15)}`);
-    log(`\nCPU profiles kept in ${dir} (open in Chrome DevTools, or: node scripts/bench/profile-summary.mjs <file>)`);
+    log(`\nCPU profiles kept in ${dir} (open in Chrome DevTools, or: node -r ./test/support/register-ts.cjs scripts/bench/profile-summary.ts <file>)`);
   }
   if (failed) log(`some steps failed; child logs kept in ${runDir}`);
   else if (args.logLevel) log(`child logs (LOG_LEVEL=${args.logLevel}) kept in ${runDir}`);
@@ -135,13 +146,4 @@ async function main() {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (error) => {
-    // After Ctrl-C the clean-up removes what running steps still use; the signal handler exits.
-    if (isCleaningUp()) return;
-    process.stderr.write(`bench: ${error.stack ?? error.message}\n`);
-    await cleanupAll();
-    process.exit(1);
-  },
-);
+runScript('bench', main);

@@ -6,14 +6,25 @@
 // commit to the last mark (database clock): neither process start-up, rebalancing nor the fill is in the figure.
 // Hand-over pause: for each partition whose epoch changed after the extra relay joined, the time between the last
 // event published under the old epoch and the first under the new one (outbox rows' published_at, database clock).
-import { dropSchemaLater, pendingCount, schemaName, streamFor } from '../lib/resources.mjs';
-import { startRelayProcess } from '../lib/services.mjs';
-import { sleep, summarize } from '../lib/stats.mjs';
-import { orderCreatedEvent } from '../lib/events.mjs';
+import { migrateOutbox, Outbox, outboxTables } from '@outbox-relay/outbox';
+import type { BenchContext } from '../lib/context';
+import { orderCreatedEvent } from '../lib/events';
+import { dropSchemaLater, pendingCount, schemaName, streamFor } from '../lib/resources';
+import { startRelayProcess, type RelayProcess } from '../lib/services';
+import { sleep, summarize, type Summary } from '../lib/stats';
+
+const PARTITIONS = 8;
+const REPLICAS = [1, 2, 4];
+
+export interface ScaleOutFigures {
+  partitions: number;
+  runs: Array<{ replicas: number; rate: number }>;
+  handOver: { balancedMs: number; moved: number; pauses: Summary };
+}
 
 /** Commits `n` events in one transaction (1000 per INSERT); returns the commit time on the database clock. */
-async function commitBacklog(ctx, schema, n) {
-  const outbox = new ctx.outboxLib.Outbox({ pool: ctx.pool, schema, serializeAggregates: false });
+async function commitBacklog(ctx: BenchContext, schema: string, n: number): Promise<number> {
+  const outbox = new Outbox({ pool: ctx.pool, schema, serializeAggregates: false });
   try {
     await outbox.transaction(async (tx) => {
       for (let i = 0; i < n; i += 1000) await outbox.enqueue(tx, Array.from({ length: Math.min(1000, n - i) }, () => orderCreatedEvent()));
@@ -21,24 +32,30 @@ async function commitBacklog(ctx, schema, n) {
   } finally {
     await outbox.close();
   }
-  const { rows } = await ctx.pool.query('SELECT extract(epoch FROM now()) * 1000 AS ms');
+  const { rows } = await ctx.pool.query<{ ms: string }>('SELECT extract(epoch FROM now()) * 1000 AS ms');
   // Autovacuum (off on the development machine) would analyze a table that just grew this much; without
   // statistics the relay's reads fall back to a bitmap scan plus sort of every pending row.
-  await ctx.pool.query(`ANALYZE "${schema}".outbox`);
-  return Number(rows[0].ms);
+  await ctx.pool.query(`ANALYZE ${outboxTables(schema).outbox}`);
+  return Number(rows[0]!.ms);
 }
 
-const PARTITIONS = 8;
-const REPLICAS = [1, 2, 4];
+interface PartitionRow {
+  partition: number;
+  holder: string | null;
+  epoch: number;
+  total: string;
+  last_ms: string | null;
+  now_ms: string;
+}
 
-async function groupState(ctx, schema) {
-  const { rows } = await ctx.pool.query(
+async function groupState(ctx: BenchContext, schema: string) {
+  const { rows } = await ctx.pool.query<PartitionRow>(
     `SELECT partition, CASE WHEN expires_at > now() THEN holder END AS holder, epoch::int AS epoch,
             published_total::bigint AS total, extract(epoch FROM last_published_at) * 1000 AS last_ms,
             extract(epoch FROM now()) * 1000 AS now_ms
-       FROM "${schema}".outbox_partitions ORDER BY partition`,
+       FROM ${outboxTables(schema).partitions} ORDER BY partition`,
   );
-  const per = new Map();
+  const per = new Map<string, number>();
   for (const r of rows) if (r.holder) per.set(r.holder, (per.get(r.holder) ?? 0) + 1);
   const counts = [...per.values()];
   return {
@@ -51,14 +68,14 @@ async function groupState(ctx, schema) {
   };
 }
 
-async function prepare(ctx, suffix) {
+async function prepare(ctx: BenchContext, suffix: string) {
   const schema = schemaName(ctx, suffix);
   dropSchemaLater(ctx, schema);
-  await ctx.outboxLib.migrateOutbox({ pool: ctx.pool, schema, partitions: PARTITIONS });
+  await migrateOutbox({ pool: ctx.pool, schema, partitions: PARTITIONS });
   return { schema, stream: streamFor(ctx, suffix) };
 }
 
-async function balanced(ctx, schema, replicas, what) {
+async function balanced(ctx: BenchContext, schema: string, replicas: number, what: string) {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const state = await groupState(ctx, schema);
@@ -68,13 +85,13 @@ async function balanced(ctx, schema, replicas, what) {
   }
 }
 
-async function drained(ctx, schema, n, what) {
+async function drained(ctx: BenchContext, schema: string, n: number, what: string) {
   const deadline = Date.now() + Math.max(60_000, n * 2);
   for (;;) {
     const state = await groupState(ctx, schema);
     if (state.total >= n) return state;
     if (Date.now() > deadline) {
-      const pending = await ctx.pool.query(`SELECT partition, count(*)::int AS n FROM "${schema}".outbox WHERE published_at IS NULL GROUP BY 1 ORDER BY 1`);
+      const pending = await ctx.pool.query(`SELECT partition, count(*)::int AS n FROM ${outboxTables(schema).outbox} WHERE published_at IS NULL GROUP BY 1 ORDER BY 1`);
       throw new Error(
         `${what}: ${state.total} of ${n} published before the deadline; leases ${JSON.stringify(state.rows.map((r) => [r.partition, r.holder, r.epoch, Number(r.total)]))}; pending ${JSON.stringify(pending.rows)}`,
       );
@@ -83,9 +100,9 @@ async function drained(ctx, schema, n, what) {
   }
 }
 
-async function drainWith(ctx, replicas, n) {
+async function drainWith(ctx: BenchContext, replicas: number, n: number) {
   const { schema, stream } = await prepare(ctx, `scale${replicas}`);
-  const relays = [];
+  const relays: RelayProcess[] = [];
   try {
     for (let i = 0; i < replicas; i++) relays.push(await startRelayProcess(ctx, `scale${replicas}-${i}`, { schema, stream }));
     await balanced(ctx, schema, replicas, `${replicas} relays`);
@@ -102,9 +119,10 @@ async function drainWith(ctx, replicas, n) {
   }
 }
 
-async function handOverPause(ctx, n) {
+async function handOverPause(ctx: BenchContext, n: number): Promise<ScaleOutFigures['handOver']> {
   const { schema, stream } = await prepare(ctx, 'rebalance');
-  const relays = [];
+  const relays: RelayProcess[] = [];
+  const outbox = outboxTables(schema).outbox;
   try {
     for (let i = 0; i < 3; i++) relays.push(await startRelayProcess(ctx, `rebalance-${i}`, { schema, stream }));
     await balanced(ctx, schema, 3, 'rebalance');
@@ -118,17 +136,18 @@ async function handOverPause(ctx, n) {
     const balancedMs = state.nowMs - joinedMs;
     const moved = state.rows.filter((r) => r.epoch !== epochsBefore.get(r.partition)).map((r) => ({ partition: r.partition, from: epochsBefore.get(r.partition), to: r.epoch }));
     await drained(ctx, schema, n, 'rebalance');
-    const pauses = [];
+    const pauses: number[] = [];
     for (const m of moved) {
-      const { rows } = await ctx.pool.query(
-        `SELECT extract(epoch FROM (SELECT min(published_at) FROM "${schema}".outbox WHERE partition = $1 AND published_epoch = $3)
-                                 - (SELECT max(published_at) FROM "${schema}".outbox WHERE partition = $1 AND published_epoch = $2)) * 1000 AS pause_ms`,
+      const { rows } = await ctx.pool.query<{ pause_ms: string | null }>(
+        `SELECT extract(epoch FROM (SELECT min(published_at) FROM ${outbox} WHERE partition = $1 AND published_epoch = $3)
+                                 - (SELECT max(published_at) FROM ${outbox} WHERE partition = $1 AND published_epoch = $2)) * 1000 AS pause_ms`,
         [m.partition, m.from, m.to],
       );
-      if (rows[0].pause_ms !== null) pauses.push(Number(rows[0].pause_ms));
+      const pause = rows[0]?.pause_ms;
+      if (pause !== null && pause !== undefined) pauses.push(Number(pause));
     }
     const summary = summarize(pauses);
-    ctx.log(`  a 4th relay joined 3 while draining: balanced again after ${Math.round(balancedMs)} ms; ${moved.length} partition(s) moved, publishing pause per moved partition p50 ${summary.p50?.toFixed(0)} ms, max ${summary.max?.toFixed(0)} ms`);
+    ctx.log(`  a 4th relay joined 3 while draining: balanced again after ${Math.round(balancedMs)} ms; ${moved.length} partition(s) moved, publishing pause per moved partition p50 ${summary.p50.toFixed(0)} ms, max ${summary.max.toFixed(0)} ms`);
     return { balancedMs, moved: moved.length, pauses: summary };
   } finally {
     for (const r of relays) await r.proc.remove();
@@ -136,10 +155,10 @@ async function handOverPause(ctx, n) {
   }
 }
 
-export async function scaleOut(ctx) {
-  const n = ctx.sizes.events;
-  const runs = [];
-  for (const replicas of ctx.scaleReplicas ?? REPLICAS) runs.push(await drainWith(ctx, replicas, n));
+export async function scaleOut(ctx: BenchContext): Promise<ScaleOutFigures> {
+  const n = ctx.events;
+  const runs: ScaleOutFigures['runs'] = [];
+  for (const replicas of REPLICAS) runs.push(await drainWith(ctx, replicas, n));
   const handOver = await handOverPause(ctx, 3 * n);
   return { partitions: PARTITIONS, runs, handOver };
 }

@@ -16,20 +16,28 @@
 //   received    when the consumer callback ran in this process (performance.timeOrigin + performance.now()).
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { streamFor } from '../lib/resources.mjs';
-import { measureCpu } from '../lib/processes.mjs';
-import { startOrdersService, startRelayProcess } from '../lib/services.mjs';
-import { sleep, summarize, waitFor, wallMs } from '../lib/stats.mjs';
+import { ensureStream, outboxTables } from '@outbox-relay/outbox';
+import { getJson, waitFor } from '@outbox-relay/test-support';
+import type { BenchContext } from '../lib/context';
+import { measureCpu } from '../lib/processes';
+import { streamFor } from '../lib/resources';
+import { startOrdersService, startRelayProcess } from '../lib/services';
+import { sleep, summarize, wallMs, type Summary } from '../lib/stats';
 
 const RATE = 1000;
 const MAX_IN_FLIGHT = 2000;
 
-function post(agent, url, body) {
+interface SentOrder {
+  phase: 'warmup' | 'measured';
+  answered: number;
+}
+
+function post(agent: http.Agent, url: string, body: string): Promise<{ status: number | undefined; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
+      res.on('data', (chunk: string) => (text += chunk));
       res.on('end', () => resolve({ status: res.statusCode, body: text }));
     });
     req.on('error', reject);
@@ -37,15 +45,15 @@ function post(agent, url, body) {
   });
 }
 
-/** Sends `rate` requests per second for `seconds`, on schedule; returns per-order answer times. */
-async function openLoop(agent, url, rate, seconds, orders, phase) {
+/** Sends `rate` requests per second for `seconds`, on schedule; records per-order answer times in `orders`. */
+async function openLoop(agent: http.Agent, url: string, rate: number, seconds: number, orders: Map<string, SentOrder>, phase: SentOrder['phase']) {
   const total = Math.round(rate * seconds);
   const started = performance.now();
   let sent = 0;
   let inFlight = 0;
   let maxBehind = 0;
   let failures = 0;
-  const pending = [];
+  const pending: Array<Promise<void>> = [];
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
     maxBehind = Math.max(maxBehind, due - sent);
@@ -61,9 +69,9 @@ async function openLoop(agent, url, rate, seconds, orders, phase) {
               failures++;
               return;
             }
-            orders.set(JSON.parse(text).orderId, { phase, answered: wallMs() });
-          }, () => failures++)
-          .finally(() => inFlight--),
+            orders.set((JSON.parse(text) as { orderId: string }).orderId, { phase, answered: wallMs() });
+          }, () => void failures++)
+          .finally(() => void inFlight--),
       );
     }
     await sleep(1);
@@ -73,40 +81,59 @@ async function openLoop(agent, url, rate, seconds, orders, phase) {
   return { sent, sendSeconds, seconds: (performance.now() - started) / 1000, maxBehind, failures };
 }
 
-export async function e2eLatency(ctx) {
+export interface E2eFigures {
+  embeddedRelay: boolean;
+  rate: number;
+  seconds: number;
+  sentRate: number;
+  completedRate: number;
+  maxBehind: number;
+  serviceCpu: number;
+  created: number;
+  failures: number;
+  missing: number;
+  fromCreated: Summary;
+  fromAnswered: Summary;
+  relayPart: Summary;
+  deliveryPart: Summary;
+  writePart: Summary;
+}
+
+export interface E2eLatencyFigures extends E2eFigures {
+  /** The same with the relay embedded in the order service. */
+  embedded: E2eFigures;
+}
+
+export async function e2eLatency(ctx: BenchContext): Promise<E2eLatencyFigures> {
   ctx.log('  relay as its own process (as the operator runs it; the order service with ORDERS_RELAY_ENABLED=false):');
   const figures = await measure(ctx, 'e2e', { embedded: false });
   ctx.log('  relay embedded in the order service (ORDERS_RELAY_ENABLED=true, one process for HTTP and relay):');
-  figures.embedded = await measure(ctx, 'e2e_emb', { embedded: true });
-  return figures;
+  return { ...figures, embedded: await measure(ctx, 'e2e_emb', { embedded: true }) };
 }
 
-async function measure(ctx, suffix, { embedded }) {
+async function measure(ctx: BenchContext, suffix: string, { embedded }: { embedded: boolean }): Promise<E2eFigures> {
   const stream = streamFor(ctx, suffix);
-  await ctx.outboxLib.ensureStream(ctx.jsm, { name: stream.stream, subjectPrefix: stream.subjectPrefix, duplicateWindowMs: 120_000 });
-  const received = new Map();
+  await ensureStream(ctx.jsm, { name: stream.stream, subjectPrefix: stream.subjectPrefix, duplicateWindowMs: 120_000 });
+  const received = new Map<string, { received: number; stored: number }>();
   const consumer = await ctx.js.consumers.get(stream.stream);
   const messages = await consumer.consume();
-  let consumerError = null;
+  let consumerError: unknown = null;
   const consuming = (async () => {
     for await (const m of messages) {
       const at = wallMs();
-      const payload = m.json();
+      const payload = m.json<{ orderId: string }>();
       // timestampNanos is typed bigint but is a number in @nats-io/jetstream 3.3.1; Number() takes either.
       received.set(payload.orderId, { received: at, stored: Number(m.info.timestampNanos) / 1e6 });
     }
-  })().catch((error) => {
+  })().catch((error: unknown) => {
     consumerError = error;
   });
 
   const service = await startOrdersService(ctx, suffix, { relay: embedded, stream });
   const relayProc = embedded ? null : await startRelayProcess(ctx, `relay-${suffix}`, { schema: service.outboxSchema, stream });
-  await waitFor('the relay to lead', async () => {
-    const res = await fetch(`${(relayProc ?? service).url}/status`).catch(() => null);
-    return res?.ok ? (await res.json()).leading : false;
-  });
+  await waitFor('the relay to lead', async () => (await getJson<{ leading?: boolean }>(`${(relayProc ?? service).url}/status`, 30_000))?.leading ?? false, 30_000);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const orders = new Map();
+  const orders = new Map<string, SentOrder>();
   const warmupSeconds = ctx.quick ? 1 : 2;
   const seconds = ctx.quick ? 3 : 20;
   await openLoop(agent, `${service.url}/orders`, RATE, warmupSeconds, orders, 'warmup');
@@ -124,8 +151,8 @@ async function measure(ctx, suffix, { embedded }) {
   await consuming;
   if (consumerError) throw consumerError;
   agent.destroy();
-  const { rows: written } = await ctx.pool.query(
-    `SELECT aggregate_id AS id, extract(epoch FROM created_at)::float8 * 1000 AS ms FROM "${service.outboxSchema}".outbox`,
+  const { rows: written } = await ctx.pool.query<{ id: string; ms: number }>(
+    `SELECT aggregate_id AS id, extract(epoch FROM created_at)::float8 * 1000 AS ms FROM ${outboxTables(service.outboxSchema).outbox}`,
   );
   const eventCreatedAt = new Map(written.map((row) => [row.id, row.ms]));
   await service.proc.remove();
@@ -133,11 +160,11 @@ async function measure(ctx, suffix, { embedded }) {
   await stream.remove();
 
   const missing = [...orders.keys()].filter((id) => !received.has(id)).length;
-  const fromCreated = [];
-  const fromAnswered = [];
-  const relayPart = [];
-  const deliveryPart = [];
-  const writePart = [];
+  const fromCreated: number[] = [];
+  const fromAnswered: number[] = [];
+  const relayPart: number[] = [];
+  const deliveryPart: number[] = [];
+  const writePart: number[] = [];
   for (const [id, order] of measured) {
     const r = received.get(id);
     const createdAt = eventCreatedAt.get(id);
@@ -148,7 +175,7 @@ async function measure(ctx, suffix, { embedded }) {
     deliveryPart.push(r.received - r.stored);
     writePart.push(order.answered - createdAt);
   }
-  const figures = {
+  const figures: E2eFigures = {
     embeddedRelay: embedded,
     rate: RATE,
     seconds,

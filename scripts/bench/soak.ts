@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `npm run soak`: 2M events through a stand-alone relay process while producers keep enqueuing, with retention on.
 // Reports relay throughput per window of events, the drift between the first and the last window (target ≤ 10 %),
 // the outbox table's size over time (it must stay bounded: retention deletes published rows), and the relay's RSS.
@@ -11,18 +10,20 @@
 // Retention DELETEs published rows, but only VACUUM makes their space reusable. Where the server runs with
 // autovacuum=off (as this project's test server does), the soak runs VACUUM (ANALYZE) on the outbox table every
 // --vacuum-ms in autovacuum's place and says so; --vacuum-ms 0 shows what happens without any vacuum.
-import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { nanos } from '@nats-io/nats-core';
-import { cleanupAll, installProcessHandlers, isCleaningUp } from './lib/cleanup.mjs';
-import { machineInfo, openContext } from './lib/context.mjs';
-import { orderCreatedPayload } from './lib/events.mjs';
-import { rssMiB } from './lib/processes.mjs';
-import { dropSchemaLater, pendingCount, schemaName, streamFor } from './lib/resources.mjs';
-import { startRelayProcess } from './lib/services.mjs';
-import { fmtInt, sleep } from './lib/stats.mjs';
+import { migrateOutbox } from '@outbox-relay/outbox';
+import { cleanupAll, installProcessHandlers, runScript, type Log } from '../lib/cleanup';
+import { machineInfo, openContext } from './lib/context';
+import { integerFlag, UsageError, usageError, type ValueProblem } from './lib/flags';
+import { rssMiB } from './lib/processes';
+import { dropSchemaLater, pendingCount, schemaName, streamFor } from './lib/resources';
+import { startRelayProcess } from './lib/services';
+import { startProducers, startVacuuming, tableStats } from './lib/soak-load';
+import { fmtInt, linearTrend, sleep } from './lib/stats';
 
-const HELP = `Usage: node scripts/bench/soak.mjs [options]        (npm run soak -- [options]; run npm run build first)
+const HELP = `Usage: npm run soak -- [options]        (node -r ./test/support/register-ts.cjs scripts/bench/soak.ts [options]; run npm run build first)
 
   --events <n>        events in total (default 2000000; --quick 200000)
   --window <n>        events per throughput window (default 100000; --quick 20000)
@@ -37,103 +38,65 @@ const HELP = `Usage: node scripts/bench/soak.mjs [options]        (npm run soak 
 Exit status: 0 when every event arrived (drift and table size are reported as PASS/MISS), 1 on loss or failure,
 2 on bad flags.`;
 
-const PRODUCERS = 2;
-const EVENTS_PER_TX = 200;
-const AGGREGATES = 50_000;
+const OPTIONS = {
+  events: { type: 'string' },
+  window: { type: 'string' },
+  backlog: { type: 'string' },
+  'retention-ms': { type: 'string' },
+  batch: { type: 'string' },
+  'vacuum-ms': { type: 'string' },
+  quick: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
-class UsageError extends Error {}
+const minimumOf = (flag: string) => (flag === '--vacuum-ms' ? 0 : 1);
+const integerProblem: ValueProblem = (flag, value) => `${flag} needs an integer of at least ${minimumOf(flag)}, got "${value ?? ''}"`;
 
-function parseArgs(argv) {
-  const args = { events: null, window: null, backlog: 20_000, retentionMs: 5000, batch: 1000, vacuumMs: 10_000, quick: false, help: false };
-  const keys = { '--events': 'events', '--window': 'window', '--backlog': 'backlog', '--retention-ms': 'retentionMs', '--batch': 'batch', '--vacuum-ms': 'vacuumMs' };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].includes('=') ? argv[i].split('=', 2) : [argv[i], undefined];
-    if (flag === '--quick') args.quick = true;
-    else if (flag === '--help' || flag === '-h') args.help = true;
-    else if (flag in keys) {
-      const value = inline ?? argv[++i];
-      const min = flag === '--vacuum-ms' ? 0 : 1;
-      if (value === undefined || !/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} needs an integer of at least ${min}, got "${value ?? ''}"`);
-      args[keys[flag]] = Number(value);
-    } else throw new UsageError(`unknown option "${argv[i]}" (see --help)`);
+function parseSoakArgs(argv: string[]) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
+  } catch (error) {
+    throw usageError(error, argv, OPTIONS, integerProblem);
   }
-  args.events ??= args.quick ? 200_000 : 2_000_000;
-  args.window ??= args.quick ? 20_000 : 100_000;
+  const int = (flag: keyof typeof OPTIONS & string) => {
+    const value = values[flag];
+    return integerFlag(`--${flag}`, typeof value === 'string' ? value : undefined, minimumOf(`--${flag}`), integerProblem);
+  };
+  const quick = values.quick ?? false;
+  const args = {
+    events: int('events') ?? (quick ? 200_000 : 2_000_000),
+    window: int('window') ?? (quick ? 20_000 : 100_000),
+    backlog: int('backlog') ?? 20_000,
+    retentionMs: int('retention-ms') ?? 5000,
+    batch: int('batch') ?? 1000,
+    vacuumMs: int('vacuum-ms') ?? 10_000,
+    quick,
+    help: values.help ?? false,
+  };
   if (args.retentionMs < 1000) throw new UsageError('--retention-ms must be at least 1000 (the relay refuses less)');
   if (args.window * 4 > args.events) throw new UsageError(`--window (${args.window}) must be at most a quarter of --events (${args.events})`);
   return args;
 }
 
-/** Enqueues until `total` events exist, never more than `backlog` ahead of `published()`. */
-function startProducers(ctx, schema, total, backlog, published) {
-  const outbox = new ctx.outboxLib.Outbox({ pool: ctx.pool, schema });
-  const state = { enqueued: 0, error: null };
-  let claimed = 0;
-  const workers = Array.from({ length: PRODUCERS }, async () => {
-    while (claimed < total && !state.error) {
-      if (claimed - published() >= backlog) {
-        await sleep(10);
-        continue;
-      }
-      const first = claimed;
-      const size = Math.min(EVENTS_PER_TX, total - first);
-      claimed += size;
-      const events = Array.from({ length: size }, (_, k) => {
-        const aggregateId = `order-${(first + k) % AGGREGATES}`;
-        return { aggregateType: 'Order', aggregateId, eventType: 'OrderCreated', payload: orderCreatedPayload(randomUUID()) };
-      });
-      try {
-        await outbox.transaction((tx) => outbox.enqueue(tx, events));
-        state.enqueued += size;
-      } catch (error) {
-        state.error = error;
-      }
-    }
-  });
-  state.done = Promise.all(workers).then(() => outbox.close());
-  return state;
+interface Window {
+  index: number;
+  rate: number;
+  backlogMin: number;
+  starved: boolean;
+  tail: boolean;
+  rssMiB: number;
+  mib: number;
+  live: number;
+  dead: number;
+  vacuums: number;
 }
 
-/** VACUUM (ANALYZE) of the outbox table every `everyMs` until `stop()`; stands in for autovacuum when it is off. */
-function startVacuuming(ctx, schema, everyMs) {
-  const state = { runs: 0, active: true, error: null };
-  const loop = (async () => {
-    while (state.active) {
-      await sleep(everyMs);
-      if (!state.active) break;
-      try {
-        await ctx.pool.query(`VACUUM (ANALYZE) "${schema}".outbox`);
-        state.runs++;
-      } catch (error) {
-        state.error = error;
-        return;
-      }
-    }
-  })();
-  state.stop = async () => {
-    state.active = false;
-    await loop;
-  };
-  return state;
-}
-
-async function tableStats(ctx, schema) {
-  const { rows } = await ctx.pool.query(
-    `SELECT pg_total_relation_size(c.oid) AS bytes, s.n_live_tup::int AS live, s.n_dead_tup::int AS dead,
-            (s.autovacuum_count + s.vacuum_count)::int AS vacuums
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-      WHERE n.nspname = $1 AND c.relname = 'outbox'`,
-    [schema],
-  );
-  return { mib: Number(rows[0].bytes) / 2 ** 20, live: rows[0].live ?? 0, dead: rows[0].dead ?? 0, vacuums: rows[0].vacuums ?? 0 };
-}
-
-async function main() {
-  const log = (line = '') => process.stdout.write(`${line}\n`);
+async function main(): Promise<number> {
+  const log: Log = (line = '') => process.stdout.write(`${line}\n`);
   let args;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseSoakArgs(process.argv.slice(2));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`soak: ${error.message}\n`);
@@ -143,15 +106,15 @@ async function main() {
     log(HELP);
     return 0;
   }
-  installProcessHandlers(log);
-  const ctx = await openContext({ log, prefix: 'soak' });
+  installProcessHandlers(log, 'cleaning up what the benchmark created...');
+  const ctx = await openContext(log, 'soak');
   const m = await machineInfo(ctx);
   log(`outbox-relay soak ${ctx.tag}: ${fmtInt(args.events)} events, windows of ${fmtInt(args.window)}, backlog ${fmtInt(args.backlog)}, retention ${args.retentionMs} ms, batch ${args.batch}`);
   log(`machine: ${m.nproc} CPUs, Node ${m.node}, PostgreSQL ${m.postgres} (autovacuum=${m.autovacuum}), nats-server ${m.nats}, load ${m.loadAverage}, ${m.date}`);
 
   const schema = schemaName(ctx, 'soak');
   dropSchemaLater(ctx, schema);
-  await ctx.outboxLib.migrateOutbox({ pool: ctx.pool, schema });
+  await migrateOutbox({ pool: ctx.pool, schema });
   // The stream keeps only the newest messages (2M would be ~1 GB on disk); last_seq still counts every one stored.
   const stream = streamFor(ctx, 'soak');
   await ctx.jsm.streams.add({
@@ -184,8 +147,8 @@ async function main() {
     },
   });
 
-  const windows = [];
-  let windowStart = null;
+  const windows: Window[] = [];
+  let windowStart: number | null = null;
   let minBacklog = Infinity;
   let previous = { at: performance.now(), published: 0 };
   const timeoutMs = Math.max(120_000, args.events * 2);
@@ -207,7 +170,7 @@ async function main() {
       const fraction = (boundary - previous.published) / Math.max(1, now.published - previous.published);
       const crossedAt = previous.at + fraction * (now.at - previous.at);
       const stats = await tableStats(ctx, schema);
-      const window = {
+      const window: Window = {
         index: windows.length + 1,
         rate: args.window / ((crossedAt - windowStart) / 1000),
         backlogMin: minBacklog,
@@ -242,7 +205,8 @@ async function main() {
   // Drift between the first and the last window measured under the same conditions (producers running, backlog
   // never dry); the tail, where the relay drains the rest alone, would flatter the last figure.
   const comparable = windows.filter((w) => !w.tail && !w.starved);
-  const [first, last] = comparable.length >= 2 ? [comparable[0], comparable[comparable.length - 1]] : [windows[0], windows[windows.length - 1]];
+  const ends = comparable.length >= 2 ? comparable : windows;
+  const [first, last] = [ends[0]!, ends[ends.length - 1]!];
   const drift = (last.rate - first.rate) / first.rate;
   const quarter = Math.max(1, Math.floor(windows.length / 4));
   const earlyMax = Math.max(...windows.slice(quarter, 2 * quarter).map((w) => w.mib));
@@ -251,7 +215,7 @@ async function main() {
   const rates = windows.map((w) => w.rate);
   // Less sensitive to one noisy window: mean of the first quarter of comparable windows against the last quarter.
   const q = Math.max(1, Math.floor(comparable.length / 4));
-  const mean = (list) => list.reduce((sum, w) => sum + w.rate, 0) / list.length;
+  const mean = (list: Window[]) => list.reduce((sum, w) => sum + w.rate, 0) / list.length;
   const quarterDrift = comparable.length >= 2 ? (mean(comparable.slice(-q)) - mean(comparable.slice(0, q))) / mean(comparable.slice(0, q)) : Number.NaN;
   const trend = linearTrend(comparable.map((w) => w.rate));
   log('');
@@ -266,7 +230,7 @@ async function main() {
     `outbox table: max ${earlyMax.toFixed(1)} MiB in windows ${quarter + 1}-${2 * quarter}, max ${lateMax.toFixed(1)} MiB in the last ${quarter} ` +
       `(bounded = late ≤ 1.25 × early): ${bounded ? 'PASS' : 'MISS'}`,
   );
-  log(`relay RSS: first window ${windows[0].rssMiB.toFixed(0)} MiB, last ${windows[windows.length - 1].rssMiB.toFixed(0)} MiB, max ${Math.max(...windows.map((w) => w.rssMiB)).toFixed(0)} MiB`);
+  log(`relay RSS: first window ${windows[0]!.rssMiB.toFixed(0)} MiB, last ${windows[windows.length - 1]!.rssMiB.toFixed(0)} MiB, max ${Math.max(...windows.map((w) => w.rssMiB)).toFixed(0)} MiB`);
   const starved = windows.filter((w) => w.starved).length;
   if (starved > 0) log(`${starved} window(s) were producer-bound (the backlog ran dry): their rate is the producers', not the relay's`);
   if (vacuum) log(`the soak vacuumed the outbox table ${vacuum.runs} times (autovacuum is off on this server)`);
@@ -281,37 +245,4 @@ async function main() {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (error) => {
-    // After Ctrl-C the clean-up removes what running steps still use; the signal handler exits.
-    if (isCleaningUp()) return;
-    process.stderr.write(`soak: ${error.stack ?? error.message}\n`);
-    await cleanupAll();
-    process.exit(1);
-  },
-);
-
-/**
- * The straight line through the windows' rates (least squares): its value at the first and the last window, the
- * relative change between them, and the spread of the windows around their mean. One window against another is at
- * the mercy of that spread (a VACUUM or a retention sweep falls into some windows and not others); the line uses
- * every window.
- */
-function linearTrend(rates) {
-  const n = rates.length;
-  if (n < 2) return { start: Number.NaN, end: Number.NaN, drift: Number.NaN, stdev: Number.NaN };
-  const meanX = (n - 1) / 2;
-  const meanY = rates.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (i - meanX) * (rates[i] - meanY);
-    sxx += (i - meanX) ** 2;
-  }
-  const slope = sxy / sxx;
-  const start = meanY - slope * meanX;
-  const end = start + slope * (n - 1);
-  const stdev = Math.sqrt(rates.reduce((sum, r) => sum + (r - meanY) ** 2, 0) / (n - 1));
-  return { start, end, drift: (end - start) / start, stdev };
-}
+runScript('soak', main);
