@@ -15,7 +15,8 @@ import path from 'node:path';
 import { cleanupAll, errorMessage, installProcessHandlers, runScript, type Log } from '../lib/cleanup';
 import { machineInfo, openContext, ROOT, type BenchContext, type MachineInfo } from './lib/context';
 import { summarizeProfile } from './lib/cpu-profile';
-import { HELP, parseBenchArgs, runSettings, selectSteps, UsageError, type BenchArgs, type StepName } from './lib/options';
+import { argsOrExit } from './lib/flags';
+import { HELP, parseBenchArgs, runSettings, selectSteps, type StepName } from './lib/options';
 import { markdownTable, textTable, writeGeneratedSection, type Row } from './lib/report';
 import { buildRows } from './lib/report-rows';
 import { checkpoint } from './lib/resources';
@@ -71,19 +72,9 @@ async function runStep<K extends StepName>(ctx: BenchContext, name: K, results: 
   }
 }
 
-function parseOrExit(argv: string[]): BenchArgs {
-  try {
-    return parseBenchArgs(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench: ${error.message}\n`);
-    process.exit(2);
-  }
-}
-
 async function main(): Promise<number> {
   const log: Log = (line = '') => process.stdout.write(`${line}\n`);
-  const args = parseOrExit(process.argv.slice(2));
+  const args = argsOrExit('bench', () => parseBenchArgs(process.argv.slice(2)));
   if (args.help) {
     log(HELP);
     return 0;

@@ -16,7 +16,7 @@ import { nanos } from '@nats-io/nats-core';
 import { migrateOutbox } from '@outbox-relay/outbox';
 import { cleanupAll, installProcessHandlers, runScript, type Log } from '../lib/cleanup';
 import { machineInfo, openContext } from './lib/context';
-import { integerFlag, UsageError, usageError, type ValueProblem } from './lib/flags';
+import { argsOrExit, integerFlag, UsageError, usageError, type ValueProblem } from './lib/flags';
 import { rssMiB } from './lib/processes';
 import { dropSchemaLater, pendingCount, schemaName, streamFor } from './lib/resources';
 import { startRelayProcess } from './lib/services';
@@ -94,14 +94,7 @@ interface Window {
 
 async function main(): Promise<number> {
   const log: Log = (line = '') => process.stdout.write(`${line}\n`);
-  let args;
-  try {
-    args = parseSoakArgs(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`soak: ${error.message}\n`);
-    return 2;
-  }
+  const args = argsOrExit('soak', () => parseSoakArgs(process.argv.slice(2)));
   if (args.help) {
     log(HELP);
     return 0;

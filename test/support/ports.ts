@@ -13,11 +13,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Whether something accepts a TCP connection on the loopback port. */
+/** Whether a new TCP connection to the loopback port is accepted (and closed again at once). */
 export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1', () => {
-      socket.end();
+      socket.destroy();
       resolve(true);
     });
     socket.once('error', () => resolve(false));

@@ -35,3 +35,14 @@ export function integerFlag(flag: string, value: string | undefined, min: number
   if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(problem(flag, value));
   return Number(value);
 }
+
+/** What `parse` makes of the command line; on a UsageError, `<script>: <message>` on stderr and exit 2. */
+export function argsOrExit<T>(script: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${script}: ${error.message}\n`);
+    process.exit(2);
+  }
+}

@@ -24,9 +24,9 @@ export interface OrdersServiceOptions {
 
 /**
  * services/orders/dist/main.js on fresh schemas `<tag>_<suffix>_or` / `_ob` (migrated at start-up).
- * `relay: false` sets ORDERS_RELAY_ENABLED=false; `replicaOf` (a service started before) runs another process on its
- * schemas, as a Deployment with more replicas would. LOG_LEVEL is warn unless --log-level says otherwise: at info the service writes one
- * access-log line per request, and the benchmark measures the service, not its log pipe.
+ * `relay: false` sets ORDERS_RELAY_ENABLED=false; `replicaOf` (a service started before) runs another process on
+ * its schemas, as a Deployment with more replicas would. LOG_LEVEL is warn unless --log-level says otherwise: at
+ * info the service writes one access-log line per request, and the benchmark measures the service, not its log pipe.
  */
 export async function startOrdersService(ctx: BenchContext, suffix: string, options: OrdersServiceOptions): Promise<OrdersService> {
   const { relay, stream, env = {}, replicaOf = null, name = `orders-${suffix}` } = options;
@@ -37,22 +37,15 @@ export async function startOrdersService(ctx: BenchContext, suffix: string, opti
     dropSchemaLater(ctx, ordersSchema);
     dropSchemaLater(ctx, outboxSchema);
   }
-  const port = await freePort();
-  const proc = startNode(ctx, name, 'services/orders/dist/main.js', {
-    DATABASE_URL: ctx.databaseUrl,
-    NATS_URL: ctx.natsUrl,
-    PORT: String(port),
+  const service = await startHttpService(ctx, name, 'services/orders/dist/main.js', 'PORT', {
     ORDERS_SCHEMA: ordersSchema,
     OUTBOX_SCHEMA: outboxSchema,
     OUTBOX_MIGRATE: 'true',
     ORDERS_RELAY_ENABLED: relay ? 'true' : 'false',
     ...(stream ? { OUTBOX_STREAM: stream.stream, OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix } : {}),
-    LOG_LEVEL: ctx.childLogLevel,
     ...env,
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitHttpOk(proc, `${url}/readyz`);
-  return { proc, url, port, ordersSchema, outboxSchema };
+  return { ...service, ordersSchema, outboxSchema };
 }
 
 export interface RelayProcess {
@@ -69,22 +62,33 @@ export async function startRelayProcess(
   name: string,
   { schema, stream, env = {} }: { schema: string; stream: Pick<RunStream, 'stream' | 'subjectPrefix'>; env?: Record<string, string> },
 ): Promise<RelayProcess> {
-  const port = await freePort();
   const instanceId = `${ctx.tag}-${name}`;
-  const proc = startNode(ctx, name, 'services/relay/dist/main.js', {
-    DATABASE_URL: ctx.databaseUrl,
-    NATS_URL: ctx.natsUrl,
+  const service = await startHttpService(ctx, name, 'services/relay/dist/main.js', 'RELAY_HTTP_PORT', {
     OUTBOX_SCHEMA: schema,
     OUTBOX_STREAM: stream.stream,
     OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix,
-    RELAY_HTTP_PORT: String(port),
     RELAY_INSTANCE_ID: instanceId,
+    ...env,
+  });
+  return { ...service, instanceId, name };
+}
+
+/**
+ * A service on this run's servers, its HTTP port (environment variable `portVariable`) a free one, ready once
+ * GET /readyz answers 200. (The port is picked in advance: at LOG_LEVEL warn no line says which port it took.)
+ */
+async function startHttpService(ctx: BenchContext, name: string, script: string, portVariable: string, env: Record<string, string>) {
+  const port = await freePort();
+  const proc = startNode(ctx, name, script, {
+    DATABASE_URL: ctx.databaseUrl,
+    NATS_URL: ctx.natsUrl,
+    [portVariable]: String(port),
     LOG_LEVEL: ctx.childLogLevel,
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitHttpOk(proc, `${url}/readyz`);
-  return { proc, url, port, instanceId, name };
+  return { proc, url, port };
 }
 
 /** A partition's lease row; times as epoch milliseconds (database clock). */

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { REGISTER_TS } from '@outbox-relay/test-support';
+
+export { portAnswers as accepts } from '@outbox-relay/test-support';
 
 const MAIN = path.resolve(__dirname, '..', '..', 'src', 'main.ts');
 
@@ -93,16 +94,5 @@ export function httpJson(
     );
     req.on('error', reject);
     req.end(payload);
-  });
-}
-
-/** Whether a new TCP connection to the port is accepted. */
-export function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
