@@ -23,7 +23,8 @@ import { startRelayProcess } from './lib/services';
 import { startProducers, startVacuuming, tableStats } from './lib/soak-load';
 import { fmtInt, linearTrend, sleep } from './lib/stats';
 
-const HELP = `Usage: npm run soak -- [options]        (node -r ./test/support/register-ts.cjs scripts/bench/soak.ts [options]; run npm run build first)
+const HELP = `Usage: npm run soak -- [options]        (run npm run build first)
+       node -r ./test/support/register-ts.cjs scripts/bench/soak.ts [options]        (the same, from the repository root)
 
   --events <n>        events in total (default 2000000; --quick 200000)
   --window <n>        events per throughput window (default 100000; --quick 20000)

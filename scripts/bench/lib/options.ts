@@ -11,7 +11,8 @@ const ALIASES: Record<string, StepName> = { rss: 'drain' };
 /** pino's levels, which every service's LOG_LEVEL accepts. */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
-export const HELP = `Usage: npm run bench -- [options]        (node -r ./test/support/register-ts.cjs scripts/bench/run.ts [options]; run npm run build first)
+export const HELP = `Usage: npm run bench -- [options]        (run npm run build first)
+       node -r ./test/support/register-ts.cjs scripts/bench/run.ts [options]        (the same, from the repository root)
 
   --quick            small sizes and short durations: a smoke run, figures not representative
   --only <names>     comma-separated subset of: ${STEP_NAMES.join(', ')} (rss = drain); a step's raw

@@ -44,7 +44,7 @@ const ORDER_BY_ID = '/orders/';
 /**
  * The order service's HTTP API (see README): POST /orders, GET /orders/:id, /healthz, /readyz, /status, /metrics.
  * Plain node:http with a fixed route table: at this API's size a framework's per-request machinery (about 85 µs
- * per request here, `node scripts/bench/http-floor.mjs`) was a third of the service's CPU per order.
+ * per request here, `scripts/bench/http-floor.ts`) was a third of the service's CPU per order.
  * Paths match case-insensitively and with or without one trailing slash; unknown paths are 404, other methods
  * on an order path 405 with `Allow`; every error is a JSON body with the request's correlation id.
  */
