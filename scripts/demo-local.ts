@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import type { RelayStatus } from '@outbox-relay/outbox';
 import { getJson, ROOT } from '@outbox-relay/test-support';
-import { onCleanup } from './lib/cleanup';
+import { errorMessage, onCleanup } from './lib/cleanup';
 import { createDemoKit, DemoError } from './lib/demo-kit';
 import { deleteStream, natsServerCandidates, portIsFree, redact, startEmbeddedPostgres, startNatsServer } from './lib/demo-servers';
 import type { NodeProcess } from './lib/node-process';
@@ -101,7 +101,7 @@ async function orderReachesEverySubscriber(label: string, replica: Replica, subs
   try {
     orderId = await createOrder(replica);
   } catch (error) {
-    check(`${label}: POST /orders through ${replica.name}`, false, error instanceof Error ? error.message : String(error));
+    check(`${label}: POST /orders through ${replica.name}`, false, errorMessage(error));
     return undefined;
   }
   const started = performance.now();
@@ -215,7 +215,7 @@ async function main(): Promise<{ failoverMs?: number }> {
     await Promise.all(others.map(ready));
     check('3 order replicas ready', true, replicas.map((r) => `${r.name} :${r.port}`).join(', '));
   } catch (error) {
-    check('3 order replicas ready', false, error instanceof Error ? error.message : String(error));
+    check('3 order replicas ready', false, errorMessage(error));
     throw error;
   }
   t = performance.now();
@@ -227,7 +227,7 @@ async function main(): Promise<{ failoverMs?: number }> {
     });
     check('3 subscribers consuming', true, subscribers.map((s) => `sub-${s.id}`).join(', '));
   } catch (error) {
-    check('3 subscribers consuming', false, error instanceof Error ? error.message : String(error));
+    check('3 subscribers consuming', false, errorMessage(error));
     throw error;
   }
 

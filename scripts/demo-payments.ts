@@ -25,7 +25,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '@outbox-relay/test-support';
-import { onCleanup } from './lib/cleanup';
+import { errorMessage, onCleanup } from './lib/cleanup';
 import { createDemoKit, DemoError } from './lib/demo-kit';
 import { requestJson } from './lib/request-json';
 import { deleteStream, natsServerCandidates, redact, startEmbeddedPostgres, startNatsServer } from './lib/demo-servers';
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
     });
     check('services ready', true, `orders :${ordersPort}, payments :${paymentsPort} (fake gateway), subscriber on ${subjectPrefix}.Order.>`);
   } catch (error) {
-    check('services ready', false, error instanceof Error ? error.message : String(error));
+    check('services ready', false, errorMessage(error));
     throw error;
   }
 

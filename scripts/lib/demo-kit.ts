@@ -3,7 +3,7 @@
 // ending (clean-up, summary, exit code). The servers they start when none is given are in demo-servers.ts.
 import path from 'node:path';
 import { listeningPort as portFromLog, ROOT, waitFor as poll, WaitTimeoutError } from '@outbox-relay/test-support';
-import { cleanupAll, errorMessage, installProcessHandlers } from './cleanup';
+import { cleanupAll, installProcessHandlers } from './cleanup';
 import { createOutput, type DemoOutput } from './demo-output';
 import { startNodeProcess, type NodeProcess } from './node-process';
 
