@@ -15,7 +15,7 @@ import path from 'node:path';
 import { cleanupAll, errorMessage, installProcessHandlers, runScript, type Log } from '../lib/cleanup';
 import { machineInfo, openContext, ROOT, type BenchContext, type MachineInfo } from './lib/context';
 import { summarizeProfile } from './lib/cpu-profile';
-import { argsOrExit } from './lib/flags';
+import { commandLine } from './lib/flags';
 import { HELP, parseBenchArgs, runSettings, selectSteps, type StepName } from './lib/options';
 import { markdownTable, textTable, writeGeneratedSection, type Row } from './lib/report';
 import { buildRows } from './lib/report-rows';
@@ -74,11 +74,8 @@ async function runStep<K extends StepName>(ctx: BenchContext, name: K, results: 
 
 async function main(): Promise<number> {
   const log: Log = (line = '') => process.stdout.write(`${line}\n`);
-  const args = argsOrExit('bench', () => parseBenchArgs(process.argv.slice(2)));
-  if (args.help) {
-    log(HELP);
-    return 0;
-  }
+  const args = commandLine('bench', HELP, parseBenchArgs);
+  if (!args) return 0;
   installProcessHandlers(log, 'cleaning up what the benchmark created...');
   const steps = selectSteps(args, log);
   const settings = runSettings(args);

@@ -16,7 +16,7 @@ import { nanos } from '@nats-io/nats-core';
 import { migrateOutbox } from '@outbox-relay/outbox';
 import { cleanupAll, installProcessHandlers, runScript, type Log } from '../lib/cleanup';
 import { machineInfo, openContext } from './lib/context';
-import { argsOrExit, integerFlag, UsageError, usageError, type ValueProblem } from './lib/flags';
+import { commandLine, integerFlag, UsageError, usageError, type ValueProblem } from './lib/flags';
 import { rssMiB } from './lib/processes';
 import { dropSchemaLater, pendingCount, schemaName, streamFor } from './lib/resources';
 import { startRelayProcess } from './lib/services';
@@ -95,11 +95,8 @@ interface Window {
 
 async function main(): Promise<number> {
   const log: Log = (line = '') => process.stdout.write(`${line}\n`);
-  const args = argsOrExit('soak', () => parseSoakArgs(process.argv.slice(2)));
-  if (args.help) {
-    log(HELP);
-    return 0;
-  }
+  const args = commandLine('soak', HELP, parseSoakArgs);
+  if (!args) return 0;
   installProcessHandlers(log, 'cleaning up what the benchmark created...');
   const ctx = await openContext(log, 'soak');
   const m = await machineInfo(ctx);

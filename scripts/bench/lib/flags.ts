@@ -36,13 +36,20 @@ export function integerFlag(flag: string, value: string | undefined, min: number
   return Number(value);
 }
 
-/** What `parse` makes of the command line; on a UsageError, `<script>: <message>` on stderr and exit 2. */
-export function argsOrExit<T>(script: string, parse: () => T): T {
+/**
+ * What `parse` makes of this process's arguments; null after printing `help` when they asked for it. On a
+ * UsageError: `<script>: <message>` on stderr and exit 2.
+ */
+export function commandLine<T extends { help: boolean }>(script: string, help: string, parse: (argv: string[]) => T): T | null {
+  let args: T;
   try {
-    return parse();
+    args = parse(process.argv.slice(2));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${script}: ${error.message}\n`);
     process.exit(2);
   }
+  if (!args.help) return args;
+  process.stdout.write(`${help}\n`);
+  return null;
 }
