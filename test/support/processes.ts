@@ -48,9 +48,10 @@ export function startService(script: string, env: Record<string, string>, option
     out?.write(chunk);
     stderr += chunk.toString();
   });
+  // Output can still arrive after 'exit'; 'close' comes once both pipes are drained.
+  child.once('close', () => out?.end());
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
-      out?.end();
       if (stderr && process.env.TEST_LOG_LEVEL) process.stderr.write(stderr);
       resolve(code);
     }),
