@@ -8,6 +8,9 @@ JEST_FLAGS ?=
 # The image every service runs from (Dockerfile); the kind demo builds its own tag, outbox-relay:kind.
 IMAGE ?= outbox-relay:dev
 
+# Runs a TypeScript file of scripts/ as it is (swc, a devDependency that make install puts in node_modules).
+RUN_TS := node -r ./test/support/register-ts.cjs
+
 .PHONY: help install build typecheck services test demo demo-local demo-kind demo-payments demo-clean images helm-lint clean
 
 help: ## list the targets
@@ -36,14 +39,14 @@ demo: install build ## the demo: kind when kind and Docker are usable, else the 
 	@bash scripts/demo.sh
 
 demo-local: install build ## the local demo: 3 order replicas, 3 subscribers, leader SIGKILL and failover; then the payment scenarios
-	node scripts/demo-local.mjs
-	node scripts/demo-payments.mjs
+	$(RUN_TS) scripts/demo-local.ts
+	$(RUN_TS) scripts/demo-payments.ts
 
 demo-kind: install ## the Kubernetes demo on kind: image, Postgres, NATS, helm install, OutboxRelay, failover (needs kind + Docker)
 	bash scripts/demo-kind.sh
 
 demo-payments: install build ## payment worker scenarios: paid, duplicate skipped, retries then dead letter, outboxctl dlq replay
-	node scripts/demo-payments.mjs
+	$(RUN_TS) scripts/demo-payments.ts
 
 demo-clean: ## delete the kind demo's cluster and image, and the demo logs in .demo/
 	bash scripts/demo-clean.sh

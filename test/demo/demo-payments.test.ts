@@ -7,13 +7,11 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { TEST_DATABASE_URL, TEST_NATS_URL } from '@outbox-relay/test-support';
-
-const ROOT = path.resolve(__dirname, '..', '..');
+import { REGISTER_TS, ROOT, TEST_DATABASE_URL, TEST_NATS_URL } from '@outbox-relay/test-support';
 
 function runDemo(): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'demo-payments.mjs')], {
+    const child = spawn(process.execPath, ['-r', REGISTER_TS, path.join(ROOT, 'scripts', 'demo-payments.ts')], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: '1', DATABASE_URL: TEST_DATABASE_URL, NATS_URL: TEST_NATS_URL },
       stdio: ['ignore', 'pipe', 'pipe'],

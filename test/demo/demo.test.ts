@@ -1,7 +1,7 @@
 /**
- * The local demo (`make demo-local`) end to end: the built script runs against this machine's Postgres and NATS
- * (its own schemas and stream), must exit 0 with every check passed and a measured failover, and must leave
- * nothing behind.
+ * The local demo (`make demo-local`) end to end: the script (TypeScript, through the loader) runs against this
+ * machine's Postgres and NATS (its own schemas and stream), must exit 0 with every check passed and a measured
+ * failover, and must leave nothing behind.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,14 +9,13 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { TEST_DATABASE_URL, TEST_NATS_URL, freePort } from '@outbox-relay/test-support';
+import { REGISTER_TS, ROOT, TEST_DATABASE_URL, TEST_NATS_URL, freePort } from '@outbox-relay/test-support';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const SCRIPT = path.join(ROOT, 'scripts', 'demo-local.mjs');
+const SCRIPT = path.join(ROOT, 'scripts', 'demo-local.ts');
 
 function runDemo(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', REGISTER_TS, SCRIPT], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

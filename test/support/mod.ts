@@ -1,6 +1,8 @@
 // The test-support package (`@outbox-relay/test-support`): what the tests of several packages share. Helpers
 // that only one package's tests use stay in that package's test/support/.
 export * from './env';
+export * from './wait';
+export * from './ports';
 export * from './nats';
 export * from './db';
 export * from './relay';

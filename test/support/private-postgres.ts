@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { freePort } from './nats';
+import { freePort } from './ports';
 
 /**
  * A PostgreSQL server of its own (port, data directory, processes) for tests that stop, restart or kill the

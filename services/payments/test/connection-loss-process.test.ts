@@ -6,14 +6,11 @@
  * used up), the redelivery finds the payment pending (not announced again) and the charge already made, and the
  * payment succeeds exactly once.
  */
-import path from 'node:path';
 import { Outbox } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema, uniqueName, createTestStream, readStream, waitFor, type TestStream, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, readStream, waitFor, type TestStream, REGISTER_TS, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { enqueueOrderCreated } from './support/order-created';
 import { messagesOf, paymentEvents, paymentRow } from './support/payment-records';
 import { workerProcessEnv } from './support/worker-process-env';
-
-const REGISTER_TS = path.join(ROOT, 'services', 'orders', 'test', 'support', 'register-ts.cjs');
 
 let db: TestSchema;
 let ns: TestStream;

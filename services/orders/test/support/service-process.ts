@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
+import { REGISTER_TS } from '@outbox-relay/test-support';
+
+export { portAnswers as accepts } from '@outbox-relay/test-support';
 
 const MAIN = path.resolve(__dirname, '..', '..', 'src', 'main.ts');
-const REGISTER = path.resolve(__dirname, 'register-ts.cjs');
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 
@@ -17,7 +18,7 @@ export class OrdersProcess {
   private waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['-r', REGISTER, MAIN], {
+    this.child = spawn(process.execPath, ['-r', REGISTER_TS, MAIN], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -93,16 +94,5 @@ export function httpJson(
     );
     req.on('error', reject);
     req.end(payload);
-  });
-}
-
-/** Whether a new TCP connection to the port is accepted. */
-export function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
