@@ -1,5 +1,6 @@
 // What a POST /orders costs before any of the service's own work: the same JSON-in, JSON-out exchange served by
-// node:http alone and by express (one route, express.json), each in its own process, under the load of the
+// node:http alone, by node:http with the order service's zod validation, by the runtime's ServiceHttp (fastify, as
+// the order service uses it) and by express (one route, express.json), each in its own process, under the load of the
 // benchmark's (3) (autocannon, 64 connections). Prints requests/s and the server's CPU per request, so the
 // service's own µs per order (bench step (3)) can be read against the floor its framework sets on this machine.
 // Usage: node -r ./test/support/register-ts.cjs scripts/bench/http-floor.ts [seconds=8]
@@ -39,10 +40,10 @@ async function measure(variant: string) {
 }
 
 async function main(): Promise<void> {
-  for (const variant of ['node-http', 'express']) {
+  for (const variant of ['node-http', 'node-http-zod', 'service-http', 'express']) {
     const m = await measure(variant);
     process.stdout.write(
-      `${variant.padEnd(9)} ${Math.round(m.rate).toLocaleString('en-US')} requests/s, server CPU ${(m.share * 100).toFixed(0)} % of a core = ` +
+      `${variant.padEnd(13)} ${Math.round(m.rate).toLocaleString('en-US')} requests/s, server CPU ${(m.share * 100).toFixed(0)} % of a core = ` +
         `${Math.round(m.usPerRequest)} µs per request${m.non2xx ? ` (${m.non2xx} non-2xx!)` : ''}\n`,
     );
   }

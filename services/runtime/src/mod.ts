@@ -8,6 +8,7 @@ export { Backoff, delay } from './backoff';
 export { FailureLog, causeOf, FAILURE_SUMMARY_EVERY_MS } from './failure-log';
 export { listenHttp } from './http-listen';
 export { ServiceHttp, type ServiceHttpOptions, type ServiceRoute, type MethodHandler, type RequestObserver } from './http/service-http';
+export type { FastifyRequest, FastifyReply } from 'fastify';
 export { addProbeRoutes, databaseProblem, type ProbeRoutes, type Readiness, type MetricsExposition } from './http/probe-routes';
 export { HttpError, validationFailed, fieldIssuesOf, type HttpErrorBody } from './http/http-error';
 export { RequestValidationError } from './http/zod-validation';

@@ -77,16 +77,19 @@ export class ServiceHttp {
     const { logger } = this;
     const observers = options.observers ?? [];
     const { inFlight } = this;
+    // One listener for every response (it is called with the response as `this`): no closure per request.
+    const server = this;
+    function onResponseClosed(this: ServerResponse): void {
+      inFlight.delete(this);
+      // A connection that was kept alive after its answer while closing would hold the server open.
+      if (server.closing) server.app.server.closeIdleConnections();
+    }
     this.app.addHook('onRequest', (request, reply, done) => {
       const res = reply.raw;
       inFlight.add(res);
-      res.once('close', () => {
-        inFlight.delete(res);
-        // A connection that was kept alive after its answer while closing would hold the server open.
-        if (this.closing) this.app.server.closeIdleConnections();
-      });
+      res.once('close', onResponseClosed);
       if (this.closing) res.setHeader('Connection', 'close');
-      request.requestContext = openRequestContext(request.raw, res, request.id, logger, () => request.routeOptions.config?.quiet === true);
+      request.requestContext = openRequestContext(request.raw, res, request.id, logger, request.routeOptions.config?.quiet === true);
       if (observers.length === 0) return done();
       const routeOf = () => request.routeOptions.url;
       const run = (index: number): void => (index === observers.length ? done() : observers[index]!(request.raw, res, routeOf, () => run(index + 1)));
