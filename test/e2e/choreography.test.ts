@@ -5,32 +5,17 @@
  * while the worker's record of the payment is its own.
  */
 import { randomUUID } from 'node:crypto';
-import type { InboxWorker } from '@outbox-relay/inbox';
-import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
+import { orderCreatedEvent, PAYMENT_EVENT_TYPES, PAYMENT_EVENTS_AGGREGATE, paymentEventPayloadSchema, type Order } from '@outbox-relay/orders';
 import {
-  createOrdersHttp,
-  migrateOrders,
-  orderCreatedEvent,
-  PAYMENT_EVENT_TYPES,
-  PAYMENT_EVENTS_AGGREGATE,
-  paymentEventPayloadSchema,
-  startPaymentEventsConsumer,
-  type Order,
-} from '@outbox-relay/orders';
-import {
-  FakePaymentGateway,
-  migratePayments,
   ORDER_CREATED_EVENT,
   ORDER_EVENTS_AGGREGATE,
   orderCreatedPayloadSchema,
   paymentFailedEvent,
   paymentStartedEvent,
   paymentSucceededEvent,
-  startPaymentWorker,
-  type PaymentWorker,
 } from '@outbox-relay/payments';
-import type { ServiceHttp } from '@outbox-relay/runtime';
-import { createTestSchema, createTestStream, makeRelay, quietLogger, uniqueName, waitFor, type TestSchema, type TestStream } from '@outbox-relay/test-support';
+import { waitFor } from '@outbox-relay/test-support';
+import { startOrderSystem, type OrderSystem } from './support/order-system';
 
 describe('the contract', () => {
   const order: Order = {
@@ -64,68 +49,17 @@ describe('the contract', () => {
 });
 
 describe('on real servers', () => {
-  let db: TestSchema;
-  let ns: TestStream;
-  let relay: OutboxRelay;
-  let outbox: Outbox;
-  let orders: ServiceHttp;
-  let base: string;
-  let worker: PaymentWorker;
-  let paymentEvents: InboxWorker;
-  const ordersSchema = uniqueName('chor_or');
-  const inboxSchema = uniqueName('chor_in');
-  const paymentsSchema = uniqueName('chor_pa');
-
+  let system: OrderSystem;
   beforeAll(async () => {
-    db = await createTestSchema('chor_ob', { max: 20 });
-    ns = await createTestStream('chor');
-    const { pool } = db;
-    await migrateOrders({ pool, schema: ordersSchema, outboxSchema: db.schema });
-    await migratePayments({ pool, outboxSchema: db.schema, inboxSchema, paymentsSchema, fakeGateway: true });
-    outbox = new Outbox({ pool, schema: db.schema });
-    orders = createOrdersHttp({ pool, outbox, ordersSchema, logger: quietLogger, isReady: () => true });
-    base = `http://127.0.0.1:${await orders.listen(0, '127.0.0.1')}`;
-    relay = makeRelay(db, ns, ns.nc);
-    await relay.start();
     // Every charge is declined: the worker gives the payment up after its one retry.
-    const gateway = new FakePaymentGateway({ pool, schema: paymentsSchema, settings: { successRate: 1, latencyMs: 0, failing: true } });
-    worker = await startPaymentWorker(
-      { pool, nc: ns.nc, gateway, logger: quietLogger },
-      {
-        inboxSchema,
-        paymentsSchema,
-        outboxSchema: db.schema,
-        maxPayloadBytes: 512 * 1024,
-        stream: ns.stream,
-        subjectPrefix: ns.subjectPrefix,
-        duplicateWindowMs: 120_000,
-        consumerName: 'payments',
-        maxRetries: 1,
-        backoff: { minMs: 50, maxMs: 100 },
-        ackWaitMs: 30_000,
-        maxAckPending: 100,
-        concurrency: 1,
-        inboxRetention: { processedMs: 86_400_000, deadLetterMs: 86_400_000, intervalMs: 60_000 },
-      },
-    );
-    paymentEvents = await startPaymentEventsConsumer(
-      { pool, nc: ns.nc, logger: quietLogger },
-      { ordersSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix, duplicateWindowMs: 120_000, consumerName: 'orders-payments' },
-    );
+    system = await startOrderSystem('chor', { gateway: { successRate: 1, latencyMs: 0, failing: true }, maxRetries: 1 });
   }, 60_000);
-
   afterAll(async () => {
-    await paymentEvents?.stop();
-    await worker?.stop();
-    await relay?.stop();
-    await orders?.close(5000);
-    await outbox?.close();
-    for (const schema of [ordersSchema, inboxSchema, paymentsSchema]) await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await ns?.drop();
-    await db?.drop();
+    await system?.stop();
   });
 
   it('an order whose payment cannot be taken ends FAILED, moved by the order service; the payment record is the worker’s', async () => {
+    const { base, db, paymentsSchema, ordersSchema } = system;
     const res = await fetch(`${base}/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -7,84 +7,32 @@
  *   → PaymentSucceeded carries the same trace on → the subscriber's span for it, and the order service's (which
  *   moves the order to PAID), are children of the payment's.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
-import type { InboxWorker } from '@outbox-relay/inbox';
-import { createOrdersHttp, migrateOrders, startPaymentEventsConsumer } from '@outbox-relay/orders';
-import { FakePaymentGateway, migratePayments, startPaymentWorker, type PaymentWorker } from '@outbox-relay/payments';
 import { startSubscriber, type Subscriber } from '@outbox-relay/subscriber';
-import type { ServiceHttp } from '@outbox-relay/runtime';
 import { httpObservers, startTracing, type Tracing } from '@outbox-relay/telemetry';
-import { createTestSchema, type TestSchema, uniqueName, createTestStream, readStream, waitFor, type StoredMessage, type TestStream, makeRelay, quietLogger } from '@outbox-relay/test-support';
+import { readStream, waitFor, quietLogger, type StoredMessage, type TestSchema, type TestStream } from '@outbox-relay/test-support';
+import { startOrderSystem, type OrderSystem } from './support/order-system';
 
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing;
+let system: OrderSystem;
+let subscriber: Subscriber;
 let db: TestSchema;
 let ns: TestStream;
-let outbox: Outbox;
-let orders: ServiceHttp;
 let base: string;
-let relay: OutboxRelay;
-let subscriber: Subscriber;
-let worker: PaymentWorker;
-let paymentEvents: InboxWorker;
-const ordersSchema = uniqueName('e2etr_or');
-const inboxSchema = uniqueName('e2etr_in');
-const paymentsSchema = uniqueName('e2etr_pa');
 
 beforeAll(async () => {
   tracing = startTracing({ enabled: true, reason: 'test', serviceName: 'e2e' }, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  db = await createTestSchema('e2etr_ob', { max: 20 });
-  ns = await createTestStream('e2etr');
-  const { pool } = db;
-  await migrateOrders({ pool, schema: ordersSchema, outboxSchema: db.schema });
-  await migratePayments({ pool, outboxSchema: db.schema, inboxSchema, paymentsSchema, fakeGateway: true });
-  outbox = new Outbox({ pool, schema: db.schema });
-  orders = createOrdersHttp({ pool, outbox, ordersSchema, logger: quietLogger, isReady: () => true, observers: httpObservers({ tracing: true }) });
-  base = `http://127.0.0.1:${await orders.listen(0, '127.0.0.1')}`;
-  relay = makeRelay(db, ns, ns.nc);
-  await relay.start();
+  system = await startOrderSystem('e2etr', { gateway: { successRate: 1, latencyMs: 0, failing: false }, maxRetries: 3, observers: httpObservers({ tracing: true }) });
+  ({ db, ns, base } = system);
   subscriber = await startSubscriber({ nc: ns.nc, stream: ns.stream, subjectPrefix: ns.subjectPrefix, subscriberId: 'audit', logger: quietLogger });
-  const gateway = new FakePaymentGateway({ pool, schema: paymentsSchema, settings: { successRate: 1, latencyMs: 0, failing: false } });
-  worker = await startPaymentWorker(
-    { pool, nc: ns.nc, gateway, logger: quietLogger },
-    {
-      inboxSchema,
-      paymentsSchema,
-      outboxSchema: db.schema,
-      maxPayloadBytes: 512 * 1024,
-      stream: ns.stream,
-      subjectPrefix: ns.subjectPrefix,
-      duplicateWindowMs: 120_000,
-      consumerName: 'payments',
-      maxRetries: 3,
-      backoff: { minMs: 100, maxMs: 1000 },
-      ackWaitMs: 30_000,
-      maxAckPending: 100,
-      concurrency: 1,
-      inboxRetention: { processedMs: 7 * 86_400_000, deadLetterMs: 30 * 86_400_000, intervalMs: 60_000 },
-    },
-  );
-  paymentEvents = await startPaymentEventsConsumer(
-    { pool, nc: ns.nc, logger: quietLogger },
-    { ordersSchema, stream: ns.stream, subjectPrefix: ns.subjectPrefix, duplicateWindowMs: 120_000, consumerName: 'orders-payments' },
-  );
 }, 60_000);
 
 afterAll(async () => {
-  await paymentEvents?.stop();
-  await worker?.stop();
   await subscriber?.stop();
-  await relay?.stop();
-  await orders?.close(5000);
-  await outbox?.close();
-  for (const schema of [ordersSchema, inboxSchema, paymentsSchema]) await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await ns.drop();
-  await db.drop();
+  await system?.stop();
   await tracing.shutdown();
 });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { checkRelayTimings, outboxEnvShape, relayEnvShape } from '@outbox-relay/outbox';
 import { envVar } from '@outbox-relay/runtime';
 import { telemetryEnvShape } from '@outbox-relay/telemetry';
+import type { PaymentWorkerSettings } from './worker/payment-worker';
 
 const flag = envVar.flag;
 const sqlIdentifier = envVar.sqlIdentifier();
@@ -82,3 +83,27 @@ export const paymentsEnvSchema = z
   });
 
 export type PaymentsConfig = z.output<typeof paymentsEnvSchema>;
+
+/** The worker's settings in library form, from the validated environment (tests parse a partial one: the defaults hold). */
+export function paymentWorkerSettings(config: PaymentsConfig): PaymentWorkerSettings {
+  return {
+    inboxSchema: config.INBOX_SCHEMA,
+    paymentsSchema: config.PAYMENTS_SCHEMA,
+    outboxSchema: config.OUTBOX_SCHEMA,
+    maxPayloadBytes: config.OUTBOX_MAX_PAYLOAD_BYTES,
+    stream: config.OUTBOX_STREAM,
+    subjectPrefix: config.OUTBOX_SUBJECT_PREFIX,
+    duplicateWindowMs: config.OUTBOX_DUPLICATE_WINDOW_MS,
+    consumerName: config.PAYMENTS_CONSUMER,
+    maxRetries: config.PAYMENTS_MAX_RETRIES,
+    backoff: { minMs: config.PAYMENTS_BACKOFF_MIN_MS, maxMs: config.PAYMENTS_BACKOFF_MAX_MS },
+    ackWaitMs: config.PAYMENTS_ACK_WAIT_MS,
+    maxAckPending: config.PAYMENTS_MAX_ACK_PENDING,
+    concurrency: config.PAYMENTS_CONCURRENCY,
+    inboxRetention: {
+      processedMs: config.INBOX_RETENTION_MS,
+      deadLetterMs: config.INBOX_DEAD_LETTER_RETENTION_MS,
+      intervalMs: config.INBOX_RETENTION_INTERVAL_MS,
+    },
+  };
+}

@@ -8,36 +8,13 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connectNats, embeddedRelayOptionsFromEnv, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin, type Logger, type ServiceHttp } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
-import { paymentsEnvSchema, type PaymentsConfig } from './config';
+import { paymentsEnvSchema, paymentWorkerSettings, type PaymentsConfig } from './config';
 import { FakePaymentGateway } from './gateway/fake-gateway';
 import { createPaymentsHttp } from './http/payments-http';
 import { registerPaymentMetrics } from './metrics';
 import { migratePayments } from './migrate';
 import { startMetricsLog } from './worker/metrics-log';
-import { startPaymentWorker, type PaymentWorker, type PaymentWorkerSettings } from './worker/payment-worker';
-
-function workerSettings(config: PaymentsConfig): PaymentWorkerSettings {
-  return {
-    inboxSchema: config.INBOX_SCHEMA,
-    paymentsSchema: config.PAYMENTS_SCHEMA,
-    outboxSchema: config.OUTBOX_SCHEMA,
-    maxPayloadBytes: config.OUTBOX_MAX_PAYLOAD_BYTES,
-    stream: config.OUTBOX_STREAM,
-    subjectPrefix: config.OUTBOX_SUBJECT_PREFIX,
-    duplicateWindowMs: config.OUTBOX_DUPLICATE_WINDOW_MS,
-    consumerName: config.PAYMENTS_CONSUMER,
-    maxRetries: config.PAYMENTS_MAX_RETRIES,
-    backoff: { minMs: config.PAYMENTS_BACKOFF_MIN_MS, maxMs: config.PAYMENTS_BACKOFF_MAX_MS },
-    ackWaitMs: config.PAYMENTS_ACK_WAIT_MS,
-    maxAckPending: config.PAYMENTS_MAX_ACK_PENDING,
-    concurrency: config.PAYMENTS_CONCURRENCY,
-    inboxRetention: {
-      processedMs: config.INBOX_RETENTION_MS,
-      deadLetterMs: config.INBOX_DEAD_LETTER_RETENTION_MS,
-      intervalMs: config.INBOX_RETENTION_INTERVAL_MS,
-    },
-  };
-}
+import { startPaymentWorker, type PaymentWorker } from './worker/payment-worker';
 
 function fakeGateway(config: PaymentsConfig, pool: Pool, logger: Logger): FakePaymentGateway {
   const settings = {
@@ -114,7 +91,7 @@ async function main(): Promise<void> {
   }
 
   nc = await connectNats({ url: config.NATS_URL, name: `payments-${config.PAYMENTS_CONSUMER}`, credsFile: config.NATS_CREDS_FILE, logger });
-  const running = await startPaymentWorker({ pool, nc, gateway, logger, retention: relayMetrics }, workerSettings(config));
+  const running = await startPaymentWorker({ pool, nc, gateway, logger, retention: relayMetrics }, paymentWorkerSettings(config));
   worker = running;
   metricsLog = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);
 

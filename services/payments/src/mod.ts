@@ -18,6 +18,6 @@ export {
   paymentFailedEvent,
 } from './domain/events';
 export { migratePayments, PAYMENTS_MIGRATIONS_DIR, FAKE_GATEWAY_MIGRATIONS_DIR, type MigratePaymentsOptions } from './migrate';
-export { paymentsEnvSchema, paymentsEnvShape, type PaymentsConfig } from './config';
+export { paymentsEnvSchema, paymentsEnvShape, paymentWorkerSettings, type PaymentsConfig } from './config';
 export { registerPaymentMetrics } from './metrics';
 export { createPaymentsHttp, type PaymentsHttpOptions } from './http/payments-http';

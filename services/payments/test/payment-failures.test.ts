@@ -9,8 +9,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { randomUUID } from 'node:crypto';
 import { Inbox, type InboxEvent } from '@outbox-relay/inbox';
-import { PaymentHandler, PaymentRepository, type PaymentWorker } from '@outbox-relay/payments';
-import { quietLogger, readStream, waitFor } from '@outbox-relay/test-support';
+import type { PaymentWorker } from '@outbox-relay/payments';
+import { readStream, waitFor } from '@outbox-relay/test-support';
 import { CONSUMER, createPaymentsTestEnv, type PaymentsTestEnv } from './support/payments-env';
 import { messagesOf } from './support/payment-records';
 
@@ -114,13 +114,7 @@ describe('payment failures', () => {
   it('leaves a payment that succeeded as it is when a dead letter of its order comes after: no FAILED, no PaymentFailed', async () => {
     // Another OrderCreated of the paid order (its own event id), given up on: the worker's dead-letter effects
     // run, as the consumer runs them, in the dead-letter transaction.
-    const handler = new PaymentHandler({
-      pool: env.pool,
-      payments: new PaymentRepository(env.paymentsSchema),
-      gateway: env.gateway,
-      outbox: env.outbox,
-      logger: quietLogger,
-    });
+    const handler = env.paymentHandler();
     const inbox = new Inbox({ pool: env.pool, schema: env.inboxSchema, consumer: `${CONSUMER}-late` });
     const before = await env.payment(failed.orderId);
     const event: InboxEvent = {

@@ -9,8 +9,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { randomUUID } from 'node:crypto';
 import { Inbox, ensureDurableConsumer, inboxEventFromMsg, inboxTables } from '@outbox-relay/inbox';
-import { PaymentHandler, PaymentRepository, type PaymentWorker } from '@outbox-relay/payments';
-import { readStream, waitFor, quietLogger } from '@outbox-relay/test-support';
+import type { PaymentWorker } from '@outbox-relay/payments';
+import { readStream, waitFor } from '@outbox-relay/test-support';
 import { CONSUMER, createPaymentsTestEnv, type PaymentsTestEnv } from './support/payments-env';
 import { messagesOf } from './support/payment-records';
 
@@ -137,13 +137,7 @@ describe('payment worker', () => {
       m.ack(); // older orders: not this test's business
     }
     const inbox = new Inbox({ pool: env.pool, schema: env.inboxSchema, consumer: consumerName });
-    const handler = new PaymentHandler({
-      pool: env.pool,
-      payments: new PaymentRepository(env.paymentsSchema),
-      gateway: env.gateway,
-      outbox: env.outbox,
-      logger: quietLogger,
-    });
+    const handler = env.paymentHandler();
     const first = await inbox.handleOnce(event, handler.handle);
     expect(first).toEqual({ status: 'processed', value: { outcome: 'paid', orderId, chargeId: expect.any(String), gatewayAttempt: 1 } });
     // ...and the process "dies" here: no ack.

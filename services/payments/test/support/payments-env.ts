@@ -6,6 +6,10 @@ import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import {
   FakePaymentGateway,
   migratePayments,
+  PaymentHandler,
+  PaymentRepository,
+  paymentsEnvSchema,
+  paymentWorkerSettings,
   startPaymentWorker,
   type ChargeRequest,
   type ChargeResult,
@@ -14,7 +18,7 @@ import {
   type PaymentWorker,
   type PaymentWorkerSettings,
 } from '@outbox-relay/payments';
-import { createTestSchema, type TestSchema, uniqueName, createTestStream, type TestStream, makeRelay, quietLogger } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, uniqueName, createTestStream, type TestStream, makeRelay, quietLogger, TEST_DATABASE_URL } from '@outbox-relay/test-support';
 import { enqueueOrderCreated, type OrderToPublish } from './order-created';
 import { paymentEvents, paymentRow, type PaymentEvent, type PaymentRow } from './payment-records';
 
@@ -49,6 +53,8 @@ export interface PaymentsTestEnv {
   gateway: RecordingGateway;
   relay: OutboxRelay;
   settings(overrides?: Partial<PaymentWorkerSettings>): PaymentWorkerSettings;
+  /** The worker's handler on this environment, for tests that drive an inbox by hand. */
+  paymentHandler(): PaymentHandler;
   startWorker(overrides?: Partial<PaymentWorkerSettings>): Promise<PaymentWorker>;
   /**
    * Enqueues an OrderCreated (19.99 EUR, correlation id `corr-<first 8 of the order id>` unless told otherwise),
@@ -82,23 +88,22 @@ export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partia
   const workers: PaymentWorker[] = [];
   const t = inboxTables(inboxSchema);
 
-  const settings = (overrides: Partial<PaymentWorkerSettings> = {}): PaymentWorkerSettings => ({
-    inboxSchema,
-    paymentsSchema,
-    outboxSchema: db.schema,
-    maxPayloadBytes: 512 * 1024,
-    stream: ns.stream,
-    subjectPrefix: ns.subjectPrefix,
-    duplicateWindowMs: 120_000,
-    consumerName: CONSUMER,
-    maxRetries: 3,
-    backoff: { minMs: 100, maxMs: 2000 },
-    ackWaitMs: 30_000,
-    maxAckPending: 100,
-    concurrency: 1,
-    inboxRetention: { processedMs: 7 * 86_400_000, deadLetterMs: 30 * 86_400_000, intervalMs: 60_000 },
-    ...overrides,
-  });
+  // The worker's settings as the process reads them (its defaults), with this test's names and timings.
+  const base = paymentWorkerSettings(
+    paymentsEnvSchema.parse({
+      DATABASE_URL: TEST_DATABASE_URL,
+      OUTBOX_SCHEMA: db.schema,
+      INBOX_SCHEMA: inboxSchema,
+      PAYMENTS_SCHEMA: paymentsSchema,
+      OUTBOX_STREAM: ns.stream,
+      OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
+      PAYMENTS_CONSUMER: CONSUMER,
+      PAYMENTS_BACKOFF_MIN_MS: '100',
+      PAYMENTS_BACKOFF_MAX_MS: '2000',
+      PAYMENTS_MAX_ACK_PENDING: '100',
+    }),
+  );
+  const settings = (overrides: Partial<PaymentWorkerSettings> = {}): PaymentWorkerSettings => ({ ...base, ...overrides });
 
   return {
     db,
@@ -112,6 +117,8 @@ export async function createPaymentsTestEnv(prefix: string, fakeSettings: Partia
     gateway,
     relay,
     settings,
+    paymentHandler: () =>
+      new PaymentHandler({ pool, payments: new PaymentRepository(paymentsSchema), gateway, outbox, logger: quietLogger }),
     async startWorker(overrides = {}) {
       const worker = await startPaymentWorker({ pool, nc: ns.nc, gateway, logger: quietLogger }, settings(overrides));
       workers.push(worker);
