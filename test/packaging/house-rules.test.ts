@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 import { ROOT } from '@outbox-relay/test-support';
 
 const LIBRARIES = ['runtime', 'outbox', 'inbox', 'telemetry'];
@@ -128,4 +129,32 @@ it('the outbox package serves its building blocks through /internal and refuses 
   expect(node("console.log(typeof require('@outbox-relay/outbox/internal').PubAckCollector)")).toBe('function');
   expect(node("console.log(typeof require('@outbox-relay/outbox').Outbox)")).toBe('function');
   expect(node("require('@outbox-relay/outbox/dist/relay/relay.js')")).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
+});
+
+it('one name per concept: no two packages export different things under the same name', () => {
+  const entries = [...LIBRARIES, ...SERVICES].flatMap((pkg) =>
+    ['mod.ts', 'internal.ts'].map((entry) => path.join(srcOf(pkg), entry)).filter((file) => statSync(file, { throwIfNoEntry: false })),
+  );
+  const program = ts.createProgram(entries, {
+    noEmit: true,
+    skipLibCheck: true,
+    baseUrl: ROOT,
+    paths: { '@outbox-relay/outbox/internal': ['services/outbox/src/internal.ts'], '@outbox-relay/*': ['services/*/src/mod.ts'] },
+  });
+  const checker = program.getTypeChecker();
+  const declaredIn = new Map<string, Set<string>>();
+  for (const entry of entries) {
+    const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(entry)!);
+    for (const exported of checker.getExportsOfModule(moduleSymbol!)) {
+      const target = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+      const file = target.declarations?.[0]?.getSourceFile().fileName;
+      // Third-party names passed on (fastify's request types) are the same thing wherever they are re-exported.
+      if (file === undefined || file.includes('node_modules')) continue;
+      const places = declaredIn.get(exported.name) ?? new Set<string>();
+      places.add(path.relative(ROOT, file));
+      declaredIn.set(exported.name, places);
+    }
+  }
+  const collisions = [...declaredIn].filter(([, places]) => places.size > 1).map(([name, places]) => `${name}: ${[...places].join(', ')}`);
+  expect(collisions).toEqual([]);
 });

@@ -1,3 +1,4 @@
+import type { LogLevel } from '@outbox-relay/runtime';
 import type { KubernetesObject } from './k8s-types';
 
 /** Reference to one key of a Secret in the OutboxRelay's namespace. */
@@ -44,8 +45,6 @@ export interface OutboxRelaySpec {
   paused: boolean;
   logLevel: LogLevel;
 }
-
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export type ConditionType = 'Ready' | 'LeaderElected' | 'Progressing' | 'Degraded' | 'Paused';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
