@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, toFieldIssues } from './config-error';
+import { plainMessage } from './plain-messages';
 
 /**
  * Reads configuration once from an environment-like record, validated by a zod object whose keys are the
@@ -9,7 +10,10 @@ import { ConfigError, toFieldIssues } from './config-error';
 export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.output<S> {
   // Empty strings count as unset, as shells and manifests often produce them.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
+  // A number that did not parse reaches the message as NaN: show the text that was set instead.
+  const result = schema.safeParse(cleaned, {
+    error: (issue) => plainMessage(Number.isNaN(issue.input) ? ({ ...issue, input: cleaned[String(issue.path?.[0])] } as typeof issue) : issue),
+  });
   if (!result.success) throw new ConfigError(toFieldIssues(result.error.issues));
   return result.data;
 }

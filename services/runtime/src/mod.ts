@@ -2,6 +2,7 @@
 export { ConfigError, toFieldIssues, type FieldIssue } from './config-error';
 export { parseEnv, readEnvOrExit, readConfigOrExit, envVar, SQL_IDENTIFIER, LOG_LEVELS, type LogLevel } from './env';
 export { createLogger, type Logger } from './logger';
+export { plainMessage } from './plain-messages';
 export { exitOnUncaught, exitAfterFlush, settleWithin } from './process';
 export { ProcessShutdown, type ShutdownPlan } from './lifecycle';
 export { Backoff, delay } from './backoff';

@@ -38,3 +38,21 @@ it('names every bad variable at once, with what it must be', () => {
   expect(config.issues.find((i) => i.path === 'SCHEMA')?.message).toBe('must be a lower-case SQL identifier');
   expect(config.message).toContain('TIMEOUT_MS');
 });
+
+it('says in plain words what each variable must be, and what it was, never in zod\'s words', () => {
+  const strict = z.object({ DATABASE_URL: z.string().min(1), PORT: envVar.port(), LOG_LEVEL: envVar.logLevel(), TIMEOUT_MS: envVar.millis(1000, 10, 60_000) });
+  let error: unknown;
+  try {
+    parseEnv(strict, { PORT: 'abc', LOG_LEVEL: 'loud', TIMEOUT_MS: '5' });
+  } catch (e) {
+    error = e;
+  }
+  const issues = (error as ConfigError).issues;
+  expect(Object.fromEntries(issues.map((i) => [i.path, i.message]))).toEqual({
+    DATABASE_URL: 'is required',
+    PORT: 'must be a number (got "abc")',
+    LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+    TIMEOUT_MS: 'must be at least 10 (got 5)',
+  });
+  for (const issue of issues) expect(issue.message).not.toMatch(/Invalid|expected|received/);
+});

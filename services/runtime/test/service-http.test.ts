@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { z } from 'zod';
 import { addProbeRoutes, HttpError, ServiceHttp, type ServiceHttpOptions } from '@outbox-relay/runtime';
 
 const silent = pino({ level: 'silent' });
@@ -71,6 +72,25 @@ it('answers an unexpected error 500 without its message and logs it with the sta
   const db = await fetch(`${base}/db`);
   expect(db.status).toBe(503);
   expect(await db.json()).toMatchObject({ error: 'unavailable' });
+});
+
+it('answers a body that fails its schema 400 naming every field in plain words; a JSON scalar is not "malformed"', async () => {
+  const body = z.strictObject({ id: z.uuid(), count: z.number().int().min(1), kind: z.enum(['a', 'b']) });
+  const { base } = await start({}, (s) => s.route({ url: '/things', POST: { schema: { body }, handler: () => ({ ok: true }) } }));
+  const post = (text: string) => fetch(`${base}/things`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+  const bad = await post(JSON.stringify({ id: 'x', count: 0, kind: 'c', extra: 1 }));
+  expect(bad.status).toBe(400);
+  const issues = ((await bad.json()) as { issues: Array<{ path: string; message: string }> }).issues;
+  expect(Object.fromEntries(issues.map((i) => [i.path, i.message]))).toEqual({
+    id: 'must be a UUID (got "x")',
+    count: 'must be at least 1 (got 0)',
+    kind: 'must be one of a, b (got "c")',
+    extra: 'is not an allowed field',
+  });
+  const scalar = await post('123');
+  expect(await scalar.json()).toMatchObject({ error: 'validation_failed', issues: [{ path: '(root)', message: 'must be a JSON object (got 123)' }] });
+  const missing = await post('');
+  expect(await missing.json()).toMatchObject({ error: 'validation_failed', issues: [{ path: '(root)', message: 'request body is required' }] });
 });
 
 it('runs the observers in order around each request with the route template, never the raw path', async () => {

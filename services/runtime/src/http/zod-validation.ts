@@ -1,6 +1,7 @@
 import type { FastifySchemaCompiler } from 'fastify';
 import type { ZodType } from 'zod';
 import type { FieldIssue } from '../config-error';
+import { plainMessage } from '../plain-messages';
 import { fieldIssuesOf, validationFailed, type HttpError } from './http-error';
 
 /** A request part that failed its route's schema: answered 400 `validation_failed` naming every offending field. */
@@ -23,7 +24,7 @@ export const zodValidatorCompiler: FastifySchemaCompiler<ZodType> = ({ schema, h
   if (httpPart === 'body' && (data === null || data === undefined)) {
     return { error: new RequestValidationError([{ path: '(root)', message: 'request body is required' }]) };
   }
-  const result = schema.safeParse(data);
+  const result = schema.safeParse(data, { error: plainMessage });
   if (result.success) return { value: result.data };
   const issues = fieldIssuesOf(result.error.issues);
   return { error: new RequestValidationError(httpPart === 'headers' ? issues.map((i) => ({ ...i, path: headerName(i.path) })) : issues) };
