@@ -61,3 +61,28 @@ export class SchemaError extends OutboxError {
     this.schema = schema;
   }
 }
+
+/**
+ * The command that creates or upgrades the outbox tables of `schema`: this package's own bin (`outbox-migrate`,
+ * package.json "bin"), which reads the schema from OUTBOX_SCHEMA. Every message that tells an operator to migrate
+ * names it from here, so none can name a command that does not exist.
+ */
+export function outboxMigrateCommand(schema: string): string {
+  return `OUTBOX_SCHEMA=${schema} outbox-migrate`;
+}
+
+/**
+ * The outbox tables of `schema` are missing, or lack migrations this version needs: running the migrations fixes
+ * it. `problem` says which, `command` what to run (tools with a migrate command of their own, such as outboxctl,
+ * name theirs instead).
+ */
+export class SchemaNotMigratedError extends SchemaError {
+  readonly problem: string;
+  readonly command: string;
+  constructor(schema: string, problem: string, options?: { cause?: unknown }) {
+    const command = outboxMigrateCommand(schema);
+    super(schema, `${problem}; run \`${command}\``, options);
+    this.problem = problem;
+    this.command = command;
+  }
+}

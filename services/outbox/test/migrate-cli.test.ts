@@ -1,12 +1,46 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Pool } from 'pg';
-import { readPartitionCount } from '@outbox-relay/outbox';
-import { TEST_DATABASE_URL, uniqueName, startService } from '@outbox-relay/test-support';
+import { assertSchemaCurrent, Outbox, readPartitionCount, SchemaError } from '@outbox-relay/outbox';
+import { createTestSchema, TEST_DATABASE_URL, uniqueName, startService, undoNewestOutboxMigration } from '@outbox-relay/test-support';
+
+const PACKAGE_DIR = path.resolve(__dirname, '..');
+/** The commands this package installs (package.json "bin"): name → file. */
+const BINS = (JSON.parse(readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
+
+/** Runs one of the package's commands as npm's bin link would, with exactly `env` (plus PATH); output once both pipes close. */
+function runBin(name: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const file = BINS[name];
+  if (file === undefined) throw new Error(`"${name}" is not a command of @outbox-relay/outbox (its bins: ${Object.keys(BINS).join(', ')})`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(PACKAGE_DIR, file), ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 describe('outbox-migrate command', () => {
   const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
   const schema = uniqueName('migcli');
+  /** Schemas the tests below create (or must leave uncreated), dropped at the end either way. */
+  const scratch: string[] = [];
+  const scratchSchema = (prefix: string) => {
+    const name = uniqueName(prefix);
+    scratch.push(name);
+    return name;
+  };
+  const schemaExists = async (name: string) =>
+    (await pool.query<{ present: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS present', [name])).rows[0]!.present;
   afterAll(async () => {
-    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    for (const name of [schema, ...scratch]) await pool.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
     await pool.end();
   });
 
@@ -24,5 +58,83 @@ describe('outbox-migrate command', () => {
     expect(await proc.exited).toBe(2);
     expect(proc.stderr()).toMatch(/DATABASE_URL: must be a postgres:\/\/ URL/);
     expect(proc.stderr()).toMatch(/OUTBOX_SCHEMA/);
+  });
+
+  it('--help prints its usage and exits 0 without migrating anything', async () => {
+    const untouched = scratchSchema('migcli_help');
+    for (const flag of ['--help', '-h']) {
+      const { code, stdout, stderr } = await runBin('outbox-migrate', [flag], { DATABASE_URL: TEST_DATABASE_URL, OUTBOX_SCHEMA: untouched });
+      expect({ flag, code, stderr }).toEqual({ flag, code: 0, stderr: '' });
+      expect(stdout).toMatch(/^Usage: outbox-migrate \[--help\]/);
+      for (const variable of ['DATABASE_URL', 'OUTBOX_SCHEMA', 'OUTBOX_PARTITIONS', 'LOG_LEVEL']) expect(stdout).toMatch(new RegExp(`^ {2}${variable} `, 'm'));
+      expect(stdout).toContain('Exit status: 0');
+    }
+    expect(await schemaExists(untouched)).toBe(false);
+  });
+
+  it('exits 2 naming an unknown flag or an extra argument, without migrating anything', async () => {
+    const untouched = scratchSchema('migcli_flags');
+    const env = { DATABASE_URL: TEST_DATABASE_URL, OUTBOX_SCHEMA: untouched };
+    const cases: Array<[string[], string]> = [
+      [['--schema', 'elsewhere'], 'unknown option "--schema"'],
+      [['--partitions=4'], 'unknown option "--partitions"'],
+      [['-x'], 'unknown option "-x"'],
+      [['--help=yes'], '--help takes no value'],
+      [['up'], 'unexpected argument "up"'],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stdout, stderr } = await runBin('outbox-migrate', args, env);
+      expect({ args, code, stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(stderr).toMatch(new RegExp(`^outbox-migrate: ${message.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}`));
+    }
+    expect(await schemaExists(untouched)).toBe(false);
+  });
+
+  it('every SchemaError that says to migrate names a command of this package, and running it as written fixes the schema', async () => {
+    const neverMigrated = scratchSchema('migcli_none');
+    const older = await createTestSchema('migcli_older', { max: 1 });
+    scratch.push(older.schema);
+    await older.pool.end();
+    await undoNewestOutboxMigration(pool, older.schema);
+    const event = { aggregateType: 'Order', aggregateId: 'o-1', eventType: 'OrderCreated', payload: {} };
+    const enqueueInto = async (name: string) => {
+      const outbox = new Outbox({ pool, schema: name });
+      try {
+        await outbox.transaction((tx) => outbox.enqueue(tx, event));
+      } finally {
+        await outbox.close();
+      }
+    };
+
+    // Each way the library meets a schema that needs migrating: never migrated, or without its newest migration.
+    const failures: Array<[string, string, () => Promise<unknown>]> = [
+      ['readPartitionCount, never migrated', neverMigrated, () => readPartitionCount(pool, neverMigrated)],
+      ['assertSchemaCurrent, never migrated', neverMigrated, () => assertSchemaCurrent(pool, neverMigrated)],
+      ['enqueue, never migrated', neverMigrated, () => enqueueInto(neverMigrated)],
+      ['assertSchemaCurrent, older', older.schema, () => assertSchemaCurrent(pool, older.schema)],
+    ];
+    const suggestions = new Map<string, string[]>();
+    for (const [what, target, fail] of failures) {
+      const error = await fail().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect({ what, isSchemaError: error instanceof SchemaError }).toEqual({ what, isSchemaError: true });
+      const commands = [...(error as Error).message.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      expect({ what, commands: commands.length }).toEqual({ what, commands: 1 });
+      suggestions.set(target, [...(suggestions.get(target) ?? []), commands[0]!]);
+    }
+
+    for (const [target, commands] of suggestions) {
+      expect(new Set(commands).size).toBe(1); // one remedy per schema, whichever call met it
+      // `VAR=value ... command [arguments]`, as a shell runs it: the variables are the command's environment.
+      const words = commands[0]!.split(' ');
+      const assignments = words.filter((w) => /^[A-Z_]+=/.test(w));
+      const [name, ...args] = words.slice(assignments.length);
+      const env = Object.fromEntries(assignments.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+      const run = await runBin(name!, args, { DATABASE_URL: TEST_DATABASE_URL, LOG_LEVEL: 'silent', ...env });
+      expect({ command: commands[0], code: run.code, stderr: run.stderr }).toEqual({ command: commands[0], code: 0, stderr: '' });
+      await expect(assertSchemaCurrent(pool, target)).resolves.toBeUndefined();
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { OutboxError } from '@outbox-relay/outbox';
 import { ConfigError } from '@outbox-relay/runtime';
@@ -12,6 +14,9 @@ import { CliError, ExitCode } from './errors';
 
 export type { CliIo, Writer } from './context';
 export { ExitCode } from './errors';
+
+/** outboxctl's version: its package.json's, which sits beside src/ (the tests) and dist/ (the binary). */
+const VERSION = (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 const CONFIGURATION_HELP = `
 Configuration (a flag wins over its variable):
@@ -43,6 +48,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<ExitCode>
   };
   program
     .description('operations CLI for outbox-relay: status, dead letters, replays, leader step-down, migrations')
+    .version(VERSION, '-V, --version', 'print the version of outboxctl')
     .option('--database-url <url>', 'postgres:// URL (env DATABASE_URL)')
     .option('--schema <name>', 'outbox schema (env OUTBOX_SCHEMA, default outbox)')
     .option('--inbox-schema <name>', 'inbox schema (env INBOX_SCHEMA, default inbox)')
@@ -81,9 +87,6 @@ function describeFailure(error: unknown): { message: string; code: ExitCode } {
   if (error instanceof ConfigError) return { message: error.message, code: ExitCode.usage };
   if (error instanceof OutboxError) return { message: error.message, code: ExitCode.failed };
   const pg = error as { code?: string; message?: string };
-  if (pg.code === '42P01' || pg.code === '42703' || pg.code === '3F000') {
-    return { message: `${pg.message} (is the schema migrated? run \`outboxctl migrate\`)`, code: ExitCode.failed };
-  }
   if (typeof pg.code === 'string' && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET)$/.test(pg.code)) {
     return { message: `cannot reach the database (${pg.code}): ${pg.message ?? ''}`.trimEnd(), code: ExitCode.failed };
   }

@@ -1,5 +1,6 @@
 import { Pool } from 'pg';
 import { readConfig, type CliConfig, type Environment, type GlobalFlags } from './config';
+import { notMigratedError, tablesOf } from './data/tables';
 import type { ExitCode } from './errors';
 
 /** Anything with write(): process.stdout/stderr in the binary, string collectors in tests. */
@@ -39,7 +40,10 @@ export class CommandContext {
     return this.cached;
   }
 
-  /** Runs `work` with a small pool that is always closed afterwards, so the process can exit. */
+  /**
+   * Runs `work` with a small pool that is always closed afterwards, so the process can exit. An error that says
+   * the schemas are not migrated names the command that migrates the ones this run was given.
+   */
   async withPool(work: (pool: Pool, config: CliConfig) => Promise<ExitCode>): Promise<ExitCode> {
     const config = this.config();
     const pool = new Pool({ connectionString: config.databaseUrl, max: 2, connectionTimeoutMillis: 10_000 });
@@ -47,6 +51,8 @@ export class CommandContext {
     pool.on('error', () => undefined);
     try {
       return await work(pool, config);
+    } catch (error) {
+      throw notMigratedError(error, tablesOf(config)) ?? error;
     } finally {
       await pool.end();
     }

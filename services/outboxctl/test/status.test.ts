@@ -2,6 +2,13 @@ import { outboxTables } from '@outbox-relay/outbox';
 import { asLeader, createCtlDb, ctl, enqueueEvents, inboxEvent, makeConsumerDeadLetter, makeRelayDeadLetter, outboxRows, publishPending, type CtlDb } from './support';
 import { uniqueName } from '@outbox-relay/test-support';
 
+/** The arguments of the `outboxctl ...` command a message tells the user to run. */
+function suggestedCommand(message: string): string[] {
+  const command = /run `outboxctl ([^`]+)`/.exec(message)?.[1];
+  if (command === undefined) throw new Error(`no outboxctl command suggested in: ${message}`);
+  return command.split(' ');
+}
+
 let db: CtlDb;
 beforeAll(async () => {
   db = await createCtlDb('ctl_status', { partitions: 2 });
@@ -107,12 +114,39 @@ describe('outboxctl status', () => {
     expect(JSON.parse(stdout).schema).toBe(db.schema);
   });
 
-  it('an outbox schema that was never migrated is a runtime error with a hint (exit 1)', async () => {
-    const { code, stderr } = await ctl(['status', '--schema', uniqueName('ctl_nothing')], db.env);
-    expect(code).toBe(1);
-    expect(stderr).toContain('does not exist');
-    expect(stderr).toContain('outboxctl migrate');
-    expect(await outboxRows(db)).toHaveLength(9); // nothing touched
+  it('an outbox schema that was never migrated is a runtime error (exit 1) whose hint, run as printed, migrates that schema', async () => {
+    const missing = uniqueName('ctl_nothing');
+    try {
+      const { code, stderr } = await ctl(['status', '--schema', missing], db.env);
+      expect(code).toBe(1);
+      expect(stderr).toContain('does not exist');
+      // The schemas of this run, not the defaults: a bare `outboxctl migrate` would migrate "outbox" instead.
+      expect(stderr).toContain(`run \`outboxctl migrate --schema ${missing} --inbox-schema ${db.inboxSchema}\``);
+      expect(await outboxRows(db)).toHaveLength(9); // nothing touched
+
+      const migrate = await ctl(suggestedCommand(stderr), { DATABASE_URL: db.env.DATABASE_URL });
+      expect(migrate.code).toBe(0);
+      const after = await ctl(['status', '--json', '--schema', missing], db.env);
+      expect(after.code).toBe(0);
+      expect(JSON.parse(after.stdout).schema).toBe(missing);
+    } finally {
+      await db.pool.query(`DROP SCHEMA IF EXISTS "${missing}" CASCADE`);
+    }
+  });
+
+  it('an inbox schema without tables, where a command needs them, names the migrate command with both schemas', async () => {
+    const missing = uniqueName('ctl_no_inbox');
+    try {
+      const { code, stderr } = await ctl(['dlq', 'list', '--consumer', 'payments', '--inbox-schema', missing], db.env);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`inbox tables not found in schema "${missing}"`);
+      expect(stderr).toContain(`run \`outboxctl migrate --schema ${db.schema} --inbox-schema ${missing}\``);
+
+      expect((await ctl(suggestedCommand(stderr), { DATABASE_URL: db.env.DATABASE_URL })).code).toBe(0);
+      expect((await ctl(['dlq', 'list', '--consumer', 'payments', '--inbox-schema', missing], db.env)).code).toBe(0);
+    } finally {
+      await db.pool.query(`DROP SCHEMA IF EXISTS "${missing}" CASCADE`);
+    }
   });
 
   it('shows a pending step-down request for the current epoch', async () => {

@@ -1,5 +1,13 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ctl } from './support';
 import { TEST_DATABASE_URL } from '@outbox-relay/test-support';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+/** What outboxctl says a schema name must be (the runtime's SQL_IDENTIFIER rule). */
+const SCHEMA_RULE = 'must be a lower-case SQL identifier of at most 48 characters: a-z or _, then a-z, 0-9 or _';
+/** Wording of zod's own messages and of URL parsing, which must not reach a user of outboxctl. */
+const VALIDATOR_WORDING = /Invalid|expected|received|regex|pattern|too_small|too_big|ZodError/;
 
 // Usage and configuration errors are found before any database work, so most of these need no schema.
 const env = { DATABASE_URL: TEST_DATABASE_URL };
@@ -17,6 +25,13 @@ describe('outboxctl usage and configuration errors', () => {
     expect(stdout).toMatch(/^ {2}2 {2}usage or configuration error/m);
     expect(stdout).toMatch(/^ {2}3 {2}not found/m);
     expect(stdout).toMatch(/^ {2}4 {2}timed out/m);
+  });
+
+  it('prints the package version for --version and -V (exit 0)', async () => {
+    for (const flag of ['--version', '-V']) {
+      const { code, stdout, stderr } = await ctl([flag], {});
+      expect({ flag, code, stdout, stderr }).toEqual({ flag, code: 0, stdout: `${PACKAGE_VERSION}\n`, stderr: '' });
+    }
   });
 
   it('shows the exit codes and global options in a sub-command help too', async () => {
@@ -59,6 +74,36 @@ describe('outboxctl usage and configuration errors', () => {
     const inbox = await ctl(['dlq', 'list'], { ...env, INBOX_SCHEMA: 'x;drop' });
     expect(inbox.code).toBe(2);
     expect(inbox.stderr).toContain('--inbox-schema / INBOX_SCHEMA');
+  });
+
+  it('says what each setting must be and where the bad value came from, in its own words (exit 2)', async () => {
+    const long = 'a'.repeat(49);
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [['status', '--schema', 'Bad-Name'], env, `--schema / OUTBOX_SCHEMA: ${SCHEMA_RULE} (got "Bad-Name" from --schema)`],
+      [['status'], { ...env, OUTBOX_SCHEMA: long }, `--schema / OUTBOX_SCHEMA: ${SCHEMA_RULE} (got "${long}" from OUTBOX_SCHEMA)`],
+      [['dlq', 'list'], { ...env, INBOX_SCHEMA: 'x;drop' }, `--inbox-schema / INBOX_SCHEMA: ${SCHEMA_RULE} (got "x;drop" from INBOX_SCHEMA)`],
+      // An empty flag was typed (`--schema "$UNSET"`): refused, not replaced by the default schema.
+      [['status', '--schema', ''], env, `--schema / OUTBOX_SCHEMA: ${SCHEMA_RULE} (--schema was given an empty value)`],
+      [
+        ['status', '--database-url', 'mysql://user:secret@db/x'],
+        env,
+        '--database-url / DATABASE_URL: must be a postgres:// URL, e.g. postgres://user:password@host:5432/database ' +
+          '(the value of --database-url is not shown: it may hold a password)',
+      ],
+      // Starts like a postgres:// URL, but pg cannot read it (the port): refused before any connection is tried.
+      [
+        ['status'],
+        { DATABASE_URL: 'postgres://user:secret@db:fivefour/x' },
+        '--database-url / DATABASE_URL: must be a postgres:// URL, e.g. postgres://user:password@host:5432/database ' +
+          '(the value of DATABASE_URL is not shown: it may hold a password)',
+      ],
+    ];
+    for (const [args, environment, message] of cases) {
+      const { code, stdout, stderr } = await ctl(args, environment);
+      expect({ args, code, stdout, stderr }).toEqual({ args, code: 2, stdout: '', stderr: `outboxctl: ${message}\n` });
+      expect(stderr).not.toMatch(VALIDATOR_WORDING);
+      expect(stderr).not.toContain('secret');
+    }
   });
 
   it('refuses dead-letter ids without a kind prefix (exit 2) and names the accepted forms', async () => {

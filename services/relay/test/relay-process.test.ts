@@ -216,7 +216,7 @@ it('waits, not ready, while the schema lacks a migration of this version (naming
       'a "schema not ready" line naming the migration',
       () => proc.logs.find((l) => l.msg === 'outbox schema not ready; waiting' && JSON.stringify(l).includes(newest)),
     );
-    expect(JSON.stringify(line)).toContain('run `outbox migrate`');
+    expect(JSON.stringify(line)).toContain(`run \`OUTBOX_SCHEMA=${schema} outbox-migrate\``);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
 
     await migrateOutbox({ pool: db.pool, schema });

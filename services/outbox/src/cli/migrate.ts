@@ -1,11 +1,29 @@
 #!/usr/bin/env node
-// `npm run migrate` / `outbox-migrate`: creates or upgrades the outbox tables. Reads DATABASE_URL, OUTBOX_SCHEMA
-// and OUTBOX_PARTITIONS; exits 2 naming a bad variable, 1 on a database error.
+// `outbox-migrate` / `npm run migrate`: creates or upgrades the outbox tables. Its settings are environment
+// variables (DATABASE_URL, OUTBOX_SCHEMA, OUTBOX_PARTITIONS, LOG_LEVEL); the only flag is --help. Anything else on
+// the command line exits 2 before the database is touched: a flag it does not know (`--schema x`) would otherwise
+// be ignored and the default schema migrated instead.
+import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { z } from 'zod';
 import { ConfigError, createLogger, parseEnv } from '@outbox-relay/runtime';
 import { outboxEnvShape } from '../config';
 import { migrateOutbox } from '../schema/migrate';
+
+const USAGE = `Usage: outbox-migrate [--help]
+       npm run migrate        (the same, from the repository root)
+
+Creates or upgrades the outbox tables of one schema, and applies the partition count when OUTBOX_PARTITIONS is
+set; prints {"schema", "ran", "partitions"} as one JSON line. Settings come from the environment:
+  DATABASE_URL        postgres:// URL (required)
+  OUTBOX_SCHEMA       schema of the outbox tables (default outbox)
+  OUTBOX_PARTITIONS   partition count to apply, 1 to 1024 (default: keep; 1 for a new schema); a change waits
+                      for the relays to publish every pending event
+  LOG_LEVEL           pino level of its log lines on stdout (default info)
+e.g. OUTBOX_SCHEMA=orders_outbox OUTBOX_PARTITIONS=4 outbox-migrate
+
+Exit status: 0 migrated or already up to date, 1 database error, 2 bad flag or variable (nothing attempted).
+`;
 
 const schema = z.object({
   DATABASE_URL: outboxEnvShape.DATABASE_URL,
@@ -14,7 +32,33 @@ const schema = z.object({
   LOG_LEVEL: outboxEnvShape.LOG_LEVEL,
 });
 
+const ONLY_HELP = 'outbox-migrate takes only --help; its settings are environment variables (see --help)';
+
+/** The command line: --help, or nothing. The message of a refusal names the argument. */
+function readCommandLine(args: string[]): { help: boolean } | { refused: string } {
+  // Lenient parsing, so every argument comes back as a token to judge here rather than as parseArgs' wording.
+  const { tokens } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: false, allowPositionals: true, tokens: true });
+  let help = false;
+  for (const token of tokens) {
+    if (token.kind === 'positional') return { refused: `unexpected argument "${token.value}": ${ONLY_HELP}` };
+    if (token.kind !== 'option') continue;
+    if (token.name !== 'help') return { refused: `unknown option "${token.rawName}": ${ONLY_HELP}` };
+    if (token.value !== undefined) return { refused: `${token.rawName} takes no value (got "${token.value}")` };
+    help = true;
+  }
+  return { help };
+}
+
 async function main(): Promise<number> {
+  const commandLine = readCommandLine(process.argv.slice(2));
+  if ('refused' in commandLine) {
+    process.stderr.write(`outbox-migrate: ${commandLine.refused}\n`);
+    return 2;
+  }
+  if (commandLine.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let env;
   try {
     env = parseEnv(schema, process.env);

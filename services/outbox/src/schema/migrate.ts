@@ -5,7 +5,7 @@ import { runner, type RunnerOption } from 'node-pg-migrate';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { Backoff, delay } from '@outbox-relay/runtime';
-import { SchemaError } from '../errors';
+import { SchemaError, SchemaNotMigratedError } from '../errors';
 import { assertSchemaName, fnv1a32, outboxTables } from './names';
 import { relaySignalPayload } from '../relay-signals';
 import { withTransaction } from '../transaction';
@@ -108,8 +108,8 @@ function outboxMigrationNames(): string[] {
 }
 
 /**
- * Throws SchemaError naming the migrations this library needs that `schema` has not run (a relay upgraded before
- * `outbox migrate`: its statements would fail on every read). Also throws when the tables do not exist.
+ * Throws SchemaNotMigratedError naming the migrations this library needs that `schema` has not run (a relay upgraded
+ * before the schema was migrated: its statements would fail on every read). Also throws when the tables do not exist.
  */
 export async function assertSchemaCurrent(pool: Pool | PoolClient, schema: string): Promise<void> {
   const t = outboxTables(schema);
@@ -119,13 +119,13 @@ export async function assertSchemaCurrent(pool: Pool | PoolClient, schema: strin
     ran = new Set(rows.map((r) => r.name));
   } catch (error) {
     if ((error as { code?: string }).code === '42P01') {
-      throw new SchemaError(schema, 'outbox tables not found; run `outbox migrate` first', { cause: error });
+      throw new SchemaNotMigratedError(schema, 'outbox tables not found', { cause: error });
     }
     throw error;
   }
   const missing = outboxMigrationNames().filter((name) => !ran.has(name));
   if (missing.length > 0) {
-    throw new SchemaError(schema, `the outbox schema is older than this version (missing migrations ${missing.join(', ')}); run \`outbox migrate\``);
+    throw new SchemaNotMigratedError(schema, `the outbox schema is older than this version (missing migrations ${missing.join(', ')})`);
   }
 }
 
@@ -159,7 +159,7 @@ export async function readPartitionCount(pool: Pool | PoolClient, schema: string
     return count;
   } catch (error) {
     if ((error as { code?: string }).code === '42P01') {
-      throw new SchemaError(schema, 'outbox tables not found; run `outbox migrate` first', { cause: error });
+      throw new SchemaNotMigratedError(schema, 'outbox tables not found', { cause: error });
     }
     throw error;
   }

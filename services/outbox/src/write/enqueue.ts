@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClientBase, QueryConfig } from 'pg';
-import { EventValidationError, SchemaError } from '../errors';
+import { EventValidationError, SchemaNotMigratedError } from '../errors';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type OutboxEventInput, prepareEvents } from './event';
 import { outboxTables, type OutboxTables } from '../schema/names';
 import { activeTraceHeaders } from '../telemetry';
@@ -152,14 +152,18 @@ function query(kind: string, text: string, values: unknown[], options: EnqueueOp
   return options.preparedStatements === false ? { text, values } : { name: statementName(kind, text), text, values };
 }
 
-/** A missing outbox table becomes a SchemaError; anything else is rethrown as it is. */
+/**
+ * A missing outbox schema, table or function becomes a SchemaNotMigratedError; anything else is rethrown as it is.
+ * Postgres names the schema alone when it does not exist (3F000), the table or function when the schema does.
+ */
 function schemaErrorOr(error: unknown, t: OutboxTables): unknown {
   const e = error as { code?: string; message?: string };
-  if (e.code === '42P01' && (e.message ?? '').includes(`"${t.schema}.outbox`)) {
-    return new SchemaError(t.schema, 'outbox tables not found; run `outbox migrate` first', { cause: error });
+  const message = e.message ?? '';
+  if ((e.code === '42P01' && message.includes(`"${t.schema}.outbox`)) || (e.code === '3F000' && message.includes(`"${t.schema}"`))) {
+    return new SchemaNotMigratedError(t.schema, 'outbox tables not found', { cause: error });
   }
-  if ((e.code === '42883' || e.code === '3F000') && (e.message ?? '').includes('outbox_writer_partitions')) {
-    return new SchemaError(t.schema, 'the outbox schema is older than this library; run `outbox migrate`', { cause: error });
+  if (e.code === '42883' && message.includes('outbox_writer_partitions')) {
+    return new SchemaNotMigratedError(t.schema, 'the outbox schema is older than this library', { cause: error });
   }
   return error;
 }

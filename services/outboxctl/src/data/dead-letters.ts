@@ -152,7 +152,7 @@ export async function listDeadLetters(pool: Pool, t: Tables, filter: ListFilter)
     );
     take('consumer', rows);
   }
-  if (kind === 'consumer' && !inbox) await requireInbox(pool, t.inbox);
+  if (kind === 'consumer' && !inbox) await requireInbox(pool, t);
   return { deadLetters: out, truncated, inboxMigrated: inbox };
 }
 
@@ -163,7 +163,7 @@ export async function readDeadLetter(
   ref: DeadLetterRef,
   lock = false,
 ): Promise<DeadLetterDetail> {
-  if (ref.kind === 'consumer') await requireInbox(db, t.inbox);
+  if (ref.kind === 'consumer') await requireInbox(db, t);
   const select = ref.kind === 'relay' ? selectRelay(t, true) : selectConsumer(t, true);
   const { rows } = await db.query<Row>(`${select} WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [ref.id]);
   const row = rows[0];
@@ -190,7 +190,7 @@ export async function assertDeadLettersExist(pool: Pool, t: Tables, refs: readon
   for (const kind of ['relay', 'consumer'] as const) {
     const wanted = ids(kind);
     if (wanted.length === 0) continue;
-    if (kind === 'consumer') await requireInbox(pool, t.inbox);
+    if (kind === 'consumer') await requireInbox(pool, t);
     const table = kind === 'relay' ? t.outbox.deadLetters : t.inbox.deadLetters;
     const { rows } = await pool.query<{ id: string }>(`SELECT id::text AS id FROM ${table} WHERE id = ANY($1::bigint[])`, [wanted]);
     const found = new Set(rows.map((r) => r.id));
@@ -218,7 +218,7 @@ export async function openDeadLetterRefs(
     refs.push(...rows.map((r) => ({ kind: 'relay' as const, id: r.id })));
   }
   if (kind !== 'relay') {
-    if (kind === 'consumer') await requireInbox(pool, t.inbox);
+    if (kind === 'consumer') await requireInbox(pool, t);
     if (await inboxMigrated(pool, t.inbox)) {
       const { rows } = await pool.query<{ id: string }>(
         `SELECT d.id::text AS id FROM ${t.inbox.deadLetters} d

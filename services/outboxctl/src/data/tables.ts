@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { outboxTables, type OutboxTables } from '@outbox-relay/outbox';
+import { outboxTables, SchemaNotMigratedError, type OutboxTables } from '@outbox-relay/outbox';
 import { relaySignalPayload } from '@outbox-relay/outbox/internal';
 import { inboxTables, type InboxTables } from '@outbox-relay/inbox';
 import type { CliConfig } from '../config';
@@ -23,10 +23,37 @@ export async function inboxMigrated(db: Pool | PoolClient, t: InboxTables): Prom
   return rows[0]?.present === true;
 }
 
-export async function requireInbox(db: Pool | PoolClient, t: InboxTables): Promise<void> {
-  if (!(await inboxMigrated(db, t))) {
-    throw new DatabaseError(`inbox tables not found in schema "${t.schema}" (--inbox-schema / INBOX_SCHEMA); run \`outboxctl migrate\``);
+export async function requireInbox(db: Pool | PoolClient, t: Tables): Promise<void> {
+  if (!(await inboxMigrated(db, t.inbox))) {
+    throw new DatabaseError(`inbox tables not found in schema "${t.inbox.schema}" (--inbox-schema / INBOX_SCHEMA); run \`${migrateCommand(t)}\``);
   }
+}
+
+/**
+ * The outboxctl command that creates these tables. It names both schemas, because `migrate` migrates both and
+ * the user may have chosen either by flag or by variable: run as printed, it acts on the schemas that were missing.
+ */
+export function migrateCommand(t: Tables): string {
+  return `outboxctl migrate --schema ${t.outbox.schema} --inbox-schema ${t.inbox.schema}`;
+}
+
+/** SQLSTATEs of a statement that met a schema without the tables or columns it uses: undefined table, column, schema. */
+const NOT_MIGRATED_CODES = new Set(['42P01', '42703', '3F000']);
+
+/**
+ * `error` as a DatabaseError that names the outboxctl command migrating these schemas, when it says they lack what
+ * this version uses (never migrated, or by an older version); null for any other error. The outbox library's own
+ * SchemaNotMigratedError names the library's command, which an outboxctl user is not running.
+ */
+export function notMigratedError(error: unknown, t: Tables): DatabaseError | null {
+  if (error instanceof SchemaNotMigratedError) {
+    return new DatabaseError(`outbox schema "${error.schema}": ${error.problem}; run \`${migrateCommand(t)}\``, { cause: error });
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && NOT_MIGRATED_CODES.has(code)) {
+    return new DatabaseError(`${(error as Error).message} (is the schema migrated? run \`${migrateCommand(t)}\`)`, { cause: error });
+  }
+  return null;
 }
 
 /** Wakes the relays, so replays go out at once. */
