@@ -2,10 +2,10 @@
  * Partitioned leadership (issue 7): replicas share the partitions evenly, rebalance when one joins, leaves or
  * dies, and never publish one aggregate's events twice or out of order across any hand-over.
  */
-import { Pool } from 'pg';
+import { Pool, type ClientConfig } from 'pg';
 import { connectNats, defaultRelaySettings, Outbox, OutboxRelay } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, readStream, waitFor, type TestStream, quietLogger } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, readStream, waitFor, type TestStream, quietLogger, TcpProxy } from '@outbox-relay/test-support';
 
 const PARTITIONS = 8;
 const LEASE_MS = 1000;
@@ -41,7 +41,10 @@ afterEach(async () => {
   await db.drop();
 });
 
-async function join(timing: { leaseMs: number; renewMs: number; duplicateWindowMs?: number } = { leaseMs: LEASE_MS, renewMs: 200 }): Promise<Member> {
+async function join(
+  timing: { leaseMs: number; renewMs: number; duplicateWindowMs?: number } = { leaseMs: LEASE_MS, renewMs: 200 },
+  listenConnection?: ClientConfig,
+): Promise<Member> {
   const id = `m${++memberCount}`;
   const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 4 });
   pool.on('error', () => undefined);
@@ -54,7 +57,7 @@ async function join(timing: { leaseMs: number; renewMs: number; duplicateWindowM
   pool.connect = ((...args: Parameters<Pool['connect']>) => (dead ? Promise.reject(new Error('member died')) : connect(...args))) as Pool['connect'];
   const nats = await connectNats({ url: TEST_NATS_URL, name: id });
   const relay = new OutboxRelay(
-    { pool, nats, logger: quietLogger },
+    { pool, nats, logger: quietLogger, ...(listenConnection ? { listenConnection } : {}) },
     defaultRelaySettings({ schema: db.schema, stream: ns.stream, subjectPrefix: ns.subjectPrefix, instanceId: id, ...timing, pollMs: 50, backoffMinMs: 20, backoffMaxMs: 300, publishTimeoutMs: 2000 }),
   );
   await relay.start();
@@ -177,6 +180,41 @@ it('a joining replica is announced: the others hand over at once, not at their n
   const third = await join(slow);
   expect([...(await balancedOver([first, second, third], 60_000)).values()].sort()).toEqual([2, 3, 3]);
 }, 200_000);
+
+it('a relay whose LISTEN connection was down re-checks on reconnecting: leases released meanwhile are taken at once', async () => {
+  // Balance checks and renewals an hour apart: once the released leases' NOTIFYs are lost, only the re-check on
+  // reconnecting can move them within the minute allowed here (without it, the next look is an hour away).
+  const HOUR = 3_600_000;
+  const slow = { leaseMs: 3 * HOUR, renewMs: HOUR, duplicateWindowMs: 30 * HOUR };
+  const proxy = await TcpProxy.start(new URL(TEST_DATABASE_URL).port === '' ? 5432 : Number(new URL(TEST_DATABASE_URL).port));
+  try {
+    // The one that stays joins second, so it never handed a lease over (a relay that did waits a lease's length
+    // before it campaigns for that partition again, to let the other take it).
+    const leaving = await join(slow);
+    await balancedOver([leaving], 60_000);
+    const staying = await join(slow, { connectionString: databaseUrlVia(proxy.port) });
+    await balancedOver([leaving, staying], 60_000);
+    // The staying relay's LISTEN connection goes down (and cannot come back) while the other leaves: every
+    // `released:<partition>` NOTIFY of its goodbye is lost to it.
+    proxy.cut();
+    await leave(leaving);
+    const freed = await holders();
+    expect([...freed.values()].every((holder) => holder === staying.id)).toBe(true);
+    expect(freed.size).toBe(PARTITIONS / 2);
+    proxy.restore();
+    expect([...(await balancedOver([staying], 60_000)).values()]).toEqual([PARTITIONS]);
+  } finally {
+    await proxy.close();
+  }
+}, 200_000);
+
+/** TEST_DATABASE_URL with its host and port replaced by the proxy's. */
+function databaseUrlVia(port: number): string {
+  const url = new URL(TEST_DATABASE_URL);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return url.toString();
+}
 
 it('a 4th replica takes its share under load: 2/2/2/2, nothing duplicated or reordered', async () => {
   const three = [await join(), await join(), await join()];

@@ -277,6 +277,15 @@ export class OutboxRelay {
   }
 
   private onNotify(payload: string | null): void {
+    if (payload === null) {
+      // The LISTEN connection is (again) up: whatever was said while it was down is lost (a released lease, a
+      // joined member, a step-down request, new events). Look at everything again rather than wait for the
+      // periodic checks, which may be far apart: a lease released meanwhile would otherwise stay free until then.
+      this.balancer?.tickNow();
+      for (const elector of this.electors) elector.checkNow();
+      for (const partition of this.partitions) partition.wake.set();
+      return;
+    }
     const signal = parseRelaySignal(payload);
     switch (signal.kind) {
       case 'partitions':
