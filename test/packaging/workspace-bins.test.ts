@@ -89,9 +89,11 @@ describe('the workspaces’ commands', () => {
     const clone = scratchDir('fresh-clone-');
     // The workspaces with commands, as a clone has them, without their dependencies: those come from the registry
     // and have nothing to do with linking a workspace's own bins, so the install stays offline and takes a second.
-    const root = { name: 'fresh-clone', private: true, workspaces: WORKSPACES_WITH_BINS };
+    // With the runtime package, whose launcher.cjs (committed, never built) every bin runs.
+    const cloned = [...WORKSPACES_WITH_BINS, 'services/runtime'];
+    const root = { name: 'fresh-clone', private: true, workspaces: cloned };
     const lockfile = { name: root.name, lockfileVersion: 3, requires: true, packages: { '': { name: root.name, workspaces: root.workspaces } } as Record<string, unknown> };
-    for (const workspace of WORKSPACES_WITH_BINS) {
+    for (const workspace of cloned) {
       for (const file of cloneFiles(workspace)) {
         fs.mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
         fs.copyFileSync(fromRoot(file), path.join(clone, file)); // keeps the file's mode, as a checkout does

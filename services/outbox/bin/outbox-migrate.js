@@ -1,16 +1,4 @@
 #!/usr/bin/env node
-// The `outbox-migrate` command that npm links into node_modules/.bin. npm links a workspace's bins when it installs,
-// before anything is built, and silently skips a bin whose file does not exist yet: a bin pointing at the compiled
-// dist/cli/migrate.js (build output, absent from a fresh clone) was never linked, and `npx outbox-migrate` then looked for a
-// package of that name in the public registry. This launcher is committed, so the link is always made.
+// The `outbox-migrate` command npm links into node_modules/.bin (why a committed launcher: @outbox-relay/runtime/launcher.cjs).
 'use strict';
-const { existsSync } = require('node:fs');
-const path = require('node:path');
-
-const compiled = path.join(__dirname, '..', 'dist', 'cli', 'migrate.js');
-if (existsSync(compiled)) {
-  require(compiled);
-} else {
-  process.stderr.write('outbox-migrate: not built yet: run `make build` (or `npm run build`) at the repository root\n');
-  process.exitCode = 1;
-}
+require('@outbox-relay/runtime/launcher.cjs').launch('outbox-migrate', require('node:path').join(__dirname, '..', 'dist', 'cli', 'migrate.js'));

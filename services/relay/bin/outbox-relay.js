@@ -1,16 +1,4 @@
 #!/usr/bin/env node
-// The `outbox-relay` command that npm links into node_modules/.bin. npm links a workspace's bins when it installs,
-// before anything is built, and silently skips a bin whose file does not exist yet: a bin pointing at the compiled
-// dist/main.js (build output, absent from a fresh clone) was never linked, and `npx outbox-relay` then looked for a
-// package of that name in the public registry. This launcher is committed, so the link is always made.
+// The `outbox-relay` command npm links into node_modules/.bin (why a committed launcher: @outbox-relay/runtime/launcher.cjs).
 'use strict';
-const { existsSync } = require('node:fs');
-const path = require('node:path');
-
-const compiled = path.join(__dirname, '..', 'dist', 'main.js');
-if (existsSync(compiled)) {
-  require(compiled);
-} else {
-  process.stderr.write('outbox-relay: not built yet: run `make build` (or `npm run build`) at the repository root\n');
-  process.exitCode = 1;
-}
+require('@outbox-relay/runtime/launcher.cjs').launch('outbox-relay', require('node:path').join(__dirname, '..', 'dist', 'main.js'));
