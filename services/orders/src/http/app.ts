@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Outbox } from '@outbox-relay/outbox';
-import { addProbeRoutes, databaseProblem, HttpError, ServiceHttp, type MetricsExposition, type RequestObserver } from '@outbox-relay/runtime';
+import { addProbeRoutes, databaseReadiness, HttpError, ServiceHttp, type MetricsExposition, type RequestObserver } from '@outbox-relay/runtime';
 import { OrderRepository } from '../data/order-repository';
 import { OrderService, type OrderWriteBatching } from '../service/order-service';
 import { databaseUnavailableAs503 } from './errors';
@@ -44,14 +44,14 @@ export function createOrdersHttp(options: OrdersHttpOptions): ServiceHttp {
   });
   addOrdersRoutes(http, service);
   const { relayStatus } = options;
-  const readinessTimeoutMs = options.readinessTimeoutMs ?? 2000;
   addProbeRoutes(http, {
-    healthDetails: () => ({ relay: relayStatusOrError(relayStatus) }),
-    readiness: async () => {
-      if (!options.isReady()) return { ready: false, reason: 'not ready (starting or shutting down)' };
-      const problem = await databaseProblem(options.pool, readinessTimeoutMs);
-      return problem === null ? { ready: true } : { ready: false, reason: `database: ${problem}` };
-    },
+    healthDetails: () => ({ relay: relayStatus?.() ?? null }),
+    readiness: databaseReadiness({
+      isReady: options.isReady,
+      notReadyReason: 'not ready (starting or shutting down)',
+      pool: options.pool,
+      timeoutMs: options.readinessTimeoutMs ?? 2000,
+    }),
     status: () => {
       if (!relayStatus) {
         throw new HttpError(404, { error: 'not_found', message: 'the embedded relay is disabled (ORDERS_RELAY_ENABLED=false)' });
@@ -61,12 +61,4 @@ export function createOrdersHttp(options: OrdersHttpOptions): ServiceHttp {
     metrics: options.metrics,
   });
   return http;
-}
-
-function relayStatusOrError(relayStatus: (() => unknown) | undefined): unknown {
-  try {
-    return relayStatus?.() ?? null;
-  } catch (error) {
-    return { error: (error as Error).message };
-  }
 }

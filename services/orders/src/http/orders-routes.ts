@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpError, validationFailed, type FastifyRequest, type RequestContext, type ServiceHttp } from '@outbox-relay/runtime';
+import { headerOf, HttpError, validationFailed, type FastifyRequest, type RequestContext, type ServiceHttp } from '@outbox-relay/runtime';
 import { IdempotencyConflictError } from '../domain/errors';
 import { createOrderRequestSchema, orderToJson, type CreateOrderRequest } from '../domain/order';
 import type { OrderService, RequestMeta } from '../service/order-service';
@@ -12,8 +12,7 @@ const IDEMPOTENCY_KEY_MAX = 200;
  * request to validate this one.
  */
 function idempotencyKeyOf(request: FastifyRequest): string | undefined {
-  const value = request.headers['idempotency-key'];
-  const key = Array.isArray(value) ? value[0] : value;
+  const key = headerOf(request.raw, 'idempotency-key');
   if (key !== undefined && (key.length < 1 || key.length > IDEMPOTENCY_KEY_MAX)) {
     throw validationFailed([{ path: 'Idempotency-Key', message: `header must be 1-${IDEMPOTENCY_KEY_MAX} characters` }]);
   }

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import { Backoff, delay, FailureLog } from '@outbox-relay/runtime';
 
 /**
- * Holds one dedicated connection LISTENing on a channel, reconnecting with backoff. `onNotify` gets each
- * payload; after every (re)connect it also gets `null`, because notifications sent while disconnected are gone
- * and the receiver should re-check the table.
+ * Holds one dedicated connection LISTENing on a channel, reconnecting with backoff. `onNotify` gets each payload;
+ * `onListening` is called each time LISTEN is (again) in place, because notifications sent while the connection was
+ * down (or not yet up) are gone and the receiver must look again at what they would have announced.
  */
 export class PgListener {
   private client: Client | null = null;
@@ -15,7 +15,8 @@ export class PgListener {
   constructor(
     private readonly connection: ClientConfig,
     private readonly channel: string,
-    private readonly onNotify: (payload: string | null) => void,
+    private readonly onNotify: (payload: string) => void,
+    private readonly onListening: () => void,
     private readonly logger?: Logger,
   ) {}
 
@@ -52,7 +53,7 @@ export class PgListener {
         await client.query(`LISTEN "${this.channel}"`);
         backoff.reset();
         failures.succeeded();
-        this.onNotify(null);
+        this.onListening();
         await closed;
       } catch (error) {
         if (!this.abort.signal.aborted) failures.failed(error);

@@ -148,7 +148,13 @@ export class OutboxRelay {
     }
     const channel = outboxTables(s.schema).channel;
     const connection = this.deps.listenConnection ?? (pool as unknown as { options: ClientConfig }).options;
-    this.listener = new PgListener(connection, channel, (payload) => this.onNotify(payload), this.logger);
+    this.listener = new PgListener(
+      connection,
+      channel,
+      (payload) => this.onNotify(payload),
+      () => this.lookAgain(),
+      this.logger,
+    );
     this.listener.start();
     // Before joining, so a partition this instance takes is not first held up by the stream's round trips.
     void this.ensureStreamOnce();
@@ -276,16 +282,18 @@ export class OutboxRelay {
     };
   }
 
-  private onNotify(payload: string | null): void {
-    if (payload === null) {
-      // The LISTEN connection is (again) up: whatever was said while it was down is lost (a released lease, a
-      // joined member, a step-down request, new events). Look at everything again rather than wait for the
-      // periodic checks, which may be far apart: a lease released meanwhile would otherwise stay free until then.
-      this.balancer?.tickNow();
-      for (const elector of this.electors) elector.checkNow();
-      for (const partition of this.partitions) partition.wake.set();
-      return;
-    }
+  /**
+   * The LISTEN connection is (again) up: whatever was said while it was down is lost (a released lease, a joined
+   * member, a step-down request, new events). Look at everything again rather than wait for the periodic checks,
+   * which may be far apart: a lease released meanwhile would otherwise stay free until then.
+   */
+  private lookAgain(): void {
+    this.balancer?.tickNow();
+    for (const elector of this.electors) elector.checkNow();
+    for (const partition of this.partitions) partition.wake.set();
+  }
+
+  private onNotify(payload: string): void {
     const signal = parseRelaySignal(payload);
     switch (signal.kind) {
       case 'partitions':

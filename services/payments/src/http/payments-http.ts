@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { addProbeRoutes, databaseProblem, ServiceHttp, validationFailed, type MetricsExposition, type RequestObserver } from '@outbox-relay/runtime';
+import { addProbeRoutes, databaseReadiness, ServiceHttp, validationFailed, type MetricsExposition, type RequestObserver } from '@outbox-relay/runtime';
 import { validateFakeSettings, type FakePaymentGateway } from '../gateway/fake-gateway';
 
 export interface PaymentsHttpOptions {
@@ -28,11 +28,7 @@ export function createPaymentsHttp(options: PaymentsHttpOptions): ServiceHttp {
   const http = new ServiceHttp({ logger: options.logger, observers: options.observers, bodyLimitBytes: ADMIN_BODY_LIMIT });
   addProbeRoutes(http, {
     healthDetails: () => ({ stats: options.stats(), relay: options.relayStatus?.() ?? null }),
-    readiness: async () => {
-      if (!options.isReady()) return { ready: false, reason: 'not consuming (starting or shutting down)' };
-      const problem = await databaseProblem(options.pool, 2000);
-      return problem === null ? { ready: true } : { ready: false, reason: `database: ${problem}` };
-    },
+    readiness: databaseReadiness({ isReady: options.isReady, notReadyReason: 'not consuming (starting or shutting down)', pool: options.pool, timeoutMs: 2000 }),
     metrics: options.metrics,
   });
   const gateway = options.fakeGateway;

@@ -85,3 +85,20 @@ export async function databaseProblem(pool: { query(sql: string): Promise<unknow
   );
   return Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * The readiness of a process with a database: `isReady()` (started, not shutting down; else `notReadyReason`)
+ * and `SELECT 1` answering within `timeoutMs`.
+ */
+export function databaseReadiness(options: {
+  isReady: () => boolean;
+  notReadyReason: string;
+  pool: { query(sql: string): Promise<unknown> };
+  timeoutMs: number;
+}): () => Promise<Readiness> {
+  return async () => {
+    if (!options.isReady()) return { ready: false, reason: options.notReadyReason };
+    const problem = await databaseProblem(options.pool, options.timeoutMs);
+    return problem === null ? { ready: true } : { ready: false, reason: `database: ${problem}` };
+  };
+}

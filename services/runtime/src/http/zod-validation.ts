@@ -26,11 +26,5 @@ export const zodValidatorCompiler: FastifySchemaCompiler<ZodType> = ({ schema, h
   }
   const result = schema.safeParse(data, { error: plainMessage });
   if (result.success) return { value: result.data };
-  const issues = fieldIssuesOf(result.error.issues);
-  return { error: new RequestValidationError(httpPart === 'headers' ? issues.map((i) => ({ ...i, path: headerName(i.path) })) : issues) };
+  return { error: new RequestValidationError(fieldIssuesOf(result.error.issues)) };
 };
-
-/** `idempotency-key` as documented: `Idempotency-Key` (node lower-cases header names). */
-function headerName(path: string): string {
-  return path.replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => dash + letter.toUpperCase());
-}
