@@ -7,7 +7,7 @@
 #   docker run --rm outbox-relay:dev          lists the entry points
 # test/packaging/dockerfile.test.ts checks that every file copied here exists and every entry point is built.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:26-bookworm-slim
 
 # ---- deps: every dependency, TypeScript included; cached until a package.json or the lock changes
 FROM ${NODE_IMAGE} AS deps

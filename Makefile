@@ -8,6 +8,14 @@ JEST_FLAGS ?=
 # The image every service runs from (Dockerfile); the kind demo builds its own tag, outbox-relay:kind.
 IMAGE ?= outbox-relay:dev
 
+# Every target runs on a supported Node (22, 24, 26): the system's when it is one, else the newest LTS from the npm
+# registry in .tools/ (scripts/node-runtime.sh); NODE_MAJOR=22 picks a line, e.g. `make test NODE_MAJOR=22`.
+NODE_MAJOR ?=
+NODE_BIN_DIR := $(shell bash scripts/node-runtime.sh $(NODE_MAJOR))
+ifneq ($(NODE_BIN_DIR),)
+export PATH := $(NODE_BIN_DIR):$(PATH)
+endif
+
 # Runs a TypeScript file of scripts/ as it is (swc, a devDependency that make install puts in node_modules).
 RUN_TS := node -r ./test/support/register-ts.cjs
 

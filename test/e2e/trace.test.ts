@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startSubscriber, type Subscriber } from '@outbox-relay/subscriber';
 import { httpObservers, startTracing, type Tracing } from '@outbox-relay/telemetry';
 import { readStream, waitFor, quietLogger, type StoredMessage, type TestSchema, type TestStream } from '@outbox-relay/test-support';
@@ -24,7 +24,7 @@ let ns: TestStream;
 let base: string;
 
 beforeAll(async () => {
-  tracing = startTracing({ enabled: true, reason: 'test', serviceName: 'e2e' }, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  tracing = startTracing({ enabled: true, reason: 'test', serviceName: 'e2e' }, { spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   system = await startOrderSystem('e2etr', { gateway: { successRate: 1, latencyMs: 0, failing: false }, maxRetries: 3, observers: httpObservers({ tracing: true }) });
   ({ db, ns, base } = system);
   subscriber = await startSubscriber({ nc: ns.nc, stream: ns.stream, subjectPrefix: ns.subjectPrefix, subscriberId: 'audit', logger: quietLogger });

@@ -50,9 +50,9 @@ function runtimeSourceOf(target: string): string | undefined {
 }
 
 describe('Dockerfile', () => {
-  test('stages: deps, build, prod-deps and a final runtime stage on Node 20 slim', () => {
+  test('stages: deps, build, prod-deps and a final runtime stage on Node 26 (the newest LTS, as in CI) slim', () => {
     expect(dockerfile.stages.map((s) => s.name)).toEqual(['deps', 'build', 'prod-deps', 'runtime']);
-    expect(dockerfile.globalArgs.NODE_IMAGE).toMatch(/^node:20[.-]/);
+    expect(dockerfile.globalArgs.NODE_IMAGE).toMatch(/^node:26[.-]/);
     for (const s of dockerfile.stages) expect([dockerfile.globalArgs.NODE_IMAGE, 'deps']).toContain(s.base);
   });
 

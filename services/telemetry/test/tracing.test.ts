@@ -3,7 +3,7 @@
  * the exporter, events written inside a span carry its trace context, and shutdown turns everything off again.
  */
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { activeTraceHeaders, outboxTracer } from '@outbox-relay/outbox';
 import { ConfigError, parseEnv } from '@outbox-relay/runtime';
 import { z } from 'zod';
@@ -59,7 +59,8 @@ describe('startTracing', () => {
 
   it('on: exports the libraries spans with the service name, propagates W3C context, and shutdown turns it off', async () => {
     const exporter = new InMemorySpanExporter();
-    const tracing = startTracing({ enabled: true, reason: 'test', serviceName: 'telemetry-test' }, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const processor = new SimpleSpanProcessor({ exporter });
+    const tracing = startTracing({ enabled: true, reason: 'test', serviceName: 'telemetry-test' }, { spanProcessors: [processor] });
     expect(tracing.enabled).toBe(true);
 
     const parent = outboxTracer().startSpan('parent', { kind: SpanKind.SERVER });
@@ -75,6 +76,7 @@ describe('startTracing', () => {
       child.end();
     });
 
+    await processor.forceFlush(); // the processor exports each ended span asynchronously
     const spans = exporter.getFinishedSpans();
     expect(spans.map((s) => s.name)).toEqual(['parent', 'child']);
     expect(spans[0]!.resource.attributes['service.name']).toBe('telemetry-test');

@@ -84,11 +84,9 @@ interface WaitingAck {
 
 const decoder = new TextDecoder();
 
-/** A promise and the function that settles it (Promise.withResolvers, which Node 20 lacks). */
+/** A promise and the function that settles it. */
 function changeSignal(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
+  return Promise.withResolvers<void>();
 }
 
 interface PubAckBody {
