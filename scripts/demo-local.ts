@@ -123,6 +123,7 @@ async function main(): Promise<{ failoverMs?: number }> {
   mkdirSync(RUN_DIR, { recursive: true });
   say(bold('outbox-relay — local demo'));
   say(dim(`  logs of every process: ${path.relative(process.cwd(), RUN_DIR) || RUN_DIR}`));
+  say(dim(`  Node        ${process.version} (${process.execPath})`));
 
   for (const file of [ORDERS_MAIN, SUBSCRIBER_MAIN]) {
     if (!existsSync(file)) throw new DemoError(`${path.relative(ROOT, file)} is missing: build first with \`npm run build\` (\`make demo\` does)`);
