@@ -7,7 +7,7 @@ export { BacklogMetrics, type BacklogMetricsOptions } from './backlog-metrics';
 export { InboxMetrics, type InboxCounts } from './inbox-metrics';
 export { SnapshotCounter } from './snapshot-counter';
 export { LATENCY_SECONDS_BUCKETS, BATCH_SIZE_BUCKETS } from './buckets';
-export { startHttpServerSpan, runInHttpServerSpan } from './http-tracing';
+export { startHttpServerSpan, runInHttpServerSpan, httpServerAttributes } from './http-tracing';
 export { httpObservers } from './http-observers';
 export { startTracing, type Tracing, type StartTracingOptions } from './tracing';
 export {
