@@ -147,7 +147,7 @@ step "2. image $image"
 if [[ "${DEMO_SKIP_BUILD:-}" == 1 ]]; then
   note "DEMO_SKIP_BUILD=1: using the image already built"
 else
-  docker build -t "$image" .
+  docker build --build-arg GIT_REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" -t "$image" .
 fi
 kind load docker-image "$image" --name "$cluster"
 

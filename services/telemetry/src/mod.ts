@@ -1,6 +1,8 @@
 // Public entry of @outbox-relay/telemetry: one Prometheus registry per process, the metrics of the relay, the
 // outbox backlog and inbox consumers, HTTP metrics and server spans, and the OpenTelemetry SDK start-up.
 export { ServiceMetrics, type ServiceMetricsOptions } from './registry';
+export { readBuildInfo, type BuildInfo } from './build-info';
+export { prefersOpenMetrics } from './exposition';
 export { HttpMetrics, methodLabel, UNMATCHED_ROUTE } from './http-metrics';
 export { RelayMetrics, type RelayMetricsOptions, type PartitionLeadership } from './relay-metrics';
 export { BacklogMetrics, type BacklogMetricsOptions } from './backlog-metrics';
