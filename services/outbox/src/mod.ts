@@ -41,4 +41,4 @@ export { connectNats } from './publish/nats';
 export { ensureStream, OutboxHeaders, UnpublishableEventError, type StreamSpec } from './publish/publisher';
 export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './maintenance/retention';
 export { readBacklog, readOldestTransactionAgeSeconds, type PartitionBacklog } from './maintenance/backlog';
-export { outboxTracer, activeTraceHeaders, contextFromHeaders, linksTo } from './telemetry';
+export { outboxTracer, activeTraceHeaders, contextFromHeaders, linksTo, type TraceHeaders } from './telemetry';

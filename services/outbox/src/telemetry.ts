@@ -1,4 +1,5 @@
 import { context, propagation, ROOT_CONTEXT, trace, type Context, type Link, type TextMapGetter } from '@opentelemetry/api';
+import { MAX_HEADER_VALUE_CHARS } from './write/event';
 
 /**
  * Tracing through @opentelemetry/api only: with no SDK registered every call below is a no-op (nothing is
@@ -9,14 +10,35 @@ export function outboxTracer() {
   return trace.getTracer('@outbox-relay/outbox');
 }
 
-/** W3C trace context of the active span, to store with an event written inside it. Empty when none. */
-export function activeTraceHeaders(active: Context = context.active()): { traceparent?: string; tracestate?: string } {
+/** The W3C headers an event carries of the context it was written in (trace context and baggage). */
+export interface TraceHeaders {
+  traceparent?: string;
+  tracestate?: string;
+  baggage?: string;
+}
+
+/**
+ * W3C trace context and baggage of the active context, to store with an event written inside it, as the SDK's
+ * propagators (by default `tracecontext,baggage`) write them. Empty when tracing is off. Baggage longer than a
+ * header value may be (MAX_HEADER_VALUE_CHARS) loses its last members: baggage is best effort, and an event must
+ * never be refused for it.
+ */
+export function activeTraceHeaders(active: Context = context.active()): TraceHeaders {
   const carrier: Record<string, string> = {};
   propagation.inject(active, carrier);
-  const out: { traceparent?: string; tracestate?: string } = {};
+  const out: TraceHeaders = {};
   if (carrier.traceparent) out.traceparent = carrier.traceparent;
   if (carrier.tracestate) out.tracestate = carrier.tracestate;
+  const baggage = carrier.baggage ? fitBaggage(carrier.baggage) : '';
+  if (baggage) out.baggage = baggage;
   return out;
+}
+
+/** The longest prefix of whole list members (`k=v,k2=v2`) that fits in a header value. */
+function fitBaggage(baggage: string): string {
+  if (baggage.length <= MAX_HEADER_VALUE_CHARS) return baggage;
+  const cut = baggage.lastIndexOf(',', MAX_HEADER_VALUE_CHARS);
+  return cut > 0 ? baggage.slice(0, cut).trim() : '';
 }
 
 const headerGetter: TextMapGetter<Record<string, string | undefined>> = {
@@ -24,9 +46,9 @@ const headerGetter: TextMapGetter<Record<string, string | undefined>> = {
   get: (carrier, key) => carrier[key] ?? carrier[key.toLowerCase()],
 };
 
-/** The context an event's headers carry (its writer's trace), or the root context. */
+/** The context an event's headers carry (its writer's trace and baggage), or the root context. */
 export function contextFromHeaders(headers: Record<string, string | undefined>): Context {
-  if (!headers.traceparent) return ROOT_CONTEXT;
+  if (!headers.traceparent && !headers.baggage) return ROOT_CONTEXT;
   return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
 }
 

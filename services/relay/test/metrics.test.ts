@@ -75,6 +75,10 @@ it('reports published events, an empty backlog and the one leader with its epoch
   expect(valueOf(led, 'outbox_publish_batch_size_events_sum')).toBe(EVENTS);
   expect(valueOf(led, 'outbox_oldest_pending_age_seconds', { partition: '0' })).toBe(0);
   expect(total(followed, 'outbox_events_published_total')).toBe(0);
+  // Which code runs where: the build info, one sample of 1, with this Node.js (the same binary runs the process).
+  expect(samplesOf(led, 'outbox_relay_build_info')).toEqual([
+    { name: 'outbox_relay_build_info', labels: { version: expect.any(String), revision: expect.stringMatching(/^([0-9a-f]{7,64}|unknown)$/), nodejs_version: process.version }, value: 1 },
+  ]);
   // Both read the same shared backlog.
   expect(valueOf(followed, 'outbox_pending_events', { partition: '0' })).toBe(0);
 

@@ -143,7 +143,13 @@ describe('probes', () => {
         healthDetails: () => ({ processed: 7 }),
         readiness: () => (ready ? { ready: true } : { ready: false, reason: 'starting' }),
         status: () => ({ leading: true }),
-        metrics: { contentType: 'text/plain; version=0.0.4', text: async () => (collectorFails ? Promise.reject(new Error('pool closed')) : 'up 1\n') },
+        metrics: {
+          render: async (accept) => {
+            if (collectorFails) throw new Error('pool closed');
+            const openMetrics = accept?.includes('openmetrics') ?? false;
+            return { contentType: openMetrics ? 'application/openmetrics-text; version=1.0.0' : 'text/plain; version=0.0.4', text: openMetrics ? 'up 1\n# EOF\n' : 'up 1\n' };
+          },
+        },
       }),
     );
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', processed: 7 });
@@ -155,7 +161,14 @@ describe('probes', () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect((await fetch(`${base}/healthz`)).status).toBe(503);
     expect(await (await fetch(`${base}/status`)).json()).toEqual({ leading: true });
-    expect(await (await fetch(`${base}/metrics`)).text()).toBe('up 1\n');
+    const classic = await fetch(`${base}/metrics`);
+    expect(classic.headers.get('content-type')).toBe('text/plain; version=0.0.4');
+    expect(classic.headers.get('vary')).toBe('Accept');
+    expect(await classic.text()).toBe('up 1\n');
+    // The scraper's Accept header reaches the exposition, which picks the format and its content type.
+    const openMetrics = await fetch(`${base}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+    expect(openMetrics.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0');
+    expect(await openMetrics.text()).toBe('up 1\n# EOF\n');
     collectorFails = true;
     const failed = await fetch(`${base}/metrics`);
     expect(failed.status).toBe(500);

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '
 import { SpanStatusCode } from '@opentelemetry/api';
 import { ensureDurableConsumer, inboxEventFromMsg, withConsumerSpan, type InboxEvent } from '@outbox-relay/inbox';
 import { ensureStream } from '@outbox-relay/outbox';
+import { MessagingAttributes } from '@outbox-relay/outbox/internal';
 import { type Logger } from '@outbox-relay/runtime';
 
 /** One event as a handler sees it: the decoded payload plus what the headers and JetStream say about it. */
@@ -180,7 +181,10 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
     return withConsumerSpan('@outbox-relay/subscriber', consumerName, decoded, async (span) => {
       const outcome = await handle(m, decoded);
       span.setAttribute('outbox.outcome', outcome);
-      if (outcome !== 'processed') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      if (outcome !== 'processed') {
+        span.setAttribute(MessagingAttributes.errorType, outcome);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      }
       options.onOutcome?.(outcome);
       return outcome;
     });

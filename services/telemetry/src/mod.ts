@@ -1,13 +1,15 @@
 // Public entry of @outbox-relay/telemetry: one Prometheus registry per process, the metrics of the relay, the
 // outbox backlog and inbox consumers, HTTP metrics and server spans, and the OpenTelemetry SDK start-up.
 export { ServiceMetrics, type ServiceMetricsOptions } from './registry';
+export { readBuildInfo, type BuildInfo } from './build-info';
+export { prefersOpenMetrics } from './exposition';
 export { HttpMetrics, methodLabel, UNMATCHED_ROUTE } from './http-metrics';
 export { RelayMetrics, type RelayMetricsOptions, type PartitionLeadership } from './relay-metrics';
 export { BacklogMetrics, type BacklogMetricsOptions } from './backlog-metrics';
 export { InboxMetrics, type InboxCounts } from './inbox-metrics';
 export { SnapshotCounter } from './snapshot-counter';
 export { LATENCY_SECONDS_BUCKETS, BATCH_SIZE_BUCKETS } from './buckets';
-export { startHttpServerSpan, runInHttpServerSpan } from './http-tracing';
+export { startHttpServerSpan, runInHttpServerSpan, httpServerAttributes } from './http-tracing';
 export { httpObservers } from './http-observers';
 export { startTracing, type Tracing, type StartTracingOptions } from './tracing';
 export {

@@ -1,10 +1,11 @@
 /**
  * Tracing configuration from the standard OTEL_* variables, and the SDK start-up: spans of the libraries reach
- * the exporter, events written inside a span carry its trace context, and shutdown turns everything off again.
+ * the exporter, events written inside a span carry its trace context and W3C baggage (read back by consumers), and
+ * shutdown turns everything off again.
  */
-import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { activeTraceHeaders, outboxTracer } from '@outbox-relay/outbox';
+import { activeTraceHeaders, contextFromHeaders, outboxTracer } from '@outbox-relay/outbox';
 import { ConfigError, parseEnv } from '@outbox-relay/runtime';
 import { z } from 'zod';
 import { startTracing, tracingEnvShape, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
@@ -87,5 +88,33 @@ describe('startTracing', () => {
     const carrier: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), parent), carrier);
     expect(carrier).toEqual({});
+  });
+
+  it('on: events carry the W3C baggage of their context next to its traceparent, and consumers read it back', async () => {
+    const processor = new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() });
+    const tracing = startTracing({ enabled: true, reason: 'test', serviceName: 'telemetry-test' }, { spanProcessors: [processor] });
+    try {
+      const span = outboxTracer().startSpan('writer');
+      const baggage = propagation.createBaggage({ tenant: { value: 'acme' }, 'user id': { value: 'a b' } });
+      const written = propagation.setBaggage(trace.setSpan(ROOT_CONTEXT, span), baggage);
+      const headers = activeTraceHeaders(written);
+      span.end();
+      expect(headers).toEqual({ traceparent: expect.stringMatching(/^00-/), baggage: 'tenant=acme,user%20id=a%20b' });
+
+      // The consumer's side: the message headers give back the writer's span context and baggage, with or without a traceparent.
+      const read = contextFromHeaders({ ...headers });
+      expect(trace.getSpanContext(read)?.spanId).toBe(span.spanContext().spanId);
+      expect(propagation.getBaggage(read)?.getEntry('user id')?.value).toBe('a b');
+      expect(propagation.getBaggage(contextFromHeaders({ baggage: 'tenant=acme' }))?.getEntry('tenant')?.value).toBe('acme');
+
+      // Baggage longer than a header value may be keeps its first whole members only (an event is never refused for it).
+      const big = propagation.createBaggage(Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${i}`, { value: 'v'.repeat(100) }])));
+      const fitted = activeTraceHeaders(propagation.setBaggage(ROOT_CONTEXT, big)).baggage!;
+      expect(fitted.length).toBeLessThanOrEqual(4096);
+      expect(fitted.split(',').every((member) => /^k\d+=v{100}$/.test(member))).toBe(true);
+      expect(fitted.split(',').length).toBeGreaterThan(30);
+    } finally {
+      await tracing.shutdown();
+    }
   });
 });

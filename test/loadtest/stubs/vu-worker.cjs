@@ -8,6 +8,8 @@ const MODULES = {
   k6: require('./k6.cjs'),
   'k6/http': require('./k6-http.cjs'),
   'k6/execution': require('./k6-execution.cjs'),
+  // The one remote module the script imports, under its exact (pinned) URL.
+  'https://jslib.k6.io/k6-summary/0.1.0/index.js': require('./k6-summary.cjs'),
 };
 
 function k6Require(name) {

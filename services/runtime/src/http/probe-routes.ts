@@ -5,8 +5,8 @@ export type Readiness = { ready: true; [field: string]: unknown } | { ready: fal
 
 /** The Prometheus exposition of a process (a prom-client registry wrapped by the telemetry package). */
 export interface MetricsExposition {
-  readonly contentType: string;
-  text(): Promise<string>;
+  /** The metrics in the format the scraper's `Accept` header asks for (OpenMetrics or the classic text format). */
+  render(accept: string | undefined): Promise<{ contentType: string; text: string }>;
 }
 
 export interface ProbeRoutes {
@@ -60,15 +60,17 @@ export function addProbeRoutes(http: ServiceHttp, probes: ProbeRoutes): void {
       url: '/metrics',
       quiet: true,
       GET: {
-        handler: async (_request, reply) => {
-          let text: string;
+        handler: async (request, reply) => {
+          // Caches must not answer an OpenMetrics scraper with the classic format, or the reverse.
+          void reply.header('Vary', 'Accept');
+          let exposition: { contentType: string; text: string };
           try {
-            text = await metrics.text();
+            exposition = await metrics.render(request.headers.accept);
           } catch (error) {
             // The scrape shows as down, with the reason.
             return reply.code(500).type('text/plain; charset=utf-8').send(`cannot collect metrics: ${(error as Error)?.message ?? String(error)}\n`);
           }
-          return reply.type(metrics.contentType).send(text);
+          return reply.type(exposition.contentType).send(exposition.text);
         },
       },
     });
