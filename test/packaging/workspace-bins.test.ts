@@ -10,11 +10,16 @@ import { fromRoot, repoRoot } from './support/paths';
  * silently skips a bin whose file does not exist; npx, finding no local command, then looks for a package of that
  * name in the public registry: a stranger's code. So every bin must point at a file a fresh clone already has.
  */
+/** A manifest's or a lock entry's dependency fields: what the fresh clone below leaves out. */
+const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'peerDependencies', 'peerDependenciesMeta'] as const;
 interface Manifest {
   name: string;
   version: string;
   bin?: Record<string, string>;
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, unknown>;
 }
 interface LockEntry {
   bin?: Record<string, string>;
@@ -87,7 +92,8 @@ describe('the workspaces’ commands', () => {
 
   test('on a fresh clone, the repository’s install step links each into node_modules/.bin, and npx runs it before the build', () => {
     const clone = scratchDir('fresh-clone-');
-    // The workspaces with commands, as a clone has them, without their dependencies: those come from the registry
+    // The workspaces with commands, as a clone has them, without their dependencies (of any kind: peers would be
+    // installed too): those come from the registry
     // and have nothing to do with linking a workspace's own bins, so the install stays offline and takes a second.
     // With the runtime package, whose launcher.cjs (committed, never built) every bin runs.
     const cloned = [...WORKSPACES_WITH_BINS, 'services/runtime'];
@@ -99,9 +105,12 @@ describe('the workspaces’ commands', () => {
         fs.copyFileSync(fromRoot(file), path.join(clone, file)); // keeps the file's mode, as a checkout does
       }
       const manifest = manifestOf(workspace);
-      delete manifest.dependencies;
+      const entry = { ...lock.packages[workspace]! };
+      for (const field of DEPENDENCY_FIELDS) {
+        delete manifest[field];
+        delete entry[field];
+      }
       fs.writeFileSync(path.join(clone, workspace, 'package.json'), JSON.stringify(manifest, null, 2));
-      const { dependencies: _dependencies, ...entry } = lock.packages[workspace]!;
       lockfile.packages[workspace] = entry;
       lockfile.packages[`node_modules/${manifest.name}`] = lock.packages[`node_modules/${manifest.name}`];
     }

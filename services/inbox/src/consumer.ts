@@ -1,6 +1,6 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { PoolClient } from 'pg';
-import type { Logger } from 'pino';
+import { childLogger, type Logger } from '@outbox-relay/runtime';
 import { describeError, HandlerFailedError } from './errors';
 import { inboxEventFromMsg, type InboxEvent } from './event';
 import type { Inbox, InboxHandler } from './inbox';
@@ -63,7 +63,7 @@ export function retryDelayMs(failures: number, backoff: { minMs: number; maxMs: 
 export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): Promise<InboxConsumer> {
   const maxRetries = options.maxRetries ?? 3;
   const backoff = options.backoff ?? { minMs: 1000, maxMs: 30_000 };
-  const logger = options.logger?.child({ consumer: options.inbox.consumer });
+  const logger = options.logger && childLogger(options.logger, { consumer: options.inbox.consumer });
   const stats: InboxConsumerStats = { processed: 0, duplicates: 0, failed: 0, retried: 0, deadLettered: 0, infrastructureErrors: 0 };
   const limiter = new KeyedLimiter(options.concurrency ?? 1);
   const messages: ConsumerMessages = await options.consumer.consume({ max_messages: options.prefetch ?? 64 });

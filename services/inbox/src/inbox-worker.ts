@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool, PoolClient } from 'pg';
-import type { Logger } from 'pino';
+import { childLogger, silentLogger, type Logger } from '@outbox-relay/runtime';
 import { ensureStream, RetentionSweeper } from '@outbox-relay/outbox';
 import { startInboxConsumer, type InboxConsumer } from './consumer';
 import { ensureDurableConsumer } from './durable-consumer';
@@ -12,7 +12,8 @@ import { sweepInbox } from './retention';
 export interface InboxWorkerSpec<T> {
   pool: Pool;
   nc: NatsConnection;
-  logger: Logger;
+  /** Any pino-compatible logger, or `console`; default: logs nothing. */
+  logger?: Logger;
   /** The service's inbox (its `consumer` is the durable consumer's name). */
   inbox: Inbox;
   inboxSchema: string;
@@ -47,7 +48,8 @@ export interface InboxWorker extends InboxConsumer {
  * sweep, settles the events in hand and flushes their acks.
  */
 export async function startInboxWorker<T>(spec: InboxWorkerSpec<T>): Promise<InboxWorker> {
-  const { nc, logger } = spec;
+  const { nc } = spec;
+  const logger = spec.logger ?? silentLogger;
   const consumerName = spec.inbox.consumer;
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, { name: spec.stream, subjectPrefix: spec.subjectPrefix, duplicateWindowMs: spec.duplicateWindowMs });
@@ -80,7 +82,7 @@ export async function startInboxWorker<T>(spec: InboxWorkerSpec<T>): Promise<Inb
     },
     retention.intervalMs,
     () => true,
-    logger.child({ schema: spec.inboxSchema, table: 'inbox' }),
+    childLogger(logger, { schema: spec.inboxSchema, table: 'inbox' }),
   );
   sweeper.start();
   let stopping: Promise<void> | undefined;

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { Logger } from 'pino';
+import type { Logger } from '@outbox-relay/runtime';
 import { withTransaction } from '@outbox-relay/outbox';
 import { describeError, HandlerFailedError } from './errors';
 import type { InboxEvent } from './event';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Pool } from 'pg';
-import type { Logger } from 'pino';
+import type { Logger } from '@outbox-relay/runtime';
 import { runMigrations } from '@outbox-relay/outbox';
 
 /** The inbox's SQL migrations (shipped beside src/ and dist/). */

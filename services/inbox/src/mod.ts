@@ -1,4 +1,6 @@
 // Public entry of @outbox-relay/inbox: exactly-once processing of JetStream events with a Postgres inbox.
+// The logger every option named `logger` accepts: any pino-compatible logger, or `console` (the runtime's, passed on).
+export type { Logger } from '@outbox-relay/runtime';
 export { Inbox, type InboxOptions, type InboxHandler, type HandleOutcome, type DeadLetterOutcome } from './inbox';
 export { inboxEventFromMsg, type InboxEvent } from './event';
 export { withConsumerSpan } from './tracing';

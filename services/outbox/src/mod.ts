@@ -3,6 +3,8 @@
 // acknowledgement collector, ...) are in `@outbox-relay/outbox/internal`, for this system's other packages and
 // tests; they may change without notice.
 export * from './errors';
+// The logger every option named `logger` accepts: any pino-compatible logger, or `console` (the runtime's, passed on).
+export { silentLogger, type Logger, type LogContext } from '@outbox-relay/runtime';
 export type { JsonValue, EventHeaders, OutboxEventInput } from './write/event';
 export { DEFAULT_MAX_PAYLOAD_BYTES, isReservedHeaderName, RESERVED_HEADER_PREFIXES } from './write/event';
 export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './write/enqueue';

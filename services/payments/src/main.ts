@@ -6,7 +6,7 @@
 import { Pool } from 'pg';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connectNats, embeddedRelayOptionsFromEnv, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
-import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin, type Logger, type ServiceHttp } from '@outbox-relay/runtime';
+import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin, type ProcessLogger, type ServiceHttp } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, paymentWorkerSettings, type PaymentsConfig } from './config';
 import { FakePaymentGateway } from './gateway/fake-gateway';
@@ -16,7 +16,7 @@ import { migratePayments } from './migrate';
 import { startMetricsLog } from './worker/metrics-log';
 import { startPaymentWorker, type PaymentWorker } from './worker/payment-worker';
 
-function fakeGateway(config: PaymentsConfig, pool: Pool, logger: Logger): FakePaymentGateway {
+function fakeGateway(config: PaymentsConfig, pool: Pool, logger: ProcessLogger): FakePaymentGateway {
   const settings = {
     successRate: config.FAKE_GATEWAY_SUCCESS_RATE,
     latencyMs: config.FAKE_GATEWAY_LATENCY_MS,

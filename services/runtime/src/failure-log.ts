@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
+import type { Logger } from './library-logger';
 
 /** How often a failure that goes on is summarized (one WARN line) while it lasts. */
 export const FAILURE_SUMMARY_EVERY_MS = 30_000;

@@ -1,7 +1,8 @@
 // Public entry of @outbox-relay/runtime: what every process of the system shares.
 export { ConfigError, toFieldIssues, type FieldIssue } from './config-error';
 export { parseEnv, readEnvOrExit, readConfigOrExit, envVar, SQL_IDENTIFIER, LOG_LEVELS, type LogLevel } from './env';
-export { createLogger, type Logger } from './logger';
+export { createLogger, type ProcessLogger } from './logger';
+export { childLogger, silentLogger, type Logger, type LogContext } from './library-logger';
 export { plainMessage } from './plain-messages';
 export { exitOnUncaught, exitAfterFlush, settleWithin } from './process';
 export { ProcessShutdown, type ShutdownPlan } from './lifecycle';

@@ -4,7 +4,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { ensureDurableConsumer, inboxEventFromMsg, withConsumerSpan, type InboxEvent } from '@outbox-relay/inbox';
 import { ensureStream } from '@outbox-relay/outbox';
 import { MessagingAttributes } from '@outbox-relay/outbox/internal';
-import { type Logger } from '@outbox-relay/runtime';
+import type { ProcessLogger } from '@outbox-relay/runtime';
 
 /** One event as a handler sees it: the decoded payload plus what the headers and JetStream say about it. */
 export interface ReceivedEvent {
@@ -39,7 +39,7 @@ export interface StartSubscriberOptions {
   subjectPrefix: string;
   /** Letters, digits, `_` and `-`; the durable consumer is `sub-<subscriberId>`. */
   subscriberId: string;
-  logger: Logger;
+  logger: ProcessLogger;
   onEvent?: EventHandler;
   /** Defaults to `<subjectPrefix>.>`. */
   filterSubject?: string;

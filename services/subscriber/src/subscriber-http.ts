@@ -1,7 +1,7 @@
-import { addProbeRoutes, ServiceHttp, type Logger, type MetricsExposition, type RequestObserver } from '@outbox-relay/runtime';
+import { addProbeRoutes, ServiceHttp, type MetricsExposition, type ProcessLogger, type RequestObserver } from '@outbox-relay/runtime';
 
 export interface SubscriberHttpOptions {
-  logger: Logger;
+  logger: ProcessLogger;
   /** Consuming on an open connection; states past it (stopped, failed) never come back. */
   consuming: () => boolean;
   details: () => Record<string, unknown>;

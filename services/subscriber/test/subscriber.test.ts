@@ -4,13 +4,13 @@ import pino from 'pino';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '@outbox-relay/runtime';
+import type { ProcessLogger } from '@outbox-relay/runtime';
 import { ConfigError } from '@outbox-relay/runtime';
 import { loadSubscriberConfig, startSubscriber, type ReceivedEvent, type Subscriber } from '@outbox-relay/subscriber';
 import { createTestStream, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
 
 /** A pino logger whose JSON lines are collected in memory, so tests can assert on what the subscriber logs. */
-function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+function captureLogger(): { logger: ProcessLogger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -70,7 +70,7 @@ describe('subscriber (real NATS JetStream)', () => {
   const connections: NatsConnection[] = [];
 
   /** Each subscriber instance gets its own connection, as separate processes would. */
-  async function start(subscriberId: string, onEvent?: (e: ReceivedEvent) => void | Promise<void>, logger?: Logger) {
+  async function start(subscriberId: string, onEvent?: (e: ReceivedEvent) => void | Promise<void>, logger?: ProcessLogger) {
     const nc = await connect({ servers: TEST_NATS_URL, name: `test-${subscriberId}` });
     connections.push(nc);
     const sub = await startSubscriber({

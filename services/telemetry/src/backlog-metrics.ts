@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { readBacklog, readOldestTransactionAgeSeconds, type PartitionBacklog } from '@outbox-relay/outbox';
-import { type Logger } from '@outbox-relay/runtime';
+import type { Logger } from '@outbox-relay/runtime';
 
 export interface BacklogMetricsOptions {
   pool: Pool;

@@ -1,5 +1,7 @@
 // Public entry of @outbox-relay/telemetry: one Prometheus registry per process, the metrics of the relay, the
 // outbox backlog and inbox consumers, HTTP metrics and server spans, and the OpenTelemetry SDK start-up.
+// The logger every option named `logger` accepts: any pino-compatible logger, or `console` (the runtime's, passed on).
+export type { Logger } from '@outbox-relay/runtime';
 export { ServiceMetrics, type ServiceMetricsOptions } from './registry';
 export { readBuildInfo, type BuildInfo } from './build-info';
 export { prefersOpenMetrics } from './exposition';

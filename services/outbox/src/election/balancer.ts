@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
-import type { Logger } from 'pino';
-import { delay, FailureLog } from '@outbox-relay/runtime';
+import { delay, FailureLog, type Logger } from '@outbox-relay/runtime';
 import { outboxTables, type OutboxTables } from '../schema/names';
 import { RELAY_SIGNAL_PREFIX } from '../relay-signals';
 import { decideBalance, type BalanceDecision, type MemberView } from './shares';

@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Pool } from 'pg';
-import type { Logger } from 'pino';
-import { FailureLog } from '@outbox-relay/runtime';
+import { FailureLog, type Logger } from '@outbox-relay/runtime';
 import { outboxTables, type OutboxTables } from '../schema/names';
 import { RELAY_SIGNAL_PREFIX } from '../relay-signals';
 

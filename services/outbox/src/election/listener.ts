@@ -1,6 +1,5 @@
 import { Client, type ClientConfig } from 'pg';
-import type { Logger } from 'pino';
-import { Backoff, delay, FailureLog } from '@outbox-relay/runtime';
+import { Backoff, childLogger, delay, FailureLog, type Logger } from '@outbox-relay/runtime';
 
 /**
  * Holds one dedicated connection LISTENing on a channel, reconnecting with backoff. `onNotify` gets each payload;
@@ -32,7 +31,7 @@ export class PgListener {
 
   private async run(): Promise<void> {
     const backoff = new Backoff(100, 5000);
-    const failures = new FailureLog(this.logger?.child({ channel: this.channel }), 'listen connection');
+    const failures = new FailureLog(this.logger && childLogger(this.logger, { channel: this.channel }), 'listen connection');
     while (!this.abort.signal.aborted) {
       const client = new Client(this.connection);
       this.client = client;

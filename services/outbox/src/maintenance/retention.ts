@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
-import type { Logger } from 'pino';
-import { delay, FailureLog } from '@outbox-relay/runtime';
+import { delay, FailureLog, type Logger } from '@outbox-relay/runtime';
 import { deleteInBatches } from './batched-delete';
 import { outboxTables } from '../schema/names';
 

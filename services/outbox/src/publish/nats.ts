@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { credsAuthenticator } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from 'pino';
+import type { Logger } from '@outbox-relay/runtime';
 
 /**
  * Connects to NATS and keeps reconnecting forever: while NATS is away the outbox simply holds events

@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import type { Logger } from 'pino';
+import { silentLogger, type Logger } from '@outbox-relay/runtime';
 import { connectNats } from '../publish/nats';
 import type { RelayObserver } from './observer';
 import { OutboxRelay, type RelayStatus } from './relay';
@@ -13,7 +13,8 @@ export interface EmbeddedRelayOptions {
   settings: RelaySettings;
   /** Names the relay's connections (`application_name`, NATS connection name), e.g. `orders`. */
   name: string;
-  logger: Logger;
+  /** Any pino-compatible logger, or `console`; default: logs nothing. */
+  logger?: Logger;
   observer?: RelayObserver;
   /** Connections for reads and marks. Default 4. */
   poolMax?: number;
@@ -23,7 +24,7 @@ export interface EmbeddedRelayOptions {
  * The options of a relay embedded in a service whose configuration includes the relay's variables (the outbox's
  * and the relay's environment shapes): the same variables mean the same thing in every process.
  */
-export function embeddedRelayOptionsFromEnv(env: RelayEnv, owner: { name: string; logger: Logger; observer?: RelayObserver }): EmbeddedRelayOptions {
+export function embeddedRelayOptionsFromEnv(env: RelayEnv, owner: { name: string; logger?: Logger; observer?: RelayObserver }): EmbeddedRelayOptions {
   return {
     databaseUrl: env.DATABASE_URL,
     natsUrl: env.NATS_URL,
@@ -47,7 +48,7 @@ export interface EmbeddedRelay {
  * answered; a caller that must not wait for NATS (an HTTP server) should not await it first.
  */
 export async function startEmbeddedRelay(options: EmbeddedRelayOptions): Promise<EmbeddedRelay> {
-  const { logger } = options;
+  const logger = options.logger ?? silentLogger;
   const pool = new Pool({ connectionString: options.databaseUrl, max: options.poolMax ?? 4, application_name: `${options.name}-relay` });
   const leasePool = new Pool({ connectionString: options.databaseUrl, max: 2, application_name: `${options.name}-relay-lease` });
   for (const p of [pool, leasePool]) p.on('error', (error) => logger.warn({ err: error }, 'relay pool: idle client error'));

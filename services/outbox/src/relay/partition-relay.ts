@@ -1,6 +1,5 @@
 import { NoRespondersError } from '@nats-io/nats-core';
-import type { Logger } from 'pino';
-import { Backoff, FailureLog } from '@outbox-relay/runtime';
+import { Backoff, childLogger, FailureLog, type Logger } from '@outbox-relay/runtime';
 import { LeaseLostError } from '../errors';
 import { JetStreamApiCode, jetStreamApiCode } from '../publish/jetstream-codes';
 import type { LeaseElector } from '../election/lease';
@@ -177,7 +176,7 @@ export class PartitionRelay {
 
   private async publishLoop(epoch: number): Promise<void> {
     const fence: Fence = { partition: this.partition, holder: this.instanceId, epoch };
-    const log = this.logger.child({ partition: fence.partition, epoch });
+    const log = childLogger(this.logger, { partition: fence.partition, epoch });
     const backoff = new Backoff(this.options.backoffMinMs, this.options.backoffMaxMs);
     const key = String(fence.partition);
     const failures = {
@@ -236,7 +235,7 @@ export class PartitionRelay {
       await this.backOff(wait);
     };
 
-    log.info('publishing as leader');
+    log.info({}, 'publishing as leader');
     try {
       await this.stream.ready(this.stopSignal.signal);
       while (this.termOn(epoch)) {

@@ -1,8 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { ClientConfig, Pool } from 'pg';
-import type { Logger } from 'pino';
-import { Backoff, FailureLog } from '@outbox-relay/runtime';
+import { Backoff, childLogger, FailureLog, silentLogger, type Logger } from '@outbox-relay/runtime';
 import { WakeSignal } from './wake';
 import { PartitionBalancer, type BalancerSnapshot } from '../election/balancer';
 import { validateRelaySettings, type RelaySettings } from '../config';
@@ -22,7 +21,8 @@ import { RetentionSweeper, sweepOutbox } from '../maintenance/retention';
 export interface OutboxRelayDeps {
   pool: Pool;
   nats: NatsConnection;
-  logger: Logger;
+  /** Any pino-compatible logger, or `console`; default: logs nothing. */
+  logger?: Logger;
   /** Connection settings for the LISTEN connection; defaults to the pool's. */
   listenConnection?: ClientConfig;
   /** Told what the relay does, for metrics; defaults to nothing. */
@@ -78,7 +78,7 @@ export class OutboxRelay {
   ) {
     // Settings built in code get the checks the environment path applies (a short duplicate window, ...).
     validateRelaySettings(settings);
-    this.logger = deps.logger.child({ component: 'relay', instanceId: settings.instanceId });
+    this.logger = childLogger(deps.logger ?? silentLogger, { component: 'relay', instanceId: settings.instanceId });
   }
 
   async start(): Promise<void> {
@@ -171,7 +171,7 @@ export class OutboxRelay {
       },
       s.retention.intervalMs,
       () => first?.isLeading() ?? false,
-      this.logger.child({ schema: s.schema, table: 'outbox' }),
+      childLogger(this.logger, { schema: s.schema, table: 'outbox' }),
     );
     this.sweeper.start();
     this.logger.info({ partitions: count, schema: s.schema, stream: s.stream }, 'relay started');
@@ -189,7 +189,7 @@ export class OutboxRelay {
     this.acks?.close();
     await Promise.all(this.electors.map((e) => e.stop({ release: true })));
     await this.listener?.stop();
-    this.logger.info('relay stopped');
+    this.logger.info({}, 'relay stopped');
   }
 
   /**
@@ -321,7 +321,7 @@ export class OutboxRelay {
     this.streamReadyPromise ??= (async () => {
       this.streamEnsuring = true;
       const backoff = new Backoff(this.settings.backoffMinMs, this.settings.backoffMaxMs);
-      const failures = new FailureLog(this.logger.child({ stream: this.settings.stream }), 'ensuring the stream');
+      const failures = new FailureLog(childLogger(this.logger, { stream: this.settings.stream }), 'ensuring the stream');
       try {
         for (;;) {
           try {

@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
-import type { Logger } from 'pino';
-import { FailureLog } from '@outbox-relay/runtime';
+import { FailureLog, type Logger } from '@outbox-relay/runtime';
 import { WAKE_PAYLOAD } from '../relay-signals';
 
 /**

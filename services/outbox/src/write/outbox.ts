@@ -1,5 +1,5 @@
 import type { ClientBase, Pool, PoolClient } from 'pg';
-import type { Logger } from 'pino';
+import type { Logger } from '@outbox-relay/runtime';
 import { type AtomicWriteResult, type BusinessStatement, enqueue, type EnqueueOptions, type EnqueuedEvent, writeAtomically } from './enqueue';
 import type { OutboxEventInput } from './event';
 import { assertSchemaName, outboxTables } from '../schema/names';
