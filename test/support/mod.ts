@@ -10,3 +10,4 @@ export * from './processes';
 export * from './child-scenario';
 export * from './tcp-proxy';
 export * from './private-postgres';
+export * from './local-tools';
