@@ -11,3 +11,5 @@ export * from './child-scenario';
 export * from './tcp-proxy';
 export * from './private-postgres';
 export * from './local-tools';
+export * from './containers';
+export * from './test-services';
