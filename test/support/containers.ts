@@ -86,9 +86,8 @@ async function startOrRemove(container: GenericContainer): Promise<StartedTestCo
   } catch (error) {
     const { getContainerRuntimeClient } = await import('testcontainers');
     const client = await getContainerRuntimeClient();
-    for (const info of await client.container.list()) {
-      if (info.Labels?.[START_LABEL] === start) await client.container.remove(client.container.getById(info.Id), { removeVolumes: true }).catch(() => undefined);
-    }
+    const created = await client.container.dockerode.listContainers({ all: true, filters: { label: [`${START_LABEL}=${start}`] } });
+    for (const info of created) await client.container.remove(client.container.getById(info.Id), { removeVolumes: true }).catch(() => undefined);
     throw error;
   }
 }
