@@ -34,14 +34,6 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# podman-compose only serves `podman-compose config` (a check of compose.yaml); nothing needs it otherwise.
-if ! command -v podman-compose >/dev/null && command -v apt-get >/dev/null; then
-  if DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends podman-compose >/dev/null 2>&1; then
-    say "installed podman-compose (apt-get)"
-  else
-    say "podman-compose could not be installed (optional: compose.yaml is still checked by the jest test)"
-  fi
-fi
 say "$(podman --version), runc $(runc --version | head -1 | awk '{print $3}')"
 
 # 2. containers.conf -------------------------------------------------------------------------------------------
