@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A Docker-compatible engine from podman, for `make test-containers` on a machine without Docker (such as the
 # development machines: see ARCHITECTURE.md / the design brief). Idempotent; every step says what it did.
-#   1. apt-get install podman runc (and debootstrap for scripts/containers/build-standins.sh) when missing;
+#   1. apt-get install podman runc (and debootstrap for scripts/containers/build-standins.sh) when missing, and
+#      docker-compose where it can be had (only to validate compose.yaml);
 #   2. /etc/containers/containers.conf: runtime runc (crun fails on hybrid cgroups) and no default ulimits (the
 #      defaults are not permitted in this sandbox);
 #   3. `podman system service` on a Docker API socket (PODMAN_SOCKET, default /run/podman/podman.sock) when
@@ -33,6 +34,14 @@ if ((${#missing[@]})); then
   say "installing ${missing[*]} (apt-get)"
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# docker-compose (Debian's 1.29) only validates compose.yaml here (`docker-compose config`): optional.
+if ! command -v docker-compose >/dev/null && command -v apt-get >/dev/null; then
+  if DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends docker-compose >/dev/null 2>&1; then
+    say "installed docker-compose (apt-get), to validate compose.yaml"
+  else
+    say "docker-compose could not be installed (optional: compose.yaml is still checked by test/packaging/compose.test.ts)"
+  fi
 fi
 say "$(podman --version), runc $(runc --version | head -1 | awk '{print $3}')"
 

@@ -2,7 +2,8 @@
 # `make test-containers`: the container path of the tests (test/support/test-services.ts), proved on a machine
 # without Docker: podman's Docker API (podman-setup.sh), local stand-ins for the images (build-standins.sh), then
 # a subset of the suite that touches Postgres and NATS with OUTBOX_TEST_SERVICES=containers, and afterwards
-# checks that the run created exactly one Postgres and one NATS container for all its files and left none behind.
+# checks that the run created exactly one Postgres and one NATS container for all its files and left none behind;
+# then `docker-compose config` on compose.yaml where docker-compose is installed.
 # Not part of `make test`: the first image build takes minutes. Prints how long each step took.
 #   TEST_CONTAINERS_FILES  the test files (default: the list below)
 #   BUILD_STANDINS=0       skip the stand-in images (where the real ones can be pulled)
@@ -86,6 +87,14 @@ check_containers() {
   [[ "$created" == "$expected_containers" ]] || fail "expected the run to create $expected_containers containers, it created $created"
 }
 
+compose_config() {
+  if ! command -v docker-compose >/dev/null; then
+    echo "  docker-compose is not installed: compose.yaml is checked by test/packaging/compose.test.ts only"
+    return 0
+  fi
+  docker-compose -f compose.yaml config -q && echo "  docker-compose $(docker-compose version --short) accepts compose.yaml"
+}
+
 total_started=$SECONDS
 step "podman's Docker API" setup_podman
 if [[ "${BUILD_STANDINS:-1}" != 0 ]]; then step "stand-in images" bash scripts/containers/build-standins.sh; fi
@@ -98,6 +107,7 @@ since="$(date --iso-8601=seconds)"
 status=0
 step "jest (${#FILES[@]} files)" run_tests || status=$?
 step "containers check" check_containers
+step "compose.yaml" compose_config
 echo "== times"
 printf '  %s\n' "${timings[@]}"
 printf '  %-28s %4d s\n' total $((SECONDS - total_started))

@@ -4,6 +4,7 @@
  * with each other and with Postgres and NATS, ports do not collide, and the start-up order holds together.
  * No engine runs it here (registry images cannot be pulled on the development machines).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import YAML from 'yaml';
 import type { z } from 'zod';
@@ -180,6 +181,13 @@ describe('compose.yaml', () => {
       expect(service.depends_on).toMatchObject({ [migrator]: { condition: 'service_healthy' }, nats: { condition: 'service_healthy' } });
     }
     for (const [, service] of running('orders')) expect(service.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
+  });
+
+  (spawnSync('docker-compose', ['version']).status === 0 ? test : test.skip)('docker-compose config (where installed) accepts it', () => {
+    const run = spawnSync('docker-compose', ['-f', fromRoot('compose.yaml'), 'config', '--services'], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim().split('\n').sort()).toEqual(services.map(([name]) => name).sort());
+    expect(run.status).toBe(0);
   });
 
   test('every named volume it mounts is declared', () => {
