@@ -19,7 +19,7 @@ endif
 # Runs a TypeScript file of scripts/ as it is (swc, a devDependency that make install puts in node_modules).
 RUN_TS := node -r ./test/support/register-ts.cjs
 
-.PHONY: help install build typecheck services test demo demo-local demo-kind demo-payments demo-clean images helm-lint clean
+.PHONY: help install build typecheck services test test-containers demo demo-local demo-kind demo-payments demo-clean images helm-lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,8 +40,11 @@ typecheck: install ## type-check sources, tests and scripts (tsc --noEmit)
 services: ## start the local Postgres and NATS (JetStream) when they are down
 	@bash scripts/ensure-services.sh
 
-test: install build typecheck services ## the whole suite against the real Postgres and NATS
+test: install build typecheck services ## the whole suite against the real Postgres and NATS (local, DATABASE_URL/NATS_URL, or containers)
 	npx jest $(JEST_FLAGS)
+
+test-containers: install build ## the container path of the tests, proved with podman: stand-in images, a subset of the suite, no container left
+	bash scripts/containers/test-containers.sh
 
 demo: install build ## the demo: kind when kind and Docker are usable, else the local one (says which and why)
 	@bash scripts/demo.sh

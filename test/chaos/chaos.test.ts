@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from '@outbox-relay/test-support';
+import { ROOT, testNeeding } from '@outbox-relay/test-support';
 import { parseFaults, SHORT_FAULTS, type FaultKind } from './options';
 import { failureMessage, formatReport } from './report';
 import { closeActiveRuns, runChaos } from './run';
@@ -23,6 +23,8 @@ const GROUPS: FaultKind[][] = [
 const seeds = (process.env.CHAOS_SEEDS ?? '1301,1302').split(',').map(Number);
 const chosen = process.env.CHAOS_FAULTS ? parseFaults(process.env.CHAOS_FAULTS) : null;
 const seconds = Number(process.env.CHAOS_SECONDS ?? 50);
+/** A private Postgres and nats-server, which the faults stop, kill and restart. */
+const withServers = testNeeding('postgres-server', 'nats-server');
 const runs = seeds.map((seed, i) => ({ seed, faults: chosen ?? GROUPS[i % GROUPS.length]! }));
 
 beforeAll(() => {
@@ -35,7 +37,7 @@ it('the two seeds together inject every short kind', () => {
 });
 
 describe.each(runs)('seed $seed', ({ seed, faults }) => {
-  it(`loses, duplicates, reorders and invents nothing under ${seconds} s of ${faults.join(', ')}`, async () => {
+  withServers(`loses, duplicates, reorders and invents nothing under ${seconds} s of ${faults.join(', ')}`, async () => {
     const result = await runChaos({
       seed,
       durationMs: seconds * 1000,

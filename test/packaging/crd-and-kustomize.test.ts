@@ -3,10 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { testNeeding } from '@outbox-relay/test-support';
 import { renderChart } from './support/helm';
 import { findObject, type KubeObject } from './support/kube-objects';
 import { validateObject } from './support/kube-schemas';
 import { fromRoot } from './support/paths';
+
+const withKubectl = testNeeding('kubectl');
 
 const SOURCE_CRD = 'deploy/crd/outboxrelays.yaml';
 const CHART_CRD = 'helm/outbox-relay-operator/crds/outboxrelays.yaml';
@@ -57,14 +60,14 @@ describe('deploy/ (kubectl apply -k deploy)', () => {
     objects = YAML.parseAllDocuments(built).map((d) => d.toJS() as KubeObject);
   });
 
-  test('`kubectl kustomize deploy` builds the CRD, RBAC and the operator, each a valid Kubernetes object', () => {
+  withKubectl('`kubectl kustomize deploy` builds the CRD, RBAC and the operator, each a valid Kubernetes object', () => {
     expect(objects.map((o) => o.kind)).toEqual(
       expect.arrayContaining(['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'Namespace', 'ServiceAccount', 'Deployment']),
     );
     for (const object of objects) expect(() => validateObject(object)).not.toThrow();
   });
 
-  test("deploy/'s operator and the chart's run the same entry point of the same image, as the same user", () => {
+  withKubectl("deploy/'s operator and the chart's run the same entry point of the same image, as the same user", () => {
     const deployed = findObject(objects, 'Deployment');
     const charted = findObject(renderChart('helm/outbox-relay-operator'), 'Deployment');
     const container = (d: KubeObject) => d.spec.template.spec.containers[0];

@@ -4,7 +4,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { fromRoot } from './support/paths';
 
-const BASH_SCRIPTS = ['scripts/demo-kind.sh', 'scripts/demo-clean.sh', 'scripts/demo.sh', 'scripts/helm.sh', 'scripts/sync-chart-crd.sh'];
+const BASH_SCRIPTS = [
+  'scripts/demo-kind.sh',
+  'scripts/demo-clean.sh',
+  'scripts/demo.sh',
+  'scripts/helm.sh',
+  'scripts/sync-chart-crd.sh',
+  'scripts/ensure-services.sh',
+  'scripts/containers/podman-setup.sh',
+  'scripts/containers/build-standins.sh',
+  'scripts/containers/test-containers.sh',
+  'scripts/containers/standins/postgres/docker-entrypoint.sh',
+];
 const SH_SCRIPTS = ['docker/entrypoint.sh', 'docker/npm-ci.sh'];
 
 const hasShellcheck = spawnSync('shellcheck', ['--version']).status === 0;

@@ -10,3 +10,6 @@ export * from './processes';
 export * from './child-scenario';
 export * from './tcp-proxy';
 export * from './private-postgres';
+export * from './local-tools';
+export * from './containers';
+export * from './test-services';

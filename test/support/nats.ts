@@ -5,6 +5,7 @@ import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { TEST_NATS_URL, uniqueName } from './env';
+import { findNatsServer } from './local-tools';
 import { freePort, waitForPort } from './ports';
 
 export interface TestStream {
@@ -52,9 +53,16 @@ export class PrivateNatsServer {
   }
 
   async start(): Promise<void> {
-    const binary = process.env.NATS_SERVER_BIN ?? (process.platform === 'linux' ? '/usr/sbin/nats-server' : 'nats-server');
-    this.child = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
-    await waitForPort(this.port, 10_000);
+    const binary = findNatsServer();
+    if (binary === null) {
+      const where = process.env.NATS_SERVER_BIN ? `NATS_SERVER_BIN=${process.env.NATS_SERVER_BIN} is not an executable` : 'none at /usr/sbin/nats-server or on PATH';
+      throw new Error(`no nats-server: ${where} (apt-get install nats-server, or set NATS_SERVER_BIN)`);
+    }
+    const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
+    this.child = child;
+    const failed = new Promise<never>((_, reject) => child.once('error', (error) => reject(new Error(`nats-server (${binary}) did not start: ${error.message}`))));
+    failed.catch(() => undefined);
+    await Promise.race([waitForPort(this.port, 10_000), failed]);
   }
 
   async stop(): Promise<void> {

@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { findPostgresBinDir } from './local-tools';
 import { freePort } from './ports';
 
 /**
@@ -211,15 +212,9 @@ process.once('exit', () => {
 
 /** The newest installed server's bin directory (`PG_BIN_DIR` overrides it). */
 function postgresBinDir(): string {
-  if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
-  const base = '/usr/lib/postgresql';
-  const versions = existsSync(base)
-    ? readdirSync(base)
-        .filter((v) => existsSync(path.join(base, v, 'bin', 'initdb')))
-        .sort((a, b) => Number(b) - Number(a))
-    : [];
-  if (versions.length === 0) throw new Error(`no PostgreSQL server binaries under ${base} (apt-get install postgresql, or set PG_BIN_DIR)`);
-  return path.join(base, versions[0]!, 'bin');
+  const dir = findPostgresBinDir();
+  if (dir === null) throw new Error('no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql or on PATH (apt-get install postgresql, or set PG_BIN_DIR)');
+  return dir;
 }
 
 /** As root: the `postgres` user's ids (Postgres will not run as root). Otherwise: run as ourselves. */

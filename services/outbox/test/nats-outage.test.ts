@@ -1,6 +1,9 @@
 import { connectNats, Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, type TestSchema, PrivateNatsServer, readStream, waitFor, makeRelay, uniqueName } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, PrivateNatsServer, readStream, waitFor, makeRelay, uniqueName, testNeeding } from '@outbox-relay/test-support';
+
+/** A private nats-server, stopped and started again by the test. */
+const withNatsServer = testNeeding('nats-server');
 
 let db: TestSchema;
 let server: PrivateNatsServer;
@@ -30,7 +33,7 @@ async function pendingCount(): Promise<number> {
   return rows[0].n;
 }
 
-it('holds events while NATS is down and delivers all of them, once and in order, when it is back', async () => {
+withNatsServer('holds events while NATS is down and delivers all of them, once and in order, when it is back', async () => {
   const write = async (n: number) => {
     await outbox.transaction((tx) =>
       outbox.enqueue(tx, { aggregateType: 'Order', aggregateId: `o-${n % 3}`, eventType: 'Step', payload: { n } }),

@@ -9,7 +9,10 @@
 import { performance } from 'node:perf_hooks';
 import { connectNats, Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, type TestSchema, uniqueName, PrivateNatsServer, readStream, waitFor, makeRelay, TcpProxy } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, uniqueName, PrivateNatsServer, readStream, waitFor, makeRelay, TcpProxy, testNeeding } from '@outbox-relay/test-support';
+
+/** A private nats-server, stopped and started again by the tests. */
+const withNatsServer = testNeeding('nats-server');
 
 let db: TestSchema;
 let server: PrivateNatsServer;
@@ -52,7 +55,7 @@ async function publishedAt(id: string): Promise<Date | null> {
   return rows[0]?.published_at ?? null;
 }
 
-it.each([
+withNatsServer.each([
   ['in a backoff of 30 s or more', { backoffMinMs: 30_000, backoffMaxMs: 60_000 }],
   ['looking at the stream (short backoffs: requests made while disconnected)', { backoffMinMs: 20, backoffMaxMs: 50 }],
 ])('resumes publishing when NATS is back, not one request timeout or one backoff later: relay %s', async (_what, backoffs) => {
@@ -77,7 +80,7 @@ it.each([
   expect(messages.map((m) => (m.data as { n: number }).n)).toEqual([1, 2]);
 });
 
-it('acks lost and NATS away for longer than the duplicate window: every event stored once, in order', async () => {
+withNatsServer('acks lost and NATS away for longer than the duplicate window: every event stored once, in order', async () => {
   const stream = names();
   const proxy = await TcpProxy.start(server.port);
   closers.push(() => proxy.close());

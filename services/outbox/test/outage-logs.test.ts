@@ -8,7 +8,10 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import { connectNats, migrateOutbox, Outbox, OutboxRelay, defaultRelaySettings } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { TEST_NATS_URL, uniqueName, waitFor, PrivatePostgres } from '@outbox-relay/test-support';
+import { TEST_NATS_URL, uniqueName, waitFor, PrivatePostgres, testNeeding } from '@outbox-relay/test-support';
+
+/** A private Postgres, stopped and started again by the test. */
+const withPostgresServer = testNeeding('postgres-server');
 
 let pg: PrivatePostgres;
 let pool: Pool;
@@ -29,7 +32,7 @@ afterAll(async () => {
   await pg.destroy();
 });
 
-it('a Postgres outage is one WARN per failing activity, a summary while it lasts, and one INFO when it ends', async () => {
+withPostgresServer('a Postgres outage is one WARN per failing activity, a summary while it lasts, and one INFO when it ends', async () => {
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);

@@ -8,7 +8,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client, type QueryResult } from 'pg';
 import { configurePartitions, enqueue, outboxTables, type OutboxRelay } from '@outbox-relay/outbox';
-import { makeRelay, readStream, relayTestBed, TEST_DATABASE_URL, waitFor, type StoredMessage } from '@outbox-relay/test-support';
+import { makeRelay, readStream, relayTestBed, TEST_DATABASE_URL, testNeeding, waitFor, type StoredMessage } from '@outbox-relay/test-support';
+
+const withPsql = testNeeding('psql');
 
 const bed = relayTestBed('sqlenq_relay');
 const schema = () => bed.db.schema;
@@ -134,7 +136,7 @@ describe('written from plain SQL in a business transaction', () => {
     }
   });
 
-  it('from the real psql with a here-doc script: published; a script that fails leaves neither its business row nor its event', async () => {
+  withPsql('from the real psql with a here-doc script: published; a script that fails leaves neither its business row nor its event', async () => {
     await startRelay();
     await bed.db.pool.query(`CREATE TABLE "${schema()}".shipments (id text PRIMARY KEY, carrier text NOT NULL)`);
     const run = (script: string) => promisify(execFile)('bash', ['-c', script], { env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL } });

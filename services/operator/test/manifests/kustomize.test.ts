@@ -2,8 +2,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { testNeeding } from '@outbox-relay/test-support';
 import { outboxRelayCrd } from '../../src/api/crd';
 import { validateManifest } from './k8s-models';
+
+const withKubectl = testNeeding('kubectl');
 
 const repoRoot = path.resolve(__dirname, '../../../..');
 
@@ -13,7 +16,7 @@ describe('deploy/ kustomization', () => {
     expect(kustomization.resources).toEqual(['crd/outboxrelays.yaml', 'rbac.yaml', 'operator.yaml']);
   });
 
-  test('`kubectl kustomize deploy` builds, and every object in it is a valid Kubernetes object', () => {
+  withKubectl('`kubectl kustomize deploy` builds, and every object in it is a valid Kubernetes object', () => {
     const built = execFileSync('kubectl', ['kustomize', path.join(repoRoot, 'deploy')], { encoding: 'utf8', timeout: 30_000 });
     const objects = YAML.parseAllDocuments(built).map((d) => d.toJS());
     for (const object of objects) expect(() => validateManifest(object)).not.toThrow();

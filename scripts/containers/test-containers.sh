@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# `make test-containers`: the container path of the tests (test/support/test-services.ts), proved on a machine
+# without Docker: podman's Docker API (podman-setup.sh), local stand-ins for the images (build-standins.sh), then
+# a subset of the suite that touches Postgres and NATS with OUTBOX_TEST_SERVICES=containers, and afterwards
+# checks that the run created exactly one Postgres and one NATS container for all its files and left none behind;
+# then `docker-compose config` on compose.yaml where docker-compose is installed.
+# Not part of `make test`: the first image build takes minutes. Prints how long each step took.
+#   TEST_CONTAINERS_FILES  the test files (default: the list below)
+#   BUILD_STANDINS=0       skip the stand-in images (where the real ones can be pulled)
+#   JEST_FLAGS             extra jest flags
+# shellcheck disable=SC2317 # the steps are functions that `step` calls
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# Test files that use both Postgres and NATS: the relay, the SQL writer with the real psql, the inbox, the e2e
+# choreography, the payment worker as a real process (the container URLs reach child processes too), the suite's
+# own checks of the container path, and the demos' NATS container (a third container, which it removes itself).
+DEFAULT_FILES=(
+  test/suite/containers.test.ts
+  test/suite/test-services.test.ts
+  services/outbox/test/relay.test.ts
+  services/outbox/test/sql-enqueue-relay.test.ts
+  services/inbox/test/inbox.test.ts
+  services/inbox/test/consumer.test.ts
+  test/e2e/choreography.test.ts
+  services/payments/test/payment-process.test.ts
+  test/demo/demo-nats.test.ts
+)
+read -r -a FILES <<<"${TEST_CONTAINERS_FILES:-${DEFAULT_FILES[*]}}"
+read -r -a flags <<<"${JEST_FLAGS:-}"
+LABEL=outbox-relay.test-service
+timings=()
+step() { # name command...; records how long it took, returns its status
+  local name="$1" started=$SECONDS rc=0
+  shift
+  echo "== $name"
+  "$@" || rc=$?
+  timings+=("$(printf '%-28s %4d s' "$name" $((SECONDS - started)))")
+  return "$rc"
+}
+fail() { printf 'test-containers: %s\n' "$*" >&2; exit 1; }
+
+setup_podman() {
+  local out
+  out="$(bash scripts/containers/podman-setup.sh)" || exit 1
+  printf '%s\n' "$out" | sed '$d'
+  DOCKER_HOST="$(printf '%s\n' "$out" | tail -1 | sed 's/^DOCKER_HOST=//')"
+  export DOCKER_HOST
+  echo "  DOCKER_HOST=$DOCKER_HOST"
+}
+
+# testcontainers 12 needs Node >= 22.22; the machine's may be older: then a Node from the npm registry, in .tools/.
+pick_node() {
+  NODE=node
+  if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 22) ? 0 : 1)'; then
+    NODE=.tools/node_modules/node/bin/node
+    if [[ ! -x "$NODE" ]]; then
+      echo "  Node $(node -v) is older than testcontainers' 22.22: installing node@24 into .tools (npm)"
+      npm i --no-save --no-audit --no-fund --prefix .tools node@24 >/dev/null
+    fi
+  fi
+  echo "  $("$NODE" -v) ($NODE)"
+}
+
+run_tests() {
+  # TESTCONTAINERS_RYUK_DISABLED: its reaper image cannot be pulled here (the global teardown removes the
+  # containers). TESTCONTAINERS_HOST_OVERRIDE: published ports answer on loopback; without it testcontainers,
+  # seeing /.dockerenv, would take this machine for a container and use the bridge's gateway address.
+  OUTBOX_TEST_SERVICES=containers TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE="${TESTCONTAINERS_HOST_OVERRIDE:-127.0.0.1}" \
+    "$NODE" node_modules/jest/bin/jest.js "${flags[@]}" "${FILES[@]}"
+}
+
+check_containers() {
+  local created left
+  # podman 4.3's events take no label filter: the label's value is printed and empty lines (other containers) dropped.
+  created="$(podman events --stream=false --since "$since" --filter event=create --format "{{.ID}} {{index .Attributes \"$LABEL\"}}" |
+    awk 'NF == 2 { print $1 }' | sort -u | wc -l)"
+  left="$(podman ps -a -q --filter "label=$LABEL" | grep -vxF -f <(printf '%s\n' "${before[@]:-}") || true)"
+  echo "  containers created by the run: $created (one Postgres and one NATS shared by ${#FILES[@]} test files, one NATS of the demo test)"
+  if [[ -n "$left" ]]; then
+    echo "  left behind: $left; removing them" >&2
+    # shellcheck disable=SC2086 # one id per word
+    podman rm -f $left >/dev/null
+    fail "the run left containers behind"
+  fi
+  echo "  left behind: none"
+  [[ "$created" == "$expected_containers" ]] || fail "expected the run to create $expected_containers containers, it created $created"
+}
+
+compose_config() {
+  if ! command -v docker-compose >/dev/null; then
+    echo "  docker-compose is not installed: compose.yaml is checked by test/packaging/compose.test.ts only"
+    return 0
+  fi
+  docker-compose -f compose.yaml config -q && echo "  docker-compose $(docker-compose version --short) accepts compose.yaml"
+}
+
+total_started=$SECONDS
+step "podman's Docker API" setup_podman
+if [[ "${BUILD_STANDINS:-1}" != 0 ]]; then step "stand-in images" bash scripts/containers/build-standins.sh; fi
+step "node for testcontainers" pick_node
+mapfile -t before < <(podman ps -a -q --filter "label=$LABEL")
+# The global setup's Postgres and NATS, plus one NATS that test/demo/demo-nats.test.ts starts and removes itself.
+expected_containers=2
+if [[ " ${FILES[*]} " == *" test/demo/demo-nats.test.ts "* ]]; then expected_containers=3; fi
+since="$(date --iso-8601=seconds)"
+status=0
+step "jest (${#FILES[@]} files)" run_tests || status=$?
+step "containers check" check_containers
+step "compose.yaml" compose_config
+echo "== times"
+printf '  %s\n' "${timings[@]}"
+printf '  %-28s %4d s\n' total $((SECONDS - total_started))
+exit "$status"
