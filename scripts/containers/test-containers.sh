@@ -49,16 +49,13 @@ setup_podman() {
   echo "  DOCKER_HOST=$DOCKER_HOST"
 }
 
-# testcontainers 12 needs Node >= 22.22; the machine's may be older: then a Node from the npm registry, in .tools/.
+# A supported Node (scripts/node-runtime.sh: the system's when it is one, else the newest LTS in .tools/);
+# testcontainers 12 itself needs >= 22.22, which the global setup checks and explains.
 pick_node() {
-  NODE=node
-  if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 22) ? 0 : 1)'; then
-    NODE=.tools/node_modules/node/bin/node
-    if [[ ! -x "$NODE" ]]; then
-      echo "  Node $(node -v) is older than testcontainers' 22.22: installing node@24 into .tools (npm)"
-      npm i --no-save --no-audit --no-fund --prefix .tools node@24 >/dev/null
-    fi
-  fi
+  local dir
+  dir="$(bash scripts/node-runtime.sh)"
+  if [[ -n "$dir" ]]; then PATH="$dir:$PATH"; fi
+  NODE="$(command -v node)"
   echo "  $("$NODE" -v) ($NODE)"
 }
 
