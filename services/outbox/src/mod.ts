@@ -31,6 +31,9 @@ export {
   relaySettingsFromEnv,
   defaultRelaySettings,
   defaultInstanceId,
+  defaultCloudEventsSource,
+  MESSAGE_HEADER_MODES,
+  type MessageHeaderMode,
   type RelayEnv,
   type RelaySettings,
 } from './config';
@@ -38,7 +41,14 @@ export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStat
 export { startEmbeddedRelay, embeddedRelayOptionsFromEnv, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
 export { noopRelayObserver, type RelayObserver } from './relay/observer';
 export { connectNats } from './publish/nats';
-export { ensureStream, OutboxHeaders, UnpublishableEventError, type StreamSpec } from './publish/publisher';
+export { ensureStream, UnpublishableEventError, type StreamSpec } from './publish/publisher';
+export {
+  OutboxHeaders,
+  CloudEventsHeaders,
+  isRelayHeaderName,
+  encodeCloudEventsHeaderValue,
+  decodeCloudEventsHeaderValue,
+} from './publish/message-headers';
 export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './maintenance/retention';
 export { readBacklog, readOldestTransactionAgeSeconds, type PartitionBacklog } from './maintenance/backlog';
 export { outboxTracer, activeTraceHeaders, contextFromHeaders, linksTo } from './telemetry';

@@ -294,6 +294,36 @@ describe('outboxctl dlq replay (consumer dead letters)', () => {
     expect((await deadLetterRow(id)).resolution).toBe('replayed');
   });
 
+  it('carries over no CloudEvents header of a message received in cloudevents mode: only the application\'s, the correlation id decoded', async () => {
+    const eventId = randomUUID();
+    const event = inboxEvent({
+      eventId,
+      headers: {
+        'Nats-Msg-Id': eventId,
+        'ce-specversion': '1.0',
+        'ce-id': eventId,
+        'ce-source': '/outbox-relay/outbox',
+        'ce-type': 'Order.OrderCreated',
+        'ce-subject': 'order-1',
+        'ce-time': '2026-01-02T03:04:05.678Z',
+        'ce-datacontenttype': 'application/json',
+        'content-type': 'application/json',
+        'ce-traceparent': TRACEPARENT,
+        'ce-correlationid': 'corr%207',
+        'ce-outboxpartition': '0',
+        'ce-outboxseq': '12',
+        traceparent: TRACEPARENT,
+        tenant: 'acme',
+      },
+    });
+    const id = await makeConsumerDeadLetter(db, 'payments', event);
+    const { code, stderr } = await ctl(['dlq', 'replay', id], db.env);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const [row] = await outboxRows(db);
+    expect(row!.headers).toEqual({ correlationId: 'corr 7', traceparent: TRACEPARENT, tenant: 'acme', replayOf: eventId });
+  });
+
   it('rolls back the inbox deletes when the enqueue fails', async () => {
     // An event type that is not a valid subject token: enqueue refuses it after the deletes ran.
     const event = inboxEvent({ eventId: 'evt-bad', eventType: 'Order Created!' });
