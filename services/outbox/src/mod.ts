@@ -3,7 +3,7 @@
 // acknowledgement collector, ...) are in `@outbox-relay/outbox/internal`, for this system's other packages and
 // tests; they may change without notice.
 export * from './errors';
-export type { JsonValue, EventHeaders, OutboxEventInput } from './write/event';
+export type { JsonValue, EventHeaders, OutboxEventInput, OutboxEventFields, OutboxEventPayload } from './write/event';
 export { DEFAULT_MAX_PAYLOAD_BYTES, isReservedHeaderName, RESERVED_HEADER_PREFIXES } from './write/event';
 export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './write/enqueue';
 export { Outbox, type OutboxOptions } from './write/outbox';

@@ -21,8 +21,10 @@ export interface EventHeaders {
   [name: string]: string | undefined;
 }
 
-/** What a caller hands to `enqueue`. */
-export interface OutboxEventInput {
+/** What a caller hands to `enqueue`: the event's fields and its payload, as a value or as JSON text. */
+export type OutboxEventInput = OutboxEventFields & OutboxEventPayload;
+
+export interface OutboxEventFields {
   /** Event id (uuid); generated when absent. Becomes the stream's `Nats-Msg-Id`, so retries deduplicate. */
   id?: string;
   /** Subject token, e.g. `Order`. */
@@ -31,9 +33,15 @@ export interface OutboxEventInput {
   aggregateId: string;
   /** Subject token, e.g. `OrderCreated`. */
   eventType: string;
-  payload: JsonValue;
   headers?: EventHeaders;
 }
+
+/**
+ * The payload, one way or the other. Consumers get the message body as these bytes: `JSON.stringify(payload)`, or
+ * `payloadJson` exactly as given (key order, whitespace, escapes, numbers of any size), for payloads that are
+ * signed or must otherwise arrive byte for byte.
+ */
+export type OutboxEventPayload = { payload: JsonValue; payloadJson?: undefined } | { payloadJson: string; payload?: undefined };
 
 /** A validated event ready to insert: payload and headers already serialized once. */
 export interface PreparedEvent {
@@ -103,14 +111,40 @@ const eventHeaders = z.record(z.string(), z.string({ message: 'must be a string'
   }
 });
 
-const eventSchema = z.object({
-  id: z.uuid({ message: 'must be a UUID' }).optional(),
-  aggregateType: subjectToken,
-  aggregateId: travelsAsHeaderValue(z.string().min(1, 'must not be empty').max(256)),
-  eventType: subjectToken,
-  payload: z.unknown().refine((v) => v !== undefined, 'is required'),
-  headers: eventHeaders.optional(),
-});
+const eventSchema = z
+  .object({
+    id: z.uuid({ message: 'must be a UUID' }).optional(),
+    aggregateType: subjectToken,
+    aggregateId: travelsAsHeaderValue(z.string().min(1, 'must not be empty').max(256)),
+    eventType: subjectToken,
+    payload: z.unknown().optional(),
+    payloadJson: z.string({ message: 'must be a string of JSON text' }).optional(),
+    headers: eventHeaders.optional(),
+  })
+  .superRefine((event, ctx) => {
+    if (event.payload === undefined && event.payloadJson === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['payload'], message: 'is required (or payloadJson, the payload as JSON text)' });
+    } else if (event.payload !== undefined && event.payloadJson !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['payloadJson'], message: 'must not be given with payload (one or the other)' });
+    }
+  });
+
+/**
+ * `payloadJson` as it will be stored and published, or why it cannot be. Postgres's json type checks the same
+ * grammar as JSON.parse and keeps the text; a lone surrogate would not survive the UTF-8 on the way (it becomes
+ * U+FFFD), so the bytes would change without a word: refused.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function payloadJsonIssue(text: string): string | undefined {
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it holds a lone surrogate, which UTF-8 cannot carry)';
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return `is not JSON (${(error as Error).message})`;
+  }
+  return undefined;
+}
 
 /**
  * Validates events and serializes each payload once. Throws `EventValidationError` naming every bad field
@@ -132,20 +166,29 @@ export function prepareEvents(input: OutboxEventInput | OutboxEventInput[], maxP
     const event = parsed.data;
     const at = (field: string) => (prefix ? `${prefix}.${field}` : field);
     let payloadJson: string;
-    try {
-      payloadJson = JSON.stringify(event.payload);
-    } catch (error) {
-      issues.push({ path: at('payload'), message: `is not serializable to JSON (${(error as Error).message})` });
-      continue;
-    }
-    if (payloadJson === undefined) {
-      issues.push({ path: at('payload'), message: 'is not a JSON value' });
-      continue;
+    if (event.payloadJson !== undefined) {
+      const issue = payloadJsonIssue(event.payloadJson);
+      if (issue) {
+        issues.push({ path: at('payloadJson'), message: issue });
+        continue;
+      }
+      payloadJson = event.payloadJson;
+    } else {
+      try {
+        payloadJson = JSON.stringify(event.payload);
+      } catch (error) {
+        issues.push({ path: at('payload'), message: `is not serializable to JSON (${(error as Error).message})` });
+        continue;
+      }
+      if (payloadJson === undefined) {
+        issues.push({ path: at('payload'), message: 'is not a JSON value' });
+        continue;
+      }
     }
     const headersJson = JSON.stringify(event.headers ?? {});
     const id = event.id ?? randomUUID();
     const size = Buffer.byteLength(payloadJson) + Buffer.byteLength(headersJson);
-    if (size > maxPayloadBytes) throw new PayloadTooLargeError(at('payload'), id, size, maxPayloadBytes);
+    if (size > maxPayloadBytes) throw new PayloadTooLargeError(at(event.payloadJson !== undefined ? 'payloadJson' : 'payload'), id, size, maxPayloadBytes);
     prepared.push({
       id,
       aggregateType: event.aggregateType,
