@@ -31,6 +31,11 @@ export interface InboxEvent {
   seq: number | undefined;
   /** The parsed JSON payload; null when the payload could not be parsed (see `parseError`). */
   payload: unknown;
+  /**
+   * The payload as it arrived, UTF-8 decoded: the writer's bytes exactly (`Buffer.from(payloadText)` gives them back),
+   * e.g. to check a signature over them. Absent for an empty message and for a payload that is not UTF-8.
+   */
+  payloadText?: string;
   /** Every header, first value of each. */
   headers: Record<string, string>;
   /** `Outbox-Replay-Of`, else `ce-outboxreplayof`. */
@@ -115,14 +120,16 @@ export function inboxEventFromMsg(m: JsMsg): InboxEvent {
   if (m.data.length === 0) return event;
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(m.data);
+    // ignoreBOM keeps a leading byte order mark in the text, so that payloadText is every byte that arrived.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(m.data);
   } catch {
     event.parseError = 'payload is not valid UTF-8';
     event.rawPayload = Buffer.from(m.data).toString('base64');
     return event;
   }
+  event.payloadText = text;
   try {
-    event.payload = JSON.parse(text);
+    event.payload = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     event.parseError = `payload is not JSON (${(error as Error).message})`;
     event.rawPayload = text;

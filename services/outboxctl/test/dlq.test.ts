@@ -121,7 +121,8 @@ describe('outboxctl dlq list / show', () => {
     const human = await ctl(['dlq', 'show', 'c1'], db.env);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^source: +consumer payments$/m);
-    expect(human.stdout).toMatch(/^payload: +\{"amount":42,"orderId":"order-1"\}$/m);
+    // The stored text, as the event arrived (and as a replay publishes it), not a re-serialization.
+    expect(human.stdout).toMatch(/^payload: +\{"orderId":"order-1","amount":42\}$/m);
   });
 
   it('hides resolved dead letters unless --all', async () => {

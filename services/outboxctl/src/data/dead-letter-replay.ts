@@ -12,6 +12,7 @@ import {
   type EventHeaders,
   type JsonValue,
   type OutboxEventInput,
+  type OutboxEventPayload,
 } from '@outbox-relay/outbox';
 import { DeadLetterStateError } from '../errors';
 import type { DeadLetterRef } from '../ids';
@@ -68,7 +69,7 @@ async function replayRelay(tx: PoolClient, t: Tables, dl: DeadLetterDetail): Pro
     aggregateType: dl.aggregateType!,
     aggregateId: dl.aggregateId!,
     eventType: dl.eventType,
-    payload: dl.payload as JsonValue,
+    ...payloadOf(dl),
     headers: dl.headers,
   };
   const row = await enqueueOrExplain(tx, t, dl, event);
@@ -99,11 +100,16 @@ async function replayConsumer(tx: PoolClient, t: Tables, dl: DeadLetterDetail): 
     aggregateType,
     aggregateId,
     eventType: dl.eventType,
-    payload: dl.payload as JsonValue,
+    ...payloadOf(dl),
     headers: { ...carriedHeaders(dl.headers), replayOf: dl.eventId },
   };
   const row = await enqueueOrExplain(tx, t, dl, event);
   return result(dl, event, row, inboxRow.rowCount === 1, failures.rowCount === 1);
+}
+
+/** The payload a replay publishes: the stored text, byte for byte (dead letters written before it was kept: the value). */
+function payloadOf(dl: DeadLetterDetail): OutboxEventPayload {
+  return dl.payloadText !== null ? { payloadJson: dl.payloadText } : { payload: dl.payload as JsonValue };
 }
 
 /**
