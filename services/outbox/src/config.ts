@@ -158,8 +158,8 @@ export interface RelaySettings {
   /** Tries before an event that fails permanently (e.g. too large for the stream) moves to the dead letters. */
   maxPublishAttempts: number;
   retention: OutboxRetention;
-  /** The headers of each message (MESSAGE_HEADER_MODES); `outbox` unless set. */
-  messageHeaders: MessageHeaderMode;
+  /** The headers of each message (MESSAGE_HEADER_MODES); `outbox` when absent, so settings built before stay valid. */
+  messageHeaders?: MessageHeaderMode;
   /** The CloudEvents `source` of every event (modes `cloudevents` and `both`); default `/outbox-relay/<schema>`. */
   cloudEventsSource?: string;
 }
