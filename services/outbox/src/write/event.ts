@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { toFieldIssues } from '@outbox-relay/runtime';
+import { toFieldIssues, type FieldIssue } from '@outbox-relay/runtime';
 import { EventValidationError, PayloadTooLargeError } from '../errors';
 
 /** A JSON value: what a payload may hold. */
@@ -129,21 +129,33 @@ const eventSchema = z
     }
   });
 
-/**
- * `payloadJson` as it will be stored and published, or why it cannot be. Postgres's json type checks the same
- * grammar as JSON.parse and keeps the text; a lone surrogate would not survive the UTF-8 on the way (it becomes
- * U+FFFD), so the bytes would change without a word: refused.
- */
+/** A lone surrogate (half of a UTF-16 pair): UTF-8 cannot carry it, the way to Postgres turns it into U+FFFD. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function payloadJsonIssue(text: string): string | undefined {
-  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it holds a lone surrogate, which UTF-8 cannot carry)';
-  try {
-    JSON.parse(text);
-  } catch (error) {
-    return `is not JSON (${(error as Error).message})`;
+/**
+ * The payload's text as it will be stored and published, or the issue that refuses it. `payloadJson` is taken as it
+ * is: Postgres's json type reads the grammar JSON.parse reads and keeps the text; a lone surrogate would change the
+ * bytes without a word, so it is refused. A `payload` value is serialized once.
+ */
+function payloadText(event: { payload?: unknown; payloadJson?: string }): { text: string } | FieldIssue {
+  if (event.payloadJson !== undefined) {
+    if (LONE_SURROGATE.test(event.payloadJson)) {
+      return { path: 'payloadJson', message: 'must be well-formed Unicode (it holds a lone surrogate, which UTF-8 cannot carry)' };
+    }
+    try {
+      JSON.parse(event.payloadJson);
+    } catch (error) {
+      return { path: 'payloadJson', message: `is not JSON (${(error as Error).message})` };
+    }
+    return { text: event.payloadJson };
   }
-  return undefined;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(event.payload);
+  } catch (error) {
+    return { path: 'payload', message: `is not serializable to JSON (${(error as Error).message})` };
+  }
+  return text === undefined ? { path: 'payload', message: 'is not a JSON value' } : { text };
 }
 
 /**
@@ -165,26 +177,12 @@ export function prepareEvents(input: OutboxEventInput | OutboxEventInput[], maxP
     }
     const event = parsed.data;
     const at = (field: string) => (prefix ? `${prefix}.${field}` : field);
-    let payloadJson: string;
-    if (event.payloadJson !== undefined) {
-      const issue = payloadJsonIssue(event.payloadJson);
-      if (issue) {
-        issues.push({ path: at('payloadJson'), message: issue });
-        continue;
-      }
-      payloadJson = event.payloadJson;
-    } else {
-      try {
-        payloadJson = JSON.stringify(event.payload);
-      } catch (error) {
-        issues.push({ path: at('payload'), message: `is not serializable to JSON (${(error as Error).message})` });
-        continue;
-      }
-      if (payloadJson === undefined) {
-        issues.push({ path: at('payload'), message: 'is not a JSON value' });
-        continue;
-      }
+    const payload = payloadText(event);
+    if (!('text' in payload)) {
+      issues.push({ path: at(payload.path), message: payload.message });
+      continue;
     }
+    const payloadJson = payload.text;
     const headersJson = JSON.stringify(event.headers ?? {});
     const id = event.id ?? randomUUID();
     const size = Buffer.byteLength(payloadJson) + Buffer.byteLength(headersJson);
