@@ -121,6 +121,24 @@ describe('helm/outbox-relay-demo', () => {
     expect(validateOutboxRelay(relay).valid).toBe(true);
   });
 
+  test('every relay of the outbox gets the same header mode and CloudEvents source, and the services accept them', () => {
+    const set = { 'orders.embeddedRelay': true, 'payments.embeddedRelay': true, 'nats.messageHeaders': 'cloudevents', 'nats.cloudEventsSource': 'https://shop.example/orders' };
+    const objects = render(set);
+    const expected = { OUTBOX_MESSAGE_HEADERS: 'cloudevents', OUTBOX_CLOUDEVENTS_SOURCE: 'https://shop.example/orders' };
+    expect(serviceConfig(objects, findObject(objects, 'Deployment', `${PREFIX}-orders`), ordersEnvSchema)).toMatchObject(expected);
+    expect(serviceConfig(objects, findObject(objects, 'Deployment', `${PREFIX}-payments`), paymentsEnvSchema)).toMatchObject(expected);
+    const relay = findObject(objects, 'OutboxRelay', 'orders-relay');
+    expect(relay.spec.nats).toMatchObject({ messageHeaders: 'cloudevents', cloudEventsSource: 'https://shop.example/orders' });
+    expect(validateOutboxRelay(relay).valid).toBe(true);
+    // By default: the Outbox-* headers, and no source (the relays' own default, /outbox-relay/<schema>).
+    const defaults = render();
+    const orders = serviceConfig(defaults, findObject(defaults, 'Deployment', `${PREFIX}-orders`), ordersEnvSchema);
+    expect(orders.OUTBOX_MESSAGE_HEADERS).toBe('outbox');
+    expect(orders.OUTBOX_CLOUDEVENTS_SOURCE).toBeUndefined();
+    expect(findObject(defaults, 'OutboxRelay', 'orders-relay').spec.nats).toMatchObject({ messageHeaders: 'outbox' });
+    expect(findObject(defaults, 'OutboxRelay', 'orders-relay').spec.nats.cloudEventsSource).toBeUndefined();
+  });
+
   test('Services select their pods through the named http port', () => {
     const objects = render();
     for (const service of objects.filter((o) => o.kind === 'Service')) {

@@ -30,6 +30,8 @@ const refusedBySchema: Array<[string, Set, string]> = [
   [DEMO, { 'database.url': 'mysql://db/orders' }, "'/database/url'"],
   [DEMO, { 'nats.url': 'http://nats:4222' }, "'/nats/url'"],
   [DEMO, { 'nats.stream': 'has.dots' }, "'/nats/stream'"],
+  [DEMO, { 'nats.messageHeaders': 'json' }, "'/nats/messageHeaders': value must be one of"],
+  [DEMO, { 'nats.cloudEventsSource': '/my orders' }, "'/nats/cloudEventsSource'"],
   [DEMO, { 'outbox.schema': 'Outbox-Schema' }, "'/outbox/schema'"],
   [DEMO, { 'outbox.partitions': 0 }, "'/outbox/partitions': minimum"],
   [DEMO, { 'orders.service.type': 'NodePort', 'orders.service.nodePort': 80 }, "'/orders/service/nodePort'"],

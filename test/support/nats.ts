@@ -89,6 +89,8 @@ export interface StoredMessage {
   eventType: string;
   partition: number;
   data: unknown;
+  /** The message body as it is stored, byte for byte (UTF-8 decoded). */
+  text: string;
   headers: Record<string, string>;
 }
 
@@ -113,6 +115,7 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
       eventType: headers['Outbox-Event-Type'] ?? '',
       partition: Number(headers['Outbox-Partition']),
       data: m.json(),
+      text: Buffer.from(m.data).toString('utf8'),
       headers,
     });
     if (m.seq >= info.state.last_seq) break;

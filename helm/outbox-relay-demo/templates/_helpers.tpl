@@ -93,6 +93,16 @@ volumeMounts:
   value: {{ mul (int .Values.nats.duplicateWindowSeconds) 1000 | quote }}
 {{- end -}}
 
+{{/* What every relay of the outbox must agree on besides the stream: the headers its messages get. */}}
+{{- define "outbox-relay-demo.relayHeaderEnv" -}}
+- name: OUTBOX_MESSAGE_HEADERS
+  value: {{ .Values.nats.messageHeaders | quote }}
+{{- with .Values.nats.cloudEventsSource }}
+- name: OUTBOX_CLOUDEVENTS_SOURCE
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
 {{- define "outbox-relay-demo.relayTimingEnv" -}}
 - name: OUTBOX_LEASE_MS
   value: {{ .Values.outboxRelay.leaseDurationMs | int | quote }}

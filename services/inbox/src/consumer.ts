@@ -2,7 +2,7 @@ import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { PoolClient } from 'pg';
 import { childLogger, type Logger } from '@outbox-relay/runtime';
 import { describeError, HandlerFailedError } from './errors';
-import { inboxEventFromMsg, type InboxEvent } from './event';
+import { aggregateKeyOf, inboxEventFromMsg, type InboxEvent } from './event';
 import type { Inbox, InboxHandler } from './inbox';
 import { KeyedLimiter } from './keyed-limiter';
 import { withConsumerSpan } from './tracing';
@@ -142,7 +142,7 @@ export async function startInboxConsumer<T>(options: InboxConsumerOptions<T>): P
 
   const done = (async () => {
     for await (const m of messages) {
-      const aggregate = m.headers?.get('Outbox-Aggregate-Id') || `seq:${m.seq}`;
+      const aggregate = aggregateKeyOf(m);
       await limiter.run(aggregate, () =>
         processTraced(m).catch((error: unknown) => {
           // process() handles its own failures; this is a bug guard so the loop never dies with a message in hand.

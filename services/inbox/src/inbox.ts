@@ -102,7 +102,7 @@ export class Inbox {
         `INSERT INTO ${this.t.deadLetters}
            (consumer, event_id, event_type, subject, aggregate_type, aggregate_id, stream_seq, payload, raw_payload,
             headers, reason, attempts)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11, $12)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9, $10::jsonb, $11, $12)
          RETURNING id::text AS id`,
         [
           this.consumer,
@@ -112,7 +112,8 @@ export class Inbox {
           event.aggregateType ?? null,
           event.aggregateId ?? null,
           event.streamSeq ?? null,
-          event.parseError ? null : JSON.stringify(event.payload),
+          // The bytes that arrived, so that a replay of the dead letter publishes them again unchanged.
+          event.parseError ? null : (event.payloadText ?? JSON.stringify(event.payload)),
           event.rawPayload ?? null,
           JSON.stringify(event.headers),
           reason,

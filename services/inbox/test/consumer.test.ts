@@ -161,3 +161,25 @@ it('processes different aggregates in parallel and one aggregate strictly in ord
   for (const a of ['a', 'b', 'c', 'd']) expect(seen.get(a)).toEqual(Array.from({ length: 15 }, (_, i) => i));
   expect(peak).toBeGreaterThan(1);
 });
+
+it('hands the handler the payload as it arrived (payloadText) and keeps those bytes in a dead letter', async () => {
+  const { name, consumer, inbox } = await setup();
+  // Whitespace, key order, an escape and a number past double precision: what a re-serialization would change.
+  const signed = '{ "z": 1,\n "a": 12345678901234567890.5, "s": "\\u00e9" }';
+  const seen: Array<string | undefined> = [];
+  const c = await startInboxConsumer({
+    inbox,
+    consumer,
+    handler: async (_tx, e) => {
+      seen.push(e.payloadText);
+      throw new PermanentHandlerError('signature does not match');
+    },
+    logger: quietLogger,
+  });
+  running.push(c);
+  const event = await publishEvent(ns.nc, ns.subjectPrefix, { aggregateId: 'o-6', raw: new TextEncoder().encode(signed) });
+  await waitFor('dead-lettered and acked', async () => c.stats().deadLettered === 1 && (await consumerSettled(ns.nc, ns.stream, name)) ? true : undefined);
+  expect(seen).toEqual([signed]);
+  const { rows } = await db.pool.query(`SELECT event_id, payload::text AS text FROM "${db.schema}".inbox_dead_letters`);
+  expect(rows).toEqual([{ event_id: event.eventId, text: signed }]);
+});

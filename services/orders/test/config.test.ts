@@ -1,5 +1,7 @@
 import { ConfigError, parseEnv } from '@outbox-relay/runtime';
+import { embeddedRelayOptionsFromEnv } from '@outbox-relay/outbox';
 import { ordersEnvSchema } from '@outbox-relay/orders';
+import { quietLogger } from '@outbox-relay/test-support';
 
 const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -77,6 +79,13 @@ describe('orders configuration', () => {
     const tooMany = configError({ DATABASE_URL, ORDERS_DB_POOL_MAX: '8', ORDERS_WRITE_CONCURRENCY: '9' });
     expect(tooMany.variables).toEqual(['ORDERS_WRITE_CONCURRENCY']);
     expect(tooMany.message).toContain('ORDERS_DB_POOL_MAX (8)');
+  });
+
+  it('hands the header mode and the CloudEvents source to the embedded relay, and names a bad mode', () => {
+    const config = parseEnv(ordersEnvSchema, { DATABASE_URL, OUTBOX_MESSAGE_HEADERS: 'both', OUTBOX_CLOUDEVENTS_SOURCE: '/shop/orders' });
+    const { settings } = embeddedRelayOptionsFromEnv(config, { name: 'orders', logger: quietLogger });
+    expect(settings).toMatchObject({ messageHeaders: 'both', cloudEventsSource: '/shop/orders' });
+    expect(configError({ DATABASE_URL, OUTBOX_MESSAGE_HEADERS: 'json' }).variables).toEqual(['OUTBOX_MESSAGE_HEADERS']);
   });
 
   it('checks the relay timings', () => {

@@ -11,6 +11,29 @@ export function defaultInstanceId(): string {
   return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * Which headers the relay gives each message (README, "Reading events in any language"): its own `Outbox-*`
+ * headers (the default, what this system's consumers were written against), the CloudEvents binary-mode `ce-*`
+ * headers of the NATS protocol binding (for readers with a CloudEvents SDK), or both (while consumers move over).
+ */
+export const MESSAGE_HEADER_MODES = ['outbox', 'cloudevents', 'both'] as const;
+export type MessageHeaderMode = (typeof MESSAGE_HEADER_MODES)[number];
+
+/**
+ * A CloudEvents `source`: a non-empty URI-reference (RFC 3986) of printable ASCII, so that it travels in a header
+ * as it is (its `%` escapes are escaped once more on the way, as the NATS binding asks; readers undo that).
+ */
+const URI_REFERENCE = /^(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$/;
+const cloudEventsSource = z
+  .string()
+  .max(2048)
+  .regex(URI_REFERENCE, 'must be a URI-reference (RFC 3986) such as /outbox-relay/orders or https://example.com/orders: printable ASCII, no spaces, "%" only in %XX escapes');
+
+/** The CloudEvents `source` a relay uses when none is configured: names the outbox it publishes. */
+export function defaultCloudEventsSource(schema: string): string {
+  return `/outbox-relay/${schema}`;
+}
+
 /** Environment variables shared by every process that talks to the outbox (see README's table). */
 export const outboxEnvShape = {
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
@@ -45,6 +68,9 @@ export const relayEnvShape = {
   OUTBOX_DEAD_LETTER_RETENTION_MS: ms(7 * 24 * 3_600_000),
   OUTBOX_RETENTION_INTERVAL_MS: ms(10_000, 10),
   OUTBOX_RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1000),
+  OUTBOX_MESSAGE_HEADERS: z.enum(MESSAGE_HEADER_MODES).default('outbox'),
+  /** Unset: `/outbox-relay/<OUTBOX_SCHEMA>` (defaultCloudEventsSource). */
+  OUTBOX_CLOUDEVENTS_SOURCE: cloudEventsSource.optional(),
 };
 
 export const relayEnvSchema = z
@@ -132,6 +158,10 @@ export interface RelaySettings {
   /** Tries before an event that fails permanently (e.g. too large for the stream) moves to the dead letters. */
   maxPublishAttempts: number;
   retention: OutboxRetention;
+  /** The headers of each message (MESSAGE_HEADER_MODES); `outbox` when absent, so settings built before stay valid. */
+  messageHeaders?: MessageHeaderMode;
+  /** The CloudEvents `source` of every event (modes `cloudevents` and `both`); default `/outbox-relay/<schema>`. */
+  cloudEventsSource?: string;
 }
 
 export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
@@ -155,6 +185,8 @@ export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
       intervalMs: env.OUTBOX_RETENTION_INTERVAL_MS,
       batchSize: env.OUTBOX_RETENTION_BATCH_SIZE,
     },
+    messageHeaders: env.OUTBOX_MESSAGE_HEADERS,
+    cloudEventsSource: env.OUTBOX_CLOUDEVENTS_SOURCE,
   };
 }
 
@@ -184,6 +216,8 @@ const relaySettingsSchema = z
       intervalMs: e.OUTBOX_RETENTION_INTERVAL_MS,
       batchSize: e.OUTBOX_RETENTION_BATCH_SIZE,
     }),
+    messageHeaders: e.OUTBOX_MESSAGE_HEADERS,
+    cloudEventsSource: e.OUTBOX_CLOUDEVENTS_SOURCE,
   })
   .superRefine((settings, ctx) => {
     for (const issue of relayTimingIssues(settings)) ctx.addIssue({ code: 'custom', path: [issue.field], message: issue.message });
@@ -216,6 +250,7 @@ export function defaultRelaySettings(overrides: Partial<RelaySettings> = {}): Re
     backoffMaxMs: 10_000,
     maxPublishAttempts: 5,
     retention: { publishedMs: 3_600_000, deadLetterMs: 7 * 24 * 3_600_000, intervalMs: 10_000, batchSize: 1000 },
+    messageHeaders: 'outbox',
     ...overrides,
   });
 }

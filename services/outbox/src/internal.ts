@@ -6,6 +6,7 @@ export { LeaseElector, type LeaseElectorOptions } from './election/lease';
 export { RELAY_SIGNAL_PREFIX, relaySignalPayload, parseRelaySignal, type RelaySignal } from './relay-signals';
 export { OutboxReader, type Fence } from './relay/reader';
 export type { OutboxRecord } from './outbox-record';
+export { buildMessageHeaders, partitionHeaderOf, type MessageHeaderOptions } from './publish/message-headers';
 export { JetStreamPublisher, permanentPublishError, type PublishOutcome, type PublisherOptions } from './publish/publisher';
 export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './publish/pub-acks';
 export { JetStreamApiCode, jetStreamApiCode } from './publish/jetstream-codes';

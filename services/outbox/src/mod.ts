@@ -5,7 +5,7 @@
 export * from './errors';
 // The logger every option named `logger` accepts: any pino-compatible logger, or `console` (the runtime's, passed on).
 export { silentLogger, type Logger, type LogContext } from '@outbox-relay/runtime';
-export type { JsonValue, EventHeaders, OutboxEventInput } from './write/event';
+export type { JsonValue, EventHeaders, OutboxEventInput, OutboxEventFields, OutboxEventPayload } from './write/event';
 export { DEFAULT_MAX_PAYLOAD_BYTES, isReservedHeaderName, RESERVED_HEADER_PREFIXES } from './write/event';
 export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './write/enqueue';
 export { Outbox, type OutboxOptions } from './write/outbox';
@@ -33,6 +33,9 @@ export {
   relaySettingsFromEnv,
   defaultRelaySettings,
   defaultInstanceId,
+  defaultCloudEventsSource,
+  MESSAGE_HEADER_MODES,
+  type MessageHeaderMode,
   type RelayEnv,
   type RelaySettings,
 } from './config';
@@ -40,7 +43,14 @@ export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStat
 export { startEmbeddedRelay, embeddedRelayOptionsFromEnv, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
 export { noopRelayObserver, type RelayObserver } from './relay/observer';
 export { connectNats } from './publish/nats';
-export { ensureStream, OutboxHeaders, UnpublishableEventError, type StreamSpec } from './publish/publisher';
+export { ensureStream, UnpublishableEventError, type StreamSpec } from './publish/publisher';
+export {
+  OutboxHeaders,
+  CloudEventsHeaders,
+  isRelayHeaderName,
+  encodeCloudEventsHeaderValue,
+  decodeCloudEventsHeaderValue,
+} from './publish/message-headers';
 export { sweepOutbox, RetentionSweeper, type OutboxRetention } from './maintenance/retention';
 export { readBacklog, readOldestTransactionAgeSeconds, type PartitionBacklog } from './maintenance/backlog';
 export { outboxTracer, activeTraceHeaders, contextFromHeaders, linksTo, type TraceHeaders } from './telemetry';

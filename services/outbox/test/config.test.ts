@@ -27,6 +27,33 @@ describe('relay configuration', () => {
     ]);
   });
 
+  it('reads the header mode and the CloudEvents source; the mode stays outbox and the source unset by default', () => {
+    expect(relaySettingsFromEnv(parseEnv(relayEnvSchema, { DATABASE_URL }))).toMatchObject({ messageHeaders: 'outbox', cloudEventsSource: undefined });
+    const settings = relaySettingsFromEnv(
+      parseEnv(relayEnvSchema, { DATABASE_URL, OUTBOX_MESSAGE_HEADERS: 'cloudevents', OUTBOX_CLOUDEVENTS_SOURCE: 'https://example.com/orders' }),
+    );
+    expect(settings).toMatchObject({ messageHeaders: 'cloudevents', cloudEventsSource: 'https://example.com/orders' });
+  });
+
+  it('refuses a header mode or a CloudEvents source it does not know, in plain words naming the variable', () => {
+    const messages = (env: Record<string, string>) => {
+      try {
+        parseEnv(relayEnvSchema, { DATABASE_URL, ...env });
+      } catch (error) {
+        if (error instanceof ConfigError) return error.issues.map((i) => `${i.path}: ${i.message}`);
+        throw error;
+      }
+      return [];
+    };
+    expect(messages({ OUTBOX_MESSAGE_HEADERS: 'ce' })).toEqual(['OUTBOX_MESSAGE_HEADERS: must be one of outbox, cloudevents, both (got "ce")']);
+    expect(messages({ OUTBOX_MESSAGE_HEADERS: 'CloudEvents' })).toEqual(['OUTBOX_MESSAGE_HEADERS: must be one of outbox, cloudevents, both (got "CloudEvents")']);
+    for (const source of ['my source', '/orders/%zz', '/caf\u00e9']) {
+      expect(messages({ OUTBOX_CLOUDEVENTS_SOURCE: source })).toEqual([
+        expect.stringMatching(/^OUTBOX_CLOUDEVENTS_SOURCE: must be a URI-reference \(RFC 3986\)/),
+      ]);
+    }
+  });
+
   it('refuses a renewal slower than half the lease and a missing DATABASE_URL', () => {
     expect(variablesOf({ DATABASE_URL, OUTBOX_RENEW_MS: '1500' })).toEqual(['OUTBOX_RENEW_MS']);
     expect(variablesOf({})).toEqual(['DATABASE_URL']);
@@ -47,6 +74,13 @@ describe('relay settings built in code get the same checks (issue 13, case 9)', 
   it('defaultRelaySettings refuses a lease whose re-publishes the default window cannot cover, naming the setting', () => {
     expect(settingsOf(() => defaultRelaySettings({ leaseMs: 60_000, renewMs: 20_000 }))).toEqual(['duplicateWindowMs']);
     expect(settingsOf(() => defaultRelaySettings({ leaseMs: 60_000, renewMs: 20_000, duplicateWindowMs: 600_000 }))).toEqual([]);
+  });
+
+  it('refuses an unknown header mode and a source that is no URI-reference, naming the settings', () => {
+    expect(settingsOf(() => defaultRelaySettings({ messageHeaders: 'ce' as never, cloudEventsSource: 'not a uri' })).sort()).toEqual([
+      'cloudEventsSource',
+      'messageHeaders',
+    ]);
   });
 
   it('refuses out-of-range values and slow renewals, every one at once', () => {

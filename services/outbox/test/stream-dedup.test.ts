@@ -7,7 +7,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { Pool } from 'pg';
-import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
+import { Outbox, type MessageHeaderMode, type OutboxRelay } from '@outbox-relay/outbox';
 import { createTestSchema, type TestSchema, TEST_DATABASE_URL, createTestStream, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
 
 const WINDOW_MS = 2000;
@@ -67,8 +67,8 @@ async function drained(): Promise<void> {
 /** The passage of the duplicate window is the condition itself: nothing to await but time. */
 const pastTheWindow = () => new Promise((resolve) => setTimeout(resolve, WINDOW_MS * 1.5));
 
-function start(pool: Pool = db.pool): OutboxRelay {
-  const relay = makeRelay({ ...db, pool }, ns, ns.nc, timings);
+function start(pool: Pool = db.pool, messageHeaders: MessageHeaderMode = 'outbox'): OutboxRelay {
+  const relay = makeRelay({ ...db, pool }, ns, ns.nc, { ...timings, messageHeaders });
   cleanups.push(() => relay.stop().catch(() => undefined));
   return relay;
 }
@@ -86,24 +86,35 @@ it('marks that fail for longer than the duplicate window: the acknowledged event
   expect(messages.map((m) => m.eventId)).toEqual(ids);
 });
 
-it('the only relay dies after publishing, before marking, and a new one starts after the window: stored once', async () => {
-  const marks = await refuseMarks();
-  // A pool that can "die" with its process: every later query fails at once, so it neither marks nor releases.
+/** A pool that can "die" with its process: once `kill()` is called every query fails at once, so it neither marks nor releases. */
+function dyingPool(): { pool: Pool; kill: () => void } {
   const dying = new Pool({ connectionString: TEST_DATABASE_URL, max: 4 });
   dying.on('error', () => undefined);
   let dead = false;
   const query = dying.query.bind(dying);
   dying.query = ((...args: Parameters<Pool['query']>) => (dead ? Promise.reject(new Error('process died')) : query(...args))) as Pool['query'];
   cleanups.push(() => dying.end());
-  const first = start(dying);
+  return { pool: dying, kill: () => (dead = true) };
+}
+
+// The header mode may change between terms (a restart with another OUTBOX_MESSAGE_HEADERS, a rolling update): a
+// successor must recognise its predecessor's messages in either mode (Outbox-Partition or ce-outboxpartition).
+it.each([
+  ['outbox', 'outbox'],
+  ['cloudevents', 'outbox'],
+  ['outbox', 'cloudevents'],
+] as const)('the only relay (headers %s) dies after publishing, before marking, and a new one (headers %s) starts after the window: stored once', async (before, after) => {
+  const marks = await refuseMarks();
+  const dying = dyingPool();
+  const first = start(dying.pool, before);
   await first.start();
   const ids = await enqueueSteps('B', 3);
   await waitFor('the three events acknowledged by the stream', async () => ((await stored()) >= 3 ? true : undefined));
-  dead = true;
+  dying.kill();
   await first.stop().catch(() => undefined);
   await marks.allow();
   await pastTheWindow();
-  const second = start();
+  const second = start(db.pool, after);
   await second.start();
   const later = await enqueueSteps('B', 1);
   await drained();

@@ -253,3 +253,36 @@ it('says so when OUTBOX_PARTITIONS differs from the schema, and keeps to the sch
   });
   expect(status.partitions.map((p) => p.partition)).toEqual([0]);
 });
+
+describe('OUTBOX_MESSAGE_HEADERS (issue 15)', () => {
+  const env = () => ({
+    DATABASE_URL: TEST_DATABASE_URL,
+    NATS_URL: TEST_NATS_URL,
+    OUTBOX_SCHEMA: db.schema,
+    OUTBOX_STREAM: ns.stream,
+    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
+    RELAY_HTTP_PORT: '0',
+    LOG_LEVEL: 'info',
+  });
+
+  it('exits 2 naming the variable and what it must be when the mode or the source is wrong', async () => {
+    const proc = startService('services/relay/dist/main.js', { ...env(), OUTBOX_MESSAGE_HEADERS: 'ce', OUTBOX_CLOUDEVENTS_SOURCE: 'not a uri' });
+    relays.push({ proc, port: 0 });
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr()).toContain('OUTBOX_MESSAGE_HEADERS: must be one of outbox, cloudevents, both (got "ce")');
+    expect(proc.stderr()).toContain('OUTBOX_CLOUDEVENTS_SOURCE: must be a URI-reference (RFC 3986)');
+  });
+
+  it('publishes CloudEvents headers only with OUTBOX_MESSAGE_HEADERS=cloudevents, under OUTBOX_CLOUDEVENTS_SOURCE', async () => {
+    const proc = startService('services/relay/dist/main.js', { ...env(), OUTBOX_MESSAGE_HEADERS: 'cloudevents', OUTBOX_CLOUDEVENTS_SOURCE: '/shop/orders' });
+    relays.push({ proc, port: await listeningPort(proc, 'health endpoints listening') });
+    const [row] = await outbox.transaction((tx) => outbox.enqueue(tx, { aggregateType: 'Order', aggregateId: 'o-1', eventType: 'OrderCreated', payload: {} }));
+    const [message] = await waitFor('the message', async () => {
+      const messages = await readStream(ns.nc, ns.stream).catch(() => []);
+      return messages.length > 0 ? messages : undefined;
+    });
+    expect(message!.headers).toMatchObject({ 'ce-id': row!.id, 'ce-source': '/shop/orders', 'ce-type': 'Order.OrderCreated', 'ce-subject': 'o-1' });
+    expect(Object.keys(message!.headers).filter((name) => name.startsWith('Outbox-'))).toEqual([]);
+    expect(proc.logs.find((l) => l.msg === 'relay started')).toMatchObject({ messageHeaders: 'cloudevents' });
+  });
+});

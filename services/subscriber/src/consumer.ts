@@ -6,15 +6,18 @@ import { ensureStream } from '@outbox-relay/outbox';
 import { MessagingAttributes } from '@outbox-relay/outbox/internal';
 import type { ProcessLogger } from '@outbox-relay/runtime';
 
-/** One event as a handler sees it: the decoded payload plus what the headers and JetStream say about it. */
+/**
+ * One event as a handler sees it: the decoded payload plus what the headers and JetStream say about it, read by the
+ * inbox's `inboxEventFromMsg` (so from `Outbox-*` or CloudEvents headers alike).
+ */
 export interface ReceivedEvent {
-  /** `Outbox-Event-Id`, else `Nats-Msg-Id`, else `<stream>:<stream seq>`. */
+  /** `Outbox-Event-Id` or `ce-id`, else `Nats-Msg-Id`, else `<stream>:<stream seq>`. */
   eventId: string;
   eventType: string;
   aggregateType: string | undefined;
   aggregateId: string | undefined;
   partition: number | undefined;
-  /** The outbox sequence (`Outbox-Seq`). */
+  /** The outbox sequence (`Outbox-Seq` or `ce-outboxseq`). */
   seq: number | undefined;
   /** The message's sequence in the JetStream stream. */
   streamSeq: number;

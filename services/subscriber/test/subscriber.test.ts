@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { ProcessLogger } from '@outbox-relay/runtime';
 import { ConfigError } from '@outbox-relay/runtime';
 import { loadSubscriberConfig, startSubscriber, type ReceivedEvent, type Subscriber } from '@outbox-relay/subscriber';
+import { buildMessageHeaders } from '@outbox-relay/outbox/internal';
 import { createTestStream, waitFor, type TestStream, TEST_NATS_URL } from '@outbox-relay/test-support';
 
 /** A pino logger whose JSON lines are collected in memory, so tests can assert on what the subscriber logs. */
@@ -103,6 +104,39 @@ describe('subscriber (real NATS JetStream)', () => {
     const info = await (await jetstreamManager(ts.nc)).streams.info(ts.stream);
     expect(info.config.subjects).toEqual([`${ts.subjectPrefix}.>`]);
     expect(info.config.duplicate_window).toBe(120_000 * 1_000_000);
+  });
+
+  it('reads an event published with CloudEvents headers only (OUTBOX_MESSAGE_HEADERS=cloudevents) as any other', async () => {
+    const received: ReceivedEvent[] = [];
+    const cap = captureLogger();
+    await start(`ce-${randomUUID().slice(0, 8)}`, (e) => void received.push(e), cap.logger);
+    const record = {
+      seq: '41',
+      id: randomUUID(),
+      partition: 0,
+      aggregateType: 'Order',
+      aggregateId: 'order 7',
+      eventType: 'OrderCreated',
+      payload: JSON.stringify({ orderId: 'order 7' }),
+      headers: { correlationId: 'req 1' },
+      createdAt: new Date(),
+    };
+    // The relay's own header builder, in the mode a CloudEvents-only relay uses.
+    const h = buildMessageHeaders(record, { mode: 'cloudevents', cloudEventsSource: '/outbox-relay/outbox' });
+    expect([...h.keys()].filter((name) => name.startsWith('Outbox-'))).toEqual([]);
+    await js.publish(`${ts.subjectPrefix}.Order.OrderCreated`, record.payload, { headers: h });
+    await waitFor('the event', () => received.length === 1 || undefined);
+    expect(received[0]).toMatchObject({
+      eventId: record.id,
+      eventType: 'OrderCreated',
+      aggregateType: 'Order',
+      aggregateId: 'order 7',
+      partition: 0,
+      seq: 41,
+      correlationId: 'req 1',
+      payload: { orderId: 'order 7' },
+    });
+    expect(cap.lines.find((l) => l.msg === 'Received order created event')).toMatchObject({ eventId: record.id, aggregateId: 'order 7', seq: 41 });
   });
 
   it('fans out: two subscriber ids each receive every event exactly once, in publish order', async () => {

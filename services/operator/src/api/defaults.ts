@@ -30,6 +30,7 @@ export function withDefaults(input: OutboxRelaySpecInput | undefined): OutboxRel
       stream: nats.stream ?? d.natsStream,
       subjectPrefix: nats.subjectPrefix ?? d.natsSubjectPrefix,
       duplicateWindowSeconds: nats.duplicateWindowSeconds ?? d.duplicateWindowSeconds,
+      messageHeaders: nats.messageHeaders ?? d.natsMessageHeaders,
     },
     partitions: spec.partitions ?? d.partitions,
     batchSize: spec.batchSize ?? d.batchSize,

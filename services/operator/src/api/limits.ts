@@ -14,6 +14,7 @@ export const SPEC_DEFAULTS = {
   natsStream: 'OUTBOX',
   natsSubjectPrefix: 'outbox',
   duplicateWindowSeconds: 120,
+  natsMessageHeaders: 'outbox',
   partitions: 1,
   batchSize: 1000,
   leaseDurationMs: 2000,
@@ -41,12 +42,18 @@ export const SPEC_RANGES = {
 
 export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 
+/** The relay's OUTBOX_MESSAGE_HEADERS values (services/outbox/src/config.ts, MESSAGE_HEADER_MODES). */
+export const NATS_MESSAGE_HEADERS = ['outbox', 'cloudevents', 'both'] as const;
+export type NatsMessageHeaders = (typeof NATS_MESSAGE_HEADERS)[number];
+
 /** Patterns the relay applies to the same values at start-up (services/outbox/src/config.ts). */
 export const SPEC_PATTERNS = {
   databaseSchema: SQL_IDENTIFIER.source,
   natsStream: '^[A-Za-z0-9_-]+$',
   natsSubjectPrefix: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
   natsUrl: '^(nats|tls|ws|wss)://.+',
+  // OUTBOX_CLOUDEVENTS_SOURCE: a URI-reference of printable ASCII, '%' only in %XX escapes.
+  cloudEventsSource: "^(?:[A-Za-z0-9\\-._~:/?#[\\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$",
   // A DNS subdomain (Secret names) and a Secret data key.
   secretName: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
   secretKey: '^[-._a-zA-Z0-9]+$',

@@ -1,5 +1,5 @@
 import { LOG_LEVELS } from '@outbox-relay/runtime';
-import { IMAGE_PULL_POLICIES, SPEC_DEFAULTS, SPEC_PATTERNS, SPEC_RANGES, type Range } from './limits';
+import { IMAGE_PULL_POLICIES, NATS_MESSAGE_HEADERS, SPEC_DEFAULTS, SPEC_PATTERNS, SPEC_RANGES, type Range } from './limits';
 import { SPEC_RULES } from './rules';
 import type { JsonSchema } from './schema-types';
 
@@ -68,6 +68,14 @@ export const specSchema: JsonSchema = {
           d.duplicateWindowSeconds,
           'JetStream duplicate window; at least 10 x leaseDurationMs so re-publishes after a failover are dropped.',
         ),
+        messageHeaders: str(
+          'Headers of each message: outbox (Outbox-*), cloudevents (CloudEvents binary mode, ce-*) or both.',
+          { enum: NATS_MESSAGE_HEADERS, default: d.natsMessageHeaders },
+        ),
+        cloudEventsSource: str('CloudEvents source of every event, a URI-reference; default /outbox-relay/<database.schema>.', {
+          pattern: SPEC_PATTERNS.cloudEventsSource,
+          maxLength: 2048,
+        }),
       },
     },
     partitions: int(r.partitions, d.partitions, 'Outbox partitions, each with its own lease; 1 means one global order.'),

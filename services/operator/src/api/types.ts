@@ -1,5 +1,6 @@
 import type { LogLevel } from '@outbox-relay/runtime';
 import type { KubernetesObject } from './k8s-types';
+import type { NatsMessageHeaders } from './limits';
 
 /** Reference to one key of a Secret in the OutboxRelay's namespace. */
 export interface SecretKeyRef {
@@ -22,6 +23,10 @@ export interface NatsSpec {
   subjectPrefix: string;
   /** JetStream duplicate window; must cover a successor's re-publish delay (>= 10 x lease). */
   duplicateWindowSeconds: number;
+  /** The headers of each message: the relay's Outbox-* headers, CloudEvents ones, or both (OUTBOX_MESSAGE_HEADERS). */
+  messageHeaders: NatsMessageHeaders;
+  /** The CloudEvents source (OUTBOX_CLOUDEVENTS_SOURCE); unset: the relay's default, /outbox-relay/<schema>. */
+  cloudEventsSource?: string;
 }
 
 export interface ResourceRequirements {

@@ -21,10 +21,14 @@ export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
   if (nats.credentialsSecretRef) {
     env.push({ name: 'NATS_CREDS_FILE', value: `${NATS_CREDS_DIR}/${nats.credentialsSecretRef.key}` });
   }
+  // Unset, the relay names its own default (/outbox-relay/<schema>): one default, in one place.
+  const source = nats.cloudEventsSource === undefined ? [] : [{ name: 'OUTBOX_CLOUDEVENTS_SOURCE', value: nats.cloudEventsSource }];
   env.push(
     { name: 'OUTBOX_STREAM', value: nats.stream },
     { name: 'OUTBOX_SUBJECT_PREFIX', value: nats.subjectPrefix },
     { name: 'OUTBOX_DUPLICATE_WINDOW_MS', value: String(nats.duplicateWindowSeconds * 1000) },
+    { name: 'OUTBOX_MESSAGE_HEADERS', value: nats.messageHeaders },
+    ...source,
     { name: 'OUTBOX_PARTITIONS', value: String(spec.partitions) },
     { name: 'OUTBOX_BATCH_SIZE', value: String(spec.batchSize) },
     { name: 'OUTBOX_LEASE_MS', value: String(spec.leaseDurationMs) },

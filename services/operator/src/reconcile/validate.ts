@@ -1,5 +1,5 @@
 import { LOG_LEVELS } from '@outbox-relay/runtime';
-import { IMAGE_PULL_POLICIES, SPEC_PATTERNS, SPEC_RANGES } from '../api/limits';
+import { IMAGE_PULL_POLICIES, NATS_MESSAGE_HEADERS, SPEC_PATTERNS, SPEC_RANGES } from '../api/limits';
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '../api/names';
 import { SPEC_RULES } from '../api/rules';
 import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
@@ -48,6 +48,18 @@ export function validateRelay(relay: OutboxRelayResource, spec: OutboxRelaySpec)
     matches(SPEC_PATTERNS.natsSubjectPrefix, spec.nats.subjectPrefix),
     'dot-separated tokens without wildcards',
   );
+  check(
+    'nats.messageHeaders',
+    (NATS_MESSAGE_HEADERS as readonly string[]).includes(spec.nats.messageHeaders),
+    `must be one of ${NATS_MESSAGE_HEADERS.join(', ')}`,
+  );
+  if (spec.nats.cloudEventsSource !== undefined) {
+    check(
+      'nats.cloudEventsSource',
+      spec.nats.cloudEventsSource.length <= 2048 && matches(SPEC_PATTERNS.cloudEventsSource, spec.nats.cloudEventsSource),
+      'must be a URI-reference (RFC 3986): printable ASCII, no spaces, "%" only in %XX escapes',
+    );
+  }
   const creds = spec.nats.credentialsSecretRef;
   if (creds) {
     check('nats.credentialsSecretRef.name', matches(SPEC_PATTERNS.secretName, creds.name), 'must name a Secret');

@@ -34,6 +34,8 @@ export const BAD_RELAYS: BadRelay[] = [
   { title: 'unknown log level', spec: { logLevel: 'verbose' as never, database: db, nats }, field: 'spec.logLevel' },
   { title: 'http URL for NATS', spec: { database: db, nats: { url: 'http://nats:4222' } }, field: 'spec.nats.url' },
   { title: 'wildcard subject prefix', spec: { database: db, nats: { ...nats, subjectPrefix: 'orders.>' } }, field: 'spec.nats.subjectPrefix' },
+  { title: 'unknown message header mode', spec: { database: db, nats: { ...nats, messageHeaders: 'json' as never } }, field: 'spec.nats.messageHeaders' },
+  { title: 'CloudEvents source with a space', spec: { database: db, nats: { ...nats, cloudEventsSource: '/my orders' } }, field: 'spec.nats.cloudEventsSource' },
   { title: 'stream name with a dot', spec: { database: db, nats: { ...nats, stream: 'ORDERS.V1' } }, field: 'spec.nats.stream' },
   {
     title: 'upper-case database schema',

@@ -114,6 +114,7 @@ describe('desiredDeployment', () => {
       OUTBOX_STREAM: 'ORDERS',
       OUTBOX_SUBJECT_PREFIX: 'shop.orders',
       OUTBOX_DUPLICATE_WINDOW_MS: '300000',
+      OUTBOX_MESSAGE_HEADERS: 'outbox',
       OUTBOX_PARTITIONS: '8',
       OUTBOX_BATCH_SIZE: '250',
       OUTBOX_LEASE_MS: '3000',
@@ -125,6 +126,15 @@ describe('desiredDeployment', () => {
     expect(env.NATS_CREDS_FILE).toBeUndefined();
     // No value anywhere may carry a URL with a password.
     expect(JSON.stringify(container(relay))).not.toMatch(/postgres:\/\//);
+  });
+
+  test('the header mode and the CloudEvents source reach the relay; an unset source is left to the relay', () => {
+    const withSource = envOf(container(makeRelay({ spec: { nats: { messageHeaders: 'cloudevents', cloudEventsSource: 'https://shop.example/orders' } } })));
+    expect(withSource.OUTBOX_MESSAGE_HEADERS?.value).toBe('cloudevents');
+    expect(withSource.OUTBOX_CLOUDEVENTS_SOURCE?.value).toBe('https://shop.example/orders');
+    const withoutSource = envOf(container(makeRelay({ spec: { nats: { messageHeaders: 'both' } } })));
+    expect(withoutSource.OUTBOX_MESSAGE_HEADERS?.value).toBe('both');
+    expect(withoutSource.OUTBOX_CLOUDEVENTS_SOURCE).toBeUndefined();
   });
 
   test('NATS credentials: the secret key mounted read-only and pointed to by NATS_CREDS_FILE', () => {

@@ -1,25 +1,13 @@
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import type { MsgHdrs } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import type { AckedPublisher, PubAck } from './pub-acks';
 import type { OutboxRecord } from '../outbox-record';
-import { OutboxError } from '../errors';
-import { isReservedHeaderName } from '../write/event';
+import { ConfigError, OutboxError } from '../errors';
+import { buildMessageHeaders, type MessageHeaderOptions } from './message-headers';
+import type { MessageHeaderMode } from '../config';
 import { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
 import { traceSend } from '../messaging-spans';
-
-/** Header names the relay sets on every message (besides `Nats-Msg-Id`, which carries the event id). */
-export const OutboxHeaders = {
-  eventId: 'Outbox-Event-Id',
-  eventType: 'Outbox-Event-Type',
-  aggregateType: 'Outbox-Aggregate-Type',
-  aggregateId: 'Outbox-Aggregate-Id',
-  partition: 'Outbox-Partition',
-  seq: 'Outbox-Seq',
-  correlationId: 'Outbox-Correlation-Id',
-  /** Set on a re-publication of an already published (or consumer-dead-lettered) event: the original event id. */
-  replayOf: 'Outbox-Replay-Of',
-} as const;
 
 export interface StreamSpec {
   name: string;
@@ -130,6 +118,10 @@ export interface SendTracker {
 export interface PublisherOptions {
   stream: string;
   subjectPrefix: string;
+  /** Which headers each message gets (see buildMessageHeaders). Default `outbox`. */
+  messageHeaders?: MessageHeaderMode;
+  /** The CloudEvents `source` (modes `cloudevents` and `both`); required there. */
+  cloudEventsSource?: string;
 }
 
 /**
@@ -143,10 +135,18 @@ export interface PublisherOptions {
  * - `mayPublish()` is checked before every send (the lease's local deadline), so a paused leader stops.
  */
 export class JetStreamPublisher {
+  private readonly headerOptions: MessageHeaderOptions;
+
   constructor(
     private readonly sender: AckedPublisher,
     private readonly options: PublisherOptions,
-  ) {}
+  ) {
+    const mode = options.messageHeaders ?? 'outbox';
+    if (mode !== 'outbox' && !options.cloudEventsSource) {
+      throw new ConfigError([{ path: 'cloudEventsSource', message: `is required when messageHeaders is ${mode}` }]);
+    }
+    this.headerOptions = { mode, cloudEventsSource: options.cloudEventsSource ?? '' };
+  }
 
   subjectOf(record: Pick<OutboxRecord, 'aggregateType' | 'eventType'>): string {
     return `${this.options.subjectPrefix}.${record.aggregateType}.${record.eventType}`;
@@ -167,27 +167,9 @@ export class JetStreamPublisher {
     return this.session().publishBatch(records, mayPublish);
   }
 
-  /**
-   * `Nats-Msg-Id` is always the row's own id (the stream's dedup key). A replay row (header `replayOf`) carries the
-   * ORIGINAL event id in `Outbox-Event-Id`, which is what consumers' inboxes key on: a consumer that processed the
-   * original skips the replay, one that lost its inbox row processes it again.
-   */
+  /** The message headers of one event, in this publisher's mode (see buildMessageHeaders). */
   headersOf(record: OutboxRecord): MsgHdrs {
-    const h = natsHeaders();
-    const { correlationId, replayOf, ...custom } = record.headers;
-    // Custom headers first and never under a reserved name (rows written before enqueue refused them, or by
-    // hand): the relay's own headers and JetStream's are the relay's alone.
-    for (const [name, value] of Object.entries(custom)) if (!isReservedHeaderName(name)) h.set(name, value);
-    h.set('Nats-Msg-Id', record.id);
-    h.set(OutboxHeaders.eventId, replayOf ?? record.id);
-    h.set(OutboxHeaders.eventType, record.eventType);
-    h.set(OutboxHeaders.aggregateType, record.aggregateType);
-    h.set(OutboxHeaders.aggregateId, record.aggregateId);
-    h.set(OutboxHeaders.partition, String(record.partition));
-    h.set(OutboxHeaders.seq, record.seq);
-    if (correlationId !== undefined) h.set(OutboxHeaders.correlationId, correlationId);
-    if (replayOf !== undefined) h.set(OutboxHeaders.replayOf, replayOf);
-    return h;
+    return buildMessageHeaders(record, this.headerOptions);
   }
 }
 

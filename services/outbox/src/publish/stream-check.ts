@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { OutboxError } from '../errors';
-import { OutboxHeaders } from './publisher';
+import { partitionHeaderOf } from './message-headers';
 
 /**
  * Window-free deduplication, part 1: where the stream may hold events this partition has not marked yet.
@@ -123,7 +123,8 @@ export async function findStoredEvents(
       arm();
       scanned++;
       const h = msg.headers;
-      if (h && h.get(OutboxHeaders.partition) === wanted) {
+      // In whichever header mode it was published: the mode may have changed since (a restart, a rolling update).
+      if (h && partitionHeaderOf(h) === wanted) {
         const id = h.get('Nats-Msg-Id');
         if (id) ids.push(id);
       }

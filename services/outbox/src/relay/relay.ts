@@ -4,7 +4,7 @@ import type { ClientConfig, Pool } from 'pg';
 import { Backoff, childLogger, FailureLog, silentLogger, type Logger } from '@outbox-relay/runtime';
 import { WakeSignal } from './wake';
 import { PartitionBalancer, type BalancerSnapshot } from '../election/balancer';
-import { validateRelaySettings, type RelaySettings } from '../config';
+import { defaultCloudEventsSource, validateRelaySettings, type RelaySettings } from '../config';
 import { parseRelaySignal } from '../relay-signals';
 import { LeaseElector } from '../election/lease';
 import { PgListener } from '../election/listener';
@@ -106,7 +106,12 @@ export class OutboxRelay {
       storedEvents: (partition, from) =>
         acks.whileConnected(() => findStoredEvents(this.deps.nats, s.stream, partition, from, s.publishTimeoutMs)),
     };
-    const publisher = new JetStreamPublisher(this.acks, { stream: s.stream, subjectPrefix: s.subjectPrefix });
+    const publisher = new JetStreamPublisher(this.acks, {
+      stream: s.stream,
+      subjectPrefix: s.subjectPrefix,
+      messageHeaders: s.messageHeaders,
+      cloudEventsSource: s.cloudEventsSource ?? defaultCloudEventsSource(s.schema),
+    });
     const balancer = new PartitionBalancer({
       pool: leasePool,
       schema: s.schema,
@@ -174,7 +179,7 @@ export class OutboxRelay {
       childLogger(this.logger, { schema: s.schema, table: 'outbox' }),
     );
     this.sweeper.start();
-    this.logger.info({ partitions: count, schema: s.schema, stream: s.stream }, 'relay started');
+    this.logger.info({ partitions: count, schema: s.schema, stream: s.stream, messageHeaders: s.messageHeaders ?? 'outbox' }, 'relay started');
   }
 
   /** Graceful: stop after in-flight batches (acknowledged events are marked), then release every lease. */

@@ -57,7 +57,7 @@ function outboxInsertParts(t: OutboxTables, lock: boolean, first: number, guard 
     INSERT INTO ${t.outbox} (id, partition, aggregate_type, aggregate_id, event_type, payload, headers)
     SELECT e.id, ((hashtextextended(e.t || '/' || e.a, 0) % st.partitions) + st.partitions) % st.partitions,
            e.t, e.a, e.ty, e.p, e.h
-    FROM unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::text[], ${$(3)}::text[], ${$(4)}::jsonb[], ${$(5)}::jsonb[])
+    FROM unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::text[], ${$(3)}::text[], ${$(4)}::json[], ${$(5)}::jsonb[])
          WITH ORDINALITY AS e(id, t, a, ty, p, h, ord)
     CROSS JOIN settings st ${lock ? 'CROSS JOIN locks' : ''}
     ${guard}

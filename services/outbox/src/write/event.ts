@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { toFieldIssues } from '@outbox-relay/runtime';
+import { toFieldIssues, type FieldIssue } from '@outbox-relay/runtime';
 import { EventValidationError, PayloadTooLargeError } from '../errors';
 
 /** A JSON value: what a payload may hold. */
@@ -23,8 +23,10 @@ export interface EventHeaders {
   [name: string]: string | undefined;
 }
 
-/** What a caller hands to `enqueue`. */
-export interface OutboxEventInput {
+/** What a caller hands to `enqueue`: the event's fields and its payload, as a value or as JSON text. */
+export type OutboxEventInput = OutboxEventFields & OutboxEventPayload;
+
+export interface OutboxEventFields {
   /** Event id (uuid); generated when absent. Becomes the stream's `Nats-Msg-Id`, so retries deduplicate. */
   id?: string;
   /** Subject token, e.g. `Order`. */
@@ -33,9 +35,15 @@ export interface OutboxEventInput {
   aggregateId: string;
   /** Subject token, e.g. `OrderCreated`. */
   eventType: string;
-  payload: JsonValue;
   headers?: EventHeaders;
 }
+
+/**
+ * The payload, one way or the other. Consumers get the message body as these bytes: `JSON.stringify(payload)`, or
+ * `payloadJson` exactly as given (key order, whitespace, escapes, numbers of any size), for payloads that are
+ * signed or must otherwise arrive byte for byte.
+ */
+export type OutboxEventPayload = { payload: JsonValue; payloadJson?: undefined } | { payloadJson: string; payload?: undefined };
 
 /** A validated event ready to insert: payload and headers already serialized once. */
 export interface PreparedEvent {
@@ -108,14 +116,52 @@ const eventHeaders = z.record(z.string(), z.string({ message: 'must be a string'
   }
 });
 
-const eventSchema = z.object({
-  id: z.uuid({ message: 'must be a UUID' }).optional(),
-  aggregateType: subjectToken,
-  aggregateId: travelsAsHeaderValue(z.string().min(1, 'must not be empty').max(256)),
-  eventType: subjectToken,
-  payload: z.unknown().refine((v) => v !== undefined, 'is required'),
-  headers: eventHeaders.optional(),
-});
+const eventSchema = z
+  .object({
+    id: z.uuid({ message: 'must be a UUID' }).optional(),
+    aggregateType: subjectToken,
+    aggregateId: travelsAsHeaderValue(z.string().min(1, 'must not be empty').max(256)),
+    eventType: subjectToken,
+    payload: z.unknown().optional(),
+    payloadJson: z.string({ message: 'must be a string of JSON text' }).optional(),
+    headers: eventHeaders.optional(),
+  })
+  .superRefine((event, ctx) => {
+    if (event.payload === undefined && event.payloadJson === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['payload'], message: 'is required (or payloadJson, the payload as JSON text)' });
+    } else if (event.payload !== undefined && event.payloadJson !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['payloadJson'], message: 'must not be given with payload (one or the other)' });
+    }
+  });
+
+/** A lone surrogate (half of a UTF-16 pair): UTF-8 cannot carry it, the way to Postgres turns it into U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The payload's text as it will be stored and published, or the issue that refuses it. `payloadJson` is taken as it
+ * is: Postgres's json type reads the grammar JSON.parse reads and keeps the text; a lone surrogate would change the
+ * bytes without a word, so it is refused. A `payload` value is serialized once.
+ */
+function payloadText(event: { payload?: unknown; payloadJson?: string }): { text: string } | FieldIssue {
+  if (event.payloadJson !== undefined) {
+    if (LONE_SURROGATE.test(event.payloadJson)) {
+      return { path: 'payloadJson', message: 'must be well-formed Unicode (it holds a lone surrogate, which UTF-8 cannot carry)' };
+    }
+    try {
+      JSON.parse(event.payloadJson);
+    } catch (error) {
+      return { path: 'payloadJson', message: `is not JSON (${(error as Error).message})` };
+    }
+    return { text: event.payloadJson };
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(event.payload);
+  } catch (error) {
+    return { path: 'payload', message: `is not serializable to JSON (${(error as Error).message})` };
+  }
+  return text === undefined ? { path: 'payload', message: 'is not a JSON value' } : { text };
+}
 
 /**
  * Validates events and serializes each payload once. Throws `EventValidationError` naming every bad field
@@ -136,21 +182,16 @@ export function prepareEvents(input: OutboxEventInput | OutboxEventInput[], maxP
     }
     const event = parsed.data;
     const at = (field: string) => (prefix ? `${prefix}.${field}` : field);
-    let payloadJson: string;
-    try {
-      payloadJson = JSON.stringify(event.payload);
-    } catch (error) {
-      issues.push({ path: at('payload'), message: `is not serializable to JSON (${(error as Error).message})` });
+    const payload = payloadText(event);
+    if (!('text' in payload)) {
+      issues.push({ path: at(payload.path), message: payload.message });
       continue;
     }
-    if (payloadJson === undefined) {
-      issues.push({ path: at('payload'), message: 'is not a JSON value' });
-      continue;
-    }
+    const payloadJson = payload.text;
     const headersJson = JSON.stringify(event.headers ?? {});
     const id = event.id ?? randomUUID();
     const size = Buffer.byteLength(payloadJson) + Buffer.byteLength(headersJson);
-    if (size > maxPayloadBytes) throw new PayloadTooLargeError(at('payload'), id, size, maxPayloadBytes);
+    if (size > maxPayloadBytes) throw new PayloadTooLargeError(at(event.payloadJson !== undefined ? 'payloadJson' : 'payload'), id, size, maxPayloadBytes);
     prepared.push({
       id,
       aggregateType: event.aggregateType,

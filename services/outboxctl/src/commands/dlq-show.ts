@@ -41,6 +41,7 @@ function renderDetail(d: DeadLetterDetail): string {
   }
   pairs.push(['attempts', String(d.attempts)], ['failed at', iso(d.failedAt)], ['reason', d.reason]);
   pairs.push(['headers', JSON.stringify(d.headers)]);
-  pairs.push(['payload', d.payloadParsed ? JSON.stringify(d.payload) : `(not JSON) raw: ${d.rawPayload ?? ''}`]);
+  // The stored text, as it was (or would be) published: what a replay sends again.
+  pairs.push(['payload', d.payloadParsed ? (d.payloadText ?? JSON.stringify(d.payload)) : `(not JSON) raw: ${d.rawPayload ?? ''}`]);
   return details(pairs);
 }

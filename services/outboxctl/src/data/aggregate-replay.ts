@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { enqueue, withTransaction, type JsonValue, type OutboxEventInput } from '@outbox-relay/outbox';
+import { enqueue, withTransaction, type OutboxEventInput } from '@outbox-relay/outbox';
 import { NotFoundError } from '../errors';
 import { REPLAY_MAX_PAYLOAD_BYTES } from './dead-letter-replay';
 import type { Tables } from './tables';
@@ -38,7 +38,8 @@ interface Row {
   aggregate_type: string;
   aggregate_id: string;
   event_type: string;
-  payload: JsonValue;
+  /** The stored JSON text: a replay publishes the same bytes as the original. */
+  payload_text: string;
   headers: Record<string, string>;
   created_at: Date;
   published_at: Date;
@@ -61,7 +62,7 @@ export async function replayAggregate(pool: Pool, t: Tables, request: AggregateR
       aggregateType: r.aggregate_type,
       aggregateId: r.aggregate_id,
       eventType: r.event_type,
-      payload: r.payload,
+      payloadJson: r.payload_text,
       headers: { ...r.headers, replayOf: originalIdOf(r) },
     }));
     // One enqueue call: the rows draw their seqs in this order, under the aggregate's lock.
@@ -77,7 +78,7 @@ function originalIdOf(row: Row): string {
 
 async function selectPublished(db: Pool | PoolClient, t: Tables, request: AggregateReplayRequest): Promise<Row[]> {
   const { rows } = await db.query<Row>(
-    `SELECT seq::text AS seq, id::text AS id, aggregate_type, aggregate_id, event_type, payload, headers,
+    `SELECT seq::text AS seq, id::text AS id, aggregate_type, aggregate_id, event_type, payload::text AS payload_text, headers,
             created_at, published_at
      FROM ${t.outbox.outbox} o
      WHERE aggregate_id = $1 AND ($2::text IS NULL OR aggregate_type = $2)

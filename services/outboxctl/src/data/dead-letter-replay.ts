@@ -1,13 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import {
+  CloudEventsHeaders,
+  decodeCloudEventsHeaderValue,
   enqueue,
   EventValidationError,
+  isRelayHeaderName,
+  OutboxHeaders,
   withTransaction,
   type EnqueuedEvent,
   type EventHeaders,
   type JsonValue,
   type OutboxEventInput,
+  type OutboxEventPayload,
 } from '@outbox-relay/outbox';
 import { DeadLetterStateError } from '../errors';
 import type { DeadLetterRef } from '../ids';
@@ -64,7 +69,7 @@ async function replayRelay(tx: PoolClient, t: Tables, dl: DeadLetterDetail): Pro
     aggregateType: dl.aggregateType!,
     aggregateId: dl.aggregateId!,
     eventType: dl.eventType,
-    payload: dl.payload as JsonValue,
+    ...payloadOf(dl),
     headers: dl.headers,
   };
   const row = await enqueueOrExplain(tx, t, dl, event);
@@ -72,8 +77,8 @@ async function replayRelay(tx: PoolClient, t: Tables, dl: DeadLetterDetail): Pro
 }
 
 async function replayConsumer(tx: PoolClient, t: Tables, dl: DeadLetterDetail): Promise<DeadLetterReplay> {
-  const aggregateType = dl.aggregateType ?? dl.headers['Outbox-Aggregate-Type'];
-  const aggregateId = dl.aggregateId ?? dl.headers['Outbox-Aggregate-Id'];
+  const aggregateType = dl.aggregateType ?? dl.headers[OutboxHeaders.aggregateType];
+  const aggregateId = dl.aggregateId ?? dl.headers[OutboxHeaders.aggregateId];
   if (!aggregateType || !aggregateId) {
     throw new DeadLetterStateError(
       dl.id,
@@ -95,22 +100,29 @@ async function replayConsumer(tx: PoolClient, t: Tables, dl: DeadLetterDetail): 
     aggregateType,
     aggregateId,
     eventType: dl.eventType,
-    payload: dl.payload as JsonValue,
+    ...payloadOf(dl),
     headers: { ...carriedHeaders(dl.headers), replayOf: dl.eventId },
   };
   const row = await enqueueOrExplain(tx, t, dl, event);
   return result(dl, event, row, inboxRow.rowCount === 1, failures.rowCount === 1);
 }
 
+/** The payload a replay publishes: the stored text, byte for byte (dead letters written before it was kept: the value). */
+function payloadOf(dl: DeadLetterDetail): OutboxEventPayload {
+  return dl.payloadText !== null ? { payloadJson: dl.payloadText } : { payload: dl.payload as JsonValue };
+}
+
 /**
  * The headers a consumer saw, mapped back to outbox headers: correlation and trace context plus the
- * application's own headers. Transport headers (Nats-*, Outbox-*) are the relay's to set.
+ * application's own headers. Transport headers (Nats-*, Outbox-*, the CloudEvents ones) are the relay's to set:
+ * carried over they would describe the original message, not the replay.
  */
 export function carriedHeaders(received: Record<string, string>): EventHeaders {
   const headers: EventHeaders = {};
   for (const [name, value] of Object.entries(received)) {
-    if (name === 'Outbox-Correlation-Id') headers.correlationId = value;
-    else if (/^(nats|outbox)-/i.test(name)) continue;
+    if (name === OutboxHeaders.correlationId) headers.correlationId = value;
+    else if (name.toLowerCase() === CloudEventsHeaders.correlationId) headers.correlationId ??= decodeCloudEventsHeaderValue(value);
+    else if (isRelayHeaderName(name)) continue;
     else if (/^[A-Za-z][A-Za-z0-9-]{0,63}$/.test(name)) headers[name] = value;
   }
   return headers;

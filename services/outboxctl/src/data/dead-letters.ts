@@ -40,6 +40,8 @@ export interface DeadLetterDetail extends DeadLetterSummary {
   /** False for a consumer dead letter whose payload could not be parsed (payload is null then; see rawPayload). */
   payloadParsed: boolean;
   payload: unknown;
+  /** The payload's JSON text as stored: the bytes the event was (or would have been) published with. */
+  payloadText: string | null;
   rawPayload: string | null;
   headers: Record<string, string>;
 }
@@ -80,6 +82,7 @@ interface Row {
   subject: string | null;
   stream_seq: string | null;
   payload: unknown;
+  payload_text: string | null;
   payload_parsed: boolean;
   raw_payload: string | null;
   headers: Record<string, string>;
@@ -92,7 +95,8 @@ const COMMON = `id::text AS id, event_id::text AS event_id, event_type, aggregat
 function selectRelay(t: Tables, detail: boolean): string {
   const extra = detail
     ? `, seq::text AS seq, partition, failed_epoch::text AS failed_epoch, created_at, NULL::text AS subject,
-       NULL::text AS stream_seq, payload, true AS payload_parsed, NULL::text AS raw_payload, headers`
+       NULL::text AS stream_seq, payload, payload::text AS payload_text, true AS payload_parsed, NULL::text AS raw_payload,
+       headers`
     : '';
   return `SELECT NULL::text AS consumer, ${COMMON}${extra} FROM ${t.outbox.deadLetters} d`;
 }
@@ -100,7 +104,8 @@ function selectRelay(t: Tables, detail: boolean): string {
 function selectConsumer(t: Tables, detail: boolean): string {
   const extra = detail
     ? `, NULL::text AS seq, NULL::int AS partition, NULL::text AS failed_epoch, NULL::timestamptz AS created_at,
-       subject, stream_seq::text AS stream_seq, payload, payload IS NOT NULL AS payload_parsed, raw_payload, headers`
+       subject, stream_seq::text AS stream_seq, payload, payload::text AS payload_text, payload IS NOT NULL AS payload_parsed,
+       raw_payload, headers`
     : '';
   return `SELECT consumer, ${COMMON}${extra} FROM ${t.inbox.deadLetters} d`;
 }
@@ -178,6 +183,7 @@ export async function readDeadLetter(
     streamSeq: row.stream_seq,
     payloadParsed: row.payload_parsed,
     payload: row.payload,
+    payloadText: row.payload_text,
     rawPayload: row.raw_payload,
     headers: row.headers,
   };
