@@ -23,6 +23,8 @@ export interface ControllerOptions {
   /** Undefined: every namespace. */
   namespace?: string;
   prober: PodProber;
+  /** Every Kubernetes API request of the controller ends after this long at most. */
+  apiTimeoutMs?: number;
   logger: Logger;
   metrics: OperatorMetrics;
   /** This replica's name, for Events' reportingInstance. */
@@ -61,13 +63,14 @@ export class OutboxRelayController {
 
   constructor(private readonly options: ControllerOptions) {
     const { kubeConfig, namespace, logger } = options;
-    this.cluster = options.cluster ?? new KubeClient(kubeConfig);
+    const timeoutMs = options.apiTimeoutMs;
+    this.cluster = options.cluster ?? new KubeClient(kubeConfig, timeoutMs === undefined ? {} : { timeoutMs });
     this.reconcile = options.reconcile ?? defaultReconcile;
     this.now = options.now ?? (() => new Date());
     this.recorder = new EventRecorder(this.cluster, { component: MANAGED_BY, instance: options.identity, dedupeMs: 10 * 60_000, logger });
-    this.relays = this.informer(relaySource(kubeConfig, namespace));
-    this.deployments = this.informer(deploymentSource(kubeConfig, namespace));
-    this.pods = this.informer(podSource(kubeConfig, namespace));
+    this.relays = this.informer(relaySource(kubeConfig, namespace, timeoutMs));
+    this.deployments = this.informer(deploymentSource(kubeConfig, namespace, timeoutMs));
+    this.pods = this.informer(podSource(kubeConfig, namespace, timeoutMs));
     // Events that arrive before every cache is filled are dropped: start() enqueues every relay once they are.
     this.relays.on((_type, relay) => this.enqueue(relay.metadata?.namespace, relay.metadata?.name));
     this.deployments.on((_type, d) => this.enqueue(d.metadata?.namespace, ownerRelay(d)));

@@ -1,6 +1,7 @@
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, FIELD_MANAGER, KIND, PLURAL } from '../api/group';
 import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
 import { KubeApiError, httpStatusOf } from '../errors';
+import { DEFAULT_KUBE_API_TIMEOUT_MS, makeApiClient, makeObjectApiClient } from './api-clients';
 import { k8s, type CoreV1Event, type KubeConfig, type KubernetesObject } from './client-node';
 
 /** The writes and reads the controller makes, each one API call; what it needs to know (not found, conflict)
@@ -23,13 +24,15 @@ export class KubeClient implements RelayCluster {
   private readonly custom: InstanceType<typeof k8s.CustomObjectsApi>;
   private readonly core: InstanceType<typeof k8s.CoreV1Api>;
 
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly fieldManager: string = FIELD_MANAGER,
-  ) {
-    this.objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
-    this.custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  private readonly fieldManager: string;
+
+  /** `timeoutMs` bounds every request (client-node sets no timeout of its own). */
+  constructor(kubeConfig: KubeConfig, options: { timeoutMs?: number; fieldManager?: string } = {}) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_API_TIMEOUT_MS;
+    this.fieldManager = options.fieldManager ?? FIELD_MANAGER;
+    this.objects = makeObjectApiClient(kubeConfig, timeoutMs);
+    this.custom = makeApiClient(kubeConfig, k8s.CustomObjectsApi, timeoutMs);
+    this.core = makeApiClient(kubeConfig, k8s.CoreV1Api, timeoutMs);
   }
 
   async getRelay(namespace: string, name: string): Promise<OutboxRelayResource | undefined> {

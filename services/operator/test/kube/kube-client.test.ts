@@ -134,6 +134,17 @@ describe('KubeClient against the fake API server', () => {
     expect(api.get('v1', 'Event', ns, 'orders.1')).toMatchObject({ reason: 'LeaderFailover', involvedObject: { name: 'orders' } });
   });
 
+  test('a request the API server never answers ends by the client timeout as a KubeApiError without a status', async () => {
+    const impatient = new KubeClient(kubeConfigFor(api.url, ns), { timeoutMs: 200 });
+    api.create(relayManifest('slow', ns));
+    const hold = api.holdRequests((r) => r.verb === 'get' && r.resource === 'outboxrelays' && r.name === 'slow');
+    const failure = impatient.getRelay(ns, 'slow').catch((err: unknown) => err);
+    // The client gave up by itself: the fake never answered.
+    await hold.whenAbandoned(1);
+    expect(await failure).toMatchObject({ name: 'KubeApiError', operation: 'get', objectName: 'slow', statusCode: undefined, timedOut: true });
+    hold.release();
+  });
+
   test('a failed request becomes a KubeApiError naming the operation, the object and the status', async () => {
     api.failNext(1, { status: 500, match: (r) => r.resource === 'deployments' });
     const failure = client.apply(deployment(1));
