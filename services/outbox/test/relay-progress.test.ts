@@ -56,6 +56,7 @@ describe('OutboxRelay.status(): progress of the partitions it leads', () => {
     const leader = await start('progress-a');
     await waitFor('a leads', () => leader.status().leading || undefined);
     const follower = await start('progress-b');
+    expect(leader.status().natsConnected).toBe(true);
     const fresh = leader.status().partitions[0]!;
     expect(fresh).toMatchObject({ leading: true, publishedAgoMs: null });
     expect(fresh.leadingForMs).toEqual(expect.any(Number));

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const metrics = new ServiceMetrics();
   let relay: OutboxRelay | null = null;
   let ready = false;
-  const notStarted = { instanceId: settings.instanceId, leading: false, partitions: [], balance: null };
+  const notStarted = { instanceId: settings.instanceId, leading: false, partitions: [], balance: null, natsConnected: null };
   // Read only once the relay runs (the tables exist then), at most as often as the backlog gauges are.
   const backlog = new StatusBacklog(() => readBacklog(pool, env.OUTBOX_SCHEMA), env.METRICS_BACKLOG_CACHE_MS, logger);
   const http = createRelayHttp({

@@ -61,6 +61,7 @@ describe('statusWithBacklog', () => {
       { partition: 1, leading: false, epoch: null, deadLettered: 0, leadingForMs: null, renewedAgoMs: null, publishedAgoMs: null },
     ],
     balance: null,
+    natsConnected: true,
   };
 
   test("each partition gets its pending count and its oldest event's age now (the reading's age added)", () => {

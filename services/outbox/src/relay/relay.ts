@@ -59,6 +59,12 @@ export interface RelayStatus {
   partitions: PartitionStatus[];
   /** This instance's fair share of partitions and the live members it was computed from (null before joining). */
   balance: { target: number; members: string[] } | null;
+  /**
+   * Connected to NATS as far as the client knows (null before start). A leader that publishes nothing while
+   * disconnected is the victim of an outage when no other instance is connected either: replacing it would help
+   * nothing, which is how the operator tells the two apart.
+   */
+  natsConnected: boolean | null;
 }
 
 /**
@@ -297,6 +303,7 @@ export class OutboxRelay {
       leading: partitions.some((p) => p.leading),
       partitions,
       balance: snapshot && { target: snapshot.target, members: snapshot.members.map((m) => m.instanceId).sort() },
+      natsConnected: this.acks ? this.acks.isConnected : null,
     };
   }
 
