@@ -31,6 +31,8 @@ export interface RecordedRequest {
   applyCreated?: boolean;
   /** Held by a RequestHold and abandoned by the client before any answer (status stays 0). */
   abandoned?: boolean;
+  /** The request body as sent (writes only). */
+  body?: string;
 }
 
 interface Fault {
@@ -203,6 +205,7 @@ export class FakeKubeApi {
     };
     try {
       const text = await readBody(req);
+      if (text) record.body = text;
       const found = discovery(url.pathname, this.resources);
       if (found) return send(200, found);
       const target = resolveTarget(url.pathname, this.resources);
@@ -280,6 +283,11 @@ export class FakeKubeApi {
       const rv = (body.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
       if (rv && rv !== (current.object.metadata as { resourceVersion?: string }).resourceVersion) {
         throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${r.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+      }
+      const uid = (body.metadata as { uid?: string } | undefined)?.uid;
+      const storedUid = (current.object.metadata as { uid?: string }).uid;
+      if (uid && uid !== storedUid) {
+        throw new StatusError(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${storedUid}`);
       }
       return { status: 200, body: this.store.commit(r, t.namespace, name, trackUpdate(current, body, manager, scope, r), scope) };
     }
