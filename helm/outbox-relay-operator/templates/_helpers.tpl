@@ -110,11 +110,11 @@ test/packaging/operator-chart.test.ts checks that these are the same rules.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["create", "patch"]
-# Relay pods: watched for readiness; a leader that makes no progress is evicted (the Eviction API honours the
-# PodDisruptionBudget; pods are never deleted outright).
+# Relay pods: watched for readiness; annotated with their pod-deletion-cost (leaders go last); a leader that
+# makes no progress is evicted (the Eviction API honours the PodDisruptionBudget; pods are never deleted outright).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: [""]
   resources: ["pods/eviction"]
   verbs: ["create"]

@@ -177,6 +177,7 @@ export class OutboxRelayController {
       return result.requeueAfterMs;
     }
     for (const action of result.actions) await this.execute(relay, action, observed, result, log);
+    for (const change of result.podAnnotations) await this.cluster.annotatePod(namespace, change.pod, change.annotations);
     for (const event of result.events) {
       if (await this.recorder.record(relay, event)) this.options.metrics.events.inc({ type: event.type, reason: event.reason });
     }

@@ -17,6 +17,8 @@ export interface RelayCluster {
   replaceRelayStatus(relay: OutboxRelayResource, status: OutboxRelayStatus): Promise<OutboxRelayResource | undefined>;
   /** Through the Eviction API, which honours the pod's PodDisruptionBudget. */
   evictPod(namespace: string, name: string, uid: string): Promise<EvictionOutcome>;
+  /** Merges annotations into a pod's (null removes one); false when the pod is gone. */
+  annotatePod(namespace: string, name: string, annotations: Record<string, string | null>): Promise<boolean>;
   createEvent(event: CoreV1Event): Promise<void>;
 }
 
@@ -109,6 +111,19 @@ export class KubeClient implements RelayCluster {
       if (code === 404 || code === 409) return { kind: 'gone' };
       if (code === 429) return { kind: 'blocked', message: evictionRefusal(err) };
       throw new KubeApiError('evict', { kind: 'Pod', namespace, name }, err);
+    }
+  }
+
+  async annotatePod(namespace: string, name: string, annotations: Record<string, string | null>): Promise<boolean> {
+    try {
+      await this.core.patchNamespacedPod(
+        { namespace, name, body: { metadata: { annotations } }, fieldManager: this.fieldManager },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+      return true;
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return false;
+      throw new KubeApiError('annotate', { kind: 'Pod', namespace, name }, err);
     }
   }
 

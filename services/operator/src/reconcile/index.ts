@@ -3,6 +3,7 @@ import { conditionInputs } from './condition-rules';
 import { mergeConditions } from './conditions';
 import { transitionEvents } from './events';
 import { decideFailover, type FailoverDecision } from './failover';
+import { podDeletionCosts } from './deletion-cost';
 import { trackUnresponsive, unreachablePods } from './health';
 import { discoverLeaders } from './leader';
 import { desiredObjects } from './objects';
@@ -63,6 +64,7 @@ export function reconcile(observed: ObservedState): ReconcileResult {
     objects: active ? desiredObjects(relay, spec) : [],
     status,
     actions: [...failover.actions, ...switchover.actions],
+    podAnnotations: active ? podDeletionCosts(pods, leaders) : [],
     events: [...failover.events, ...switchover.events, ...transitionEvents(previous, conditions, leaders)],
   };
   if (active) {

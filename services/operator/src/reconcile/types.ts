@@ -41,6 +41,8 @@ export interface ObservedPod {
   /** metadata.deletionTimestamp is set. */
   deleting: boolean;
   createdAt: string;
+  /** The pod's annotations (only those the operator keeps are looked at). */
+  annotations?: Record<string, string>;
   /** undefined: not probed; null: the probe failed (no answer, timeout, non-2xx or a body of another shape). */
   report?: RelayPodReport | null;
 }
@@ -60,6 +62,11 @@ export type ReconcileAction =
   | { kind: 'StepDown'; pod: string; reason: string }
   | { kind: 'EvictPod'; pod: string; uid: string; reason: string };
 
+/** Annotations to set (a string) or remove (null) on a pod; the others are left as they are. */
+export interface PodAnnotations {
+  pod: string;
+  annotations: Record<string, string | null>;
+}
 
 export interface ReconcileEvent {
   type: 'Normal' | 'Warning';
@@ -72,6 +79,8 @@ export interface ReconcileResult {
   objects: KubernetesObject[];
   status: OutboxRelayStatus;
   actions: ReconcileAction[];
+  /** Pod annotations to bring up to date (not disruptive: the pods keep running). */
+  podAnnotations: PodAnnotations[];
   events: ReconcileEvent[];
   /** Re-run reconcile after this long even without a watch event (e.g. a failover delay running out). */
   requeueAfterMs?: number;

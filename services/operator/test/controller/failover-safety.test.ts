@@ -3,6 +3,7 @@ jest.mock('@kubernetes/client-node', () => (globalThis as unknown as ClientNodeG
 
 import { ControllerHarness } from '../support/harness';
 import { type ClientNodeGlobal } from '../support/kube';
+import { POD_DELETION_COST, scaleDownVictims } from '../support/replica-set';
 import { waitFor } from '@outbox-relay/test-support';
 
 const ns = 'safety';
@@ -175,5 +176,29 @@ describe('failover that cannot hurt', () => {
     // Both decided; the write that came second was refused, and its decision was not carried out.
     const recorded = h.api.requests.filter((r) => r.subresource === 'status' && r.body?.includes('"LeaderFailover"'));
     expect(recorded.slice(0, 2).map((r) => r.status)).toEqual([200, 409]);
+  });
+
+  test('scale-down and rollout remove followers before leaders: the leader pod carries the highest pod-deletion-cost, kept current', async () => {
+    await start({ replicas: 3 });
+    const anHourAgo = new Date(Date.now() - 3600_000);
+    await h.addPod('orders', 'orders-b', { leading: false, readyAt: anHourAgo });
+    await h.addPod('orders', 'orders-c', { leading: false, readyAt: anHourAgo });
+    // The newest pod, ready for the shortest time: the ReplicaSet's first choice, were it not for the cost.
+    await h.addPod('orders', 'orders-a', { leading: true, epoch: 3 });
+    await h.waitForStatus('orders', 'orders-a leads', (s) => s.currentLeader === 'orders-a');
+    const cost = (pod: string) => (h.api.get('v1', 'Pod', ns, pod)?.metadata as { annotations?: Record<string, string> }).annotations?.[POD_DELETION_COST];
+    await waitFor('the leader annotated', () => cost('orders-a') === '1');
+    expect([cost('orders-b'), cost('orders-c')]).toEqual([undefined, undefined]);
+
+    // kubectl scale obr/orders --replicas=1: the ReplicaSet deletes two pods, the followers.
+    expect(scaleDownVictims(h.pods(), 2).sort()).toEqual(['orders-b', 'orders-c']);
+    // A rolling update removes old pods one at a time: a follower first, the leader last.
+    expect(scaleDownVictims(h.pods(), 1)).not.toEqual(['orders-a']);
+
+    // Leadership moves (a step-down, a rebalance): the annotation follows.
+    h.relays.setLeading('orders-a', false);
+    h.relays.setLeading('orders-c', true, 4);
+    await waitFor('the cost follows the leader', () => cost('orders-c') === '1' && cost('orders-a') === undefined);
+    expect(scaleDownVictims(h.pods(), 2)).not.toContain('orders-c');
   });
 });

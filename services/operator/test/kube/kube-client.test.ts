@@ -136,6 +136,21 @@ describe('KubeClient against the fake API server', () => {
     api.delete('policy/v1', 'PodDisruptionBudget', ns, 'orders');
   });
 
+  test('annotatePod merges annotations (null removes one) and reports a pod that is gone', async () => {
+    const pod = relayPod('orders', ns, 'orders-9', '10.0.0.9');
+    (pod.metadata as JsonObject).annotations = { keep: 'me' };
+    api.create(pod);
+    await expect(client.annotatePod(ns, 'orders-9', { cost: '2' })).resolves.toBe(true);
+    expect((api.get('v1', 'Pod', ns, 'orders-9')!.metadata as JsonObject).annotations).toEqual({ keep: 'me', cost: '2' });
+    await client.annotatePod(ns, 'orders-9', { cost: null });
+    expect((api.get('v1', 'Pod', ns, 'orders-9')!.metadata as JsonObject).annotations).toEqual({ keep: 'me' });
+    expect(api.requests.filter((r) => r.resource === 'pods' && r.verb === 'patch').map((r) => r.contentType)).toEqual([
+      'application/merge-patch+json',
+      'application/merge-patch+json',
+    ]);
+    await expect(client.annotatePod(ns, 'missing', { cost: '1' })).resolves.toBe(false);
+  });
+
   test('createEvent stores a core/v1 Event about the object', async () => {
     const event: CoreV1Event = {
       metadata: { name: 'orders.1', namespace: ns },

@@ -1,4 +1,5 @@
 import { reconcile } from '../../src/reconcile';
+import { POD_DELETION_COST_ANNOTATION } from '../../src/reconcile/deletion-cost';
 import { MIN_FAILOVER_INTERVAL_MS } from '../../src/reconcile/failover';
 import { MIN_STALL_MS } from '../../src/reconcile/stall';
 import type { OutboxRelayResource, OutboxRelayStatus } from '../../src/api/types';
@@ -123,6 +124,7 @@ describe('failover: only a leader that shows it makes no progress is acted on', 
     const relay = makeRelay({ spec: { paused: true, failoverDelaySeconds: 15 } });
     const result = reconcile(observe(relay, [stalled(), makePod('relay-b')]));
     expect(result.actions).toEqual([]);
+    expect(result.podAnnotations).toEqual([]);
     expect(result.status.lastFailoverTime).toBeUndefined();
     expect(condition(result.status, 'Degraded')).toMatchObject({ status: 'True', reason: 'LeaderStalled' });
   });
@@ -152,6 +154,7 @@ describe('failover: what the operator cannot see is reported, never acted on', (
     const pods = [leaderPod('relay-a', 7, { report: null }), makePod('relay-b', { report: null })];
     const result = reconcile(observe(relayWith(lastKnown), pods, { now: secondsLater(600) }));
     expect(result.actions).toEqual([]);
+    expect(result.podAnnotations).toEqual([]);
     expect(condition(result.status, 'PodsUnreachable')).toMatchObject({ status: 'True', reason: 'AllPodsUnreachable', message: expect.stringContaining('relay-a, relay-b') });
   });
 
@@ -176,5 +179,29 @@ describe('failover: what the operator cannot see is reported, never acted on', (
     const healed = reconcile(observe(relayWith(failing.status), [leaderPod('relay-a', 7), makePod('relay-b')], { now: secondsLater(5) }));
     expect(healed.status.unresponsivePods).toBeUndefined();
     expect(condition(healed.status, 'PodsUnreachable')).toMatchObject({ status: 'False' });
+  });
+});
+
+describe('pod-deletion-cost: followers go before leaders on scale-down and rollout', () => {
+  const cost = (value: string) => ({ annotations: { [POD_DELETION_COST_ANNOTATION]: value } });
+
+  test('each leader carries the number of partitions it leads; followers carry none; only changes are written', () => {
+    const relay = relayWith(undefined, { partitions: 3 });
+    const pods = [
+      makePod('relay-a', { report: report('relay-a', { 0: 4, 2: 4 }, 3) }),
+      makePod('relay-b', { report: report('relay-b', { 1: 2 }, 3), ...cost('1') }),
+      // Led before; not any more.
+      makePod('relay-c', { report: report('relay-c', {}, 3), ...cost('1') }),
+      makePod('relay-d', { report: report('relay-d', {}, 3) }),
+    ];
+    expect(reconcile(observe(relay, pods)).podAnnotations).toEqual([
+      { pod: 'relay-a', annotations: { [POD_DELETION_COST_ANNOTATION]: '2' } },
+      { pod: 'relay-c', annotations: { [POD_DELETION_COST_ANNOTATION]: null } },
+    ]);
+  });
+
+  test('a pod that did not answer keeps what it has: leadership is not judged on a missing report', () => {
+    const result = reconcile(observe(relayWith({ partitionLeaders: [{ partition: 0, pod: 'relay-a', epoch: 7 }] }), [makePod('relay-a', { report: null, ...cost('1') }), makePod('relay-b', { report: undefined, ...cost('1') })]));
+    expect(result.podAnnotations).toEqual([]);
   });
 });
