@@ -93,11 +93,12 @@ describe('helm/outbox-relay-operator', () => {
         'leaderElection.leaseName': 'my-lease',
         'leaderElection.leaseDurationMs': 20_000,
         'reconcile.workers': 4,
+        'reconcile.kubeApiTimeoutMs': 4000,
         httpPort: 9090,
       }),
     );
     const config = loadConfig(env);
-    expect(config).toMatchObject({ logLevel: 'debug', watchNamespace: 'shop', workers: 4, httpPort: 9090 });
+    expect(config).toMatchObject({ logLevel: 'debug', watchNamespace: 'shop', workers: 4, httpPort: 9090, apiTimeoutMs: 4000 });
     expect(config.leaderElection).toMatchObject({ leaseName: 'my-lease', leaseDurationMs: 20_000, namespace: NAMESPACE });
   });
 

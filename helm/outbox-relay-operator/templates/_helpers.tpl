@@ -91,10 +91,10 @@ test/packaging/operator-chart.test.ts checks that these are the same rules.
 - apiGroups: ["outbox-relay.dev"]
   resources: ["outboxrelays"]
   verbs: ["get", "list", "watch"]
-# Status is server-side applied through the status subresource.
+# Status is replaced through the status subresource, with the resourceVersion it was read at as a precondition.
 - apiGroups: ["outbox-relay.dev"]
   resources: ["outboxrelays/status"]
-  verbs: ["patch"]
+  verbs: ["update"]
 # Children carry ownerReferences with blockOwnerDeletion: true, which the OwnerReferencesPermissionEnforcement
 # admission plugin allows only to those who may update the owner's finalizers.
 - apiGroups: ["outbox-relay.dev"]
@@ -110,10 +110,14 @@ test/packaging/operator-chart.test.ts checks that these are the same rules.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["create", "patch"]
-# Relay pods: watched for readiness, deleted when a failed leader cannot step down.
+# Relay pods: watched for readiness; annotated with their pod-deletion-cost (leaders go last); a leader that
+# makes no progress is evicted (the Eviction API honours the PodDisruptionBudget; pods are never deleted outright).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "delete"]
+  verbs: ["list", "watch", "patch"]
+- apiGroups: [""]
+  resources: ["pods/eviction"]
+  verbs: ["create"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

@@ -32,6 +32,12 @@ export const operatorEnvSchema = z
     WORKERS: z.coerce.number().int().min(1).max(32).default(2),
     /** Timeout of one relay pod probe (GET /status, POST /step-down). */
     PROBE_TIMEOUT_MS: ms(1000, 50),
+    /**
+     * Timeout of every Kubernetes API request (lists included; watches are streams, repaired by RELIST_MS). The
+     * client sets none: a request on a dead connection would otherwise hold a reconcile forever. Lease renewals
+     * are also cut at the renew deadline, whichever comes first.
+     */
+    KUBE_API_TIMEOUT_MS: ms(10_000, 100),
     /** A kubeconfig file; unset: in-cluster service account, else ~/.kube/config. */
     KUBECONFIG: z.string().min(1).optional(),
   })
@@ -79,6 +85,8 @@ export interface OperatorConfig {
   relistMs: number;
   workers: number;
   probeTimeoutMs: number;
+  /** Every Kubernetes API request ends after this long at most. */
+  apiTimeoutMs: number;
   kubeconfigPath?: string;
 }
 
@@ -106,6 +114,7 @@ export function loadConfig(env: Record<string, string | undefined>): OperatorCon
     relistMs: e.RELIST_MS,
     workers: e.WORKERS,
     probeTimeoutMs: e.PROBE_TIMEOUT_MS,
+    apiTimeoutMs: e.KUBE_API_TIMEOUT_MS,
     ...(e.KUBECONFIG ? { kubeconfigPath: e.KUBECONFIG } : {}),
   };
 }

@@ -17,12 +17,16 @@ import { sameJson } from './same-json';
 import { WorkQueue } from './work-queue';
 
 const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+/** Another writer changed the relay between our read and our status write: look again (freshly read) soon. */
+const STATUS_CONFLICT_RETRY_MS = 10;
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
   /** Undefined: every namespace. */
   namespace?: string;
   prober: PodProber;
+  /** Every Kubernetes API request of the controller ends after this long at most. */
+  apiTimeoutMs?: number;
   logger: Logger;
   metrics: OperatorMetrics;
   /** This replica's name, for Events' reportingInstance. */
@@ -61,13 +65,14 @@ export class OutboxRelayController {
 
   constructor(private readonly options: ControllerOptions) {
     const { kubeConfig, namespace, logger } = options;
-    this.cluster = options.cluster ?? new KubeClient(kubeConfig);
+    const timeoutMs = options.apiTimeoutMs;
+    this.cluster = options.cluster ?? new KubeClient(kubeConfig, timeoutMs === undefined ? {} : { timeoutMs });
     this.reconcile = options.reconcile ?? defaultReconcile;
     this.now = options.now ?? (() => new Date());
     this.recorder = new EventRecorder(this.cluster, { component: MANAGED_BY, instance: options.identity, dedupeMs: 10 * 60_000, logger });
-    this.relays = this.informer(relaySource(kubeConfig, namespace));
-    this.deployments = this.informer(deploymentSource(kubeConfig, namespace));
-    this.pods = this.informer(podSource(kubeConfig, namespace));
+    this.relays = this.informer(relaySource(kubeConfig, namespace, timeoutMs));
+    this.deployments = this.informer(deploymentSource(kubeConfig, namespace, timeoutMs));
+    this.pods = this.informer(podSource(kubeConfig, namespace, timeoutMs));
     // Events that arrive before every cache is filled are dropped: start() enqueues every relay once they are.
     this.relays.on((_type, relay) => this.enqueue(relay.metadata?.namespace, relay.metadata?.name));
     this.deployments.on((_type, d) => this.enqueue(d.metadata?.namespace, ownerRelay(d)));
@@ -156,10 +161,23 @@ export class OutboxRelayController {
     const result = this.reconcile(observed);
 
     for (const object of result.objects) await this.cluster.apply(object);
-    // Status before actions: a failover's lastFailoverTime is on record before the pod is touched, so a retry
-    // after a crash sees it and does not act twice.
-    if (!sameJson(result.status, relay.status ?? {})) await this.cluster.applyRelayStatus(relay, result.status);
+    // Status before actions, and only on top of the version the decisions were made on: a failover's
+    // lastFailoverTime is on record before the pod is touched (a retry after a crash sees it), and of two operators
+    // that overlap and decide alike, only the first write succeeds; the other sees a conflict and acts on nothing.
+    if (!sameJson(result.status, relay.status ?? {})) {
+      const written = await this.cluster.replaceRelayStatus(relay, result.status);
+      if (!written) {
+        this.options.metrics.statusConflicts.inc();
+        log.debug({ actions: result.actions.length }, 'the relay changed since it was read; reconciling again, no action taken');
+        return STATUS_CONFLICT_RETRY_MS;
+      }
+    } else if (result.actions.some((a) => a.kind === 'EvictPod')) {
+      // Never act without having recorded it (reconcile always records a failover, so this is a bug guard).
+      log.error({ actions: result.actions }, 'a failover decided without a status change to record it; not acting');
+      return result.requeueAfterMs;
+    }
     for (const action of result.actions) await this.execute(relay, action, observed, result, log);
+    for (const change of result.podAnnotations) await this.cluster.annotatePod(namespace, change.pod, change.annotations);
     for (const event of result.events) {
       if (await this.recorder.record(relay, event)) this.options.metrics.events.inc({ type: event.type, reason: event.reason });
     }
@@ -181,16 +199,24 @@ export class OutboxRelayController {
         log.warn(fields, 'asked the leader to step down');
         return count('done');
       } catch (err) {
-        // Not retried here: the next reconcile sees the pod still leading and escalates to deleting it.
+        // Not retried here: the next reconcile asks again while the switchover is still wanted.
         log.error({ ...fields, err: messageOf(err) }, 'step-down failed');
         count('failed');
         await this.recorder.record(relay, { type: 'Warning', reason: 'StepDownFailed', message: `${action.pod}: ${messageOf(err)}` });
         return;
       }
     }
-    const deleted = await this.cluster.deletePod(relay.metadata?.namespace ?? 'default', action.pod, pod?.uid || undefined);
-    log.warn({ ...fields, deleted }, deleted ? 'deleted the leader pod' : 'leader pod already gone');
-    count(deleted ? 'done' : 'gone');
+    const outcome = await this.cluster.evictPod(relay.metadata?.namespace ?? 'default', action.pod, action.uid);
+    if (outcome.kind === 'blocked') {
+      // The budget says not now (another relay pod is already down): lastFailoverTime is on record, so the next
+      // attempt comes after the quiet period, if the leader still makes no progress then.
+      log.warn({ ...fields, refusal: outcome.message }, 'eviction of the leader refused by its PodDisruptionBudget; retrying after the quiet period');
+      count('blocked');
+      await this.recorder.record(relay, { type: 'Warning', reason: 'EvictionBlocked', message: `${action.pod}: ${outcome.message}` });
+      return;
+    }
+    log.warn(fields, outcome.kind === 'evicted' ? 'evicted the leader pod' : 'leader pod already gone');
+    count(outcome.kind === 'evicted' ? 'done' : 'gone');
   }
 }
 

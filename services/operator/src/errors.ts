@@ -18,6 +18,8 @@ export class KubeApiError extends OperatorError {
   readonly statusCode: number | undefined;
   /** The Status reason the server gave (NotFound, Conflict, Invalid, ...), when it gave one. */
   readonly reason: string | undefined;
+  /** No answer came before the request's timeout or deadline. */
+  readonly timedOut: boolean;
 
   constructor(
     operation: string,
@@ -36,16 +38,28 @@ export class KubeApiError extends OperatorError {
     this.objectName = target.name;
     this.statusCode = statusCode;
     this.reason = status?.reason;
+    this.timedOut = isTimeout(cause);
   }
 }
 
-/** The HTTP status of an error from client-node: ApiException has `code`, its watch errors `statusCode`. */
+/**
+ * The HTTP status of an error from client-node: ApiException has `code`, its watch errors `statusCode`. A request
+ * aborted by its timeout rejects with a DOMException, whose legacy numeric `code` (23 for TimeoutError) is no
+ * HTTP status, hence the range check.
+ */
 export function httpStatusOf(err: unknown): number | undefined {
   if (err instanceof KubeApiError) return err.statusCode;
   const e = err as { code?: unknown; statusCode?: unknown } | null | undefined;
-  if (typeof e?.code === 'number') return e.code;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
+  const isHttp = (v: unknown): v is number => typeof v === 'number' && v >= 100 && v <= 599;
+  if (isHttp(e?.code)) return e.code;
+  if (isHttp(e?.statusCode)) return e.statusCode;
   return undefined;
+}
+
+/** The request was ended by its own timeout (or another deadline), not answered. */
+export function isTimeout(err: unknown): boolean {
+  const name = (err as { name?: unknown } | null | undefined)?.name;
+  return name === 'TimeoutError' || name === 'AbortError';
 }
 
 function statusBodyOf(err: unknown): { message?: string; reason?: string } | undefined {

@@ -49,9 +49,9 @@ export class OperatorLeaderElector {
 
   /** Campaigns until it leads, then renews until it loses the Lease or `signal` aborts. Resolves after either. */
   async run(callbacks: LeadershipCallbacks, signal: AbortSignal): Promise<void> {
-    const { logger, lock, identity, retryPeriodMs } = this.options;
+    const { logger, lock, identity, retryPeriodMs, renewDeadlineMs } = this.options;
     while (!signal.aborted) {
-      if ((await this.attempt(callbacks)) === 'acquired') break;
+      if ((await this.attempt(callbacks, AbortSignal.timeout(renewDeadlineMs))) === 'acquired') break;
       await sleep(retryPeriodMs * (1 + Math.random() * 0.2), signal);
     }
     if (signal.aborted) return;
@@ -62,12 +62,15 @@ export class OperatorLeaderElector {
     while (!signal.aborted) {
       await sleep(retryPeriodMs, signal);
       if (signal.aborted) break;
-      const outcome = await this.attempt(callbacks);
+      // A renewal must not outlive the renew deadline: one stuck on a dead connection would keep this replica
+      // acting as the leader after a standby has taken the Lease. Cut at the deadline, it fails, and we stop.
+      const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(lastRenewal + renewDeadlineMs - performance.now())));
+      const outcome = await this.attempt(callbacks, deadline);
       if (outcome === 'acquired') {
         lastRenewal = performance.now();
         continue;
       }
-      if (outcome === 'held-by-other' || performance.now() - lastRenewal > this.options.renewDeadlineMs) {
+      if (outcome === 'held-by-other' || performance.now() - lastRenewal >= renewDeadlineMs) {
         logger.error({ lease: lock.description, identity, holder: this.observed?.holderIdentity }, 'lost the leadership');
         break;
       }
@@ -77,17 +80,17 @@ export class OperatorLeaderElector {
     await callbacks.onStoppedLeading();
   }
 
-  /** One round: undefined when the API could not be reached. */
-  private async attempt(callbacks: LeadershipCallbacks): Promise<Attempt | undefined> {
+  /** One round, ended by `deadline` at the latest: undefined when the API could not be reached in time. */
+  private async attempt(callbacks: LeadershipCallbacks, deadline: AbortSignal): Promise<Attempt | undefined> {
     try {
-      return await this.tryAcquireOrRenew(callbacks);
+      return await this.tryAcquireOrRenew(callbacks, deadline);
     } catch (err) {
       this.options.logger.warn({ lease: this.options.lock.description, err: messageOf(err) }, 'lease request failed');
       return undefined;
     }
   }
 
-  private async tryAcquireOrRenew(callbacks: LeadershipCallbacks): Promise<Attempt> {
+  private async tryAcquireOrRenew(callbacks: LeadershipCallbacks, deadline: AbortSignal): Promise<Attempt> {
     const { lock, identity, leaseDurationMs } = this.options;
     const now = new Date().toISOString();
     const desired: LeaseRecord = {
@@ -97,9 +100,9 @@ export class OperatorLeaderElector {
       renewTime: now,
       leaseTransitions: 0,
     };
-    const current = await lock.get();
+    const current = await lock.get(deadline);
     if (!current) {
-      if (!(await lock.create(desired))) return 'held-by-other';
+      if (!(await lock.create(desired, deadline))) return 'held-by-other';
       this.observe(desired, callbacks);
       return 'acquired';
     }
@@ -113,7 +116,7 @@ export class OperatorLeaderElector {
     } else {
       desired.leaseTransitions = current.record.leaseTransitions + 1;
     }
-    if (!(await lock.update(desired, current.resourceVersion))) return 'held-by-other';
+    if (!(await lock.update(desired, current.resourceVersion, deadline))) return 'held-by-other';
     this.observe(desired, callbacks);
     return 'acquired';
   }
@@ -131,12 +134,14 @@ export class OperatorLeaderElector {
 
   /** Hands the Lease back: an empty holder lets any candidate take it on its next attempt. */
   private async release(): Promise<void> {
-    const { lock, identity, logger } = this.options;
+    const { lock, identity, logger, renewDeadlineMs } = this.options;
+    // A release that cannot be done in time is pointless: the Lease expires anyway.
+    const deadline = AbortSignal.timeout(renewDeadlineMs);
     try {
-      const current = await lock.get();
+      const current = await lock.get(deadline);
       if (!current || current.record.holderIdentity !== identity) return;
       const now = new Date().toISOString();
-      await lock.update({ ...current.record, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now }, current.resourceVersion);
+      await lock.update({ ...current.record, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now }, current.resourceVersion, deadline);
       logger.info({ lease: lock.description, identity }, 'released the lease');
     } catch (err) {
       logger.warn({ lease: lock.description, err: messageOf(err) }, 'could not release the lease; it will expire');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createLogger, exitOnUncaught, ProcessShutdown, readConfigOrExit } from '@outbox-relay/runtime';
+import { createLogger, exitAfterFlush, exitOnUncaught, ProcessShutdown, readConfigOrExit } from '@outbox-relay/runtime';
 import { loadConfig, type OperatorConfig } from './config';
 import { createOperatorHttp } from './operator-http';
 import { k8s } from './kube/client-node';
@@ -25,6 +25,9 @@ async function main(): Promise<void> {
       logger.fatal('lost the leader lease; exiting so the pod restarts as a standby');
       void shutdown.run('leader lease lost', 1);
     },
+    // No graceful stop: the controller is stuck (an API call or a probe that does not end) and another replica
+    // may lead from now on; exiting is the only way to be sure this one acts no more.
+    onStopOverdue: () => void exitAfterFlush(logger, 1, 200),
   });
   const http = createOperatorHttp({ logger, health: () => operator.health(), metrics });
   const shutdown = new ProcessShutdown({

@@ -13,6 +13,7 @@ export class OperatorMetrics {
   readonly informerRestarts: Counter<'informer' | 'reason'>;
   readonly actions: Counter<'kind' | 'outcome'>;
   readonly events: Counter<'type' | 'reason'>;
+  readonly statusConflicts: Counter;
   readonly leader: Gauge;
 
   constructor(readonly service: ServiceMetrics = new ServiceMetrics()) {
@@ -34,11 +35,16 @@ export class OperatorMetrics {
     });
     this.actions = new Counter({
       name: 'outbox_operator_failover_actions_total',
-      help: 'Failover and switchover actions by kind (StepDown, DeletePod) and outcome.',
+      help: 'Failover and switchover actions by kind (StepDown, EvictPod) and outcome (done, gone, blocked, failed, skipped).',
       labelNames: ['kind', 'outcome'],
       registers,
     });
     this.events = new Counter({ name: 'outbox_operator_events_total', help: 'Kubernetes Events emitted, by type and reason.', labelNames: ['type', 'reason'], registers });
+    this.statusConflicts = new Counter({
+      name: 'outbox_operator_status_conflicts_total',
+      help: 'Status writes refused because the OutboxRelay changed since it was read (another writer, possibly another operator); nothing was acted on.',
+      registers,
+    });
     this.leader = new Gauge({ name: 'outbox_operator_leader', help: '1 while this operator replica holds the leader Lease.', registers });
   }
 

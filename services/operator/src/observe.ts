@@ -19,6 +19,7 @@ export function observePod(pod: V1Pod): ObservedPod {
     ...(changed ? (isReady ? { readySince: changed } : { notReadySince: changed }) : {}),
     deleting: !!deletedAt,
     createdAt: isoTime(pod.metadata?.creationTimestamp) ?? new Date(0).toISOString(),
+    ...(pod.metadata?.annotations ? { annotations: pod.metadata.annotations } : {}),
   };
 }
 

@@ -18,6 +18,12 @@ export interface OperatorOptions {
   /** Called when this replica loses the leader Lease without being asked to stop; main exits, so the pod
    * restarts as a clean standby rather than carrying half-stopped state. */
   onLeadershipLost?: () => void;
+  /**
+   * Called when, after losing the Lease, the controller has not stopped by the time another replica may take the
+   * Lease (lease duration minus renew deadline after the loss was noticed): two controllers would then act at once,
+   * so main exits at once instead of waiting for a graceful stop.
+   */
+  onStopOverdue?: () => void;
   /** Seams for tests. */
   reconcile?: (observed: ObservedState) => ReconcileResult;
   informerBackoff?: { minMs: number; maxMs: number };
@@ -49,7 +55,7 @@ export class Operator {
     const election = config.leaderElection;
     this.elector = election
       ? new OperatorLeaderElector({
-          lock: new KubeLeaseLock(kubeConfig, election.namespace, election.leaseName),
+          lock: new KubeLeaseLock(kubeConfig, election.namespace, election.leaseName, { timeoutMs: config.apiTimeoutMs }),
           identity: config.identity,
           leaseDurationMs: election.leaseDurationMs,
           renewDeadlineMs: election.renewDeadlineMs,
@@ -99,6 +105,7 @@ export class Operator {
       kubeConfig,
       ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
       prober: this.options.prober ?? new HttpPodProber({ timeoutMs: config.probeTimeoutMs }),
+      apiTimeoutMs: config.apiTimeoutMs,
       logger,
       metrics,
       identity: config.identity,
@@ -117,7 +124,22 @@ export class Operator {
     this.options.metrics.leader.set(0);
     const controller = this.controller;
     this.controller = undefined;
-    await controller?.stop();
+    const election = this.options.config.leaderElection;
+    // Lost rather than asked to stop: the renew deadline has passed, and from lease duration after the last
+    // renewal on a standby may lead. Whatever still runs here must have stopped by then.
+    const overdue =
+      !this.stopping && election
+        ? setTimeout(() => {
+            this.options.logger.fatal({ budgetMs: election.leaseDurationMs - election.renewDeadlineMs }, 'the controller did not stop before the Lease could pass to another replica');
+            this.failed = true;
+            this.options.onStopOverdue?.();
+          }, election.leaseDurationMs - election.renewDeadlineMs)
+        : undefined;
+    try {
+      await controller?.stop();
+    } finally {
+      clearTimeout(overdue);
+    }
     if (!this.stopping) {
       this.failed = true;
       this.options.onLeadershipLost?.();

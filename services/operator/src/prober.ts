@@ -27,10 +27,25 @@ export class StepDownError extends OperatorError {
   }
 }
 
+const age = z.number().min(0).nullable().optional();
+/** What the operator reads of a relay's /status; the progress fields are optional, as older relays lack them. */
 const reportSchema = z.object({
   instanceId: z.string(),
   leading: z.boolean(),
-  partitions: z.array(z.object({ partition: z.number().int(), leading: z.boolean(), epoch: z.number().int().nullable() })),
+  partitions: z.array(
+    z.object({
+      partition: z.number().int(),
+      leading: z.boolean(),
+      epoch: z.number().int().nullable(),
+      leadingForMs: age,
+      renewedAgoMs: age,
+      publishedAgoMs: age,
+      pending: z.number().int().min(0).nullable().optional(),
+      oldestPendingAgeMs: age,
+    }),
+  ),
+  backlogReadAgoMs: age,
+  natsConnected: z.boolean().nullable().optional(),
 });
 
 export interface HttpPodProberOptions {

@@ -1,7 +1,8 @@
 import { Pool } from 'pg';
-import { connectNats, migrateOutbox, OutboxRelay, waitForSchema, relaySettingsFromEnv } from '@outbox-relay/outbox';
+import { connectNats, migrateOutbox, OutboxRelay, readBacklog, waitForSchema, relaySettingsFromEnv } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
+import { StatusBacklog, statusWithBacklog } from './status-backlog';
 import { relayProcessEnvSchema } from './config';
 import { createRelayHttp } from './relay-http';
 
@@ -22,10 +23,13 @@ async function main(): Promise<void> {
   const metrics = new ServiceMetrics();
   let relay: OutboxRelay | null = null;
   let ready = false;
-  const notStarted = { instanceId: settings.instanceId, leading: false, partitions: [], balance: null };
+  const notStarted = { instanceId: settings.instanceId, leading: false, partitions: [], balance: null, natsConnected: null };
+  // Read only once the relay runs (the tables exist then), at most as often as the backlog gauges are.
+  const backlog = new StatusBacklog(() => readBacklog(pool, env.OUTBOX_SCHEMA), env.METRICS_BACKLOG_CACHE_MS, logger);
   const http = createRelayHttp({
     logger,
-    status: () => relay?.status() ?? notStarted,
+    // What the operator judges a leader by: its leases and their progress, with the backlog they have to publish.
+    status: () => (relay ? statusWithBacklog(relay.status(), backlog.current()) : statusWithBacklog(notStarted, null)),
     isReady: () => ready,
     stepDown: async () => (relay ? relay.stepDown() : []),
     metrics,
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
       starting.abort();
       await relay?.stop();
       await http.close(1000);
+      await backlog.settled();
       await nats?.drain().catch(() => undefined);
       await pool.end();
       await leasePool.end();

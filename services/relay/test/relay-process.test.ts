@@ -3,6 +3,7 @@
  * that wakes up (SIGCONT) after a successor took over, SIGTERM hand-over and the POST /step-down switchover.
  */
 import { migrateOutbox, Outbox, type RelayStatus } from '@outbox-relay/outbox';
+import type { RelayProcessStatus } from '../src/status-backlog';
 import { createTestSchema, undoNewestOutboxMigration, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, listeningPort, readStream, waitFor, type TestStream, getJson, startService, type ServiceProcess } from '@outbox-relay/test-support';
 
 let db: TestSchema;
@@ -91,6 +92,16 @@ it('fails over after kill -9 of the leader within the lease, losing and duplicat
   // No release happened, so the successor had to wait for expiry: at most lease + one retry period (+ slack).
   expect(failoverMs).toBeLessThan(LEASE_MS + 300 + 1500);
   await expectAllOnceInOrder(40);
+  // What the operator judges the new leader by: it publishes (an acknowledged publish in its term) and nothing
+  // waits (the backlog, read in the background, is empty).
+  const reported = await waitFor('the backlog read empty', async () => {
+    const s = await getJson<RelayProcessStatus>(`http://127.0.0.1:${next.r.port}/status`);
+    const p = s?.partitions[0];
+    return p && p.pending === 0 && p.publishedAgoMs !== null ? p : undefined;
+  });
+  expect(reported).toMatchObject({ leading: true, oldestPendingAgeMs: 0 });
+  expect(reported.renewedAgoMs).toBeLessThan(LEASE_MS);
+  expect(reported.publishedAgoMs).toBeLessThanOrEqual(reported.leadingForMs!);
 });
 
 it('a leader frozen past its lease cannot publish or record progress when it wakes', async () => {

@@ -85,7 +85,7 @@ export const specSchema: JsonSchema = {
     failoverDelaySeconds: int(
       r.failoverDelaySeconds,
       d.failoverDelaySeconds,
-      'How long a leader pod may be not ready or unresponsive before the operator makes it step down or deletes it.',
+      'How long a leader may make no progress (events waiting, nothing published, as it reports itself) before the operator evicts its pod; also the quiet period between two evictions. At least 5 s either way.',
     ),
     resources: {
       type: 'object',

@@ -7,7 +7,7 @@ const condition: JsonSchema = {
   type: 'object',
   required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
   properties: {
-    type: { type: 'string', enum: ['Ready', 'LeaderElected', 'Progressing', 'Degraded', 'Paused'] },
+    type: { type: 'string', enum: ['Ready', 'LeaderElected', 'Progressing', 'Degraded', 'Paused', 'PodsUnreachable'] },
     status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
     reason: { type: 'string', maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' },
     message: { type: 'string', maxLength: 32768 },
@@ -27,7 +27,7 @@ export const statusSchema: JsonSchema = {
     currentLeader: { type: 'string', description: 'Pod leading partition 0 (or the lowest led partition).' },
     leaderEpoch: { type: 'integer', description: 'Lease epoch of the current leader.' },
     leaderSince: time('When the current leader took over, as first observed by the operator.'),
-    lastFailoverTime: time('When the operator last made a leader step down or deleted it.'),
+    lastFailoverTime: time('When the operator last decided to evict a leader that made no progress (recorded before the eviction).'),
     partitionLeaders: {
       type: 'array',
       description: 'Leader of each led partition.',

@@ -51,7 +51,7 @@ export interface OutboxRelaySpec {
   logLevel: LogLevel;
 }
 
-export type ConditionType = 'Ready' | 'LeaderElected' | 'Progressing' | 'Degraded' | 'Paused';
+export type ConditionType = 'Ready' | 'LeaderElected' | 'Progressing' | 'Degraded' | 'Paused' | 'PodsUnreachable';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 /** A condition as the Kubernetes API conventions describe it (metav1.Condition). */
@@ -85,11 +85,15 @@ export interface OutboxRelayStatus {
   currentLeader?: string;
   leaderEpoch?: number;
   leaderSince?: string;
+  /**
+   * When the operator last decided to evict a leader's pod. Written (with a resourceVersion precondition) before
+   * the eviction is attempted, so two operators that overlap cannot both act; the quiet period counts from it.
+   */
   lastFailoverTime?: string;
   partitionLeaders?: PartitionLeader[];
   /**
-   * Memory for the failover clock: a probe failure leaves no trace in the pod (unlike readiness, whose condition
-   * has a lastTransitionTime), so the operator records when each pod's probe began failing.
+   * Pods whose `/status` probe has failed on every try since `since`: a probe failure leaves no trace in the pod
+   * (unlike readiness), so the operator records it; PodsUnreachable reports the Ready ones among them.
    */
   unresponsivePods?: UnresponsivePod[];
   conditions?: Condition[];

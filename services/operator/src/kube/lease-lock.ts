@@ -1,5 +1,6 @@
 import { KubeApiError, httpStatusOf } from '../errors';
 import { isoTime as iso } from '../time';
+import { DEFAULT_KUBE_API_TIMEOUT_MS, makeApiClient, withSignal } from './api-clients';
 import { k8s, type KubeConfig, type V1Lease } from './client-node';
 
 /** The leader-election record, as stored in a coordination.k8s.io/v1 Lease's spec. */
@@ -12,13 +13,17 @@ export interface LeaseRecord {
   leaseTransitions: number;
 }
 
+/**
+ * The Lease's reads and writes. Each ends by the lock's own request timeout, or earlier when `signal` aborts (the
+ * elector's renew deadline): a renewal that cannot finish in time must fail, not hang.
+ */
 export interface LeaseLock {
   readonly description: string;
-  get(): Promise<{ record: LeaseRecord; resourceVersion: string } | undefined>;
+  get(signal?: AbortSignal): Promise<{ record: LeaseRecord; resourceVersion: string } | undefined>;
   /** false when someone else created it first. */
-  create(record: LeaseRecord): Promise<boolean>;
+  create(record: LeaseRecord, signal?: AbortSignal): Promise<boolean>;
   /** false when the Lease changed since `resourceVersion` (optimistic concurrency: someone else wrote). */
-  update(record: LeaseRecord, resourceVersion: string): Promise<boolean>;
+  update(record: LeaseRecord, resourceVersion: string, signal?: AbortSignal): Promise<boolean>;
 }
 
 export class KubeLeaseLock implements LeaseLock {
@@ -28,17 +33,18 @@ export class KubeLeaseLock implements LeaseLock {
     kubeConfig: KubeConfig,
     private readonly namespace: string,
     private readonly name: string,
+    options: { timeoutMs?: number } = {},
   ) {
-    this.api = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    this.api = makeApiClient(kubeConfig, k8s.CoordinationV1Api, options.timeoutMs ?? DEFAULT_KUBE_API_TIMEOUT_MS);
   }
 
   get description(): string {
     return `${this.namespace}/${this.name}`;
   }
 
-  async get(): Promise<{ record: LeaseRecord; resourceVersion: string } | undefined> {
+  async get(signal?: AbortSignal): Promise<{ record: LeaseRecord; resourceVersion: string } | undefined> {
     try {
-      const lease = await this.api.readNamespacedLease({ namespace: this.namespace, name: this.name });
+      const lease = await this.api.readNamespacedLease({ namespace: this.namespace, name: this.name }, options(signal));
       const spec = lease.spec ?? {};
       const acquireTime = iso(spec.acquireTime);
       const renewTime = iso(spec.renewTime);
@@ -58,9 +64,9 @@ export class KubeLeaseLock implements LeaseLock {
     }
   }
 
-  async create(record: LeaseRecord): Promise<boolean> {
+  async create(record: LeaseRecord, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.api.createNamespacedLease({ namespace: this.namespace, body: this.lease(record) });
+      await this.api.createNamespacedLease({ namespace: this.namespace, body: this.lease(record) }, options(signal));
       return true;
     } catch (err) {
       if (httpStatusOf(err) === 409) return false;
@@ -68,9 +74,12 @@ export class KubeLeaseLock implements LeaseLock {
     }
   }
 
-  async update(record: LeaseRecord, resourceVersion: string): Promise<boolean> {
+  async update(record: LeaseRecord, resourceVersion: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.api.replaceNamespacedLease({ namespace: this.namespace, name: this.name, body: this.lease(record, resourceVersion) });
+      await this.api.replaceNamespacedLease(
+        { namespace: this.namespace, name: this.name, body: this.lease(record, resourceVersion) },
+        options(signal),
+      );
       return true;
     } catch (err) {
       if (httpStatusOf(err) === 409) return false;
@@ -101,3 +110,5 @@ export class KubeLeaseLock implements LeaseLock {
     return { kind: 'Lease', namespace: this.namespace, name: this.name };
   }
 }
+
+const options = (signal: AbortSignal | undefined) => (signal ? withSignal(signal) : undefined);

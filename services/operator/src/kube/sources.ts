@@ -1,9 +1,14 @@
 import { API_GROUP, API_VERSION, PLURAL } from '../api/group';
 import type { OutboxRelayResource } from '../api/types';
 import { APP_NAME, MANAGED_BY } from '../reconcile/metadata';
+import { makeApiClient } from './api-clients';
 import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1Pod } from './client-node';
 
-/** What an informer lists and watches: the watch path and the list call must name the same collection. */
+/**
+ * What an informer lists and watches: the watch path and the list call must name the same collection. The list
+ * has the API clients' timeout; the watch is a long-lived stream that ResilientInformer's periodic relist repairs
+ * when it hangs.
+ */
 export interface WatchSource<T extends KubernetesObject> {
   /** For logs and metrics. */
   name: string;
@@ -21,8 +26,8 @@ const scoped = (prefix: string, namespace: string | undefined, plural: string) =
   namespace ? `${prefix}/namespaces/${encodeURIComponent(namespace)}/${plural}` : `${prefix}/${plural}`;
 
 /** OutboxRelays in one namespace, or in all when `namespace` is undefined. */
-export function relaySource(kc: KubeConfig, namespace?: string): WatchSource<OutboxRelayResource> {
-  const api = kc.makeApiClient(k8s.CustomObjectsApi);
+export function relaySource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<OutboxRelayResource> {
+  const api = makeApiClient(kc, k8s.CustomObjectsApi, timeoutMs);
   const base = { group: API_GROUP, version: API_VERSION, plural: PLURAL };
   return {
     name: 'outboxrelays',
@@ -32,8 +37,8 @@ export function relaySource(kc: KubeConfig, namespace?: string): WatchSource<Out
   };
 }
 
-export function deploymentSource(kc: KubeConfig, namespace?: string): WatchSource<V1Deployment> {
-  const api = kc.makeApiClient(k8s.AppsV1Api);
+export function deploymentSource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1Deployment> {
+  const api = makeApiClient(kc, k8s.AppsV1Api, timeoutMs);
   const labelSelector = MANAGED_SELECTOR;
   return {
     name: 'deployments',
@@ -43,8 +48,8 @@ export function deploymentSource(kc: KubeConfig, namespace?: string): WatchSourc
   };
 }
 
-export function podSource(kc: KubeConfig, namespace?: string): WatchSource<V1Pod> {
-  const api = kc.makeApiClient(k8s.CoreV1Api);
+export function podSource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1Pod> {
+  const api = makeApiClient(kc, k8s.CoreV1Api, timeoutMs);
   const labelSelector = RELAY_POD_SELECTOR;
   return {
     name: 'pods',

@@ -1,6 +1,6 @@
-import type { OutboxRelaySpec } from '../api/types';
+import type { OutboxRelaySpec, UnresponsivePod } from '../api/types';
 import type { ConditionInput } from './conditions';
-import type { FailoverDecision, UnhealthyLeader } from './failover';
+import type { FailoverDecision, LeaderConcern } from './failover';
 import type { LeaderView } from './leader';
 import type { PodCounts, RolloutState } from './rollout';
 import type { ObservedPod } from './types';
@@ -14,10 +14,12 @@ export interface ConditionContext {
   rollout: RolloutState;
   leaders: LeaderView;
   failover: FailoverDecision;
+  /** Pods Ready per the kubelet whose /status the operator cannot reach. */
+  unreachable: readonly UnresponsivePod[];
   switchoverNote?: string;
 }
 
-/** The five conditions, all derived from the same observed facts so they never contradict each other. */
+/** The six conditions, all derived from the same observed facts so they never contradict each other. */
 export function conditionInputs(ctx: ConditionContext): ConditionInput[] {
   const leaderElected = leaderElectedCondition(ctx);
   return [
@@ -28,12 +30,17 @@ export function conditionInputs(ctx: ConditionContext): ConditionInput[] {
     ctx.spec.paused
       ? { type: 'Paused', status: 'True', reason: 'Paused', message: 'spec.paused is true: the operator changes nothing' }
       : { type: 'Paused', status: 'False', reason: 'Reconciling', message: 'the operator reconciles this relay' },
+    podsUnreachableCondition(ctx),
   ];
 }
 
-function describeUnhealthy(u: UnhealthyLeader): string {
-  const what = u.reason === 'NotReady' ? 'not ready' : 'not answering /status';
-  return `leader ${u.pod} ${what} since ${u.since}; failover due at ${u.dueAt}`;
+/** The leader concern that stops publishing (a stall, acted on or not), if any. */
+const notPublishing = (ctx: ConditionContext): LeaderConcern | undefined =>
+  ctx.failover.concerns.find((c) => c.kind === 'Stalled' || c.kind === 'NatsUnreachable');
+
+function describeConcern(c: LeaderConcern, failover: FailoverDecision): string {
+  const quiet = c.kind === 'Stalled' && failover.quietUntil ? `; waits for the quiet period after the last failover, until ${failover.quietUntil}` : '';
+  return c.detail + quiet;
 }
 
 function leaderElectedCondition(ctx: ConditionContext): ConditionInput {
@@ -83,14 +90,17 @@ function readyCondition(ctx: ConditionContext, leaderElected: ConditionInput): C
   const { spec, counts, failover } = ctx;
   const type = 'Ready';
   if (ctx.issues.length > 0) return { type, status: 'False', reason: 'InvalidSpec', message: describeIssues(ctx.issues) };
-  const unhealthy = failover.unhealthyLeaders[0];
-  const serving = leaderElected.status === 'True' && !unhealthy;
+  const stalled = notPublishing(ctx);
+  const serving = leaderElected.status === 'True' && !stalled;
   const counted = `${counts.readyReplicas} of ${spec.replicas} pods ready`;
   if (spec.paused) {
     return { type, status: serving ? 'True' : 'False', reason: 'Paused', message: `paused; ${counted}` };
   }
   if (spec.replicas === 0) return { type, status: 'False', reason: 'ScaledToZero', message: 'spec.replicas is 0' };
-  if (unhealthy) return { type, status: 'False', reason: 'LeaderUnhealthy', message: describeUnhealthy(unhealthy) };
+  if (stalled) {
+    const reason = stalled.kind === 'Stalled' ? 'LeaderStalled' : 'NatsUnreachable';
+    return { type, status: 'False', reason, message: describeConcern(stalled, failover) };
+  }
   if (!serving) return { type, status: 'False', reason: leaderElected.reason, message: leaderElected.message };
   if (counts.readyReplicas < spec.replicas) {
     // Publishing works; a failover would have to wait for a pod to start.
@@ -115,12 +125,35 @@ function degradedCondition(ctx: ConditionContext): ConditionInput {
   if (ctx.failover.actions.length > 0) {
     return { type, status: 'True', reason: 'LeaderFailover', message: ctx.failover.actions.map((a) => a.reason).join('; ') };
   }
-  const unhealthy = ctx.failover.unhealthyLeaders[0];
-  if (unhealthy) {
-    const reason = unhealthy.reason === 'NotReady' ? 'LeaderNotReady' : 'LeaderUnresponsive';
-    return { type, status: 'True', reason, message: describeUnhealthy(unhealthy) };
+  const concern = ctx.failover.concerns[0];
+  if (concern) {
+    const reasons = { Stalled: 'LeaderStalled', NatsUnreachable: 'NatsUnreachable', Unreachable: 'LeaderUnreachable', NotReady: 'LeaderNotReady' };
+    return { type, status: 'True', reason: reasons[concern.kind], message: describeConcern(concern, ctx.failover) };
   }
   const stuck = ctx.rollout.stuck;
   if (stuck) return { type, status: 'True', reason: stuck.reason, message: stuck.message };
   return { type, status: 'False', reason: 'AsExpected', message: 'no fault observed' };
+}
+
+/**
+ * Pods the kubelet reports Ready but the operator cannot reach (CloudNativePG reports the same situation): most
+ * likely the network between the operator and the pods (a NetworkPolicy, a CNI fault), so nothing disruptive is
+ * done on their account. All of them unreachable is the clearest sign that the operator is the one cut off.
+ */
+function podsUnreachableCondition(ctx: ConditionContext): ConditionInput {
+  const type = 'PodsUnreachable';
+  const { unreachable } = ctx;
+  if (unreachable.length === 0) return { type, status: 'False', reason: 'PodsAnswer', message: 'every ready relay pod answers /status' };
+  const probed = ctx.pods.filter((p) => p.ready && !p.deleting && p.report !== undefined);
+  const all = unreachable.length >= probed.length;
+  const since = unreachable.map((u) => u.since).sort()[0];
+  const names = unreachable.map((u) => u.pod).join(', ');
+  return {
+    type,
+    status: 'True',
+    reason: all ? 'AllPodsUnreachable' : 'SomePodsUnreachable',
+    message:
+      `${all ? 'every ready relay pod' : 'ready relay pods'} (${names}) do not answer /status, since ${since}, although the kubelet ` +
+      'reports them Ready: the operator may be cut off from them (NetworkPolicy, CNI); nothing disruptive is done on their account',
+  };
 }

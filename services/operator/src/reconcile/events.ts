@@ -30,6 +30,12 @@ export function transitionEvents(
     events.push({ type: 'Normal', reason: 'Resumed', message: 'reconciliation resumed' });
   }
 
+  const unreachable = after('PodsUnreachable');
+  const wasUnreachable = before('PodsUnreachable');
+  if (unreachable?.status === 'True' && (wasUnreachable?.status !== 'True' || wasUnreachable.reason !== unreachable.reason)) {
+    events.push({ type: 'Warning', reason: 'PodsUnreachable', message: unreachable.message });
+  }
+
   const current = leaders.current;
   if (current?.fresh && (current.pod !== previous?.currentLeader || current.epoch !== previous?.leaderEpoch)) {
     events.push({

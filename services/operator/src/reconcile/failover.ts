@@ -1,6 +1,6 @@
-import type { OutboxRelaySpec, OutboxRelayStatus, UnresponsivePod } from '../api/types';
-import { podHealth, type UnhealthyReason } from './health';
-import { leaderPods, partitionsOf, type LeaderView } from './leader';
+import type { OutboxRelaySpec, OutboxRelayStatus } from '../api/types';
+import { leaderPods, type LeaderView } from './leader';
+import { stalledPartitions, stallWindowMs } from './stall';
 import type { ObservedPod, ReconcileAction, ReconcileEvent } from './types';
 
 /**
@@ -9,21 +9,29 @@ import type { ObservedPod, ReconcileAction, ReconcileEvent } from './types';
  */
 export const MIN_FAILOVER_INTERVAL_MS = 5000;
 
-export interface UnhealthyLeader {
+/**
+ * Why a leader is in the conditions. Only 'Stalled' is acted on; the others are what the operator sees and cannot
+ * judge: a leader it cannot reach may be fine (the operator may be the one cut off), an unready one may still
+ * publish, and one cut off from NATS along with everybody else would fare no better anywhere else.
+ */
+export type LeaderConcernKind = 'Stalled' | 'NatsUnreachable' | 'Unreachable' | 'NotReady';
+
+export interface LeaderConcern {
   pod: string;
-  reason: UnhealthyReason;
-  since: string;
-  /** When the failover delay runs out for this pod. */
-  dueAt: string;
+  kind: LeaderConcernKind;
+  detail: string;
 }
 
 export interface FailoverDecision {
+  /** At most one: one disruptive action per reconcile. */
   actions: ReconcileAction[];
   events: ReconcileEvent[];
-  unhealthyLeaders: UnhealthyLeader[];
-  /** Set when actions were decided now. */
+  /** Leaders the conditions report on, worst first. */
+  concerns: LeaderConcern[];
+  /** Set when an action was decided now (it becomes status.lastFailoverTime, written before the action). */
   failoverTime?: string;
-  /** When the earliest pending failover is due, if one is pending. */
+  /** A stalled leader waits for the quiet period after the last failover, until this time. */
+  quietUntil?: string;
   requeueAfterMs?: number;
 }
 
@@ -31,60 +39,66 @@ export interface FailoverInput {
   spec: OutboxRelaySpec;
   pods: readonly ObservedPod[];
   leaders: LeaderView;
-  unresponsive: readonly UnresponsivePod[];
   previous: OutboxRelayStatus | undefined;
   now: Date;
 }
 
 /**
- * Decides whether a leader must go. A leader pod that has been not ready, or has not answered its `/status` probe,
- * for failoverDelaySeconds is asked to step down when it still answers (it releases its leases at once), and is
- * deleted when it does not, or when it already was asked during this unhealthy period and still leads.
+ * Decides whether a leader's pod must go. The Postgres lease decides who publishes, and a leader that dies, freezes
+ * or loses the database loses its lease to a standby without the operator. What the lease cannot see is a leader
+ * that keeps renewing while publishing nothing: that is the one case acted on, on the leader's own report of it
+ * (stall.ts), by evicting its pod (the PodDisruptionBudget decides whether now is a good time; the Deployment
+ * replaces it). Never on a probe that fails: a NetworkPolicy or a CNI fault between the operator and the pods
+ * would otherwise have it kill every healthy leader. At most one eviction per reconcile and per quiet period
+ * (failoverDelaySeconds, at least MIN_FAILOVER_INTERVAL_MS, after the last).
  */
 export function decideFailover(input: FailoverInput): FailoverDecision {
-  const { spec, pods, leaders, unresponsive, previous, now } = input;
-  const delayMs = spec.failoverDelaySeconds * 1000;
-  const lastFailover = previous?.lastFailoverTime ? Date.parse(previous.lastFailoverTime) : undefined;
-  const quietUntil = lastFailover === undefined ? 0 : lastFailover + Math.max(delayMs, MIN_FAILOVER_INTERVAL_MS);
-  const decision: FailoverDecision = { actions: [], events: [], unhealthyLeaders: [] };
-  const waitUntil = (at: number) => {
-    const ms = Math.max(at - now.getTime(), 1);
-    decision.requeueAfterMs = Math.min(decision.requeueAfterMs ?? ms, ms);
-  };
+  const { spec, pods, leaders, previous, now } = input;
+  const decision: FailoverDecision = { actions: [], events: [], concerns: [] };
+  const someoneOnNats = pods.some((p) => p.report?.natsConnected === true);
+  const candidates: Array<{ pod: ObservedPod; reason: string }> = [];
 
   for (const name of leaderPods(leaders)) {
     const pod = pods.find((p) => p.name === name);
     // A pod already being deleted is on its way out; acting again would only add noise.
     if (!pod || pod.deleting) continue;
-    const health = podHealth(pod, unresponsive, now);
-    if (health.healthy || !health.reason || !health.since) continue;
-    const since = Date.parse(health.since);
-    const due = since + delayMs;
-    decision.unhealthyLeaders.push({
-      pod: name,
-      reason: health.reason,
-      since: health.since,
-      dueAt: new Date(due).toISOString(),
-    });
-    if (now.getTime() < due) {
-      waitUntil(due);
+    if (pod.report === null) {
+      const kind = pod.ready ? 'Unreachable' : 'NotReady';
+      const detail = pod.ready
+        ? `leader ${name} does not answer /status although the kubelet reports it Ready; not acted on`
+        : `leader ${name} is not ready and does not answer /status; its lease passes to a standby if it stops renewing`;
+      decision.concerns.push({ pod: name, kind, detail });
       continue;
     }
-    if (now.getTime() < quietUntil) {
-      waitUntil(quietUntil);
+    if (!pod.report) continue;
+    const stalled = stalledPartitions(pod.report, spec);
+    if (stalled.length === 0) {
+      if (!pod.ready) decision.concerns.push({ pod: name, kind: 'NotReady', detail: `leader ${name} is not ready but still reports progress` });
       continue;
     }
-    const answers = pod.report !== null && pod.report !== undefined;
-    const alreadyAsked = lastFailover !== undefined && lastFailover >= since;
-    const kind = answers && !alreadyAsked ? 'StepDown' : 'DeletePod';
-    const partitions = partitionsOf(leaders, name).join(',');
-    const reason =
-      `leader ${name} (partitions ${partitions}) ${health.reason === 'NotReady' ? 'not ready' : 'not answering /status'} ` +
-      `for ${Math.round((now.getTime() - since) / 1000)}s, failover delay ${spec.failoverDelaySeconds}s` +
-      (kind === 'DeletePod' ? (answers ? '; still leading after a step-down' : '; its endpoint does not answer') : '');
-    decision.actions.push({ kind, pod: name, reason });
-    decision.events.push({ type: 'Warning', reason: 'LeaderFailover', message: `${kind} ${name}: ${reason}` });
-    decision.failoverTime = now.toISOString();
+    const detail = stalled.map((s) => s.detail).join('; ');
+    if (stalled.every((s) => s.publishing) && pod.report.natsConnected === false && !someoneOnNats) {
+      decision.concerns.push({ pod: name, kind: 'NatsUnreachable', detail: `leader ${name} publishes nothing (${detail}), but no relay pod is connected to NATS: not acted on` });
+      continue;
+    }
+    decision.concerns.push({ pod: name, kind: 'Stalled', detail: `leader ${name} makes no progress: ${detail}` });
+    candidates.push({ pod, reason: `leader ${name} makes no progress for ${Math.round(stallWindowMs(spec) / 1000)}s or more: ${detail}` });
   }
+  decision.concerns.sort((a, b) => rank(a.kind) - rank(b.kind));
+
+  const first = candidates[0];
+  if (!first) return decision;
+  const lastFailover = previous?.lastFailoverTime ? Date.parse(previous.lastFailoverTime) : undefined;
+  const quietUntil = lastFailover === undefined ? 0 : lastFailover + Math.max(spec.failoverDelaySeconds * 1000, MIN_FAILOVER_INTERVAL_MS);
+  if (now.getTime() < quietUntil) {
+    decision.quietUntil = new Date(quietUntil).toISOString();
+    decision.requeueAfterMs = Math.max(quietUntil - now.getTime(), 1);
+    return decision;
+  }
+  decision.actions.push({ kind: 'EvictPod', pod: first.pod.name, uid: first.pod.uid, reason: first.reason });
+  decision.events.push({ type: 'Warning', reason: 'LeaderFailover', message: `EvictPod ${first.pod.name}: ${first.reason}` });
+  decision.failoverTime = now.toISOString();
   return decision;
 }
+
+const rank = (kind: LeaderConcernKind) => ['Stalled', 'NatsUnreachable', 'Unreachable', 'NotReady'].indexOf(kind);

@@ -1,18 +1,9 @@
 import type { OutboxRelayStatus, UnresponsivePod } from '../api/types';
 import type { ObservedPod } from './types';
 
-export type UnhealthyReason = 'NotReady' | 'Unresponsive';
-
-export interface PodHealth {
-  healthy: boolean;
-  reason?: UnhealthyReason;
-  /** Start of the current unhealthy period (ISO time). */
-  since?: string;
-}
-
 /**
  * Carries forward when each pod's `/status` probe began failing. A pod that answers (or was not probed) drops out;
- * a pod that fails keeps its first failure time, so the failover clock is not reset by every reconcile.
+ * a pod that fails keeps its first failure time, so "unreachable since" survives reconciles.
  */
 export function trackUnresponsive(
   pods: readonly ObservedPod[],
@@ -27,10 +18,11 @@ export function trackUnresponsive(
     }));
 }
 
-/** Not ready wins over unresponsive: the kubelet's record of when readiness was lost is the more exact clock. */
-export function podHealth(pod: ObservedPod, unresponsive: readonly UnresponsivePod[], now: Date): PodHealth {
-  const failingSince = unresponsive.find((u) => u.pod === pod.name)?.since;
-  if (!pod.ready) return { healthy: false, reason: 'NotReady', since: pod.notReadySince ?? failingSince ?? now.toISOString() };
-  if (pod.report === null) return { healthy: false, reason: 'Unresponsive', since: failingSince ?? now.toISOString() };
-  return { healthy: true };
+/**
+ * Pods the kubelet reports Ready (it reaches them) that the operator cannot reach: the signature of a fault
+ * between the operator and the pods (a NetworkPolicy, a CNI problem), which must never be taken for pods that
+ * failed. Like CloudNativePG, report it and do nothing disruptive on their account.
+ */
+export function unreachablePods(pods: readonly ObservedPod[], unresponsive: readonly UnresponsivePod[]): UnresponsivePod[] {
+  return unresponsive.filter((u) => pods.some((p) => p.name === u.pod && p.ready && !p.deleting));
 }

@@ -3,7 +3,8 @@ import { conditionInputs } from './condition-rules';
 import { mergeConditions } from './conditions';
 import { transitionEvents } from './events';
 import { decideFailover, type FailoverDecision } from './failover';
-import { trackUnresponsive } from './health';
+import { podDeletionCosts } from './deletion-cost';
+import { trackUnresponsive, unreachablePods } from './health';
 import { discoverLeaders } from './leader';
 import { desiredObjects } from './objects';
 import { countPods, rolloutState } from './rollout';
@@ -37,10 +38,8 @@ export function reconcile(observed: ObservedState): ReconcileResult {
   const counts = countPods(pods);
   const leaders = discoverLeaders(pods, previous, now);
   const unresponsive = trackUnresponsive(pods, previous, now);
-  const decided = decideFailover({ spec, pods, leaders, unresponsive, previous, now });
-  const failover: FailoverDecision = active
-    ? decided
-    : { actions: [], events: [], unhealthyLeaders: decided.unhealthyLeaders };
+  const decided = decideFailover({ spec, pods, leaders, previous, now });
+  const failover: FailoverDecision = active ? decided : { actions: [], events: [], concerns: decided.concerns };
   const switchover: SwitchoverDecision =
     active && failover.actions.length === 0
       ? decideSwitchover(relay, pods, leaders, now)
@@ -55,6 +54,7 @@ export function reconcile(observed: ObservedState): ReconcileResult {
     rollout,
     leaders,
     failover,
+    unreachable: unreachablePods(pods, unresponsive),
     ...(switchover.note ? { switchoverNote: switchover.note } : {}),
   });
   const conditions = mergeConditions(previous?.conditions, inputs, now, relay.metadata?.generation ?? 0);
@@ -64,6 +64,7 @@ export function reconcile(observed: ObservedState): ReconcileResult {
     objects: active ? desiredObjects(relay, spec) : [],
     status,
     actions: [...failover.actions, ...switchover.actions],
+    podAnnotations: active ? podDeletionCosts(pods, leaders) : [],
     events: [...failover.events, ...switchover.events, ...transitionEvents(previous, conditions, leaders)],
   };
   if (active) {

@@ -1,11 +1,32 @@
 import type { KubernetesObject, V1Deployment } from '../api/k8s-types';
 import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
 
-/** Body of the relay's `GET /status` (services/relay health server). */
+/**
+ * One partition in a relay's `/status`. The progress fields are ages in ms measured by the relay (no clock to
+ * compare); relays of an older version leave them out, and then there is no evidence to act on.
+ */
+export interface RelayPartitionReport {
+  partition: number;
+  leading: boolean;
+  epoch: number | null;
+  /** While leading: how long this term has run, since its last lease renewal, since its last acknowledged publish. */
+  leadingForMs?: number | null;
+  renewedAgoMs?: number | null;
+  /** null while leading: nothing acknowledged yet in this term. */
+  publishedAgoMs?: number | null;
+  /** Unpublished events of the partition (every pod reads the backlog), and the age of the oldest. */
+  pending?: number | null;
+  oldestPendingAgeMs?: number | null;
+}
+
+/** Body of the relay's `GET /status` (services/relay). */
 export interface RelayPodReport {
   instanceId: string;
   leading: boolean;
-  partitions: Array<{ partition: number; leading: boolean; epoch: number | null }>;
+  partitions: RelayPartitionReport[];
+  /** Age of the backlog reading `pending` comes from. */
+  backlogReadAgoMs?: number | null;
+  natsConnected?: boolean | null;
 }
 
 /** What the controller saw of one relay pod; times are ISO-8601 strings. */
@@ -20,6 +41,8 @@ export interface ObservedPod {
   /** metadata.deletionTimestamp is set. */
   deleting: boolean;
   createdAt: string;
+  /** The pod's annotations (only those the operator keeps are looked at). */
+  annotations?: Record<string, string>;
   /** undefined: not probed; null: the probe failed (no answer, timeout, non-2xx or a body of another shape). */
   report?: RelayPodReport | null;
 }
@@ -31,9 +54,19 @@ export interface ObservedState {
   now: Date;
 }
 
+/**
+ * StepDown: ask a leader to hand its leases over (planned switchovers). EvictPod: the Eviction API, which honours
+ * the PodDisruptionBudget, for a leader that makes no progress; `uid` so a replacement of the same name is spared.
+ */
 export type ReconcileAction =
   | { kind: 'StepDown'; pod: string; reason: string }
-  | { kind: 'DeletePod'; pod: string; reason: string };
+  | { kind: 'EvictPod'; pod: string; uid: string; reason: string };
+
+/** Annotations to set (a string) or remove (null) on a pod; the others are left as they are. */
+export interface PodAnnotations {
+  pod: string;
+  annotations: Record<string, string | null>;
+}
 
 export interface ReconcileEvent {
   type: 'Normal' | 'Warning';
@@ -46,6 +79,8 @@ export interface ReconcileResult {
   objects: KubernetesObject[];
   status: OutboxRelayStatus;
   actions: ReconcileAction[];
+  /** Pod annotations to bring up to date (not disruptive: the pods keep running). */
+  podAnnotations: PodAnnotations[];
   events: ReconcileEvent[];
   /** Re-run reconcile after this long even without a watch event (e.g. a failover delay running out). */
   requeueAfterMs?: number;

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       relistMs: 300_000,
       workers: 2,
       probeTimeoutMs: 1000,
+      apiTimeoutMs: 10_000,
     });
   });
 

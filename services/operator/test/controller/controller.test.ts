@@ -40,12 +40,14 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     });
     const status = await h.waitForStatus('orders', 'status written', (s) => s.observedGeneration === 1 && s);
     const applies = h.api.requests.filter((r) => r.method === 'PATCH');
-    expect(applies.map((r) => r.subresource ?? r.resource)).toEqual(
-      expect.arrayContaining(['serviceaccounts', 'services', 'poddisruptionbudgets', 'deployments', 'status']),
-    );
+    expect(applies.map((r) => r.resource)).toEqual(expect.arrayContaining(['serviceaccounts', 'services', 'poddisruptionbudgets', 'deployments']));
     for (const r of applies) expect(r).toMatchObject({ contentType: 'application/apply-patch+yaml', query: { fieldManager: FIELD_MANAGER, force: 'true' } });
+    // The status is replaced from the version read (a resourceVersion precondition), not applied over whatever is there.
+    const statusWrites = h.api.requests.filter((r) => r.subresource === 'status');
+    expect(statusWrites.length).toBeGreaterThan(0);
+    for (const r of statusWrites) expect(r).toMatchObject({ method: 'PUT', verb: 'update' });
     expect(status.selector).toBe('app.kubernetes.io/name=outbox-relay,app.kubernetes.io/instance=orders');
-    expect(status.conditions?.map((c) => c.type).sort()).toEqual(['Degraded', 'LeaderElected', 'Paused', 'Progressing', 'Ready']);
+    expect(status.conditions?.map((c) => c.type).sort()).toEqual(['Degraded', 'LeaderElected', 'Paused', 'PodsUnreachable', 'Progressing', 'Ready']);
   });
 
   test('pods and their reports show in the status: replicas, ready replicas, the leader and its epoch', async () => {
@@ -70,7 +72,9 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     h.editSpec('orders', (spec) => (spec.replicas = 3));
     await waitFor('3 replicas', () => replicasOf(h.child('Deployment', 'orders')) === 3);
 
-    // What `kubectl scale obr/orders --replicas=4` and an HPA do: write the scale subresource.
+    // What `kubectl scale obr/orders --replicas=4` and an HPA do: write the scale subresource. Its selector comes
+    // from the status, written once a reconcile's status write is not refused by the spec edit above.
+    await h.waitForStatus('orders', 'the selector in the status', (s) => s.selector);
     const custom = kubeConfigFor(h.api.url, ns).makeApiClient(k8s.CustomObjectsApi);
     const target = { group: 'outbox-relay.dev', version: 'v1alpha1', namespace: ns, plural: 'outboxrelays', name: 'orders' };
     const scale = await custom.getNamespacedCustomObjectScale(target);
@@ -99,33 +103,32 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     await waitFor('a Resumed event', () => h.events('Resumed').length === 1);
   });
 
-  test('a leader pod unready past the failover delay is asked to step down; status, conditions and an Event record it', async () => {
+  // Before issue 16 an unready leader was stepped down, and one that also did not answer was deleted. Neither is
+  // evidence that publishing stopped (an unready relay may still publish; one that is gone loses its lease to a
+  // standby by itself), so both are now only reported; failover-safety.test.ts covers what is acted on.
+  test('a leader pod unready past the failover delay that still reports progress is reported, not acted on', async () => {
     h = await ControllerHarness.start(ns);
-    h.relays.onStepDown = () => h.relays.setLeading('orders-b', true, 4);
     h.createRelay('orders', { failoverDelaySeconds: 1 });
     await h.addPod('orders', 'orders-a', { leading: true, epoch: 3 });
     await h.addPod('orders', 'orders-b', { leading: false });
     await h.waitForStatus('orders', 'orders-a leads', (s) => s.currentLeader === 'orders-a');
 
     const unreadySince = h.setPodReady('orders-a', false);
-    await h.waitForStatus('orders', 'the leader is reported unhealthy', (s) =>
-      s.conditions?.some((c) => c.type === 'Degraded' && c.status === 'True' && c.reason === 'LeaderNotReady'),
-    );
-    await waitFor('the step-down', () => h.relays.stepDowns('orders-a') === 1);
-    // The failover delay counts from the kubelet's transition time.
-    expect(Date.now()).toBeGreaterThanOrEqual(unreadySince + 1000);
-
-    const status = await h.waitForStatus('orders', 'orders-b leads', (s) => s.currentLeader === 'orders-b' && s);
-    expect(status.leaderEpoch).toBe(4);
-    expect(Date.parse(status.lastFailoverTime ?? '')).toBeGreaterThanOrEqual(unreadySince + 1000);
-    const [failover] = await waitFor('the LeaderFailover event', () => h.events('LeaderFailover').length > 0 && h.events('LeaderFailover'));
-    expect(failover).toMatchObject({ type: 'Warning', involvedObject: { kind: 'OutboxRelay', name: 'orders' } });
-    expect(String(failover?.message)).toContain('StepDown orders-a');
-    expect(h.api.get('v1', 'Pod', ns, 'orders-a')).toBeDefined();
-    expect(await h.metrics.value(h.metrics.actions, { kind: 'StepDown', outcome: 'done' })).toBe(1);
+    const degraded = await h.waitForStatus('orders', 'the leader reported not ready', () => {
+      const c = h.condition('orders', 'Degraded');
+      return c?.status === 'True' && c.reason === 'LeaderNotReady' ? c : undefined;
+    });
+    expect(degraded.message).toContain('orders-a');
+    await waitFor('the failover delay to run out', () => Date.now() >= unreadySince + 1000);
+    await h.reconciled(2);
+    expect(h.relays.stepDowns('orders-a')).toBe(0);
+    expect(h.evictions()).toEqual([]);
+    expect(h.podDeletions()).toEqual([]);
+    expect(h.status('orders').lastFailoverTime).toBeUndefined();
+    expect(h.condition('orders', 'Ready')).toMatchObject({ status: 'True' });
   });
 
-  test('a leader that is unready and does not answer is deleted', async () => {
+  test('a leader that is unready and does not answer is left to its lease: the standby that takes it over is reported', async () => {
     h = await ControllerHarness.start(ns);
     h.createRelay('orders', { failoverDelaySeconds: 1 });
     await h.addPod('orders', 'orders-a', { leading: true, epoch: 8 });
@@ -133,13 +136,20 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     await h.waitForStatus('orders', 'orders-a leads', (s) => s.currentLeader === 'orders-a');
 
     h.relays.setBehaviour('orders-a', 'fail');
-    h.setPodReady('orders-a', false);
-    await waitFor('orders-a deleted', () => !h.api.get('v1', 'Pod', ns, 'orders-a'));
-    expect(h.relays.stepDowns('orders-a')).toBe(0);
-    await waitFor('the action counted', async () => (await h.metrics.value(h.metrics.actions, { kind: 'DeletePod', outcome: 'done' })) === 1);
-    await h.waitForStatus('orders', 'lastFailoverTime', (s) => s.lastFailoverTime);
-    const [failover] = await waitFor('the LeaderFailover event', () => h.events('LeaderFailover').length > 0 && h.events('LeaderFailover'));
-    expect(String(failover?.message)).toContain('DeletePod orders-a');
+    const unreadySince = h.setPodReady('orders-a', false);
+    await waitFor('the failover delay to run out', () => Date.now() >= unreadySince + 1000);
+    await h.reconciled(2);
+    expect(h.evictions()).toEqual([]);
+    expect(h.podDeletions()).toEqual([]);
+    // Not Ready per the kubelet either: no PodsUnreachable (that is for pods the kubelet reaches and we do not).
+    expect(h.condition('orders', 'PodsUnreachable')).toMatchObject({ status: 'False' });
+    expect(h.condition('orders', 'Degraded')).toMatchObject({ status: 'True', reason: 'LeaderNotReady' });
+
+    // Its lease expires; the standby takes it (the relays do that, not the operator).
+    h.relays.setLeading('orders-b', true, 9);
+    const status = await h.waitForStatus('orders', 'orders-b leads', (s) => s.currentLeader === 'orders-b' && s);
+    expect(status.leaderEpoch).toBe(9);
+    expect(h.api.get('v1', 'Pod', ns, 'orders-a')).toBeDefined();
   });
 
   test('after dropped watches, failing requests and 410 Gone the controller recovers and still reconciles', async () => {

@@ -108,4 +108,18 @@ describe('OperatorLeaderElector over a Lease', () => {
     expect(a.elector.isLeader).toBe(false);
     expect(a.log).toEqual(['started', 'stopped']);
   });
+
+  test('a leader whose renewal hangs (no answer, no error) stops leading once the renew deadline passes', async () => {
+    const a = candidate('operator-a');
+    await waitFor('a leads', () => a.elector.isLeader);
+    // A half-open connection: the API server takes the request and never answers. Only a deadline ends it.
+    const hold = api.holdRequests((r) => r.resource === 'leases');
+    await hold.whenHeld(1);
+    await a.done;
+    expect(a.log).toEqual(['started', 'stopped']);
+    expect(a.elector.isLeader).toBe(false);
+    // Ended by the client: the fake never answered the renewal.
+    await hold.whenAbandoned(1);
+    hold.release();
+  });
 });

@@ -8,7 +8,8 @@ import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
 import { FakeRelays } from '../support/fake-relays';
 import { type ClientNodeGlobal } from '../support/kube';
 import { LEASE_MS, OPERATOR_NAMESPACE, operatorReplica } from '../support/operators';
-import { relayManifest } from '../support/relays';
+import { relayManifest, relayPod, setReady } from '../support/relays';
+import type { PodProber } from '../../src/prober';
 import { waitFor } from '@outbox-relay/test-support';
 
 const ns = 'apps';
@@ -77,5 +78,38 @@ describe('two operator replicas (Lease leader election)', () => {
     await waitFor('leadership lost', () => lost === 1);
     expect(a.operator.health()).toMatchObject({ live: false, leader: false });
     await waitFor('its watches closed', () => api.activeWatches() === 0);
+  });
+
+  test('a leader whose renewals hang loses the Lease by the renew deadline; a controller that cannot stop before the Lease may pass is told to exit', async () => {
+    // A probe that never ends keeps a reconcile, and so the controller's stop, from finishing.
+    const probes: Array<() => void> = [];
+    const stuck: PodProber = {
+      status: () => new Promise((resolve) => probes.push(() => resolve(null))),
+      stepDown: async () => undefined,
+    };
+    let overdue = 0;
+    let lost = 0;
+    const a = operatorReplica(api, relays, 'operator-a', {
+      prober: stuck,
+      leaseDurationMs: 1500,
+      onStopOverdue: () => overdue++,
+      onLeadershipLost: () => lost++,
+    });
+    running.push(a.operator);
+    a.operator.start();
+    api.create(relayManifest('orders', ns));
+    const pod = relayPod('orders', ns, 'orders-a', '10.0.0.1');
+    setReady(pod, true);
+    api.create(pod);
+    await waitFor('a reconcile stuck in its probe', () => probes.length > 0);
+
+    const renewals = api.holdRequests((r) => r.resource === 'leases');
+    await waitFor('told to exit', () => overdue === 1, 10_000);
+    // The renewal was cut by the operator's deadline, not answered; the controller never finished stopping.
+    await renewals.whenAbandoned(1);
+    expect(lost).toBe(0);
+    expect(a.operator.health()).toMatchObject({ live: false, leader: false });
+    renewals.release();
+    for (const unblock of probes) unblock();
   });
 });

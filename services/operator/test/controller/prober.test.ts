@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { HttpPodProber, StepDownError } from '../../src/prober';
 import { FakeRelays } from '../support/fake-relays';
 
@@ -12,14 +14,17 @@ describe('HttpPodProber', () => {
   });
   afterAll(() => relays.closeAll());
 
-  test('reads a pod report: who leads which partition at which epoch', async () => {
+  test('reads a pod report: who leads which partition at which epoch, and the progress of each', async () => {
+    const progress = { leadingForMs: 60_000, renewedAgoMs: 100, publishedAgoMs: 200, pending: 0, oldestPendingAgeMs: 0 };
     await expect(prober.status(pod('leader'))).resolves.toEqual({
       instanceId: 'leader',
       leading: true,
       partitions: [
-        { partition: 0, leading: true, epoch: 7 },
-        { partition: 1, leading: true, epoch: 7 },
+        { partition: 0, leading: true, epoch: 7, ...progress },
+        { partition: 1, leading: true, epoch: 7, ...progress },
       ],
+      backlogReadAgoMs: 100,
+      natsConnected: true,
     });
     await expect(prober.status(pod('standby'))).resolves.toMatchObject({ leading: false, partitions: [{ epoch: null }] });
   });
@@ -30,6 +35,21 @@ describe('HttpPodProber', () => {
     await expect(prober.status(pod('standby'))).resolves.toBeNull();
     expect(Date.now() - started).toBeLessThan(3000);
     relays.setBehaviour('standby', 'answer');
+  });
+
+  test("an older relay's report, without the progress fields, is read as it is (no evidence either way)", async () => {
+    const old = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ instanceId: 'old', leading: true, partitions: [{ partition: 0, leading: true, epoch: 2, deadLettered: 0 }] }));
+    });
+    await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve));
+    const port = (old.address() as AddressInfo).port;
+    try {
+      const read = await new HttpPodProber({ timeoutMs: 300, baseUrl: () => `http://127.0.0.1:${port}` }).status(pod('old'));
+      expect(read).toEqual({ instanceId: 'old', leading: true, partitions: [{ partition: 0, leading: true, epoch: 2 }] });
+    } finally {
+      old.close();
+    }
   });
 
   test('a pod with nothing listening reports null', async () => {

@@ -41,7 +41,7 @@ function needed(r: RecordedRequest): string[] {
 
 /**
  * Runs one operator replica through a whole life against the fake API server (lead, create children, write
- * status, record events, fail a leader over by deleting its pod, hand the Lease back) and checks deploy/rbac.yaml
+ * status, record events, annotate the leader pod, evict a stalled leader, hand the Lease back) and checks deploy/rbac.yaml
  * against every request it made: nothing it needs is missing, nothing granted goes unused.
  */
 describe('deploy/rbac.yaml', () => {
@@ -64,9 +64,10 @@ describe('deploy/rbac.yaml', () => {
       setReady(pod, true);
       api.create(pod);
       await waitFor('a leader in the status', () => (api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders')?.status as { currentLeader?: string })?.currentLeader);
-      relays.setBehaviour('orders-a', 'fail');
-      api.update('v1', 'Pod', ns, 'orders-a', (p) => setReady(p, false), { scope: 'status' });
-      await waitFor('the failed leader deleted', async () => (await metrics.value(metrics.actions, { kind: 'DeletePod', outcome: 'done' })) === 1);
+      await waitFor('the leader annotated with its deletion cost', () => (api.get('v1', 'Pod', ns, 'orders-a')?.metadata as { annotations?: object })?.annotations);
+      api.updateDisruptionBudgets(ns);
+      relays.stall('orders-a');
+      await waitFor('the stalled leader evicted', async () => (await metrics.value(metrics.actions, { kind: 'EvictPod', outcome: 'done' })) === 1);
     } finally {
       await operator.stop();
       await relays.closeAll();

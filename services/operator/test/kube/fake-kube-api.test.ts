@@ -1,6 +1,6 @@
 import { outboxRelayCrd } from '../../src/api/crd';
 import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
-import { relayManifest } from '../support/relays';
+import { relayManifest, relayPod, setReady } from '../support/relays';
 
 /** The fake answers the way the real API server does where the operator's correctness depends on it. */
 describe('FakeKubeApi', () => {
@@ -68,5 +68,99 @@ describe('FakeKubeApi', () => {
     expect(res.status).toBe(200);
     const event = JSON.parse((await res.text()).trim()) as { type: string; object: { code: number; reason: string } };
     expect(event).toMatchObject({ type: 'ERROR', object: { code: 410, reason: 'Expired' } });
+  });
+
+  test('a status write through the status subresource from a stale resourceVersion is a 409 and changes nothing', async () => {
+    const read = (await call('GET', `${base}/r`)).body;
+    const first = await call('PUT', `${base}/r/status`, { ...read, status: { replicas: 1 } });
+    expect(first.status).toBe(200);
+    // A second writer that read the same version loses: its decision was made on what is no longer there.
+    const second = await call('PUT', `${base}/r/status`, { ...read, status: { replicas: 5 } });
+    expect(second).toMatchObject({ status: 409, body: { reason: 'Conflict' } });
+    expect(api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', 'fake', 'r')?.status).toEqual({ replicas: 1 });
+  });
+
+  describe('eviction', () => {
+    const pods = '/api/v1/namespaces/fake/pods';
+    const evict = (name: string, body: JsonObject = {}) =>
+      call('POST', `${pods}/${name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: 'fake' }, ...body });
+    const pod = (name: string, ready: boolean) => {
+      const p = relayPod('r', 'fake', name, '10.0.0.1');
+      setReady(p, ready);
+      api.create(p);
+    };
+    const budget = (spec: JsonObject) =>
+      api.create({
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'r', namespace: 'fake' },
+        spec: { selector: { matchLabels: { 'app.kubernetes.io/instance': 'r' } }, ...spec },
+      });
+    const exists = (name: string) => api.get('v1', 'Pod', 'fake', name) !== undefined;
+
+    test('without a budget the pod is deleted; a missing pod is 404; a uid precondition that fails is 409', async () => {
+      pod('a', true);
+      expect((await evict('a', { deleteOptions: { preconditions: { uid: 'other' } } })).status).toBe(409);
+      expect(exists('a')).toBe(true);
+      expect((await evict('a')).status).toBe(201);
+      expect(exists('a')).toBe(false);
+      expect((await evict('a')).status).toBe(404);
+    });
+
+    test('a budget not yet computed by the disruption controller refuses with 429', async () => {
+      pod('a', true);
+      budget({ maxUnavailable: 1 });
+      const refused = await evict('a');
+      expect(refused).toMatchObject({ status: 429, body: { reason: 'TooManyRequests', details: { causes: [{ reason: 'DisruptionBudget' }] } } });
+      expect(exists('a')).toBe(true);
+    });
+
+    test('maxUnavailable 1: one healthy pod may go, which spends the budget; the next eviction is refused until it is recomputed', async () => {
+      pod('a', true);
+      pod('b', true);
+      pod('c', true);
+      budget({ maxUnavailable: 1 });
+      api.updateDisruptionBudgets('fake');
+      expect((await evict('a')).status).toBe(201);
+      expect(exists('a')).toBe(false);
+      expect(api.get('policy/v1', 'PodDisruptionBudget', 'fake', 'r')?.status).toMatchObject({ disruptionsAllowed: 0, disruptedPods: { a: expect.any(String) } });
+      const refused = await evict('b');
+      expect(refused.status).toBe(429);
+      expect(String((refused.body.details as { causes: Array<{ message: string }> }).causes[0]?.message)).toContain('needs 2 healthy pods and has 3 currently');
+      expect(exists('b')).toBe(true);
+    });
+
+    test('an unready pod may go while the healthy ones meet the budget, without spending a disruption', async () => {
+      pod('a', true);
+      pod('b', true);
+      pod('c', false);
+      budget({ minAvailable: 2 });
+      api.updateDisruptionBudgets('fake');
+      expect(api.get('policy/v1', 'PodDisruptionBudget', 'fake', 'r')?.status).toMatchObject({ currentHealthy: 2, desiredHealthy: 2, disruptionsAllowed: 0 });
+      expect((await evict('a')).status).toBe(429);
+      expect((await evict('c')).status).toBe(201);
+      expect(exists('c')).toBe(false);
+    });
+  });
+
+  describe('held requests', () => {
+    test('are answered only once released, from the store as it is then', async () => {
+      const hold = api.holdRequests((r) => r.verb === 'get' && r.resource === 'outboxrelays');
+      const answer = call('GET', `${base}/r`);
+      await hold.whenHeld(1);
+      api.update('outbox-relay.dev/v1alpha1', 'OutboxRelay', 'fake', 'r', (o) => ((o.spec as JsonObject).replicas = 4));
+      hold.release();
+      expect((await answer).body.spec).toMatchObject({ replicas: 4 });
+      // Released: later requests are answered at once.
+      expect((await call('GET', `${base}/r`)).status).toBe(200);
+    });
+
+    test('a client that gives up on a held request is seen to abandon it', async () => {
+      const hold = api.holdRequests((r) => r.verb === 'get');
+      const gaveUp = fetch(`${api.url}${base}/r`, { signal: AbortSignal.timeout(100) }).catch((err: unknown) => (err as Error).name);
+      await hold.whenAbandoned(1);
+      expect(await gaveUp).toBe('TimeoutError');
+      expect(api.requests.find((r) => r.verb === 'get')).toMatchObject({ abandoned: true, status: 0 });
+    });
   });
 });

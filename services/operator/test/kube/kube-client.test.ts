@@ -74,19 +74,24 @@ describe('KubeClient against the fake API server', () => {
     expect((api.get('apps/v1', 'Deployment', ns, 'web')!.metadata as JsonObject).resourceVersion).toBe(rv);
   });
 
-  test('status is applied through the status subresource without touching spec or generation', async () => {
+  test('status is replaced through the status subresource, from the version read: spec and generation untouched, a stale write refused', async () => {
     api.create(relayManifest('orders', ns, { replicas: 2 }));
     const relay = (await client.getRelay(ns, 'orders'))!;
-    await client.applyRelayStatus(relay, { replicas: 2, readyReplicas: 1, currentLeader: 'orders-a' });
+    const written = await client.replaceRelayStatus(relay, { replicas: 2, readyReplicas: 1, currentLeader: 'orders-a' });
     const req = api.requests.find((r) => r.subresource === 'status')!;
-    expect(req).toMatchObject({ method: 'PATCH', contentType: 'application/apply-patch+yaml', query: { fieldManager: FIELD_MANAGER, force: 'true' } });
+    expect(req).toMatchObject({ method: 'PUT', verb: 'update', status: 200 });
     const stored = api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders')!;
     expect(stored.status).toEqual({ replicas: 2, readyReplicas: 1, currentLeader: 'orders-a' });
     expect(stored.metadata).toMatchObject({ generation: 1 });
     expect(stored.spec).toMatchObject({ replicas: 2 });
 
-    // The whole status is ours: a field left out (no leader any more) disappears.
-    await client.applyRelayStatus(relay, { replicas: 2, readyReplicas: 0 });
+    // Written from what was read before that write: another writer came first, so nothing is written.
+    await expect(client.replaceRelayStatus(relay, { replicas: 2, readyReplicas: 0 })).resolves.toBeUndefined();
+    expect(api.requests.filter((r) => r.subresource === 'status').map((r) => r.status)).toEqual([200, 409]);
+    expect(api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders')!.status).toMatchObject({ currentLeader: 'orders-a' });
+
+    // From the version just written: the whole status is ours, a field left out (no leader any more) disappears.
+    await client.replaceRelayStatus(written!, { replicas: 2, readyReplicas: 0 });
     expect(api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders')!.status).toEqual({ replicas: 2, readyReplicas: 0 });
   });
 
@@ -110,16 +115,40 @@ describe('KubeClient against the fake API server', () => {
     await expect(client.getRelay(ns, 'missing')).resolves.toBeUndefined();
   });
 
-  test('deletePod: deletes once, reports a pod that is gone, and spares a replacement with another uid', async () => {
+  test('evictPod: through the Eviction API; a pod that is gone or was replaced (uid) is reported gone, a budget that says no is blocked', async () => {
     const first = api.create(relayPod('orders', ns, 'orders-1', '10.0.0.1'));
     const uid = (first.metadata as JsonObject).uid as string;
-    await expect(client.deletePod(ns, 'orders-1', uid)).resolves.toBe(true);
+    await expect(client.evictPod(ns, 'orders-1', uid)).resolves.toEqual({ kind: 'evicted' });
+    expect(api.requests.find((r) => r.subresource === 'eviction')).toMatchObject({ method: 'POST', verb: 'create', resource: 'pods' });
     expect(api.get('v1', 'Pod', ns, 'orders-1')).toBeUndefined();
-    await expect(client.deletePod(ns, 'orders-1', uid)).resolves.toBe(false);
+    await expect(client.evictPod(ns, 'orders-1', uid)).resolves.toEqual({ kind: 'gone' });
 
     api.create(relayPod('orders', ns, 'orders-1', '10.0.0.2'));
-    await expect(client.deletePod(ns, 'orders-1', uid)).resolves.toBe(false);
+    await expect(client.evictPod(ns, 'orders-1', uid)).resolves.toEqual({ kind: 'gone' });
     expect(api.get('v1', 'Pod', ns, 'orders-1')).toBeDefined();
+
+    // A budget the disruption controller has not computed yet allows nothing.
+    api.create({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'orders', namespace: ns }, spec: { maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/instance': 'orders' } } } });
+    const second = api.get('v1', 'Pod', ns, 'orders-1')!;
+    const blocked = await client.evictPod(ns, 'orders-1', (second.metadata as JsonObject).uid as string);
+    expect(blocked).toMatchObject({ kind: 'blocked', message: expect.stringContaining("violate the pod's disruption budget") });
+    expect(api.get('v1', 'Pod', ns, 'orders-1')).toBeDefined();
+    api.delete('policy/v1', 'PodDisruptionBudget', ns, 'orders');
+  });
+
+  test('annotatePod merges annotations (null removes one) and reports a pod that is gone', async () => {
+    const pod = relayPod('orders', ns, 'orders-9', '10.0.0.9');
+    (pod.metadata as JsonObject).annotations = { keep: 'me' };
+    api.create(pod);
+    await expect(client.annotatePod(ns, 'orders-9', { cost: '2' })).resolves.toBe(true);
+    expect((api.get('v1', 'Pod', ns, 'orders-9')!.metadata as JsonObject).annotations).toEqual({ keep: 'me', cost: '2' });
+    await client.annotatePod(ns, 'orders-9', { cost: null });
+    expect((api.get('v1', 'Pod', ns, 'orders-9')!.metadata as JsonObject).annotations).toEqual({ keep: 'me' });
+    expect(api.requests.filter((r) => r.resource === 'pods' && r.verb === 'patch').map((r) => r.contentType)).toEqual([
+      'application/merge-patch+json',
+      'application/merge-patch+json',
+    ]);
+    await expect(client.annotatePod(ns, 'missing', { cost: '1' })).resolves.toBe(false);
   });
 
   test('createEvent stores a core/v1 Event about the object', async () => {
@@ -132,6 +161,17 @@ describe('KubeClient against the fake API server', () => {
     };
     await client.createEvent(event);
     expect(api.get('v1', 'Event', ns, 'orders.1')).toMatchObject({ reason: 'LeaderFailover', involvedObject: { name: 'orders' } });
+  });
+
+  test('a request the API server never answers ends by the client timeout as a KubeApiError without a status', async () => {
+    const impatient = new KubeClient(kubeConfigFor(api.url, ns), { timeoutMs: 200 });
+    api.create(relayManifest('slow', ns));
+    const hold = api.holdRequests((r) => r.verb === 'get' && r.resource === 'outboxrelays' && r.name === 'slow');
+    const failure = impatient.getRelay(ns, 'slow').catch((err: unknown) => err);
+    // The client gave up by itself: the fake never answered.
+    await hold.whenAbandoned(1);
+    expect(await failure).toMatchObject({ name: 'KubeApiError', operation: 'get', objectName: 'slow', statusCode: undefined, timedOut: true });
+    hold.release();
   });
 
   test('a failed request becomes a KubeApiError naming the operation, the object and the status', async () => {

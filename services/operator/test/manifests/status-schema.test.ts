@@ -1,7 +1,7 @@
 import { openAPIV3Schema } from '../../src/api/crd';
 import { reconcile } from '../../src/reconcile';
 import type { ObservedState } from '../../src/reconcile/types';
-import { leaderPod, makePod, makeRelay, observe, report, secondsAgo } from '../reconcile/fixtures';
+import { leaderPod, makePod, makeRelay, observe, report, secondsAgo, stalledReport } from '../reconcile/fixtures';
 import { compileCrdValidator } from './crd-validator';
 
 const validate = compileCrdValidator(openAPIV3Schema);
@@ -9,7 +9,13 @@ const validate = compileCrdValidator(openAPIV3Schema);
 const SCENARIOS: Array<[string, ObservedState]> = [
   ['healthy', observe(makeRelay(), [leaderPod('relay-a'), makePod('relay-b')])],
   ['nothing probed, no Deployment', observe(makeRelay(), [makePod('relay-a', { report: undefined })], { deployment: null })],
-  ['failover now', observe(makeRelay(), [leaderPod('relay-a', 3, { ready: false, notReadySince: secondsAgo(60), report: null }), makePod('relay-b')])],
+  ['failover now', observe(makeRelay(), [leaderPod('relay-a', 3, { report: stalledReport('relay-a', 3) }), makePod('relay-b')])],
+  [
+    'stalled leader in the quiet period',
+    observe(makeRelay({ status: { lastFailoverTime: secondsAgo(1) } }), [leaderPod('relay-a', 3, { report: stalledReport('relay-a', 3) }), makePod('relay-b')]),
+  ],
+  ['every pod unreachable', observe(makeRelay(), [leaderPod('relay-a', 3, { report: null }), makePod('relay-b', { report: null })])],
+  ['leader not ready', observe(makeRelay(), [leaderPod('relay-a', 3, { ready: false, notReadySince: secondsAgo(60) }), makePod('relay-b')])],
   [
     'unresponsive leader, pending',
     observe(makeRelay({ status: { currentLeader: 'relay-a', leaderEpoch: 3, partitionLeaders: [{ partition: 0, pod: 'relay-a', epoch: 3 }] } }), [
@@ -29,6 +35,6 @@ describe('every status reconcile writes is accepted by the CRD\'s status schema'
     const result = validate(JSON.parse(JSON.stringify({ ...relay, status })));
     // Only the status is under test here (the invalid-spec scenario's spec is rejected on purpose).
     expect(result.errors.filter((e) => e.startsWith('status'))).toEqual([]);
-    expect(status.conditions?.length).toBe(5);
+    expect(status.conditions?.length).toBe(6);
   });
 });

@@ -48,6 +48,7 @@ describe('conditions through reconcile', () => {
       Progressing: 'False/Complete',
       Degraded: 'False/AsExpected',
       Paused: 'False/Reconciling',
+      PodsUnreachable: 'False/PodsAnswer',
     });
     expect(status.conditions?.every((c) => c.observedGeneration === 1)).toBe(true);
   });

@@ -45,13 +45,33 @@ export function makeRelay(options: RelayOptions = {}): OutboxRelayResource {
   return relay;
 }
 
-/** `partitions` maps each partition this pod leads to its epoch; the others are listed as not led. */
+/**
+ * `partitions` maps each partition this pod leads to its epoch; the others are listed as not led. A led partition
+ * reports healthy progress (a long term, a recent renewal and publish, nothing pending).
+ */
 export function report(pod: string, partitions: Record<number, number> = {}, total = 1): RelayPodReport {
   const list = Array.from({ length: total }, (_, partition) => {
     const epoch = partitions[partition];
-    return epoch === undefined ? { partition, leading: false, epoch: null } : { partition, leading: true, epoch };
+    return epoch === undefined
+      ? { partition, leading: false, epoch: null, pending: 0, oldestPendingAgeMs: 0 }
+      : { partition, leading: true, epoch, leadingForMs: 600_000, renewedAgoMs: 100, publishedAgoMs: 200, pending: 0, oldestPendingAgeMs: 0 };
   });
-  return { instanceId: pod, leading: list.some((p) => p.leading), partitions: list };
+  return { instanceId: pod, leading: list.some((p) => p.leading), partitions: list, backlogReadAgoMs: 500, natsConnected: true };
+}
+
+/**
+ * The report of a leader that renews its lease but has published nothing for `quietS` seconds while `pending`
+ * events wait, the oldest as long: evidence of a stall once that exceeds the window.
+ */
+export function stalledReport(pod: string, epoch = 7, options: { pending?: number; quietS?: number; partitions?: Record<number, number>; total?: number } = {}): RelayPodReport {
+  const { pending = 40, quietS = 60 } = options;
+  const base = report(pod, options.partitions ?? { 0: epoch }, options.total ?? 1);
+  return {
+    ...base,
+    partitions: base.partitions.map((p) =>
+      p.leading ? { ...p, leadingForMs: quietS * 1000 + 30_000, publishedAgoMs: quietS * 1000, pending, oldestPendingAgeMs: quietS * 1000 } : p,
+    ),
+  };
 }
 
 export function makePod(name: string, overrides: Partial<ObservedPod> = {}): ObservedPod {

@@ -1,7 +1,7 @@
 import { reconcile } from '../../src/reconcile';
 import { SWITCHOVER_SETTLE_MS } from '../../src/reconcile/switchover';
 import type { OutboxRelayStatus } from '../../src/api/types';
-import { NOW, leaderPod, makePod, makeRelay, observe, secondsAgo } from './fixtures';
+import { NOW, leaderPod, makePod, makeRelay, observe, secondsAgo, stalledReport } from './fixtures';
 
 const leadingSince = (pod: string, epoch: number, secondsBefore: number): OutboxRelayStatus => ({
   currentLeader: pod,
@@ -57,9 +57,9 @@ describe('switchover by annotation', () => {
 
   test('a due failover takes precedence over a switchover', () => {
     const relay = withAnnotation({ 'outbox-relay.dev/switchover-to': 'relay-b' });
-    const unready = leaderPod('relay-a', 7, { ready: false, notReadySince: secondsAgo(60) });
-    const result = reconcile(observe(relay, [unready, makePod('relay-b')], { now: NOW }));
-    expect(result.actions.map((a) => a.kind)).toEqual(['StepDown']);
+    const stalled = leaderPod('relay-a', 7, { report: stalledReport('relay-a', 7) });
+    const result = reconcile(observe(relay, [stalled, makePod('relay-b')], { now: NOW }));
+    expect(result.actions.map((a) => a.kind)).toEqual(['EvictPod']);
     expect(result.events.map((e) => e.reason)).toContain('LeaderFailover');
     expect(result.events.map((e) => e.reason)).not.toContain('Switchover');
   });

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { applyNonApplyPatch, parseApplyBody, parseJson, readBody } from './fake-kube/bodies';
 import { clone, type JsonObject } from './fake-kube/json';
 import { serverSideApply, trackUpdate } from './fake-kube/ownership';
+import { disruptionStatus, evictPod } from './fake-kube/eviction';
+import { RequestHold } from './fake-kube/holds';
 import { apiVersionOf, BUILTIN_RESOURCES, resourcesFromCrd, type CrdLike, type ResourceType } from './fake-kube/resources';
 import { classify, discovery, resolveTarget, type Target } from './fake-kube/routing';
 import { scaled, scaleOf } from './fake-kube/scale';
@@ -10,6 +12,7 @@ import { parseFieldSelector, parseLabelSelector, SelectorError } from './fake-ku
 import { notFound, ObjectStore, StatusError, type WriteScope } from './fake-kube/store';
 
 export type { JsonObject } from './fake-kube/json';
+export type { RequestHold } from './fake-kube/holds';
 
 /** One request as the fake saw it, with the RBAC verb it needs (tests assert on these). */
 export interface RecordedRequest {
@@ -26,6 +29,10 @@ export interface RecordedRequest {
   status: number;
   /** Set when a server-side apply created the object (the API server then also requires `create`). */
   applyCreated?: boolean;
+  /** Held by a RequestHold and abandoned by the client before any answer (status stays 0). */
+  abandoned?: boolean;
+  /** The request body as sent (writes only). */
+  body?: string;
 }
 
 interface Fault {
@@ -37,8 +44,10 @@ interface Fault {
 /**
  * An in-process stand-in for the Kubernetes API server, spoken to over HTTP by the real @kubernetes/client-node:
  * discovery, list and watch with resourceVersions (410 Gone once compacted), get, create, update with optimistic
- * concurrency, server-side apply, merge and JSON patch, delete with owner-reference garbage collection, and the
- * status and scale subresources. There are no controllers: tests play the kubelet and the Deployment controller.
+ * concurrency, server-side apply, merge and JSON patch, delete with owner-reference garbage collection, the
+ * status and scale subresources, and pod eviction that honours PodDisruptionBudgets. There are no controllers:
+ * tests play the kubelet, the Deployment controller and the disruption controller (`updateDisruptionBudgets`).
+ * Requests can be made to hang or slow down (`holdRequests`).
  */
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
@@ -50,6 +59,7 @@ export class FakeKubeApi {
   private readonly watches = new Set<http.ServerResponse>();
   private readonly muted = new Set<http.ServerResponse>();
   private faults: Fault[] = [];
+  private holds: RequestHold[] = [];
 
   private constructor(
     private readonly server: http.Server,
@@ -141,6 +151,28 @@ export class FakeKubeApi {
     this.faults = [];
   }
 
+  /**
+   * Matching requests (at most `limit` of them) are taken in but not answered until the hold is released: what a
+   * hung API server or a half-open connection looks like to the client.
+   */
+  holdRequests(match: (req: RecordedRequest) => boolean, options: { limit?: number } = {}): RequestHold {
+    const hold = new RequestHold(match as (r: unknown) => boolean, options.limit);
+    this.holds.push(hold);
+    return hold;
+  }
+
+  /** Plays the disruption controller: every PodDisruptionBudget's status computed from the pods it selects now. */
+  updateDisruptionBudgets(namespace?: string): void {
+    for (const pdb of this.list('policy/v1', 'PodDisruptionBudget', namespace)) {
+      const meta = pdb.metadata as { name: string; namespace: string };
+      const status = disruptionStatus(pdb, this.list('v1', 'Pod', meta.namespace));
+      this.update('policy/v1', 'PodDisruptionBudget', meta.namespace, meta.name, (o) => (o.status = status), {
+        scope: 'status',
+        manager: 'disruption-controller',
+      });
+    }
+  }
+
   /** Forgets history, so any watch resuming from an older resourceVersion gets 410 Gone. */
   compact(): void {
     this.store.compact();
@@ -173,6 +205,7 @@ export class FakeKubeApi {
     };
     try {
       const text = await readBody(req);
+      if (text) record.body = text;
       const found = discovery(url.pathname, this.resources);
       if (found) return send(200, found);
       const target = resolveTarget(url.pathname, this.resources);
@@ -181,6 +214,11 @@ export class FakeKubeApi {
       if (fault) {
         fault.remaining--;
         throw new StatusError(fault.status, fault.status === 503 ? 'ServiceUnavailable' : 'InternalError', 'injected fault');
+      }
+      const hold = this.holds.find((h) => h.takes(record));
+      if (hold && (await hold.hold(res)) === 'abandoned') {
+        record.abandoned = true;
+        return;
       }
       if (record.verb === 'watch') return this.watch(target, query, req, res, record);
       const result = this.dispatch(record, target, query, text, req.headers['content-type'] ?? '');
@@ -201,6 +239,11 @@ export class FakeKubeApi {
     const r = t.resource;
     const manager = query.fieldManager ?? 'unknown';
     if (record.verb === 'list') return { status: 200, body: this.listBody(t, query) };
+    if (t.subresource === 'eviction') {
+      if (record.verb !== 'create') throw new StatusError(405, 'MethodNotAllowed', 'the eviction subresource only accepts POST');
+      const resources = { pods: r, pdbs: this.resourceOf('policy/v1', 'PodDisruptionBudget') };
+      return evictPod(this.store, resources, t.namespace ?? 'default', t.name!, parseJson(text));
+    }
     if (record.verb === 'create') {
       const body = parseJson(text);
       const meta = (body.metadata ?? {}) as { name?: string; generateName?: string; namespace?: string };
@@ -240,6 +283,11 @@ export class FakeKubeApi {
       const rv = (body.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
       if (rv && rv !== (current.object.metadata as { resourceVersion?: string }).resourceVersion) {
         throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${r.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+      }
+      const uid = (body.metadata as { uid?: string } | undefined)?.uid;
+      const storedUid = (current.object.metadata as { uid?: string }).uid;
+      if (uid && uid !== storedUid) {
+        throw new StatusError(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${storedUid}`);
       }
       return { status: 200, body: this.store.commit(r, t.namespace, name, trackUpdate(current, body, manager, scope, r), scope) };
     }

@@ -13,6 +13,11 @@ interface FakeRelay {
   stepDowns: number;
 }
 
+/** What a relay reports of a partition it leads and publishes well: a long term, a recent renewal and publish. */
+const HEALTHY = { leadingForMs: 60_000, renewedAgoMs: 100, publishedAgoMs: 200, pending: 0, oldestPendingAgeMs: 0 };
+/** A partition nobody here leads: no term, and the backlog as every pod reads it. */
+const FOLLOWING = { leadingForMs: null, renewedAgoMs: null, publishedAgoMs: null, pending: 0, oldestPendingAgeMs: 0 };
+
 /**
  * Stand-ins for relay pods' HTTP endpoints (GET /status, POST /step-down), one local server per pod. A step-down
  * behaves like the real relay's: the pod stops leading; `onStepDown` lets a test hand leadership to another pod.
@@ -25,7 +30,14 @@ export class FakeRelays {
     const report: RelayPodReport = {
       instanceId: pod,
       leading,
-      partitions: Array.from({ length: partitions }, (_, partition) => ({ partition, leading, epoch: leading ? epoch : null })),
+      partitions: Array.from({ length: partitions }, (_, partition) => ({
+        partition,
+        leading,
+        epoch: leading ? epoch : null,
+        ...(leading ? HEALTHY : FOLLOWING),
+      })),
+      backlogReadAgoMs: 100,
+      natsConnected: true,
     };
     const relay = { report, behaviour: 'answer' as RelayBehaviour, stepDowns: 0 } as FakeRelay;
     relay.server = http.createServer((req, res) => this.serve(pod, relay, req, res));
@@ -38,13 +50,51 @@ export class FakeRelays {
   /** For HttpPodProber's baseUrl option: pods are found by name, not IP. */
   readonly baseUrl = (pod: ProbeTarget): string => this.relays.get(pod.name)?.url ?? 'http://127.0.0.1:9';
 
+  /** A new term (leading, just elected: nothing published yet) or none, on every partition of the pod. */
   setLeading(pod: string, leading: boolean, epoch: number | null = null): void {
     const relay = this.get(pod);
     relay.report = {
       ...relay.report,
       leading,
-      partitions: relay.report.partitions.map((p) => ({ ...p, leading, epoch: leading ? epoch : null })),
+      partitions: relay.report.partitions.map((p) => ({
+        ...p,
+        leading,
+        epoch: leading ? epoch : null,
+        ...(leading ? { leadingForMs: 10, renewedAgoMs: 10, publishedAgoMs: null } : FOLLOWING),
+      })),
     };
+  }
+
+  /** Leads only `partitions` (at `epoch`), publishing well; follows the others. */
+  leadPartitions(pod: string, partitions: number[], epoch: number): void {
+    const relay = this.get(pod);
+    relay.report = {
+      ...relay.report,
+      leading: partitions.length > 0,
+      partitions: relay.report.partitions.map((p) =>
+        partitions.includes(p.partition) ? { ...p, leading: true, epoch, ...HEALTHY } : { ...p, leading: false, epoch: null, ...FOLLOWING },
+      ),
+    };
+  }
+
+  /**
+   * The pod keeps its leases (it renews them) but has published nothing for `forMs` while `pending` events wait,
+   * the oldest as long: the evidence of a stalled leader.
+   */
+  stall(pod: string, options: { pending?: number; forMs?: number } = {}): void {
+    const { pending = 250, forMs = 120_000 } = options;
+    const relay = this.get(pod);
+    relay.report = {
+      ...relay.report,
+      partitions: relay.report.partitions.map((p) =>
+        p.leading ? { ...p, leadingForMs: forMs + 60_000, renewedAgoMs: 100, publishedAgoMs: forMs, pending, oldestPendingAgeMs: forMs } : p,
+      ),
+    };
+  }
+
+  setNatsConnected(pod: string, connected: boolean): void {
+    const relay = this.get(pod);
+    relay.report = { ...relay.report, natsConnected: connected };
   }
 
   setBehaviour(pod: string, behaviour: RelayBehaviour): void {

@@ -20,6 +20,8 @@ export class ControllerHarness {
   readonly metrics = new OperatorMetrics();
   controller!: OutboxRelayController;
   private podIndex = 1;
+  private readonly peers: OutboxRelayController[] = [];
+  private options!: ControllerOptions;
 
   private constructor(
     readonly api: FakeKubeApi,
@@ -30,7 +32,7 @@ export class ControllerHarness {
   static async start(namespace: string, overrides: Partial<ControllerOptions> = {}): Promise<ControllerHarness> {
     const api = await FakeKubeApi.start({ crds: [outboxRelayCrd] });
     const harness = new ControllerHarness(api, new FakeRelays(), namespace);
-    harness.controller = new OutboxRelayController({
+    harness.options = {
       kubeConfig: kubeConfigFor(api.url, namespace),
       namespace,
       prober: new HttpPodProber({ timeoutMs: 300, baseUrl: harness.relays.baseUrl }),
@@ -43,12 +45,26 @@ export class ControllerHarness {
       retry: { minMs: 20, maxMs: 500 },
       informerBackoff: { minMs: 20, maxMs: 200 },
       ...overrides,
-    });
+    };
+    harness.controller = new OutboxRelayController(harness.options);
     await harness.controller.start();
     return harness;
   }
 
+  /**
+   * A second controller on the same API server and pods, as when two operator replicas overlap (a leader that has
+   * not yet noticed it lost its Lease, and its successor).
+   */
+  async startPeer(identity: string): Promise<{ controller: OutboxRelayController; metrics: OperatorMetrics }> {
+    const metrics = new OperatorMetrics();
+    const controller = new OutboxRelayController({ ...this.options, identity, metrics });
+    this.peers.push(controller);
+    await controller.start();
+    return { controller, metrics };
+  }
+
   async stop(): Promise<void> {
+    await Promise.all(this.peers.map((p) => p.stop()));
     await this.controller.stop();
     await this.relays.closeAll();
     await this.api.close();
@@ -76,10 +92,14 @@ export class ControllerHarness {
   }
 
   /** A running relay pod: its object (with an IP), its Ready condition, and its /status endpoint. */
-  async addPod(relay: string, pod: string, options: { leading: boolean; epoch?: number; ready?: boolean }): Promise<void> {
-    await this.relays.add(pod, options.leading, options.epoch ?? 1);
+  async addPod(
+    relay: string,
+    pod: string,
+    options: { leading: boolean; epoch?: number; ready?: boolean; partitions?: number; readyAt?: Date },
+  ): Promise<void> {
+    await this.relays.add(pod, options.leading, options.epoch ?? 1, options.partitions ?? 1);
     const object = relayPod(relay, this.namespace, pod, `10.0.0.${this.podIndex++}`);
-    setReady(object, options.ready ?? true);
+    setReady(object, options.ready ?? true, options.readyAt);
     this.api.create(object, 'kube-controller-manager');
   }
 
@@ -88,6 +108,31 @@ export class ControllerHarness {
     const updated = this.api.update('v1', 'Pod', this.namespace, pod, (p) => setReady(p, ready), { scope: 'status', manager: 'kubelet' });
     const conditions = (updated.status as { conditions?: Array<{ lastTransitionTime?: string }> }).conditions ?? [];
     return Date.parse(conditions[0]?.lastTransitionTime ?? '');
+  }
+
+  /** The Pod objects of a relay, as the API server holds them now. */
+  pods(): JsonObject[] {
+    return this.api.list('v1', 'Pod', this.namespace);
+  }
+
+  /** Eviction requests (POST pods/<name>/eviction) made so far, with the status each got. */
+  evictions(): Array<{ pod: string; status: number }> {
+    return this.api.requests.filter((r) => r.subresource === 'eviction').map((r) => ({ pod: r.name ?? '', status: r.status }));
+  }
+
+  /** Plain DELETEs of pods (which ignore the PodDisruptionBudget). */
+  podDeletions(): string[] {
+    return this.api.requests.filter((r) => r.resource === 'pods' && r.verb === 'delete').map((r) => r.name ?? '');
+  }
+
+  async reconciles(metrics = this.metrics): Promise<number> {
+    return (await metrics.value(metrics.reconciles, { result: 'success' })) + (await metrics.value(metrics.reconciles, { result: 'error' }));
+  }
+
+  /** Resolves once `count` more reconciles have run than when called: the controller has looked again. */
+  async reconciled(count: number, metrics = this.metrics): Promise<void> {
+    const start = await this.reconciles(metrics);
+    await waitFor(`${count} more reconciles`, async () => (await this.reconciles(metrics)) >= start + count, 15_000);
   }
 
   events(reason?: string): JsonObject[] {

@@ -1,7 +1,7 @@
 import type { OperatorConfig } from '../../src/config';
 import { OperatorMetrics } from '../../src/metrics';
 import { Operator } from '../../src/operator';
-import { HttpPodProber } from '../../src/prober';
+import { HttpPodProber, type PodProber } from '../../src/prober';
 import type { FakeKubeApi } from './fake-kube-api';
 import type { FakeRelays } from './fake-relays';
 import { kubeConfigFor } from './kube';
@@ -16,7 +16,13 @@ export function operatorReplica(
   api: FakeKubeApi,
   relays: FakeRelays,
   identity: string,
-  options: { watchNamespace?: string; onLeadershipLost?: () => void } = {},
+  options: {
+    watchNamespace?: string;
+    onLeadershipLost?: () => void;
+    onStopOverdue?: () => void;
+    prober?: PodProber;
+    leaseDurationMs?: number;
+  } = {},
 ): { operator: Operator; metrics: OperatorMetrics } {
   const config: OperatorConfig = {
     ...(options.watchNamespace ? { watchNamespace: options.watchNamespace } : {}),
@@ -24,7 +30,7 @@ export function operatorReplica(
     leaderElection: {
       namespace: OPERATOR_NAMESPACE,
       leaseName: 'outbox-relay-operator',
-      leaseDurationMs: LEASE_MS,
+      leaseDurationMs: options.leaseDurationMs ?? LEASE_MS,
       renewDeadlineMs: 600,
       retryPeriodMs: 100,
     },
@@ -34,6 +40,7 @@ export function operatorReplica(
     relistMs: 60_000,
     workers: 2,
     probeTimeoutMs: 300,
+    apiTimeoutMs: 2000,
   };
   const metrics = new OperatorMetrics();
   const operator = new Operator({
@@ -41,10 +48,11 @@ export function operatorReplica(
     kubeConfig: kubeConfigFor(api.url),
     logger: testLogger,
     metrics,
-    prober: new HttpPodProber({ timeoutMs: 300, baseUrl: relays.baseUrl }),
+    prober: options.prober ?? new HttpPodProber({ timeoutMs: 300, baseUrl: relays.baseUrl }),
     informerBackoff: { minMs: 20, maxMs: 200 },
     retry: { minMs: 20, maxMs: 500 },
     ...(options.onLeadershipLost ? { onLeadershipLost: options.onLeadershipLost } : {}),
+    ...(options.onStopOverdue ? { onStopOverdue: options.onStopOverdue } : {}),
   });
   return { operator, metrics };
 }

@@ -48,6 +48,8 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   private readonly retryMs: number;
   private currentEpoch: number | null = null;
   private deadline = 0;
+  /** When the last successful acquisition or renewal was sent (monotonic ms). */
+  private renewedAt = 0;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private ticking: Promise<void> | null = null;
@@ -68,6 +70,11 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
 
   get leaseMs(): number {
     return this.options.leaseMs;
+  }
+
+  /** Since the last successful acquisition or renewal of the held lease was sent (ms), or null when none is held. */
+  get renewedAgoMs(): number | null {
+    return this.currentEpoch === null ? null : Math.round(performance.now() - this.renewedAt);
   }
 
   /** The epoch this process leads with, or null. */
@@ -199,6 +206,7 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     const row = rows[0];
     if (!this.running || !row) return;
     this.deadline = sentAt + this.options.leaseMs * 0.9;
+    this.renewedAt = sentAt;
     this.currentEpoch = Number(row.epoch);
     this.options.logger?.info({ partition: this.partition, epoch: this.currentEpoch }, 'lease acquired');
     this.emit('elected', this.currentEpoch);
@@ -218,6 +226,7 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     const row = rows[0];
     if (row) {
       this.deadline = sentAt + this.options.leaseMs * 0.9;
+      this.renewedAt = sentAt;
       if (row.step_down_epoch !== null && Number(row.step_down_epoch) === epoch) this.emit('stepDownRequested', epoch);
       return true;
     }

@@ -16,6 +16,7 @@ import { ensureStream, JetStreamPublisher } from '../publish/publisher';
 import { PubAckCollector } from '../publish/pub-acks';
 import { OutboxReader } from './reader';
 import { noopRelayObserver, type RelayObserver } from './observer';
+import { ProgressTracker } from './progress';
 import { RetentionSweeper, sweepOutbox } from '../maintenance/retention';
 
 export interface OutboxRelayDeps {
@@ -41,6 +42,14 @@ export interface PartitionStatus {
   epoch: number | null;
   /** Events this instance moved to the relay dead letters for this partition since it started. */
   deadLettered: number;
+  /**
+   * While this instance leads the partition (else null), ages in ms on its monotonic clock: of its term, of its
+   * last lease renewal, and of its last acknowledged publish in this term (null when none yet). What the
+   * operator judges progress by (a leader renewing its lease but publishing nothing while events wait).
+   */
+  leadingForMs: number | null;
+  renewedAgoMs: number | null;
+  publishedAgoMs: number | null;
 }
 
 export interface RelayStatus {
@@ -50,6 +59,12 @@ export interface RelayStatus {
   partitions: PartitionStatus[];
   /** This instance's fair share of partitions and the live members it was computed from (null before joining). */
   balance: { target: number; members: string[] } | null;
+  /**
+   * Connected to NATS as far as the client knows (null before start). A leader that publishes nothing while
+   * disconnected is the victim of an outage when no other instance is connected either: replacing it would help
+   * nothing, which is how the operator tells the two apart.
+   */
+  natsConnected: boolean | null;
 }
 
 /**
@@ -71,6 +86,7 @@ export class OutboxRelay {
   private makePartition: ((partition: number) => { elector: LeaseElector; relay: PartitionRelay }) | null = null;
   private repartitioning: Promise<void> = Promise.resolve();
   private started = false;
+  private progress: ProgressTracker | null = null;
 
   constructor(
     private readonly deps: OutboxRelayDeps,
@@ -86,7 +102,8 @@ export class OutboxRelay {
     this.started = true;
     const { pool } = this.deps;
     const leasePool = this.deps.leasePool ?? pool;
-    const observer = this.deps.observer ?? noopRelayObserver;
+    const observer = new ProgressTracker(this.deps.observer ?? noopRelayObserver);
+    this.progress = observer;
     const s = this.settings;
     const count = await readPartitionCount(pool, s.schema);
     // Fail at once, naming the migrations, rather than on every read (the read is a function of the schema).
@@ -272,18 +289,26 @@ export class OutboxRelay {
   }
 
   status(): RelayStatus {
-    const partitions = this.electors.map((e, i) => ({
-      partition: e.partition,
-      leading: e.isLeading(),
-      epoch: e.epoch,
-      deadLettered: this.partitions[i]?.deadLettered ?? 0,
-    }));
+    const partitions = this.electors.map((e, i): PartitionStatus => {
+      const leading = e.isLeading();
+      const term = leading ? this.progress?.progress(e.partition) : null;
+      return {
+        partition: e.partition,
+        leading,
+        epoch: e.epoch,
+        deadLettered: this.partitions[i]?.deadLettered ?? 0,
+        leadingForMs: term?.leadingForMs ?? null,
+        renewedAgoMs: leading ? e.renewedAgoMs : null,
+        publishedAgoMs: term?.publishedAgoMs ?? null,
+      };
+    });
     const snapshot: BalancerSnapshot | null = this.balancer?.snapshot ?? null;
     return {
       instanceId: this.settings.instanceId,
       leading: partitions.some((p) => p.leading),
       partitions,
       balance: snapshot && { target: snapshot.target, members: snapshot.members.map((m) => m.instanceId).sort() },
+      natsConnected: this.acks ? this.acks.isConnected : null,
     };
   }
 

@@ -18,6 +18,8 @@ export interface ResourceType {
   /** With a status subresource the main endpoint ignores .status and /status changes only .status. */
   status: boolean;
   scale?: ScaleMapping;
+  /** Pods: POST <pod>/eviction deletes the pod if its PodDisruptionBudget allows. */
+  eviction?: boolean;
   /** Custom resources refuse strategic merge patch, as the real server does. */
   custom: boolean;
 }
@@ -42,7 +44,7 @@ const builtin = (
 
 /** Built-in kinds the operator reads or writes, plus the ones tests create (pods). */
 export const BUILTIN_RESOURCES: ResourceType[] = [
-  builtin('', 'v1', 'pods', 'Pod', { status: true }),
+  builtin('', 'v1', 'pods', 'Pod', { status: true, eviction: true }),
   builtin('', 'v1', 'services', 'Service', { status: true }),
   builtin('', 'v1', 'serviceaccounts', 'ServiceAccount'),
   builtin('', 'v1', 'events', 'Event'),
@@ -114,6 +116,9 @@ export function resourceList(groupVersion: string, resources: ResourceType[]): J
   for (const r of resources.filter((x) => apiVersionOf(x) === groupVersion)) {
     entries.push({ name: r.plural, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs });
     if (r.status) entries.push({ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
+    if (r.eviction) {
+      entries.push({ name: `${r.plural}/eviction`, singularName: '', namespaced: r.namespaced, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
+    }
     if (r.scale) {
       entries.push({
         name: `${r.plural}/scale`,

@@ -48,7 +48,8 @@ export function resolveTarget(pathname: string, resources: ResourceType[]): Targ
   const unknown = () => new StatusError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
   if (!resource || tail.length > 3) throw unknown();
   if (resource.namespaced && name !== undefined && namespace === undefined) throw unknown();
-  if (subresource && !(subresource === 'status' && resource.status) && !(subresource === 'scale' && resource.scale)) throw unknown();
+  const served = (subresource === 'status' && resource.status) || (subresource === 'scale' && resource.scale) || (subresource === 'eviction' && resource.eviction);
+  if (subresource && !served) throw unknown();
   return { resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) };
 }
 
