@@ -56,7 +56,8 @@ statement that wrote it, so an upper bound of commit → subscriber) to the mome
 benchmark process receives the event.
 (6) 3 relay processes with lease 2000 ms / renew 500 ms (the defaults); time from the action to the successor's
 \`acquired_at\`; "publishing resumed" is when a probe event committed right after the action was stored in the stream.
-(7) VmRSS of the relay process of (4), sampled every 100 ms.`;
+(7) VmRSS of the relay process of (4), sampled every 100 ms; its V8 heap (used, total) and external memory from
+prom-client's Node metrics on its \`/metrics\`, scraped every second (the largest of each).`;
 }
 
 /** Runs one step into `results` (a generic function, so each step's figures land under its own name). */
@@ -89,6 +90,7 @@ async function main(): Promise<number> {
       analyzeBacklog: args.analyze,
       childLogLevel: settings.childLogLevel,
       repeats: settings.repeats,
+      serviceNodeFlags: settings.serviceNodeFlags,
     });
   } catch (error) {
     process.stderr.write(`bench: ${errorMessage(error)}\n`);

@@ -26,14 +26,22 @@ test('a bad flag is refused naming it', () => {
   expect(refusal(['--log-level', 'loud'])).toBe('--log-level needs one of fatal, error, warn, info, debug, trace, got "loud"');
   expect(refusal(['--out='])).toBe('--out needs a file name');
   expect(refusal(['--quick=yes'])).toBe('--quick takes no value, got "yes"');
+  expect(refusal(['--service-node-flag=max-old-space-size=64'])).toBe(
+    '--service-node-flag needs a Node flag written with "=", e.g. --service-node-flag=--max-semi-space-size=8, got "max-old-space-size=64"',
+  );
+});
+
+test('--service-node-flag passes Node flags, in order, to the services the run starts', () => {
+  const args = parseBenchArgs(['--service-node-flag=--max-semi-space-size=8', '--service-node-flag=--max-old-space-size=96']);
+  expect(runSettings(args).serviceNodeFlags).toEqual(['--max-semi-space-size=8', '--max-old-space-size=96']);
 });
 
 test('--quick is a smoke run: small sizes, one repeat, nothing written unless --write', () => {
   const quick = parseBenchArgs(['--quick']);
-  expect(runSettings(quick)).toEqual({ events: 20_000, repeats: 1, childLogLevel: 'warn', write: false });
+  expect(runSettings(quick)).toEqual({ events: 20_000, repeats: 1, childLogLevel: 'warn', serviceNodeFlags: [], write: false });
   expect(runSettings(parseBenchArgs(['--quick', '--write'])).write).toBe(true);
   expect(runSettings(parseBenchArgs(['--quick', '--events=5000', '--repeat', '2'])).events).toBe(5000);
-  expect(runSettings(parseBenchArgs([]))).toEqual({ events: 200_000, repeats: 3, childLogLevel: 'warn', write: true });
+  expect(runSettings(parseBenchArgs([]))).toEqual({ events: 200_000, repeats: 3, childLogLevel: 'warn', serviceNodeFlags: [], write: true });
   // The last of --write and --no-write counts.
   expect(parseBenchArgs(['--write', '--no-write']).write).toBe(false);
   expect(parseBenchArgs(['--no-write', '--write']).write).toBe(true);

@@ -26,6 +26,8 @@ export interface BenchSettings {
   childLogLevel: string;
   /** Runs of the raw publish and the drain whose medians are reported. */
   repeats: number;
+  /** Node flags of every service process the run starts (--service-node-flag). */
+  serviceNodeFlags: string[];
 }
 
 export interface BenchContext extends BenchSettings {
@@ -43,7 +45,7 @@ export interface BenchContext extends BenchSettings {
   checkpointRefused: boolean;
 }
 
-const DEFAULTS: BenchSettings = { quick: false, cpuProf: false, events: 200_000, batchSize: 1000, analyzeBacklog: false, childLogLevel: 'warn', repeats: 1 };
+const DEFAULTS: BenchSettings = { quick: false, cpuProf: false, events: 200_000, batchSize: 1000, analyzeBacklog: false, childLogLevel: 'warn', repeats: 1, serviceNodeFlags: [] };
 
 /** DATABASE_URL and NATS_URL (or their defaults) are where the test suite finds its servers. */
 export async function openContext(log: Log, prefix: string, settings: Partial<BenchSettings> = {}): Promise<BenchContext> {

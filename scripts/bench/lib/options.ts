@@ -26,6 +26,9 @@ export const HELP = `Usage: npm run bench -- [options]        (run npm run build
   --analyze          ANALYZE the drain backlog before the relay starts (by default the relay meets it with the
                      planner statistics of a fresh table, as after a sudden backlog)
   --cpu-prof         start the services with node --cpu-prof; prints a summary of each profile and keeps them
+  --service-node-flag=<--flag>
+                     a Node flag for every service process the run starts (repeatable), e.g.
+                     --service-node-flag=--max-semi-space-size=8 to see what a V8 setting does to (7)
   --log-level <lvl>  LOG_LEVEL of the services the run starts (default warn: their logs are not measured) and
                      keep their logs after the run, e.g. --only scale --log-level debug to trace a hand-over
   --help
@@ -46,6 +49,7 @@ export interface BenchArgs {
   cpuProf: boolean;
   analyze: boolean;
   logLevel: string | null;
+  serviceNodeFlags: string[];
   repeat: number | null;
   help: boolean;
 }
@@ -62,17 +66,21 @@ const OPTIONS = {
   'cpu-prof': { type: 'boolean' },
   analyze: { type: 'boolean' },
   'log-level': { type: 'string' },
+  'service-node-flag': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const onlyProblem = () => `--only needs step names: ${STEP_NAMES.join(', ')}`;
 const logLevelProblem = (value: string | undefined) => `--log-level needs one of ${LOG_LEVELS.join(', ')}, got "${value ?? ''}"`;
+const serviceNodeFlagProblem = (value: string | undefined) =>
+  `--service-node-flag needs a Node flag written with "=", e.g. --service-node-flag=--max-semi-space-size=8, got "${value ?? ''}"`;
 const positiveIntProblem = (flag: string, value: string | undefined) => `${flag} needs a positive integer, got "${value ?? ''}"`;
 
 function valueProblem(flag: string, value: string | undefined): string {
   if (flag === '--only') return onlyProblem();
   if (flag === '--out') return '--out needs a file name';
   if (flag === '--log-level') return logLevelProblem(value);
+  if (flag === '--service-node-flag') return serviceNodeFlagProblem(value);
   return positiveIntProblem(flag, value);
 }
 
@@ -98,6 +106,9 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   const positiveInt = (flag: string, value: string | undefined) => integerFlag(flag, value, 1, positiveIntProblem) ?? null;
   const logLevel = values['log-level'];
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) throw new UsageError(logLevelProblem(logLevel));
+  const serviceNodeFlags = values['service-node-flag'] ?? [];
+  const badFlag = serviceNodeFlags.find((flag) => !/^--[a-z]/.test(flag));
+  if (badFlag !== undefined) throw new UsageError(serviceNodeFlagProblem(badFlag));
   if (values.out === '') throw new UsageError('--out needs a file name');
   const lastWrite = tokens.filter((t) => t.kind === 'option' && (t.name === 'write' || t.name === 'no-write')).pop();
   return {
@@ -111,6 +122,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     cpuProf: values['cpu-prof'] ?? false,
     analyze: values.analyze ?? false,
     logLevel: logLevel ?? null,
+    serviceNodeFlags,
     help: values.help ?? false,
   };
 }
@@ -120,6 +132,7 @@ export interface RunSettings {
   events: number;
   repeats: number;
   childLogLevel: string;
+  serviceNodeFlags: string[];
   /** Write the table into --out: full runs do, --quick and --only runs only with --write. */
   write: boolean;
 }
@@ -129,6 +142,7 @@ export function runSettings(args: BenchArgs): RunSettings {
     events: args.events ?? (args.quick ? 20_000 : 200_000),
     repeats: args.repeat ?? (args.quick ? 1 : 3),
     childLogLevel: args.logLevel ?? 'warn',
+    serviceNodeFlags: args.serviceNodeFlags,
     write: args.write ?? (!args.quick && !args.only),
   };
 }

@@ -16,7 +16,7 @@ import { sleep } from './stats';
 export function startNode(ctx: BenchContext, name: string, script: string, env: Record<string, string>): NodeProcess {
   // --cpu-prof: the profile is written when the process exits normally (SIGTERM), not after SIGKILL.
   const profile = ctx.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ctx.runDir, 'profiles')}`, `--cpu-prof-name=${name}.${Date.now()}.cpuprofile`] : [];
-  return startNodeProcess(name, script, env, { runDir: ctx.runDir, graceMs: 10_000, nodeArgs: profile, collectLogs: false });
+  return startNodeProcess(name, script, env, { runDir: ctx.runDir, graceMs: 10_000, nodeArgs: [...profile, ...ctx.serviceNodeFlags], collectLogs: false });
 }
 
 /** Waits until GET `url` answers 200 (the process must stay alive meanwhile). */
@@ -65,6 +65,48 @@ export function sampleRss(pid: number, everyMs = 100): RssSampler {
       active = false;
       await loop;
       return samples;
+    },
+  };
+}
+
+/** The largest V8 heap figures a process's `/metrics` (prom-client's default Node metrics) showed, in MiB. */
+export interface HeapPeaks {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  samples: number;
+}
+
+const HEAP_GAUGES = {
+  heapUsed: 'nodejs_heap_size_used_bytes',
+  heapTotal: 'nodejs_heap_size_total_bytes',
+  external: 'nodejs_external_memory_bytes',
+} as const;
+
+/**
+ * Samples a service's V8 heap through its `/metrics` every `everyMs`: what of the RSS is JavaScript objects (heap
+ * used), what V8 reserved for them (heap total) and what lives outside the heap (Buffers, native memory). A scrape
+ * costs the service a little work, so the interval is far longer than the RSS sampler's.
+ */
+export function sampleHeap(metricsUrl: string, everyMs = 1000): { stop(): Promise<HeapPeaks> } {
+  const peaks: HeapPeaks = { heapUsed: Number.NaN, heapTotal: Number.NaN, external: Number.NaN, samples: 0 };
+  let active = true;
+  const loop = (async () => {
+    while (active) {
+      const text = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => '');
+      for (const [key, name] of Object.entries(HEAP_GAUGES) as Array<[keyof typeof HEAP_GAUGES, string]>) {
+        const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
+        if (match) peaks[key] = Math.max(Number.isNaN(peaks[key]) ? 0 : peaks[key], Number(match[1]) / 1024 / 1024);
+      }
+      if (text) peaks.samples += 1;
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      active = false;
+      await loop;
+      return peaks;
     },
   };
 }

@@ -119,7 +119,9 @@ export function buildRows({ figures, errors }: StepResults): Row[] {
     const m = drain.memory;
     rows.push({
       measure: `(7) relay process RSS while draining (4)`,
-      figure: `peak ${m.peak.toFixed(0)} MiB (start ${m.atStart.toFixed(0)}, end ${m.atEnd.toFixed(0)})`,
+      figure:
+        `peak ${m.peak.toFixed(0)} MiB (start ${m.atStart.toFixed(0)}, end ${m.atEnd.toFixed(0)}); ` +
+        `largest V8 heap used ${m.heap.heapUsed.toFixed(0)} / total ${m.heap.heapTotal.toFixed(0)} MiB, external ${m.heap.external.toFixed(0)} MiB`,
       limit: '',
       ratio: '',
       target: 'bounded (info)',

@@ -6,7 +6,7 @@
 import { migrateOutbox, Outbox, outboxTables } from '@outbox-relay/outbox';
 import type { BenchContext } from '../lib/context';
 import { orderCreatedEvent } from '../lib/events';
-import { cpuMs, sampleRss } from '../lib/processes';
+import { cpuMs, sampleHeap, sampleRss, type HeapPeaks } from '../lib/processes';
 import { checkpoint, dropSchemaLater, pendingCount, schemaName, streamFor } from '../lib/resources';
 import { leaseOf, startRelayProcess, type Lease } from '../lib/services';
 import { median, sleep } from '../lib/stats';
@@ -21,7 +21,7 @@ export interface DrainFigures {
   batchSize: number;
   analyzed: boolean;
   fill: { rate: number; seconds: number };
-  memory: { atStart: number; peak: number; atEnd: number; samples: number };
+  memory: { atStart: number; peak: number; atEnd: number; samples: number; heap: HeapPeaks };
   relayCpu: number;
   leaseChanged: boolean;
 }
@@ -86,6 +86,7 @@ async function drainOnce(ctx: BenchContext, suffix: string): Promise<DrainFigure
     env: { OUTBOX_BATCH_SIZE: String(ctx.batchSize) },
   });
   const rss = sampleRss(relay.proc.pid, 100);
+  const heap = sampleHeap(`${relay.url}/metrics`);
   const cpuAtStart = cpuMs(relay.proc.pid);
   const wallAtStart = Date.now();
   const timeoutMs = Math.max(60_000, n * 2);
@@ -106,6 +107,7 @@ async function drainOnce(ctx: BenchContext, suffix: string): Promise<DrainFigure
   const relayCpu = (cpuMs(relay.proc.pid) - cpuAtStart) / Math.max(1, Date.now() - Math.max(wallAtStart, start.acquired_ms));
   await sleep(300); // one more RSS sample or three after the last batch
   const samples = await rss.stop();
+  const heapPeaks = await heap.stop();
   const seconds = ((lease.last_published_ms ?? Number.NaN) - start.acquired_ms) / 1000;
   const rate = n / seconds;
   const [pending, info] = await Promise.all([pendingCount(ctx, schema), ctx.jsm.streams.info(stream.stream)]);
@@ -117,6 +119,7 @@ async function drainOnce(ctx: BenchContext, suffix: string): Promise<DrainFigure
     peak: Math.max(...mib),
     atEnd: mib[mib.length - 1] ?? Number.NaN,
     samples: mib.length,
+    heap: heapPeaks,
   };
   ctx.log(
     `  relay drained ${n.toLocaleString('en-US')} events in ${seconds.toFixed(2)} s: ${Math.round(rate)} events/s ` +
@@ -124,6 +127,10 @@ async function drainOnce(ctx: BenchContext, suffix: string): Promise<DrainFigure
   );
   ctx.log(`  relay CPU while draining: ${(relayCpu * 100).toFixed(0)} % of one core`);
   ctx.log(`  relay RSS: ${memory.atStart.toFixed(0)} MiB at start, peak ${memory.peak.toFixed(0)} MiB, ${memory.atEnd.toFixed(0)} MiB at end (${memory.samples} samples)`);
+  ctx.log(
+    `  relay V8 heap (largest of ${heapPeaks.samples} scrapes of /metrics): used ${heapPeaks.heapUsed.toFixed(0)} MiB, ` +
+      `total ${heapPeaks.heapTotal.toFixed(0)} MiB; outside the heap ${heapPeaks.external.toFixed(0)} MiB`,
+  );
   if (info.state.messages !== n || pending !== 0) {
     throw new Error(`events lost or stuck: ${n} enqueued, ${info.state.messages} in the stream, ${pending} pending`);
   }
