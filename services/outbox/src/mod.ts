@@ -31,6 +31,8 @@ export {
   relayTimingIssues,
   validateRelaySettings,
   relaySettingsFromEnv,
+  streamLimitsFromEnv,
+  streamOwnershipFromEnv,
   defaultRelaySettings,
   defaultInstanceId,
   defaultCloudEventsSource,
@@ -43,7 +45,21 @@ export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStat
 export { startEmbeddedRelay, embeddedRelayOptionsFromEnv, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
 export { noopRelayObserver, type RelayObserver } from './relay/observer';
 export { connectNats } from './publish/nats';
-export { ensureStream, UnpublishableEventError, type StreamSpec } from './publish/publisher';
+export { UnpublishableEventError } from './publish/publisher';
+export { ensureStream, ensureStreamReport, type StreamSpec, type StreamReport, type EnsureStreamOutcome } from './publish/ensure-stream';
+export {
+  StreamConfigError,
+  STREAM_STORAGE_TYPES,
+  STREAM_DISCARD_POLICIES,
+  STREAM_MANAGEMENT_MODES,
+  subjectFilterCovers,
+  type StreamLimits,
+  type StreamLimitDifference,
+  type StreamManagement,
+  type StreamStorage,
+  type StreamDiscard,
+  type StreamProblem,
+} from './publish/stream-config';
 export {
   OutboxHeaders,
   CloudEventsHeaders,
