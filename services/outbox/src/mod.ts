@@ -44,7 +44,7 @@ export {
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay/relay';
 export { startEmbeddedRelay, embeddedRelayOptionsFromEnv, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
 export { noopRelayObserver, type RelayObserver } from './relay/observer';
-export { connectNats } from './publish/nats';
+export { connectNats, natsConnectionFromEnv, type NatsConnectionSettings, type NatsTlsFiles } from './publish/nats';
 export { UnpublishableEventError } from './publish/publisher';
 export { ensureStream, ensureStreamReport, type StreamSpec, type StreamReport, type EnsureStreamOutcome } from './publish/ensure-stream';
 export {
