@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { connectNats, embeddedRelayOptionsFromEnv, Outbox, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
+import { connectNats, embeddedRelayOptionsFromEnv, natsConnectionFromEnv, Outbox, startEmbeddedRelay, streamOwnershipFromEnv, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
@@ -49,12 +49,13 @@ async function main(): Promise<void> {
   // NATS in the background: orders are taken meanwhile, and the events wait in the stream.
   if (!config.ORDERS_PAYMENT_EVENTS) logger.info('payment events not followed (ORDERS_PAYMENT_EVENTS=false)');
   const paymentEvents = config.ORDERS_PAYMENT_EVENTS
-    ? connectNats({ url: config.NATS_URL, name: `orders payment events`, credsFile: config.NATS_CREDS_FILE, logger }).then(async (nc) => {
+    ? connectNats({ ...natsConnectionFromEnv(config), name: `orders payment events`, logger }).then(async (nc) => {
         const settings = {
           ordersSchema: config.ORDERS_SCHEMA,
           stream: config.OUTBOX_STREAM,
           subjectPrefix: config.OUTBOX_SUBJECT_PREFIX,
           duplicateWindowMs: config.OUTBOX_DUPLICATE_WINDOW_MS,
+          streamOwnership: streamOwnershipFromEnv(config),
           consumerName: config.ORDERS_PAYMENTS_CONSUMER,
         };
         const worker = await startPaymentEventsConsumer({ pool, nc, logger }, settings).catch(async (error: unknown) => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, envVar, toFieldIssues } from '@outbox-relay/runtime';
 import type { OutboxRetention } from './maintenance/retention';
+import type { StreamOwnership } from './publish/ensure-stream';
 import {
   STREAM_DISCARD_POLICIES,
   STREAM_MANAGEMENT_MODES,
@@ -228,7 +229,7 @@ export function streamLimitsFromEnv(env: RelayEnv): StreamLimits {
 }
 
 /** How every process that ensures the stream reads the stream settings from its environment. */
-export function streamOwnershipFromEnv(env: RelayEnv): { management: StreamManagement; limits: StreamLimits; minDuplicateWindowMs: number } {
+export function streamOwnershipFromEnv(env: RelayEnv): Required<StreamOwnership> {
   return { management: env.OUTBOX_STREAM_MANAGEMENT, limits: streamLimitsFromEnv(env), minDuplicateWindowMs: env.OUTBOX_LEASE_MS * 10 };
 }
 

@@ -46,7 +46,7 @@ export { startEmbeddedRelay, embeddedRelayOptionsFromEnv, type EmbeddedRelay, ty
 export { noopRelayObserver, type RelayObserver } from './relay/observer';
 export { connectNats, natsConnectionFromEnv, type NatsConnectionSettings, type NatsTlsFiles } from './publish/nats';
 export { UnpublishableEventError } from './publish/publisher';
-export { ensureStream, ensureStreamReport, type StreamSpec, type StreamReport, type EnsureStreamOutcome } from './publish/ensure-stream';
+export { ensureStream, ensureStreamReport, type StreamSpec, type StreamOwnership, type StreamReport, type EnsureStreamOutcome } from './publish/ensure-stream';
 export {
   StreamConfigError,
   STREAM_STORAGE_TYPES,

@@ -5,7 +5,7 @@
  */
 import { Pool } from 'pg';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats, embeddedRelayOptionsFromEnv, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
+import { connectNats, embeddedRelayOptionsFromEnv, natsConnectionFromEnv, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin, type ProcessLogger, type ServiceHttp } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, paymentWorkerSettings, type PaymentsConfig } from './config';
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     logger.info({ port, admin: '/admin/fake-gateway' }, 'http listening');
   }
 
-  nc = await connectNats({ url: config.NATS_URL, name: `payments-${config.PAYMENTS_CONSUMER}`, credsFile: config.NATS_CREDS_FILE, logger });
+  nc = await connectNats({ ...natsConnectionFromEnv(config), name: `payments-${config.PAYMENTS_CONSUMER}`, logger });
   const running = await startPaymentWorker({ pool, nc, gateway, logger, retention: relayMetrics }, paymentWorkerSettings(config));
   worker = running;
   metricsLog = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);

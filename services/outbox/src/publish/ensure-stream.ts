@@ -27,6 +27,9 @@ export interface StreamSpec {
   limits?: StreamLimits;
 }
 
+/** Who owns the stream and the limits of one the process creates: what every caller of ensureStream passes on. */
+export type StreamOwnership = Pick<StreamSpec, 'management' | 'limits' | 'minDuplicateWindowMs'>;
+
 export type EnsureStreamOutcome = 'created' | 'updated' | 'unchanged';
 
 export interface StreamReport {
