@@ -63,3 +63,18 @@ it('exits 2 at start naming a bad stream variable', async () => {
   expect(await relay.exited).toBe(2);
   expect(relay.stderr()).toContain('OUTBOX_STREAM_STORAGE');
 });
+
+it('in create mode, exits 2 naming the other stream that already holds the relay\'s subjects', async () => {
+  const jsm = await jetstreamManager(ns.nc);
+  const other = `${ns.stream}_PLATFORM`;
+  await jsm.streams.add({ name: other, subjects: [`${ns.subjectPrefix}.>`] });
+  try {
+    const relay = startRelay({ OUTBOX_STREAM_MANAGEMENT: 'create' });
+    expect(await relay.exited).toBe(2);
+    expect(relay.stderr()).toBe(
+      `outbox-relay: stream "${ns.stream}" does not fit the relay (OUTBOX_SUBJECT_PREFIX): expected subjects "${ns.subjectPrefix}.>" held by no other stream, found stream "${other}" already captures them\n`,
+    );
+  } finally {
+    await jsm.streams.delete(other);
+  }
+});

@@ -29,7 +29,7 @@ export interface EmbeddedRelayOptions {
  * The options of a relay embedded in a service whose configuration includes the relay's variables (the outbox's
  * and the relay's environment shapes): the same variables mean the same thing in every process.
  */
-export function embeddedRelayOptionsFromEnv(env: RelayEnv, owner: { name: string; logger?: Logger; observer?: RelayObserver }): EmbeddedRelayOptions {
+export function embeddedRelayOptionsFromEnv(env: RelayEnv, owner: { name: string; logger?: Logger; observer?: RelayObserver; onStreamConfigError?: (error: StreamConfigError) => void }): EmbeddedRelayOptions {
   return {
     databaseUrl: env.DATABASE_URL,
     natsUrl: env.NATS_URL,
