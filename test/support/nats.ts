@@ -40,10 +40,14 @@ export async function createTestStream(prefix: string, url = TEST_NATS_URL): Pro
 export class PrivateNatsServer {
   private child: ChildProcess | null = null;
   readonly storeDir = mkdtempSync(path.join(os.tmpdir(), 'nats-test-'));
-  constructor(readonly port: number) {}
+  /** `args`: more nats-server flags (e.g. TLS: --tlscert, --tlskey, --tlscacert, --tlsverify). */
+  constructor(
+    readonly port: number,
+    private readonly args: readonly string[] = [],
+  ) {}
 
-  static async start(): Promise<PrivateNatsServer> {
-    const server = new PrivateNatsServer(await freePort());
+  static async start(args: readonly string[] = []): Promise<PrivateNatsServer> {
+    const server = new PrivateNatsServer(await freePort(), args);
     await server.start();
     return server;
   }
@@ -58,7 +62,7 @@ export class PrivateNatsServer {
       const where = process.env.NATS_SERVER_BIN ? `NATS_SERVER_BIN=${process.env.NATS_SERVER_BIN} is not an executable` : 'none at /usr/sbin/nats-server or on PATH';
       throw new Error(`no nats-server: ${where} (apt-get install nats-server, or set NATS_SERVER_BIN)`);
     }
-    const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
+    const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir, ...this.args], { stdio: 'ignore' });
     this.child = child;
     const failed = new Promise<never>((_, reject) => child.once('error', (error) => reject(new Error(`nats-server (${binary}) did not start: ${error.message}`))));
     failed.catch(() => undefined);

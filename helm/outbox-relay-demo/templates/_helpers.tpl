@@ -57,18 +57,53 @@ securityContext:
     drop: ["ALL"]
 {{- end -}}
 
-{{/* With a read-only root file system, /tmp must be a volume. */}}
-{{- define "outbox-relay-demo.tmpVolume" -}}
+{{/* With a read-only root file system, /tmp must be a volume; the NATS credentials and TLS files are Secrets. */}}
+{{- define "outbox-relay-demo.volumes" -}}
+{{- $n := .Values.nats -}}
 volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+{{- if $n.credentials.secretName }}
+  - name: nats-credentials
+    secret:
+      secretName: {{ $n.credentials.secretName }}
+      items:
+        - key: {{ $n.credentials.key }}
+          path: {{ $n.credentials.key }}
+      # 0440 (octal): JSON and YAML 1.2 readers take a leading zero as decimal.
+      defaultMode: 288
+{{- end }}
+{{- if $n.tls.secretName }}
+  - name: nats-tls
+    secret:
+      secretName: {{ $n.tls.secretName }}
+      items:
+        {{- range $key := list $n.tls.caKey $n.tls.certKey $n.tls.keyKey }}
+        {{- if $key }}
+        - key: {{ $key }}
+          path: {{ $key }}
+        {{- end }}
+        {{- end }}
+      # 0440 (octal): JSON and YAML 1.2 readers take a leading zero as decimal.
+      defaultMode: 288
+{{- end }}
 {{- end -}}
 
-{{- define "outbox-relay-demo.tmpMount" -}}
+{{- define "outbox-relay-demo.volumeMounts" -}}
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- if .Values.nats.credentials.secretName }}
+  - name: nats-credentials
+    mountPath: /var/run/secrets/nats
+    readOnly: true
+{{- end }}
+{{- if .Values.nats.tls.secretName }}
+  - name: nats-tls
+    mountPath: /var/run/secrets/nats-tls
+    readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "outbox-relay-demo.databaseEnv" -}}
@@ -91,6 +126,52 @@ volumeMounts:
   value: {{ .Values.nats.subjectPrefix | quote }}
 - name: OUTBOX_DUPLICATE_WINDOW_MS
   value: {{ mul (int .Values.nats.duplicateWindowSeconds) 1000 | quote }}
+{{- $n := .Values.nats }}
+- name: OUTBOX_STREAM_MANAGEMENT
+  value: {{ $n.streamManagement | quote }}
+{{- $l := $n.streamLimits }}
+{{- if not (kindIs "invalid" $l.replicas) }}
+- name: OUTBOX_STREAM_REPLICAS
+  value: {{ $l.replicas | int | quote }}
+{{- end }}
+{{- with $l.storage }}
+- name: OUTBOX_STREAM_STORAGE
+  value: {{ . | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" $l.maxAgeSeconds) }}
+- name: OUTBOX_STREAM_MAX_AGE_MS
+  value: {{ mul (int64 $l.maxAgeSeconds) 1000 | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" $l.maxBytes) }}
+- name: OUTBOX_STREAM_MAX_BYTES
+  value: {{ $l.maxBytes | int64 | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" $l.maxMessages) }}
+- name: OUTBOX_STREAM_MAX_MSGS
+  value: {{ $l.maxMessages | int64 | quote }}
+{{- end }}
+{{- with $l.discard }}
+- name: OUTBOX_STREAM_DISCARD
+  value: {{ . | quote }}
+{{- end }}
+{{- if $n.credentials.secretName }}
+- name: NATS_CREDS_FILE
+  value: {{ printf "/var/run/secrets/nats/%s" $n.credentials.key | quote }}
+{{- end }}
+{{- if $n.tls.secretName }}
+{{- with $n.tls.caKey }}
+- name: NATS_TLS_CA_FILE
+  value: {{ printf "/var/run/secrets/nats-tls/%s" . | quote }}
+{{- end }}
+{{- with $n.tls.certKey }}
+- name: NATS_TLS_CERT_FILE
+  value: {{ printf "/var/run/secrets/nats-tls/%s" . | quote }}
+{{- end }}
+{{- with $n.tls.keyKey }}
+- name: NATS_TLS_KEY_FILE
+  value: {{ printf "/var/run/secrets/nats-tls/%s" . | quote }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* What every relay of the outbox must agree on besides the stream: the headers its messages get. */}}
@@ -121,6 +202,17 @@ Rules that compare values (values.schema.json cannot): the CRD's own CEL rules, 
 {{- end -}}
 {{- if lt (mul (int .Values.nats.duplicateWindowSeconds) 1000) (mul (int $r.leaseDurationMs) 10) -}}
 {{- fail (printf "nats.duplicateWindowSeconds (%d) must be at least 10 x outboxRelay.leaseDurationMs (%d ms), so a successor's re-publishes are deduplicated" (int .Values.nats.duplicateWindowSeconds) (int $r.leaseDurationMs)) -}}
+{{- end -}}
+{{- $l := .Values.nats.streamLimits -}}
+{{- if and (not (kindIs "invalid" $l.maxAgeSeconds)) (gt (int64 $l.maxAgeSeconds) 0) (lt (int64 $l.maxAgeSeconds) (int64 .Values.nats.duplicateWindowSeconds)) -}}
+{{- fail (printf "nats.streamLimits.maxAgeSeconds (%d) must be 0 (no limit) or at least nats.duplicateWindowSeconds (%d): NATS refuses a duplicate window longer than max age" (int64 $l.maxAgeSeconds) (int .Values.nats.duplicateWindowSeconds)) -}}
+{{- end -}}
+{{- $t := .Values.nats.tls -}}
+{{- if and $t.secretName (ne (empty $t.certKey) (empty $t.keyKey)) -}}
+{{- fail "nats.tls.certKey and nats.tls.keyKey go together: a client certificate needs its key" -}}
+{{- end -}}
+{{- if and $t.secretName (empty $t.caKey) (empty $t.certKey) -}}
+{{- fail "nats.tls.secretName is set but names no key: set nats.tls.caKey, or nats.tls.certKey and nats.tls.keyKey" -}}
 {{- end -}}
 {{- if and .Values.payments.enabled (gt (mul (int .Values.nats.duplicateWindowSeconds) 10) 604800) -}}
 {{- fail (printf "nats.duplicateWindowSeconds (%d) must be at most 60480 with the payment worker enabled: its inbox keeps rows 7 days, at least 10 x the duplicate window" (int .Values.nats.duplicateWindowSeconds)) -}}

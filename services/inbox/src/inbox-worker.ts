@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool, PoolClient } from 'pg';
 import { childLogger, silentLogger, type Logger } from '@outbox-relay/runtime';
-import { ensureStream, RetentionSweeper } from '@outbox-relay/outbox';
+import { ensureStream, RetentionSweeper, type StreamOwnership } from '@outbox-relay/outbox';
 import { startInboxConsumer, type InboxConsumer } from './consumer';
 import { ensureDurableConsumer } from './durable-consumer';
 import type { InboxEvent } from './event';
@@ -21,6 +21,8 @@ export interface InboxWorkerSpec<T> {
   subjectPrefix: string;
   /** Used only when this worker creates the stream (it started before any relay). */
   duplicateWindowMs: number;
+  /** Who owns the stream, and the limits of one this worker creates (streamOwnershipFromEnv); default: create. */
+  streamOwnership?: StreamOwnership;
   filterSubject: string;
   /** What the operator should do when a consumer of that name exists with another filter. */
   remedy: string;
@@ -52,7 +54,7 @@ export async function startInboxWorker<T>(spec: InboxWorkerSpec<T>): Promise<Inb
   const logger = spec.logger ?? silentLogger;
   const consumerName = spec.inbox.consumer;
   const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, { name: spec.stream, subjectPrefix: spec.subjectPrefix, duplicateWindowMs: spec.duplicateWindowMs });
+  await ensureStream(jsm, { name: spec.stream, subjectPrefix: spec.subjectPrefix, duplicateWindowMs: spec.duplicateWindowMs, ...spec.streamOwnership });
   await ensureDurableConsumer(jsm, {
     stream: spec.stream,
     name: consumerName,

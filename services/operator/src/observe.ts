@@ -3,6 +3,7 @@ import type { V1Deployment, V1Pod } from './kube/client-node';
 import type { PodProber } from './prober';
 import type { ObservedPod, ObservedState } from './reconcile/types';
 import { isoTime } from './time';
+import { CONTAINER_NAME } from './reconcile/pod-template';
 
 /** What reconcile needs to know of a pod, from the pod object alone (no probe yet). */
 export function observePod(pod: V1Pod): ObservedPod {
@@ -20,7 +21,33 @@ export function observePod(pod: V1Pod): ObservedPod {
     deleting: !!deletedAt,
     createdAt: isoTime(pod.metadata?.creationTimestamp) ?? new Date(0).toISOString(),
     ...(pod.metadata?.annotations ? { annotations: pod.metadata.annotations } : {}),
+    ...configurationExitOf(pod),
   };
+}
+
+/** The relay's documented exit status for configuration errors (services/relay/src/main.ts, runtime's readEnvOrExit). */
+export const RELAY_CONFIG_EXIT_CODE = 2;
+
+/**
+ * A relay container that is not running again since it exited with status 2 (restarting, or in back-off). A
+ * container that came back up is past it, whatever its last termination says.
+ */
+function configurationExitOf(pod: V1Pod): Pick<ObservedPod, 'configurationExit'> {
+  const status = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME);
+  if (!status || status.ready || status.state?.running) return {};
+  const terminated = status.state?.terminated ?? status.lastState?.terminated;
+  if (terminated?.exitCode !== RELAY_CONFIG_EXIT_CODE) return {};
+  return { configurationExit: { exitCode: terminated.exitCode, message: lastRelayLine(terminated.message ?? '') } };
+}
+
+/**
+ * The relay's own one-line reason (`outbox-relay: ...`) from a termination message, which with
+ * FallbackToLogsOnError is the tail of the log (JSON lines before it); else the last line.
+ */
+function lastRelayLine(message: string): string {
+  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const own = lines.filter((l) => l.startsWith('outbox-relay: ')).pop();
+  return (own ?? lines.pop() ?? 'no termination message').slice(0, 1024);
 }
 
 export interface ObserveInput {

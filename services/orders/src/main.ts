@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { connectNats, embeddedRelayOptionsFromEnv, Outbox, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
+import { connectNats, embeddedRelayOptionsFromEnv, natsConnectionFromEnv, Outbox, startEmbeddedRelay, StreamConfigError, streamOwnershipFromEnv, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
@@ -31,11 +31,16 @@ async function main(): Promise<void> {
   const metrics = new ServiceMetrics();
   const relayMetrics = new RelayMetrics(metrics.registry, { leadership: () => relay?.status().partitions ?? null });
   new BacklogMetrics(metrics.registry, { pool, schema: config.OUTBOX_SCHEMA, cacheMs: config.METRICS_BACKLOG_CACHE_MS, logger });
+  // A stream that does not fit is a configuration error like a bad variable: status 2 and one plain line.
+  const streamMisfit = (error: StreamConfigError) => {
+    process.stderr.write(`orders: ${error.message}\n`);
+    void shutdown.run('stream configuration error', 2);
+  };
   // The relay waits for NATS; orders are still taken meanwhile (the outbox holds their events).
   if (!config.ORDERS_RELAY_ENABLED) logger.info('embedded relay disabled (ORDERS_RELAY_ENABLED=false)');
   // Resolves only once NATS answered, so the HTTP server does not wait for it.
   const relayStarted = (
-    config.ORDERS_RELAY_ENABLED ? startEmbeddedRelay(embeddedRelayOptionsFromEnv(config, { name: 'orders', logger, observer: relayMetrics })) : Promise.resolve(null)
+    config.ORDERS_RELAY_ENABLED ? startEmbeddedRelay(embeddedRelayOptionsFromEnv(config, { name: 'orders', logger, observer: relayMetrics, onStreamConfigError: streamMisfit })) : Promise.resolve(null)
   ).then((started) => {
     relay = started;
     return started;
@@ -49,12 +54,13 @@ async function main(): Promise<void> {
   // NATS in the background: orders are taken meanwhile, and the events wait in the stream.
   if (!config.ORDERS_PAYMENT_EVENTS) logger.info('payment events not followed (ORDERS_PAYMENT_EVENTS=false)');
   const paymentEvents = config.ORDERS_PAYMENT_EVENTS
-    ? connectNats({ url: config.NATS_URL, name: `orders payment events`, credsFile: config.NATS_CREDS_FILE, logger }).then(async (nc) => {
+    ? connectNats({ ...natsConnectionFromEnv(config), name: `orders payment events`, logger }).then(async (nc) => {
         const settings = {
           ordersSchema: config.ORDERS_SCHEMA,
           stream: config.OUTBOX_STREAM,
           subjectPrefix: config.OUTBOX_SUBJECT_PREFIX,
           duplicateWindowMs: config.OUTBOX_DUPLICATE_WINDOW_MS,
+          streamOwnership: streamOwnershipFromEnv(config),
           consumerName: config.ORDERS_PAYMENTS_CONSUMER,
         };
         const worker = await startPaymentEventsConsumer({ pool, nc, logger }, settings).catch(async (error: unknown) => {
@@ -69,6 +75,7 @@ async function main(): Promise<void> {
       })
     : Promise.resolve(null);
   paymentEvents.catch((error: unknown) => {
+    if (error instanceof StreamConfigError) return streamMisfit(error);
     logger.fatal({ err: error }, 'payment events consumer failed to start');
     void shutdown.run('payment events consumer failed', 1);
   });

@@ -3,6 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, envVar, toFieldIssues } from '@outbox-relay/runtime';
 import type { OutboxRetention } from './maintenance/retention';
+import type { StreamOwnership } from './publish/ensure-stream';
+import {
+  STREAM_DISCARD_POLICIES,
+  STREAM_MANAGEMENT_MODES,
+  STREAM_STORAGE_TYPES,
+  type StreamLimits,
+  type StreamManagement,
+} from './publish/stream-config';
 
 const ms = envVar.millis;
 
@@ -63,6 +71,20 @@ export const relayEnvShape = {
   RELAY_INSTANCE_ID: z.string().min(1).max(200).optional(),
   /** Path of a NATS .creds file (JWT + nkey seed); unset = no credentials. */
   NATS_CREDS_FILE: z.string().min(1).optional(),
+  /** TLS to NATS: the CA that signed the servers' certificates, and a client certificate and key (mounted Secrets). */
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  NATS_TLS_CERT_FILE: z.string().min(1).optional(),
+  NATS_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** `create` (the relay creates and widens its stream) or `verify` (a platform team owns it; only checked). */
+  OUTBOX_STREAM_MANAGEMENT: z.enum(STREAM_MANAGEMENT_MODES).default('create'),
+  /** Limits of a stream the relay creates; unset = the server's default, and not compared with an existing stream. */
+  OUTBOX_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).optional(),
+  OUTBOX_STREAM_STORAGE: z.enum(STREAM_STORAGE_TYPES).optional(),
+  /** 0 = no limit. */
+  OUTBOX_STREAM_MAX_AGE_MS: z.coerce.number().int().min(0).optional(),
+  OUTBOX_STREAM_MAX_BYTES: z.coerce.number().int().min(0).optional(),
+  OUTBOX_STREAM_MAX_MSGS: z.coerce.number().int().min(0).optional(),
+  OUTBOX_STREAM_DISCARD: z.enum(STREAM_DISCARD_POLICIES).optional(),
   OUTBOX_MAX_PUBLISH_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
   OUTBOX_RETENTION_MS: ms(3_600_000),
   OUTBOX_DEAD_LETTER_RETENTION_MS: ms(7 * 24 * 3_600_000),
@@ -76,6 +98,30 @@ export const relayEnvShape = {
 export const relayEnvSchema = z
   .object({ ...outboxEnvShape, ...relayEnvShape })
   .superRefine(checkRelayTimings);
+
+type StreamEnv = {
+  OUTBOX_DUPLICATE_WINDOW_MS: number;
+  OUTBOX_STREAM_MAX_AGE_MS?: number;
+  NATS_TLS_CERT_FILE?: string;
+  NATS_TLS_KEY_FILE?: string;
+};
+
+/**
+ * Rules between the stream and connection variables, for every env schema that embeds a relay (called by
+ * checkRelayTimings): the server refuses a duplicate window longer than max age, and a client certificate
+ * without its key (or the reverse) is a half-done TLS set-up.
+ */
+function checkStreamEnv(env: StreamEnv, ctx: z.RefinementCtx): void {
+  const maxAge = env.OUTBOX_STREAM_MAX_AGE_MS;
+  if (maxAge !== undefined && maxAge > 0 && maxAge < env.OUTBOX_DUPLICATE_WINDOW_MS) {
+    ctx.addIssue({ code: 'custom', path: ['OUTBOX_STREAM_MAX_AGE_MS'], message: `must be 0 (no limit) or at least OUTBOX_DUPLICATE_WINDOW_MS (${env.OUTBOX_DUPLICATE_WINDOW_MS}): NATS refuses a duplicate window longer than max age` });
+  }
+  if ((env.NATS_TLS_CERT_FILE === undefined) !== (env.NATS_TLS_KEY_FILE === undefined)) {
+    const missing = env.NATS_TLS_CERT_FILE === undefined ? 'NATS_TLS_CERT_FILE' : 'NATS_TLS_KEY_FILE';
+    const other = missing === 'NATS_TLS_CERT_FILE' ? 'NATS_TLS_KEY_FILE' : 'NATS_TLS_CERT_FILE';
+    ctx.addIssue({ code: 'custom', path: [missing], message: `is required when ${other} is set (a client certificate needs its key)` });
+  }
+}
 
 /** The settings the timing rules relate, by their names in library form. */
 interface RelayTimings {
@@ -123,8 +169,9 @@ type RelayTimingEnv = {
   OUTBOX_BACKOFF_MAX_MS: number;
 };
 
-/** `relayTimingIssues` for every env schema that embeds a relay, naming the variables. */
-export function checkRelayTimings(env: RelayTimingEnv, ctx: z.RefinementCtx): void {
+/** `relayTimingIssues` (and the stream and TLS rules) for every env schema that embeds a relay, naming the variables. */
+export function checkRelayTimings(env: RelayTimingEnv & StreamEnv, ctx: z.RefinementCtx): void {
+  checkStreamEnv(env, ctx);
   const nameOf = (field: keyof RelayTimings) => timingVariables[field];
   const issues = relayTimingIssues(
     {
@@ -162,6 +209,28 @@ export interface RelaySettings {
   messageHeaders?: MessageHeaderMode;
   /** The CloudEvents `source` of every event (modes `cloudevents` and `both`); default `/outbox-relay/<schema>`. */
   cloudEventsSource?: string;
+  /** Who owns the stream (STREAM_MANAGEMENT_MODES); `create` when absent. */
+  streamManagement?: StreamManagement;
+  /** Limits of a stream the relay creates (absent: the server's defaults). */
+  streamLimits?: StreamLimits;
+}
+
+/** The stream limits set in the environment (unset ones absent). */
+export function streamLimitsFromEnv(env: RelayEnv): StreamLimits {
+  const limits: StreamLimits = {
+    replicas: env.OUTBOX_STREAM_REPLICAS,
+    storage: env.OUTBOX_STREAM_STORAGE,
+    maxAgeMs: env.OUTBOX_STREAM_MAX_AGE_MS,
+    maxBytes: env.OUTBOX_STREAM_MAX_BYTES,
+    maxMsgs: env.OUTBOX_STREAM_MAX_MSGS,
+    discard: env.OUTBOX_STREAM_DISCARD,
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as StreamLimits;
+}
+
+/** How every process that ensures the stream reads the stream settings from its environment. */
+export function streamOwnershipFromEnv(env: RelayEnv): Required<StreamOwnership> {
+  return { management: env.OUTBOX_STREAM_MANAGEMENT, limits: streamLimitsFromEnv(env), minDuplicateWindowMs: env.OUTBOX_LEASE_MS * 10 };
 }
 
 export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
@@ -187,6 +256,8 @@ export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
     },
     messageHeaders: env.OUTBOX_MESSAGE_HEADERS,
     cloudEventsSource: env.OUTBOX_CLOUDEVENTS_SOURCE,
+    streamManagement: env.OUTBOX_STREAM_MANAGEMENT,
+    streamLimits: streamLimitsFromEnv(env),
   };
 }
 
@@ -218,9 +289,24 @@ const relaySettingsSchema = z
     }),
     messageHeaders: e.OUTBOX_MESSAGE_HEADERS,
     cloudEventsSource: e.OUTBOX_CLOUDEVENTS_SOURCE,
+    streamManagement: e.OUTBOX_STREAM_MANAGEMENT.optional(),
+    streamLimits: z
+      .object({
+        replicas: e.OUTBOX_STREAM_REPLICAS,
+        storage: e.OUTBOX_STREAM_STORAGE,
+        maxAgeMs: e.OUTBOX_STREAM_MAX_AGE_MS,
+        maxBytes: e.OUTBOX_STREAM_MAX_BYTES,
+        maxMsgs: e.OUTBOX_STREAM_MAX_MSGS,
+        discard: e.OUTBOX_STREAM_DISCARD,
+      })
+      .optional(),
   })
   .superRefine((settings, ctx) => {
     for (const issue of relayTimingIssues(settings)) ctx.addIssue({ code: 'custom', path: [issue.field], message: issue.message });
+    const maxAge = settings.streamLimits?.maxAgeMs;
+    if (maxAge !== undefined && maxAge > 0 && maxAge < settings.duplicateWindowMs) {
+      ctx.addIssue({ code: 'custom', path: ['streamLimits', 'maxAgeMs'], message: `must be 0 (no limit) or at least duplicateWindowMs (${settings.duplicateWindowMs})` });
+    }
   });
 
 /**

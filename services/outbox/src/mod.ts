@@ -31,6 +31,8 @@ export {
   relayTimingIssues,
   validateRelaySettings,
   relaySettingsFromEnv,
+  streamLimitsFromEnv,
+  streamOwnershipFromEnv,
   defaultRelaySettings,
   defaultInstanceId,
   defaultCloudEventsSource,
@@ -42,8 +44,22 @@ export {
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay/relay';
 export { startEmbeddedRelay, embeddedRelayOptionsFromEnv, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
 export { noopRelayObserver, type RelayObserver } from './relay/observer';
-export { connectNats } from './publish/nats';
-export { ensureStream, UnpublishableEventError, type StreamSpec } from './publish/publisher';
+export { connectNats, natsConnectionFromEnv, type NatsConnectionSettings, type NatsTlsFiles } from './publish/nats';
+export { UnpublishableEventError } from './publish/publisher';
+export { ensureStream, ensureStreamReport, type StreamSpec, type StreamOwnership, type StreamReport, type EnsureStreamOutcome } from './publish/ensure-stream';
+export {
+  StreamConfigError,
+  STREAM_STORAGE_TYPES,
+  STREAM_DISCARD_POLICIES,
+  STREAM_MANAGEMENT_MODES,
+  subjectFilterCovers,
+  type StreamLimits,
+  type StreamLimitDifference,
+  type StreamManagement,
+  type StreamStorage,
+  type StreamDiscard,
+  type StreamProblem,
+} from './publish/stream-config';
 export {
   OutboxHeaders,
   CloudEventsHeaders,

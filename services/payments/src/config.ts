@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkRelayTimings, outboxEnvShape, relayEnvShape } from '@outbox-relay/outbox';
+import { checkRelayTimings, outboxEnvShape, relayEnvShape, streamOwnershipFromEnv } from '@outbox-relay/outbox';
 import { envVar } from '@outbox-relay/runtime';
 import { telemetryEnvShape } from '@outbox-relay/telemetry';
 import type { PaymentWorkerSettings } from './worker/payment-worker';
@@ -94,6 +94,7 @@ export function paymentWorkerSettings(config: PaymentsConfig): PaymentWorkerSett
     stream: config.OUTBOX_STREAM,
     subjectPrefix: config.OUTBOX_SUBJECT_PREFIX,
     duplicateWindowMs: config.OUTBOX_DUPLICATE_WINDOW_MS,
+    streamOwnership: streamOwnershipFromEnv(config),
     consumerName: config.PAYMENTS_CONSUMER,
     maxRetries: config.PAYMENTS_MAX_RETRIES,
     backoff: { minMs: config.PAYMENTS_BACKOFF_MIN_MS, maxMs: config.PAYMENTS_BACKOFF_MAX_MS },

@@ -5,7 +5,7 @@
  */
 import { Pool } from 'pg';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats, embeddedRelayOptionsFromEnv, startEmbeddedRelay, type EmbeddedRelay } from '@outbox-relay/outbox';
+import { connectNats, embeddedRelayOptionsFromEnv, natsConnectionFromEnv, startEmbeddedRelay, StreamConfigError, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin, type ProcessLogger, type ServiceHttp } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, paymentWorkerSettings, type PaymentsConfig } from './config';
@@ -90,15 +90,23 @@ async function main(): Promise<void> {
     logger.info({ port, admin: '/admin/fake-gateway' }, 'http listening');
   }
 
-  nc = await connectNats({ url: config.NATS_URL, name: `payments-${config.PAYMENTS_CONSUMER}`, credsFile: config.NATS_CREDS_FILE, logger });
-  const running = await startPaymentWorker({ pool, nc, gateway, logger, retention: relayMetrics }, paymentWorkerSettings(config));
+  nc = await connectNats({ ...natsConnectionFromEnv(config), name: `payments-${config.PAYMENTS_CONSUMER}`, logger });
+  // A stream that does not fit is a configuration error like a bad variable: status 2 and one plain line.
+  const streamMisfit = (error: StreamConfigError) => {
+    process.stderr.write(`payments: ${error.message}\n`);
+    void shutdown.run('stream configuration error', 2);
+  };
+  const running = await startPaymentWorker({ pool, nc, gateway, logger, retention: relayMetrics }, paymentWorkerSettings(config)).catch((error: unknown) => {
+    if (error instanceof StreamConfigError) streamMisfit(error);
+    throw error;
+  });
   worker = running;
   metricsLog = startMetricsLog(() => running.stats(), logger, config.PAYMENTS_METRICS_INTERVAL_MS);
 
   // This worker's relay candidate campaigns for the outbox leases like every other relay on OUTBOX_SCHEMA, so its
   // PaymentStarted / PaymentSucceeded / PaymentFailed events go out even when no other relay runs.
   relayStarted = config.PAYMENTS_RELAY_ENABLED
-    ? startEmbeddedRelay(embeddedRelayOptionsFromEnv(config, { name: 'payments', logger, observer: relayMetrics }))
+    ? startEmbeddedRelay(embeddedRelayOptionsFromEnv(config, { name: 'payments', logger, observer: relayMetrics, onStreamConfigError: streamMisfit }))
     : Promise.resolve(null);
   relayStarted.then(
     (started) => (relay = started),
@@ -114,6 +122,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // Already reported in one line; the shutdown under way exits with status 2.
+  if (error instanceof StreamConfigError) return;
   process.stderr.write(`payments: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });

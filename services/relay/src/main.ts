@@ -1,10 +1,13 @@
 import { Pool } from 'pg';
-import { connectNats, migrateOutbox, OutboxRelay, readBacklog, waitForSchema, relaySettingsFromEnv } from '@outbox-relay/outbox';
+import { connectNats, migrateOutbox, natsConnectionFromEnv, OutboxRelay, readBacklog, waitForSchema, relaySettingsFromEnv, type StreamConfigError } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { StatusBacklog, statusWithBacklog } from './status-backlog';
 import { relayProcessEnvSchema } from './config';
 import { createRelayHttp } from './relay-http';
+
+/** The documented exit status of a configuration error, a stream that does not fit included (README). */
+const STREAM_CONFIG_EXIT_CODE = 2;
 
 async function main(): Promise<void> {
   const env = readEnvOrExit('outbox-relay', relayProcessEnvSchema);
@@ -71,11 +74,19 @@ async function main(): Promise<void> {
       'OUTBOX_PARTITIONS differs from the schema\'s partition count; using the schema\'s. Apply it with `outboxctl migrate --partitions` (running relays follow the change)',
     );
   }
-  nats = await connectNats({ url: env.NATS_URL, name: `outbox-relay ${settings.instanceId}`, credsFile: env.NATS_CREDS_FILE, logger });
+  nats = await connectNats({ ...natsConnectionFromEnv(env), name: `outbox-relay ${settings.instanceId}`, logger });
   // The gauges read the relay's leases at scrape time.
   const observer = new RelayMetrics(metrics.registry, { leadership: () => relay?.status().partitions ?? [] });
   new BacklogMetrics(metrics.registry, { pool, schema: env.OUTBOX_SCHEMA, cacheMs: env.METRICS_BACKLOG_CACHE_MS, logger });
-  const started = new OutboxRelay({ pool, leasePool, nats, logger, observer }, settings);
+  // The stream does not fit (verify mode, or another stream holds the subjects): a configuration error like a bad
+  // variable, so the same exit status 2 and one plain line, not a retry loop. Pods restart into the same line,
+  // which the operator shows from the container's last termination.
+  const onStreamConfigError = (error: StreamConfigError) => {
+    ready = false;
+    process.stderr.write(`outbox-relay: ${error.message}\n`);
+    void shutdown.run('stream configuration error', STREAM_CONFIG_EXIT_CODE);
+  };
+  const started = new OutboxRelay({ pool, leasePool, nats, logger, observer, onStreamConfigError }, settings);
   await started.start();
   // Published only once started: a shutdown during start-up exits without a half-built relay to stop.
   relay = started;

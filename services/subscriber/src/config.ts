@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { relayEnvShape } from '@outbox-relay/outbox';
+import { natsConnectionFromEnv, relayEnvShape, type NatsConnectionSettings, type StreamLimits, type StreamOwnership } from '@outbox-relay/outbox';
 import { envVar, parseEnv } from '@outbox-relay/runtime';
 import { tracingEnvShape, tracingSettingsFromEnv, type TracingSettings } from '@outbox-relay/telemetry';
 
@@ -10,6 +10,17 @@ export const subscriberEnvShape = {
   OUTBOX_SUBJECT_PREFIX: relayEnvShape.OUTBOX_SUBJECT_PREFIX,
   /** Used only when the subscriber has to create the stream itself (it starts before any relay). */
   OUTBOX_DUPLICATE_WINDOW_MS: relayEnvShape.OUTBOX_DUPLICATE_WINDOW_MS,
+  NATS_CREDS_FILE: relayEnvShape.NATS_CREDS_FILE,
+  NATS_TLS_CA_FILE: relayEnvShape.NATS_TLS_CA_FILE,
+  NATS_TLS_CERT_FILE: relayEnvShape.NATS_TLS_CERT_FILE,
+  NATS_TLS_KEY_FILE: relayEnvShape.NATS_TLS_KEY_FILE,
+  OUTBOX_STREAM_MANAGEMENT: relayEnvShape.OUTBOX_STREAM_MANAGEMENT,
+  OUTBOX_STREAM_REPLICAS: relayEnvShape.OUTBOX_STREAM_REPLICAS,
+  OUTBOX_STREAM_STORAGE: relayEnvShape.OUTBOX_STREAM_STORAGE,
+  OUTBOX_STREAM_MAX_AGE_MS: relayEnvShape.OUTBOX_STREAM_MAX_AGE_MS,
+  OUTBOX_STREAM_MAX_BYTES: relayEnvShape.OUTBOX_STREAM_MAX_BYTES,
+  OUTBOX_STREAM_MAX_MSGS: relayEnvShape.OUTBOX_STREAM_MAX_MSGS,
+  OUTBOX_STREAM_DISCARD: relayEnvShape.OUTBOX_STREAM_DISCARD,
   SUBSCRIBER_ID: z
     .string({ error: 'is required (letters, digits, "_" and "-")' })
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"'),
@@ -32,6 +43,10 @@ export const subscriberEnvSchema = z.object(subscriberEnvShape);
 
 export interface SubscriberConfig {
   natsUrl: string;
+  /** NATS_URL with the credentials and TLS files. */
+  nats: NatsConnectionSettings;
+  /** Who owns the stream; a subscriber publishes nothing, so it leaves the window check to the relays. */
+  streamOwnership: StreamOwnership;
   stream: string;
   subjectPrefix: string;
   duplicateWindowMs: number;
@@ -49,6 +64,21 @@ export function loadSubscriberConfig(env: Record<string, string | undefined>): S
   const e = parseEnv(subscriberEnvSchema, env);
   return {
     natsUrl: e.NATS_URL,
+    nats: natsConnectionFromEnv(e),
+    streamOwnership: {
+      management: e.OUTBOX_STREAM_MANAGEMENT,
+      minDuplicateWindowMs: 0,
+      limits: Object.fromEntries(
+        Object.entries({
+          replicas: e.OUTBOX_STREAM_REPLICAS,
+          storage: e.OUTBOX_STREAM_STORAGE,
+          maxAgeMs: e.OUTBOX_STREAM_MAX_AGE_MS,
+          maxBytes: e.OUTBOX_STREAM_MAX_BYTES,
+          maxMsgs: e.OUTBOX_STREAM_MAX_MSGS,
+          discard: e.OUTBOX_STREAM_DISCARD,
+        }).filter(([, v]) => v !== undefined),
+      ) as StreamLimits,
+    },
     stream: e.OUTBOX_STREAM,
     subjectPrefix: e.OUTBOX_SUBJECT_PREFIX,
     duplicateWindowMs: e.OUTBOX_DUPLICATE_WINDOW_MS,

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { ensureDurableConsumer, inboxEventFromMsg, withConsumerSpan, type InboxEvent } from '@outbox-relay/inbox';
-import { ensureStream } from '@outbox-relay/outbox';
+import { ensureStream, type StreamOwnership } from '@outbox-relay/outbox';
 import { MessagingAttributes } from '@outbox-relay/outbox/internal';
 import type { ProcessLogger } from '@outbox-relay/runtime';
 
@@ -48,6 +48,8 @@ export interface StartSubscriberOptions {
   filterSubject?: string;
   /** Duplicate window used only when this subscriber creates the stream. Default 120 s (the relay's default). */
   duplicateWindowMs?: number;
+  /** Who owns the stream, and the limits of one this subscriber creates; default: create with the server's limits. */
+  streamOwnership?: StreamOwnership;
   /** Redelivery delay after a handler failure. Default 1000 ms. */
   nakDelayMs?: number;
   /** Default 1000. */
@@ -97,6 +99,7 @@ export async function startSubscriber(options: StartSubscriberOptions): Promise<
     name: options.stream,
     subjectPrefix: options.subjectPrefix,
     duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
+    ...options.streamOwnership,
   });
   await ensureDurableConsumer(jsm, {
     stream: options.stream,

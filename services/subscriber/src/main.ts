@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const tracing = startTracing(config.tracing, { logger });
   const metrics = new ServiceMetrics();
   const subscriberMetrics = new SubscriberMetrics(metrics.registry, consumerNameFor(config.subscriberId));
-  const nc = await connectNats({ url: config.natsUrl, name: `subscriber-${config.subscriberId}`, logger });
+  const nc = await connectNats({ ...config.nats, name: `subscriber-${config.subscriberId}`, logger });
   const subscriber = await startSubscriber({
     nc,
     stream: config.stream,
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     subscriberId: config.subscriberId,
     filterSubject: config.filterSubject,
     duplicateWindowMs: config.duplicateWindowMs,
+    streamOwnership: config.streamOwnership,
     nakDelayMs: config.nakDelayMs,
     maxAckPending: config.maxAckPending,
     logger: baseLogger,

@@ -31,6 +31,7 @@ export function withDefaults(input: OutboxRelaySpecInput | undefined): OutboxRel
       subjectPrefix: nats.subjectPrefix ?? d.natsSubjectPrefix,
       duplicateWindowSeconds: nats.duplicateWindowSeconds ?? d.duplicateWindowSeconds,
       messageHeaders: nats.messageHeaders ?? d.natsMessageHeaders,
+      streamManagement: nats.streamManagement ?? d.natsStreamManagement,
     },
     partitions: spec.partitions ?? d.partitions,
     batchSize: spec.batchSize ?? d.batchSize,

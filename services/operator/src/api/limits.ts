@@ -15,6 +15,7 @@ export const SPEC_DEFAULTS = {
   natsSubjectPrefix: 'outbox',
   duplicateWindowSeconds: 120,
   natsMessageHeaders: 'outbox',
+  natsStreamManagement: 'create',
   partitions: 1,
   batchSize: 1000,
   leaseDurationMs: 2000,
@@ -45,6 +46,22 @@ export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 /** The relay's OUTBOX_MESSAGE_HEADERS values (services/outbox/src/config.ts, MESSAGE_HEADER_MODES). */
 export const NATS_MESSAGE_HEADERS = ['outbox', 'cloudevents', 'both'] as const;
 export type NatsMessageHeaders = (typeof NATS_MESSAGE_HEADERS)[number];
+
+/** The relay's OUTBOX_STREAM_MANAGEMENT, OUTBOX_STREAM_STORAGE and OUTBOX_STREAM_DISCARD values (STREAM_*). */
+export const NATS_STREAM_MANAGEMENT = ['create', 'verify'] as const;
+export type NatsStreamManagement = (typeof NATS_STREAM_MANAGEMENT)[number];
+export const NATS_STREAM_STORAGE = ['file', 'memory'] as const;
+export type NatsStreamStorage = (typeof NATS_STREAM_STORAGE)[number];
+export const NATS_STREAM_DISCARD = ['old', 'new'] as const;
+export type NatsStreamDiscard = (typeof NATS_STREAM_DISCARD)[number];
+
+/** Ranges of nats.streamLimits (the relay's OUTBOX_STREAM_REPLICAS is 1 to 5; the others 0 = no limit). */
+export const STREAM_LIMIT_RANGES = {
+  replicas: { minimum: 1, maximum: 5 },
+  maxAgeSeconds: { minimum: 0, maximum: 100 * 365 * 86_400 },
+  maxBytes: { minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+  maxMessages: { minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+} satisfies Record<string, Range>;
 
 /** Patterns the relay applies to the same values at start-up (services/outbox/src/config.ts). */
 export const SPEC_PATTERNS = {

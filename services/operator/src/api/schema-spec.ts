@@ -1,5 +1,16 @@
 import { LOG_LEVELS } from '@outbox-relay/runtime';
-import { IMAGE_PULL_POLICIES, NATS_MESSAGE_HEADERS, SPEC_DEFAULTS, SPEC_PATTERNS, SPEC_RANGES, type Range } from './limits';
+import {
+  IMAGE_PULL_POLICIES,
+  NATS_MESSAGE_HEADERS,
+  NATS_STREAM_DISCARD,
+  NATS_STREAM_MANAGEMENT,
+  NATS_STREAM_STORAGE,
+  SPEC_DEFAULTS,
+  SPEC_PATTERNS,
+  SPEC_RANGES,
+  STREAM_LIMIT_RANGES,
+  type Range,
+} from './limits';
 import { SPEC_RULES } from './rules';
 import type { JsonSchema } from './schema-types';
 
@@ -28,6 +39,38 @@ const quantity: JsonSchema = {
   anyOf: [{ type: 'integer' }, { type: 'string' }],
   'x-kubernetes-int-or-string': true,
   pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+};
+
+/** An optional integer: absent means the server's default, so no default here. */
+const optionalInt = (range: Range, description: string): JsonSchema => ({ type: 'integer', description, minimum: range.minimum, maximum: range.maximum });
+
+const secretKey = (description: string): JsonSchema => str(description, { pattern: SPEC_PATTERNS.secretKey, maxLength: 253 });
+
+const l = STREAM_LIMIT_RANGES;
+const streamLimits: JsonSchema = {
+  type: 'object',
+  description: 'Limits of a stream the relay creates (streamManagement create). Absent: the server\'s default. Never applied to an existing stream; differences are logged.',
+  properties: {
+    replicas: optionalInt(l.replicas, 'Stream replicas (OUTBOX_STREAM_REPLICAS); 3 on a JetStream cluster.'),
+    storage: str('file or memory (OUTBOX_STREAM_STORAGE).', { enum: NATS_STREAM_STORAGE }),
+    maxAgeSeconds: optionalInt(l.maxAgeSeconds, 'Oldest message kept, 0 = no limit; at least duplicateWindowSeconds (OUTBOX_STREAM_MAX_AGE_MS).'),
+    maxBytes: optionalInt(l.maxBytes, 'Stream size limit in bytes, 0 = no limit (OUTBOX_STREAM_MAX_BYTES).'),
+    maxMessages: optionalInt(l.maxMessages, 'Message count limit, 0 = no limit (OUTBOX_STREAM_MAX_MSGS).'),
+    discard: str('When full: old (drop the oldest) or new (refuse new messages) (OUTBOX_STREAM_DISCARD).', { enum: NATS_STREAM_DISCARD }),
+  },
+};
+
+const tls: JsonSchema = {
+  type: 'object',
+  description: 'TLS to NATS from one Secret in the namespace, mounted read-only: the servers\' CA and/or a client certificate and key.',
+  required: ['secretName'],
+  properties: {
+    secretName: str('Name of the Secret.', { pattern: SPEC_PATTERNS.secretName, maxLength: 253 }),
+    caKey: secretKey('Key holding the CA certificate (NATS_TLS_CA_FILE), e.g. ca.crt.'),
+    certKey: secretKey('Key holding the client certificate (NATS_TLS_CERT_FILE), e.g. tls.crt.'),
+    keyKey: secretKey('Key holding the client key (NATS_TLS_KEY_FILE), e.g. tls.key.'),
+  },
+  // certKey without keyKey (or the reverse) is refused by the reconcile (validate-stream.ts) and the relay.
 };
 
 const d = SPEC_DEFAULTS;
@@ -76,6 +119,12 @@ export const specSchema: JsonSchema = {
           pattern: SPEC_PATTERNS.cloudEventsSource,
           maxLength: 2048,
         }),
+        streamManagement: str(
+          'create: the relay creates its stream when missing; verify: a platform team declares it (NACK, nats CLI) and the relay only checks that it exists, covers <subjectPrefix>.> and keeps a duplicate window of at least 10 x leaseDurationMs, exiting with status 2 otherwise.',
+          { enum: NATS_STREAM_MANAGEMENT, default: d.natsStreamManagement },
+        ),
+        streamLimits,
+        tls,
       },
     },
     partitions: int(r.partitions, d.partitions, 'Outbox partitions, each with its own lease; 1 means one global order.'),

@@ -1,6 +1,6 @@
 import type { LogLevel } from '@outbox-relay/runtime';
 import type { KubernetesObject } from './k8s-types';
-import type { NatsMessageHeaders } from './limits';
+import type { NatsMessageHeaders, NatsStreamDiscard, NatsStreamManagement, NatsStreamStorage } from './limits';
 
 /** Reference to one key of a Secret in the OutboxRelay's namespace. */
 export interface SecretKeyRef {
@@ -15,6 +15,27 @@ export interface DatabaseSpec {
   schema: string;
 }
 
+/** Limits of a stream the relay creates (OUTBOX_STREAM_*); absent ones are the server's defaults. 0 = no limit. */
+export interface NatsStreamLimits {
+  replicas?: number;
+  storage?: NatsStreamStorage;
+  maxAgeSeconds?: number;
+  maxBytes?: number;
+  maxMessages?: number;
+  discard?: NatsStreamDiscard;
+}
+
+/**
+ * TLS to NATS from one Secret (a kubernetes.io/tls Secret has ca.crt, tls.crt and tls.key), mounted read-only:
+ * the CA that signed the servers' certificates and/or a client certificate with its key.
+ */
+export interface NatsTlsSpec {
+  secretName: string;
+  caKey?: string;
+  certKey?: string;
+  keyKey?: string;
+}
+
 export interface NatsSpec {
   url: string;
   /** Secret key holding a NATS .creds file; mounted read-only and passed as NATS_CREDS_FILE. */
@@ -27,6 +48,10 @@ export interface NatsSpec {
   messageHeaders: NatsMessageHeaders;
   /** The CloudEvents source (OUTBOX_CLOUDEVENTS_SOURCE); unset: the relay's default, /outbox-relay/<schema>. */
   cloudEventsSource?: string;
+  /** `create`: the relay creates its stream; `verify`: a platform team owns it, the relay only checks it (OUTBOX_STREAM_MANAGEMENT). */
+  streamManagement: NatsStreamManagement;
+  streamLimits?: NatsStreamLimits;
+  tls?: NatsTlsSpec;
 }
 
 export interface ResourceRequirements {

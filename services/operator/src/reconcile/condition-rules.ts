@@ -101,7 +101,11 @@ function readyCondition(ctx: ConditionContext, leaderElected: ConditionInput): C
     const reason = stalled.kind === 'Stalled' ? 'LeaderStalled' : 'NatsUnreachable';
     return { type, status: 'False', reason, message: describeConcern(stalled, failover) };
   }
-  if (!serving) return { type, status: 'False', reason: leaderElected.reason, message: leaderElected.message };
+  if (!serving) {
+    const misconfigured = configurationFailure(ctx);
+    if (misconfigured) return { type, status: 'False', reason: 'RelayConfigurationError', message: misconfigured };
+    return { type, status: 'False', reason: leaderElected.reason, message: leaderElected.message };
+  }
   if (counts.readyReplicas < spec.replicas) {
     // Publishing works; a failover would have to wait for a pod to start.
     return { type, status: 'True', reason: 'ReducedRedundancy', message: counted };
@@ -119,9 +123,23 @@ function progressingCondition(ctx: ConditionContext): ConditionInput {
   return { type, status: r.done ? 'False' : 'True', reason: r.reason, message: r.message };
 }
 
+/**
+ * Relay pods down after exiting with the configuration status (the stream does not fit, a variable is refused):
+ * a restart cannot help, the spec or the stream must change. Named with the relay's own line.
+ */
+function configurationFailure(ctx: ConditionContext): string | undefined {
+  const failed = ctx.pods.filter((p) => p.configurationExit && !p.deleting);
+  if (failed.length === 0) return undefined;
+  const first = failed[0]!;
+  const others = failed.length > 1 ? ` (and ${failed.length - 1} more pods)` : '';
+  return `${first.name} exited with status ${first.configurationExit!.exitCode}${others}: ${first.configurationExit!.message}`;
+}
+
 function degradedCondition(ctx: ConditionContext): ConditionInput {
   const type = 'Degraded';
   if (ctx.issues.length > 0) return { type, status: 'True', reason: 'InvalidSpec', message: describeIssues(ctx.issues) };
+  const misconfigured = configurationFailure(ctx);
+  if (misconfigured) return { type, status: 'True', reason: 'RelayConfigurationError', message: misconfigured };
   if (ctx.failover.actions.length > 0) {
     return { type, status: 'True', reason: 'LeaderFailover', message: ctx.failover.actions.map((a) => a.reason).join('; ') };
   }

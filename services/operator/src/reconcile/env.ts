@@ -3,6 +3,7 @@ import type { OutboxRelaySpec } from '../api/types';
 
 export const RELAY_HTTP_PORT = 8090;
 export const NATS_CREDS_DIR = '/var/run/secrets/nats';
+export const NATS_TLS_DIR = '/var/run/secrets/nats-tls';
 
 /**
  * Environment of the relay container, named as the relay reads it (services/relay/src/config.ts). Secrets stay in
@@ -21,6 +22,10 @@ export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
   if (nats.credentialsSecretRef) {
     env.push({ name: 'NATS_CREDS_FILE', value: `${NATS_CREDS_DIR}/${nats.credentialsSecretRef.key}` });
   }
+  const tls = nats.tls;
+  if (tls?.caKey) env.push({ name: 'NATS_TLS_CA_FILE', value: `${NATS_TLS_DIR}/${tls.caKey}` });
+  if (tls?.certKey) env.push({ name: 'NATS_TLS_CERT_FILE', value: `${NATS_TLS_DIR}/${tls.certKey}` });
+  if (tls?.keyKey) env.push({ name: 'NATS_TLS_KEY_FILE', value: `${NATS_TLS_DIR}/${tls.keyKey}` });
   // Unset, the relay names its own default (/outbox-relay/<schema>): one default, in one place.
   const source = nats.cloudEventsSource === undefined ? [] : [{ name: 'OUTBOX_CLOUDEVENTS_SOURCE', value: nats.cloudEventsSource }];
   env.push(
@@ -29,6 +34,8 @@ export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
     { name: 'OUTBOX_DUPLICATE_WINDOW_MS', value: String(nats.duplicateWindowSeconds * 1000) },
     { name: 'OUTBOX_MESSAGE_HEADERS', value: nats.messageHeaders },
     ...source,
+    { name: 'OUTBOX_STREAM_MANAGEMENT', value: nats.streamManagement },
+    ...streamLimitsEnv(spec),
     { name: 'OUTBOX_PARTITIONS', value: String(spec.partitions) },
     { name: 'OUTBOX_BATCH_SIZE', value: String(spec.batchSize) },
     { name: 'OUTBOX_LEASE_MS', value: String(spec.leaseDurationMs) },
@@ -39,4 +46,18 @@ export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
     { name: 'LOG_LEVEL', value: spec.logLevel },
   );
   return env;
+}
+
+/** nats.streamLimits as the relay's OUTBOX_STREAM_* variables; an absent limit stays unset (the server's default). */
+function streamLimitsEnv(spec: OutboxRelaySpec): V1EnvVar[] {
+  const limits = spec.nats.streamLimits ?? {};
+  const pairs: Array<[string, string | number | undefined]> = [
+    ['OUTBOX_STREAM_REPLICAS', limits.replicas],
+    ['OUTBOX_STREAM_STORAGE', limits.storage],
+    ['OUTBOX_STREAM_MAX_AGE_MS', limits.maxAgeSeconds === undefined ? undefined : limits.maxAgeSeconds * 1000],
+    ['OUTBOX_STREAM_MAX_BYTES', limits.maxBytes],
+    ['OUTBOX_STREAM_MAX_MSGS', limits.maxMessages],
+    ['OUTBOX_STREAM_DISCARD', limits.discard],
+  ];
+  return pairs.filter(([, value]) => value !== undefined).map(([name, value]) => ({ name, value: String(value) }));
 }

@@ -1,6 +1,6 @@
 import type { V1Container, V1PodTemplateSpec, V1Volume, V1VolumeMount } from '../api/k8s-types';
 import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
-import { NATS_CREDS_DIR, RELAY_HTTP_PORT, relayEnv } from './env';
+import { NATS_CREDS_DIR, NATS_TLS_DIR, RELAY_HTTP_PORT, relayEnv } from './env';
 import { relayLabels, relayName, selectorLabels } from './metadata';
 
 /** The relay image's user (see the relay Dockerfile); fixed so runAsNonRoot can be checked by the kubelet. */
@@ -77,6 +77,10 @@ function relayContainer(spec: OutboxRelaySpec): V1Container {
       capabilities: { drop: ['ALL'] },
     },
     volumeMounts: volumeMounts(spec),
+    // A relay that exits on bad configuration (status 2: a bad variable, a stream that does not fit) writes why as
+    // its last line; the kubelet keeps the tail of the log as the container's termination message, where
+    // `kubectl describe pod` (and the operator, later) can read it.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
   };
   if (spec.imagePullPolicy) container.imagePullPolicy = spec.imagePullPolicy;
   return container;
@@ -92,11 +96,20 @@ function volumes(spec: OutboxRelaySpec): V1Volume[] {
       secret: { secretName: creds.name, items: [{ key: creds.key, path: creds.key }], defaultMode: 0o440 },
     });
   }
+  const tls = spec.nats.tls;
+  if (tls) {
+    const keys = [tls.caKey, tls.certKey, tls.keyKey].filter((k): k is string => k !== undefined);
+    list.push({
+      name: 'nats-tls',
+      secret: { secretName: tls.secretName, items: keys.map((key) => ({ key, path: key })), defaultMode: 0o440 },
+    });
+  }
   return list;
 }
 
 function volumeMounts(spec: OutboxRelaySpec): V1VolumeMount[] {
   const list: V1VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
   if (spec.nats.credentialsSecretRef) list.push({ name: 'nats-credentials', mountPath: NATS_CREDS_DIR, readOnly: true });
+  if (spec.nats.tls) list.push({ name: 'nats-tls', mountPath: NATS_TLS_DIR, readOnly: true });
   return list;
 }

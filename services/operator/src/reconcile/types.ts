@@ -43,6 +43,11 @@ export interface ObservedPod {
   createdAt: string;
   /** The pod's annotations (only those the operator keeps are looked at). */
   annotations?: Record<string, string>;
+  /**
+   * The relay container is down after exiting with the configuration status (2: a bad variable, a stream that
+   * does not fit), with the line it wrote last (its termination message).
+   */
+  configurationExit?: { exitCode: number; message: string };
   /** undefined: not probed; null: the probe failed (no answer, timeout, non-2xx or a body of another shape). */
   report?: RelayPodReport | null;
 }

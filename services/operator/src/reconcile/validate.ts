@@ -1,5 +1,6 @@
 import { LOG_LEVELS } from '@outbox-relay/runtime';
 import { IMAGE_PULL_POLICIES, NATS_MESSAGE_HEADERS, SPEC_PATTERNS, SPEC_RANGES } from '../api/limits';
+import { streamIssues } from './validate-stream';
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '../api/names';
 import { SPEC_RULES } from '../api/rules';
 import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
@@ -65,6 +66,7 @@ export function validateRelay(relay: OutboxRelayResource, spec: OutboxRelaySpec)
     check('nats.credentialsSecretRef.name', matches(SPEC_PATTERNS.secretName, creds.name), 'must name a Secret');
     check('nats.credentialsSecretRef.key', matches(SPEC_PATTERNS.secretKey, creds.key), 'must name a key of the Secret');
   }
+  issues.push(...streamIssues(spec));
   check('logLevel', (LOG_LEVELS as readonly string[]).includes(spec.logLevel), `must be one of ${LOG_LEVELS.join(', ')}`);
   if (spec.imagePullPolicy !== undefined) {
     check(

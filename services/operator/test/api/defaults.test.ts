@@ -8,7 +8,7 @@ describe('withDefaults', () => {
       if (schema.default !== undefined) expect([field, spec[field as keyof typeof spec]]).toEqual([field, schema.default]);
     }
     expect(spec.database.schema).toBe(specSchema.properties?.database?.properties?.schema?.default);
-    expect(spec.nats).toEqual({ url: 'nats://n:4222', stream: 'OUTBOX', subjectPrefix: 'outbox', duplicateWindowSeconds: 120, messageHeaders: 'outbox' });
+    expect(spec.nats).toEqual({ url: 'nats://n:4222', stream: 'OUTBOX', subjectPrefix: 'outbox', duplicateWindowSeconds: 120, messageHeaders: 'outbox', streamManagement: 'create' });
     expect(spec.nats.messageHeaders).toBe(specSchema.properties?.nats?.properties?.messageHeaders?.default);
   });
 

@@ -5,6 +5,10 @@ import { withDefaults } from '../../src/api/defaults';
 import type { OutboxRelayResource } from '../../src/api/types';
 import { validateRelay } from '../../src/reconcile/validate';
 import { validateManifest } from './k8s-models';
+import { openAPIV3Schema } from '../../src/api/crd';
+import { compileCrdValidator } from './crd-validator';
+
+const validateCrd = compileCrdValidator(openAPIV3Schema);
 
 const repoRoot = path.resolve(__dirname, '../../../..');
 const load = (file: string) => YAML.parse(fs.readFileSync(path.join(repoRoot, 'deploy/samples', file), 'utf8'));
@@ -21,5 +25,12 @@ describe('deploy/samples', () => {
 
   test('the sample OutboxRelay passes the operator\'s own validation too', () => {
     expect(validateRelay(relay, withDefaults(relay.spec))).toEqual([]);
+  });
+
+  test('the platform-owned stream sample is valid for the CRD and the operator, in verify mode with TLS', () => {
+    const platform = load('outboxrelay-platform-stream.yaml') as OutboxRelayResource;
+    expect(validateCrd(platform).errors).toEqual([]);
+    expect(validateRelay(platform, withDefaults(platform.spec))).toEqual([]);
+    expect(platform.spec.nats).toMatchObject({ streamManagement: 'verify', tls: { secretName: 'nats-client-tls', caKey: 'ca.crt' } });
   });
 });

@@ -112,6 +112,7 @@ describe('desiredDeployment', () => {
       OUTBOX_SCHEMA: 'orders_outbox',
       NATS_URL: 'tls://nats:4222',
       OUTBOX_STREAM: 'ORDERS',
+      OUTBOX_STREAM_MANAGEMENT: 'create',
       OUTBOX_SUBJECT_PREFIX: 'shop.orders',
       OUTBOX_DUPLICATE_WINDOW_MS: '300000',
       OUTBOX_MESSAGE_HEADERS: 'outbox',

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Inbox, startInboxWorker, type InboxWorker } from '@outbox-relay/inbox';
+import type { StreamOwnership } from '@outbox-relay/outbox';
 import { OrderRepository } from '../data/order-repository';
 import { PAYMENT_EVENTS_AGGREGATE } from '../domain/payment-events';
 import { paymentEventsHandler } from './payment-events-handler';
@@ -13,6 +14,8 @@ export interface PaymentEventsConsumerSettings {
   subjectPrefix: string;
   /** Used only when this consumer creates the stream (no relay created it yet). */
   duplicateWindowMs: number;
+  /** Who owns the stream (OUTBOX_STREAM_MANAGEMENT) and the limits of one this consumer creates. */
+  streamOwnership?: StreamOwnership;
   /** Durable JetStream consumer name, also the inbox's consumer key. */
   consumerName: string;
 }
@@ -47,6 +50,7 @@ export async function startPaymentEventsConsumer(
     stream: settings.stream,
     subjectPrefix: settings.subjectPrefix,
     duplicateWindowMs: settings.duplicateWindowMs,
+    streamOwnership: settings.streamOwnership,
     filterSubject,
     remedy: 'delete it or set another ORDERS_PAYMENTS_CONSUMER',
     handler: paymentEventsHandler(new OrderRepository(settings.ordersSchema), logger),

@@ -12,6 +12,8 @@ export const JetStreamApiCode = {
   messageTooLarge: 10054,
   /** A stream of that name exists with another configuration (another process created it first). */
   streamNameInUse: 10058,
+  /** A stream's subjects overlap those of another stream (the server refuses to create or widen it). */
+  subjectsOverlap: 10065,
   /** The stream asked for does not exist (deleted, or not created yet). */
   streamNotFound: JetStreamApiCodes.StreamNotFound,
   /** `Nats-Expected-Last-Msg-Id` did not match. */

@@ -1,59 +1,11 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
-import type { JetStreamManager } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
 import type { AckedPublisher, PubAck } from './pub-acks';
 import type { OutboxRecord } from '../outbox-record';
 import { ConfigError, OutboxError } from '../errors';
 import { buildMessageHeaders, type MessageHeaderOptions } from './message-headers';
 import type { MessageHeaderMode } from '../config';
-import { JetStreamApiCode, jetStreamApiCode } from './jetstream-codes';
+import { JetStreamApiCode } from './jetstream-codes';
 import { traceSend } from '../messaging-spans';
-
-export interface StreamSpec {
-  name: string;
-  subjectPrefix: string;
-  duplicateWindowMs: number;
-}
-
-/**
- * Creates the stream if missing; if it exists, checks that it captures our subjects and widens a duplicate
- * window that is shorter than configured (a short window would let a successor's re-publish through). Every
- * process that publishes or consumes may call it first (relays, the payment worker, subscribers): a creation that
- * another process won meanwhile is looked at again, not an error.
- */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<'created' | 'updated' | 'unchanged'> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ensureStreamOnce(jsm, spec);
-    } catch (error) {
-      if (jetStreamApiCode(error) !== JetStreamApiCode.streamNameInUse || attempt >= 3) throw error;
-    }
-  }
-}
-
-async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promise<'created' | 'updated' | 'unchanged'> {
-  const subject = `${spec.subjectPrefix}.>`;
-  const info = await jsm.streams.info(spec.name).catch((error: unknown) => {
-    if (jetStreamApiCode(error) === JetStreamApiCode.streamNotFound) return null;
-    throw error;
-  });
-  if (!info) {
-    await jsm.streams.add({ name: spec.name, subjects: [subject], duplicate_window: nanos(spec.duplicateWindowMs) });
-    return 'created';
-  }
-  const subjects = info.config.subjects ?? [];
-  const window = info.config.duplicate_window;
-  const needsSubject = !subjects.includes(subject);
-  const needsWindow = window < nanos(spec.duplicateWindowMs);
-  if (needsSubject || needsWindow) {
-    await jsm.streams.update(spec.name, {
-      subjects: needsSubject ? [...subjects, subject] : subjects,
-      duplicate_window: needsWindow ? nanos(spec.duplicateWindowMs) : window,
-    });
-    return 'updated';
-  }
-  return 'unchanged';
-}
 
 /**
  * JetStream API errors about one message, whatever the stream's state: larger than the stream's max_msg_size

@@ -1,6 +1,7 @@
 import { Pool } from 'pg';
 import { silentLogger, type Logger } from '@outbox-relay/runtime';
-import { connectNats } from '../publish/nats';
+import { connectNats, natsConnectionFromEnv, type NatsTlsFiles } from '../publish/nats';
+import type { StreamConfigError } from '../publish/stream-config';
 import type { RelayObserver } from './observer';
 import { OutboxRelay, type RelayStatus } from './relay';
 import { relaySettingsFromEnv, type RelayEnv, type RelaySettings } from '../config';
@@ -10,6 +11,8 @@ export interface EmbeddedRelayOptions {
   natsUrl: string;
   /** NATS .creds file, when the server wants credentials. */
   credsFile?: string;
+  /** TLS files for NATS (NATS_TLS_*). */
+  tls?: NatsTlsFiles;
   settings: RelaySettings;
   /** Names the relay's connections (`application_name`, NATS connection name), e.g. `orders`. */
   name: string;
@@ -18,17 +21,20 @@ export interface EmbeddedRelayOptions {
   observer?: RelayObserver;
   /** Connections for reads and marks. Default 4. */
   poolMax?: number;
+  /** The stream does not fit the configuration (see OutboxRelayDeps.onStreamConfigError). */
+  onStreamConfigError?: (error: StreamConfigError) => void;
 }
 
 /**
  * The options of a relay embedded in a service whose configuration includes the relay's variables (the outbox's
  * and the relay's environment shapes): the same variables mean the same thing in every process.
  */
-export function embeddedRelayOptionsFromEnv(env: RelayEnv, owner: { name: string; logger?: Logger; observer?: RelayObserver }): EmbeddedRelayOptions {
+export function embeddedRelayOptionsFromEnv(env: RelayEnv, owner: { name: string; logger?: Logger; observer?: RelayObserver; onStreamConfigError?: (error: StreamConfigError) => void }): EmbeddedRelayOptions {
   return {
     databaseUrl: env.DATABASE_URL,
     natsUrl: env.NATS_URL,
     credsFile: env.NATS_CREDS_FILE,
+    tls: natsConnectionFromEnv(env).tls,
     settings: relaySettingsFromEnv(env),
     ...owner,
   };
@@ -55,8 +61,8 @@ export async function startEmbeddedRelay(options: EmbeddedRelayOptions): Promise
   const closePools = () => Promise.all([pool.end(), leasePool.end()]).then(() => undefined);
   let nats: Awaited<ReturnType<typeof connectNats>> | undefined;
   try {
-    nats = await connectNats({ url: options.natsUrl, name: `${options.name}-relay-${options.settings.instanceId}`, credsFile: options.credsFile, logger });
-    const relay = new OutboxRelay({ pool, leasePool, nats, logger, observer: options.observer }, options.settings);
+    nats = await connectNats({ url: options.natsUrl, name: `${options.name}-relay-${options.settings.instanceId}`, credsFile: options.credsFile, tls: options.tls, logger });
+    const relay = new OutboxRelay({ pool, leasePool, nats, logger, observer: options.observer, onStreamConfigError: options.onStreamConfigError }, options.settings);
     await relay.start();
     const connection = nats;
     return {

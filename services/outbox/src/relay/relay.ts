@@ -12,7 +12,9 @@ import { assertSchemaCurrent, readPartitionCount } from '../schema/migrate';
 import { outboxTables } from '../schema/names';
 import { PartitionRelay, type PartitionStream } from './partition-relay';
 import { findStoredEvents } from '../publish/stream-check';
-import { ensureStream, JetStreamPublisher } from '../publish/publisher';
+import { JetStreamPublisher } from '../publish/publisher';
+import { ensureStreamReport } from '../publish/ensure-stream';
+import { StreamConfigError } from '../publish/stream-config';
 import { PubAckCollector } from '../publish/pub-acks';
 import { OutboxReader } from './reader';
 import { noopRelayObserver, type RelayObserver } from './observer';
@@ -34,6 +36,12 @@ export interface OutboxRelayDeps {
    * publishing, and a release that waits delays every hand-over.
    */
   leasePool?: Pool;
+  /**
+   * The stream does not fit the configuration and the relay will not (verify mode) or cannot (another stream holds
+   * the subjects) change it. The relay publishes nothing until stopped: retrying cannot help. A process ends here
+   * with its configuration exit code; without this callback the error is only logged.
+   */
+  onStreamConfigError?: (error: StreamConfigError) => void;
 }
 
 export interface PartitionStatus {
@@ -82,6 +90,8 @@ export class OutboxRelay {
   private steppingDown: Promise<Array<{ partition: number; epoch: number }>> | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private streamEnsuring = false;
+  /** Why the stream does not fit, once found (the relay then publishes nothing). */
+  streamConfigError: StreamConfigError | null = null;
   private readonly streamRetryNow = new WakeSignal();
   private makePartition: ((partition: number) => { elector: LeaseElector; relay: PartitionRelay }) | null = null;
   private repartitioning: Promise<void> = Promise.resolve();
@@ -356,17 +366,31 @@ export class OutboxRelay {
         for (;;) {
           try {
             const jsm = await jetstreamManager(this.deps.nats);
-            const outcome = await ensureStream(jsm, {
+            const { outcome, differences } = await ensureStreamReport(jsm, {
               name: this.settings.stream,
               subjectPrefix: this.settings.subjectPrefix,
               duplicateWindowMs: this.settings.duplicateWindowMs,
+              minDuplicateWindowMs: this.settings.leaseMs * 10,
+              management: this.settings.streamManagement,
+              limits: this.settings.streamLimits,
             });
             // A new stream numbers from 1 again: acknowledgements of the old one say nothing about where it stores.
             if (outcome === 'created') this.acks?.resetHighestSeq();
             failures.succeeded({ outcome });
+            // Never applied to an existing stream: its owner may have chosen them (storage cannot change anyway).
+            if (differences.length > 0) {
+              this.logger.warn({ stream: this.settings.stream, differences }, 'the stream\'s limits differ from the configured ones; left as they are');
+            }
             return;
           } catch (error) {
             if (!this.started) return;
+            if (error instanceof StreamConfigError) {
+              this.streamConfigError = error;
+              this.logger.error({ stream: error.stream, problem: error.problem, setting: error.setting, expected: error.expected, found: error.found, otherStream: error.otherStream }, error.message);
+              this.deps.onStreamConfigError?.(error);
+              // Never settles: the partitions wait for a stream that fits, and publish nothing meanwhile.
+              await new Promise<never>(() => undefined);
+            }
             const wait = backoff.next();
             failures.failed(error, { retryInMs: wait });
             await this.streamRetryNow.wait(wait);

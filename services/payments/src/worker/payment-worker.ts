@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { inboxTables, startInboxWorker } from '@outbox-relay/inbox';
-import { Outbox, SchemaError } from '@outbox-relay/outbox';
+import { Outbox, SchemaError, type StreamOwnership } from '@outbox-relay/outbox';
 import { PaymentRepository } from '../data/payment-repository';
 import { ORDER_CREATED_EVENT, ORDER_EVENTS_AGGREGATE } from '../domain/events';
 import type { PaymentGateway } from '../gateway/gateway';
@@ -19,6 +19,8 @@ export interface PaymentWorkerSettings {
   subjectPrefix: string;
   /** Used only when the worker creates the stream (it started before any relay). */
   duplicateWindowMs: number;
+  /** Who owns the stream (OUTBOX_STREAM_MANAGEMENT) and the limits of one this worker creates. */
+  streamOwnership?: StreamOwnership;
   consumerName: string;
   maxRetries: number;
   backoff: { minMs: number; maxMs: number };
@@ -105,6 +107,7 @@ export async function startPaymentWorker(deps: PaymentWorkerDeps, settings: Paym
     stream: settings.stream,
     subjectPrefix: settings.subjectPrefix,
     duplicateWindowMs: settings.duplicateWindowMs,
+    streamOwnership: settings.streamOwnership,
     filterSubject,
     remedy: 'delete it or set another PAYMENTS_CONSUMER',
     ackWaitMs: settings.ackWaitMs,
