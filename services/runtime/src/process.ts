@@ -1,10 +1,18 @@
 import type { Logger } from 'pino';
 
+/** How long the lines before a fatal one may take to reach the log pipe before the fatal one is written anyway. */
+const FATAL_FLUSH_MS = 5000;
+
 /** A bug that escaped every handler leaves the process in an unknown state: log it and exit 1. */
 export function exitOnUncaught(logger: Logger): void {
   const fatal = (error: unknown, what: string) => {
-    logger.fatal({ err: error }, what);
-    void exitAfterFlush(logger, 1);
+    // pino's fatal() writes at once, synchronously: a line that a worker thread is still writing (a large one, a
+    // slow pipe) would be overtaken or even cut in half by it. So the lines before it are flushed first; a pipe
+    // that takes longer than FATAL_FLUSH_MS is stuck, and the fatal line matters more than the one it cuts.
+    void settleWithin(new Promise<void>((resolve) => logger.flush(() => resolve())), FATAL_FLUSH_MS).then(() => {
+      logger.fatal({ err: error }, what);
+      return exitAfterFlush(logger, 1);
+    });
   };
   process.on('uncaughtException', (error) => fatal(error, 'uncaught exception'));
   process.on('unhandledRejection', (error) => fatal(error, 'unhandled rejection'));

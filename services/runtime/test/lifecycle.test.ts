@@ -12,7 +12,9 @@ export async function endProcess(input: Case): Promise<void> {
   const logger = createLogger('lifecycle-test', 'info');
   if (input === 'uncaught') {
     exitOnUncaught(logger);
-    logger.info('working');
+    // A line large enough to still be on its way through the pipe (written by a worker thread) when the exception
+    // comes: the fatal line must wait for it, not overtake it or cut it in half.
+    logger.info({ filler: 'x'.repeat(1024 * 1024) }, 'working');
     setImmediate(() => {
       throw new Error('a bug nobody caught');
     });
