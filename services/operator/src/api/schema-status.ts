@@ -7,9 +7,16 @@ const condition: JsonSchema = {
   type: 'object',
   required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
   properties: {
-    type: { type: 'string', enum: ['Ready', 'LeaderElected', 'Progressing', 'Degraded', 'Paused', 'PodsUnreachable'] },
+    // Open, as metav1.Condition's: the installed CRD may lag the operator (Helm does not upgrade CRDs by itself), and
+    // a closed list would make the API server refuse every status write of a newer operator that adds a type.
+    type: {
+      type: 'string',
+      maxLength: 316,
+      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+      description: 'Ready, LeaderElected, Progressing, Degraded, Paused or PodsUnreachable (newer operators may add types).',
+    },
     status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-    reason: { type: 'string', maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' },
+    reason: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' },
     message: { type: 'string', maxLength: 32768 },
     lastTransitionTime: time('When status last changed.'),
     observedGeneration: { type: 'integer', minimum: 0 },

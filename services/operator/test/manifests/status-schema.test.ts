@@ -38,3 +38,23 @@ describe('every status reconcile writes is accepted by the CRD\'s status schema'
     expect(status.conditions?.length).toBe(6);
   });
 });
+
+describe('condition types follow metav1.Condition, not a closed list', () => {
+  // The CRD reaches a cluster through Helm, which may lag the operator: a condition type the installed CRD does not
+  // list would make the API server refuse every status write of a newer operator.
+  const withCondition = (type: string) => {
+    const { status: _previous, ...relay } = makeRelay();
+    const condition = { type, status: 'True', reason: 'Example', message: '', lastTransitionTime: '2026-12-07T00:00:00Z' };
+    return validate(JSON.parse(JSON.stringify({ ...relay, status: { conditions: [condition] } }))).errors.filter((e) => e.startsWith('status'));
+  };
+
+  test('a type this operator does not know (a newer one\'s, or one with a domain prefix) is accepted', () => {
+    expect(withCondition('Hibernating')).toEqual([]);
+    expect(withCondition('outbox-relay.dev/StreamVerified')).toEqual([]);
+  });
+
+  test('a type that is no condition type at all is refused', () => {
+    expect(withCondition('not a type')).not.toEqual([]);
+    expect(withCondition('x'.repeat(317))).not.toEqual([]);
+  });
+});
