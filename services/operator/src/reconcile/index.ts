@@ -14,7 +14,7 @@ import type { ObservedState, ReconcileResult } from './types';
 import { validateRelay } from './validate';
 
 export type * from './types';
-export { validateRelay, describeIssues, type SpecIssue } from './validate';
+export { validateRelay, describeIssues } from './validate';
 export { selectorLabels, selectorString, relayLabels } from './metadata';
 
 /** Bounds of the periodic re-check: probe failures raise no watch event, so only a timer notices them. */

@@ -90,3 +90,10 @@ export interface ReconcileResult {
   /** Re-run reconcile after this long even without a watch event (e.g. a failover delay running out). */
   requeueAfterMs?: number;
 }
+
+/** A field of an OutboxRelay's spec that breaks a rule, and why. */
+export interface SpecIssue {
+  /** Path from the resource root, as kubectl prints it (e.g. "spec.renewIntervalMs"). */
+  field: string;
+  message: string;
+}

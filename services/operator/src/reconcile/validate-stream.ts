@@ -1,6 +1,6 @@
 import { NATS_STREAM_DISCARD, NATS_STREAM_MANAGEMENT, NATS_STREAM_STORAGE, SPEC_PATTERNS, STREAM_LIMIT_RANGES } from '../api/limits';
 import type { OutboxRelaySpec } from '../api/types';
-import type { SpecIssue } from './validate';
+import type { SpecIssue } from './types';
 
 /**
  * The checks of nats.streamManagement, nats.streamLimits and nats.tls, the relay's own start-up rules for

@@ -4,12 +4,9 @@ import { streamIssues } from './validate-stream';
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '../api/names';
 import { SPEC_RULES } from '../api/rules';
 import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
+import type { SpecIssue } from './types';
 
-export interface SpecIssue {
-  /** Path from the resource root, as kubectl prints it (e.g. "spec.renewIntervalMs"). */
-  field: string;
-  message: string;
-}
+export type { SpecIssue } from './types';
 
 
 /**
