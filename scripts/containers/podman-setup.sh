@@ -77,6 +77,8 @@ else
   say "starting podman system service on unix://$SOCKET (log: $SERVICE_LOG)"
   # --time=0: never exits on idle. setsid + nohup: outlives this script and the shell that ran it.
   $sudo setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 < /dev/null &
+  # Who started it, for a caller that stops what it started (test-containers.sh): the service's pid.
+  echo "$!" >"$SOCKET.started-by-setup"
   for _ in $(seq 1 100); do answers && break; sleep 0.1; done
   answers || fail "podman system service did not answer on $SOCKET within 10 s; see $SERVICE_LOG"
 fi

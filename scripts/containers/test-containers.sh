@@ -40,9 +40,22 @@ step() { # name command...; records how long it took, returns its status
 }
 fail() { printf 'test-containers: %s\n' "$*" >&2; exit 1; }
 
+# The podman service this run started (none when one already answered): stopped when the run ends, so a test run
+# leaves no server behind.
+started_service=""
+stop_started_service() {
+  if [[ -n "$started_service" ]] && kill "$started_service" 2>/dev/null; then
+    echo "  stopped the podman system service this run started (pid $started_service)"
+  fi
+}
+trap stop_started_service EXIT
+
 setup_podman() {
-  local out
+  local out marker
+  marker="${PODMAN_SOCKET:-/run/podman/podman.sock}.started-by-setup"
+  rm -f "$marker"
   out="$(bash scripts/containers/podman-setup.sh)" || exit 1
+  if [[ -s "$marker" ]]; then started_service="$(cat "$marker")"; rm -f "$marker"; fi
   printf '%s\n' "$out" | sed '$d'
   DOCKER_HOST="$(printf '%s\n' "$out" | tail -1 | sed 's/^DOCKER_HOST=//')"
   export DOCKER_HOST

@@ -10,6 +10,7 @@ export * from './processes';
 export * from './child-scenario';
 export * from './tcp-proxy';
 export * from './private-postgres';
+export * from './orphans';
 export * from './local-tools';
 export * from './containers';
 export * from './test-services';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -7,6 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { TEST_NATS_URL, uniqueName } from './env';
 import { findNatsServer } from './local-tools';
 import { freePort, waitForPort } from './ports';
+import { isAlive, markOwner, readPid, reapOrphans, type OrphanKind } from './orphans';
 
 export interface TestStream {
   nc: NatsConnection;
@@ -39,14 +40,17 @@ export async function createTestStream(prefix: string, url = TEST_NATS_URL): Pro
  */
 export class PrivateNatsServer {
   private child: ChildProcess | null = null;
-  readonly storeDir = mkdtempSync(path.join(os.tmpdir(), 'nats-test-'));
+  readonly storeDir = mkdtempSync(path.join(os.tmpdir(), PRIVATE_NATS_ORPHANS.prefix));
   /** `args`: more nats-server flags (e.g. TLS: --tlscert, --tlskey, --tlscacert, --tlsverify). */
   constructor(
     readonly port: number,
     private readonly args: readonly string[] = [],
-  ) {}
+  ) {
+    markOwner(this.storeDir);
+  }
 
   static async start(args: readonly string[] = []): Promise<PrivateNatsServer> {
+    reapOrphans(PRIVATE_NATS_ORPHANS);
     const server = new PrivateNatsServer(await freePort(), args);
     await server.start();
     return server;
@@ -64,6 +68,7 @@ export class PrivateNatsServer {
     }
     const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir, ...this.args], { stdio: 'ignore' });
     this.child = child;
+    if (child.pid !== undefined) writeFileSync(path.join(this.storeDir, NATS_PID_FILE), `${child.pid}\n`);
     const failed = new Promise<never>((_, reject) => child.once('error', (error) => reject(new Error(`nats-server (${binary}) did not start: ${error.message}`))));
     failed.catch(() => undefined);
     await Promise.race([waitForPort(this.port, 10_000), failed]);
@@ -83,6 +88,17 @@ export class PrivateNatsServer {
     rmSync(this.storeDir, { recursive: true, force: true });
   }
 }
+
+const NATS_PID_FILE = 'nats-server.pid';
+
+/** Private nats-servers left by test processes that were killed (see orphans.ts). */
+export const PRIVATE_NATS_ORPHANS: OrphanKind = {
+  prefix: 'nats-test-',
+  serverPid: (dir) => {
+    const pid = readPid(path.join(dir, NATS_PID_FILE));
+    return pid !== null && isAlive(pid) ? pid : null;
+  },
+};
 
 /** One message as stored in a stream, with the headers the relay sets. */
 export interface StoredMessage {

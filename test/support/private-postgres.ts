@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { findPostgresBinDir } from './local-tools';
 import { freePort } from './ports';
+import { isAlive, killTree, markOwner, readPid, reapOrphans, type OrphanKind } from './orphans';
 
 /**
  * A PostgreSQL server of its own (port, data directory, processes) for tests that stop, restart or kill the
@@ -32,6 +33,7 @@ export class PrivatePostgres {
     this.root = mkdtempSync(path.join(os.tmpdir(), 'pg-private-'));
     this.dataDir = path.join(this.root, 'data');
     this.logFile = path.join(this.root, 'postgres.log');
+    markOwner(this.root);
     if (this.owner) chownSync(this.root, this.owner.uid, this.owner.gid);
     live.add(this);
   }
@@ -41,6 +43,7 @@ export class PrivatePostgres {
    * written in the file, e.g. `{ track_commit_timestamp: 'on' }`).
    */
   static async start(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
+    reapOrphans(PRIVATE_POSTGRES_ORPHANS);
     const server = new PrivatePostgres(await freePort(), settings);
     try {
       await server.start();
@@ -62,10 +65,7 @@ export class PrivatePostgres {
 
   /** The postmaster's pid while it runs (from postmaster.pid), else null. */
   get pid(): number | null {
-    const file = path.join(this.dataDir, 'postmaster.pid');
-    if (!existsSync(file)) return null;
-    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+    return runningPostmaster(this.dataDir);
   }
 
   /** Starts the server (initializing the data directory the first time) and resolves once it takes connections. */
@@ -96,12 +96,10 @@ export class PrivatePostgres {
   async kill(): Promise<void> {
     const pid = this.pid;
     if (pid === null) return;
-    const children = childrenOf(pid);
-    signal(pid, 'SIGKILL');
-    for (const child of children) signal(child, 'SIGKILL');
+    const killed = killTree(pid);
     const deadline = Date.now() + 30_000;
-    while ([pid, ...children].some(isAlive)) {
-      if (Date.now() > deadline) throw new Error(`postgres processes ${[pid, ...children].filter(isAlive).join(', ')} survived SIGKILL`);
+    while (killed.some(isAlive)) {
+      if (Date.now() > deadline) throw new Error(`postgres processes ${killed.filter(isAlive).join(', ')} survived SIGKILL`);
       await new Promise((r) => setTimeout(r, 20));
     }
     // A new postmaster refuses to start while the pid in the lock file still exists, and a killed postmaster stays
@@ -201,11 +199,7 @@ const live = new Set<PrivatePostgres>();
 process.once('exit', () => {
   for (const server of live) {
     const pid = server.pid;
-    if (pid !== null) {
-      const children = childrenOf(pid);
-      signal(pid, 'SIGKILL');
-      for (const child of children) signal(child, 'SIGKILL');
-    }
+    if (pid !== null) killTree(pid);
     rmSync(server.root, { recursive: true, force: true });
   }
 });
@@ -229,36 +223,14 @@ function serverOwner(): { uid: number; gid: number } | null {
   }
 }
 
-/** Live (not zombie) process? */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+/** The postmaster of `dataDir` while it runs (postmaster.pid names a live process), else null. */
+function runningPostmaster(dataDir: string): number | null {
+  const pid = readPid(path.join(dataDir, 'postmaster.pid'));
+  return pid !== null && isAlive(pid) ? pid : null;
 }
 
-/** Direct children of `pid` (the postmaster's backends and auxiliary processes). */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid) children.push(Number(entry));
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return children;
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // Already gone.
-  }
-}
+/** Private servers left by test processes that were killed (see orphans.ts). */
+export const PRIVATE_POSTGRES_ORPHANS: OrphanKind = {
+  prefix: 'pg-private-',
+  serverPid: (dir) => runningPostmaster(path.join(dir, 'data')),
+};
