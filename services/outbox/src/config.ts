@@ -216,7 +216,13 @@ export interface RelaySettings {
 }
 
 /** The stream limits set in the environment (unset ones absent). */
-export function streamLimitsFromEnv(env: RelayEnv): StreamLimits {
+/** The stream-limit variables alone: processes that only consume (the subscriber) read them too. */
+export type StreamLimitsEnv = Pick<
+  RelayEnv,
+  'OUTBOX_STREAM_REPLICAS' | 'OUTBOX_STREAM_STORAGE' | 'OUTBOX_STREAM_MAX_AGE_MS' | 'OUTBOX_STREAM_MAX_BYTES' | 'OUTBOX_STREAM_MAX_MSGS' | 'OUTBOX_STREAM_DISCARD'
+>;
+
+export function streamLimitsFromEnv(env: StreamLimitsEnv): StreamLimits {
   const limits: StreamLimits = {
     replicas: env.OUTBOX_STREAM_REPLICAS,
     storage: env.OUTBOX_STREAM_STORAGE,

@@ -61,16 +61,14 @@ export interface SentEvent {
  * an SDK the span is a no-op and `publish` runs as it would without it.
  */
 export function traceSend<T extends { duplicate: boolean }>(subject: string, event: SentEvent, publish: () => Promise<T>): Promise<T> {
-  const span = outboxTracer().startSpan(
-    messagingSpanName('send', subject),
-    { kind: SpanKind.PRODUCER, attributes: { ...messagingAttributes('send', subject, event.id), 'outbox.partition': event.partition } },
-    ROOT_CONTEXT,
-  );
+  const span = outboxTracer().startSpan(messagingSpanName('send', subject), { kind: SpanKind.PRODUCER }, ROOT_CONTEXT);
   if (!span.isRecording()) {
     span.end();
     return callPublish(publish);
   }
-  // Only a recording span (tracing on) pays for reading the event's trace context.
+  // Only a recording span (tracing on) pays for its attributes and for reading the event's trace context: this
+  // runs once per published event.
+  span.setAttributes({ ...messagingAttributes('send', subject, event.id), 'outbox.partition': event.partition });
   span.addLinks(linksTo([event]));
   return callPublish(publish).then(
     (ack) => {

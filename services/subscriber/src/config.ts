@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { natsConnectionFromEnv, relayEnvShape, type NatsConnectionSettings, type StreamLimits, type StreamOwnership } from '@outbox-relay/outbox';
+import { natsConnectionFromEnv, relayEnvShape, type NatsConnectionSettings, streamLimitsFromEnv, type StreamOwnership } from '@outbox-relay/outbox';
 import { envVar, parseEnv } from '@outbox-relay/runtime';
 import { tracingEnvShape, tracingSettingsFromEnv, type TracingSettings } from '@outbox-relay/telemetry';
 
@@ -68,16 +68,7 @@ export function loadSubscriberConfig(env: Record<string, string | undefined>): S
     streamOwnership: {
       management: e.OUTBOX_STREAM_MANAGEMENT,
       minDuplicateWindowMs: 0,
-      limits: Object.fromEntries(
-        Object.entries({
-          replicas: e.OUTBOX_STREAM_REPLICAS,
-          storage: e.OUTBOX_STREAM_STORAGE,
-          maxAgeMs: e.OUTBOX_STREAM_MAX_AGE_MS,
-          maxBytes: e.OUTBOX_STREAM_MAX_BYTES,
-          maxMsgs: e.OUTBOX_STREAM_MAX_MSGS,
-          discard: e.OUTBOX_STREAM_DISCARD,
-        }).filter(([, v]) => v !== undefined),
-      ) as StreamLimits,
+      limits: streamLimitsFromEnv(e),
     },
     stream: e.OUTBOX_STREAM,
     subjectPrefix: e.OUTBOX_SUBJECT_PREFIX,
