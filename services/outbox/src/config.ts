@@ -14,6 +14,12 @@ import {
 
 const ms = envVar.millis;
 
+/**
+ * Messages a relay keeps sent and unacknowledged by default (OUTBOX_PUBLISH_WINDOW): enough to reach the stream's
+ * rate on a local network, few enough that a new term's first message does not queue behind seconds of backlog.
+ */
+export const DEFAULT_PUBLISH_WINDOW = 500;
+
 /** A unique identity per process: leases are held by instances, and a restarted process is a new holder. */
 export function defaultInstanceId(): string {
   return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -66,6 +72,7 @@ export const relayEnvShape = {
   OUTBOX_RENEW_MS: ms(500, 50),
   OUTBOX_POLL_MS: ms(250, 5),
   OUTBOX_PUBLISH_TIMEOUT_MS: ms(5000, 100),
+  OUTBOX_PUBLISH_WINDOW: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_PUBLISH_WINDOW),
   OUTBOX_BACKOFF_MIN_MS: ms(100),
   OUTBOX_BACKOFF_MAX_MS: ms(10_000),
   RELAY_INSTANCE_ID: z.string().min(1).max(200).optional(),
@@ -200,6 +207,11 @@ export interface RelaySettings {
   renewMs: number;
   pollMs: number;
   publishTimeoutMs: number;
+  /**
+   * Messages sent and not yet acknowledged, at most, over all partitions of the relay (see SendWindow); default
+   * DEFAULT_PUBLISH_WINDOW, so settings built before stay valid.
+   */
+  publishWindow?: number;
   backoffMinMs: number;
   backoffMaxMs: number;
   /** Tries before an event that fails permanently (e.g. too large for the stream) moves to the dead letters. */
@@ -251,6 +263,7 @@ export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
     renewMs: env.OUTBOX_RENEW_MS,
     pollMs: env.OUTBOX_POLL_MS,
     publishTimeoutMs: env.OUTBOX_PUBLISH_TIMEOUT_MS,
+    publishWindow: env.OUTBOX_PUBLISH_WINDOW,
     backoffMinMs: env.OUTBOX_BACKOFF_MIN_MS,
     backoffMaxMs: env.OUTBOX_BACKOFF_MAX_MS,
     maxPublishAttempts: env.OUTBOX_MAX_PUBLISH_ATTEMPTS,
@@ -284,6 +297,7 @@ const relaySettingsSchema = z
     renewMs: e.OUTBOX_RENEW_MS,
     pollMs: e.OUTBOX_POLL_MS,
     publishTimeoutMs: e.OUTBOX_PUBLISH_TIMEOUT_MS,
+    publishWindow: e.OUTBOX_PUBLISH_WINDOW.optional(),
     backoffMinMs: e.OUTBOX_BACKOFF_MIN_MS,
     backoffMaxMs: e.OUTBOX_BACKOFF_MAX_MS,
     maxPublishAttempts: e.OUTBOX_MAX_PUBLISH_ATTEMPTS,

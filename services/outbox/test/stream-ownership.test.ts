@@ -49,8 +49,15 @@ it('reports limits an existing stream lacks and leaves them as they are', async 
       { setting: 'OUTBOX_STREAM_STORAGE', configured: 'memory', found: 'file' },
       { setting: 'OUTBOX_STREAM_MAX_MSGS', configured: 5000, found: 10 },
     ],
+    lastSeq: 0,
   });
   expect((await jsm.streams.info(ns.stream)).config).toMatchObject({ max_msgs: 10, storage: 'file' });
+});
+
+it("reports the stream's last sequence, where every later message is stored after (the relay's first stream-check bound)", async () => {
+  expect((await ensureStreamReport(jsm, base())).lastSeq).toBe(0); // created
+  for (let i = 0; i < 3; i++) await ns.nc.request(`${ns.subjectPrefix}.Acct.Step`, '{}');
+  expect((await ensureStreamReport(jsm, base())).lastSeq).toBe(3);
 });
 
 describe('verify mode', () => {
@@ -89,7 +96,7 @@ describe('verify mode', () => {
     await jsm.streams.add({ name: ns.stream, subjects: [`${ns.subjectPrefix}.>`, `${ns.subjectPrefix}x.>`], duplicate_window: nanos(30_000), max_msgs: 7 });
     const before = (await jsm.streams.info(ns.stream)).config;
     const report = await ensureStreamReport(jsm, { ...verify(), limits: { maxMsgs: 100 } });
-    expect(report).toEqual({ outcome: 'unchanged', differences: [{ setting: 'OUTBOX_STREAM_MAX_MSGS', configured: 100, found: 7 }] });
+    expect(report).toEqual({ outcome: 'unchanged', differences: [{ setting: 'OUTBOX_STREAM_MAX_MSGS', configured: 100, found: 7 }], lastSeq: 0 });
     expect((await jsm.streams.info(ns.stream)).config).toEqual(before);
   });
 });

@@ -91,6 +91,20 @@ export class PartitionBalancer {
     return this.snapshotValue;
   }
 
+  /**
+   * Another member just released `partition` (its NOTIFY): may this member take it before its next look? Yes when,
+   * by the last look, it holds fewer than its share (`heldNow`: what it leads right now) and is not yielding. The
+   * look in between would cost a round trip on every hand-over. Two members short at once may both try; the lease
+   * picks one, and the next look settles any surplus.
+   */
+  claimReleased(partition: number, heldNow: number): boolean {
+    const snapshot = this.snapshotValue;
+    const self = snapshot?.members.find((m) => m.instanceId === this.options.instanceId);
+    if (!snapshot || !self || self.yielding || heldNow >= snapshot.target || partition >= this.partitions) return false;
+    this.wanted.add(partition);
+    return true;
+  }
+
   /** Look again now (a lease was released or a member left), coalescing bursts. */
   tickNow(): void {
     this.again = true;

@@ -17,6 +17,13 @@ export interface LeaseElectorOptions {
   retryMs?: number;
   /** Asked before every acquisition attempt (the balancer's say); renewals of a held lease never ask. */
   mayAcquire?: () => boolean;
+  /**
+   * Where the new holder's messages will be stored at the earliest (a stream sequence known to this process), or
+   * null when unknown. An acquisition records it as the row's `check_stream_from` when the row has none (the last
+   * term ended with everything marked), in the same statement, so a clean successor starts publishing without
+   * first asking the stream (see stream-check.ts).
+   */
+  streamCheckBound?: () => number | null;
   logger?: Logger;
   /**
    * Where failed heartbeats are told (one per relay, shared by its partitions, so a database outage is one WARN
@@ -25,8 +32,16 @@ export interface LeaseElectorOptions {
   heartbeatFailures?: FailureLog;
 }
 
+/** What an acquisition found on the lease row about the stream (see LeaseElectorOptions.streamCheckBound). */
+export interface AcquiredStreamCheck {
+  /** The row's `check_stream_from` before the acquisition: where unmarked events of earlier terms may be stored. */
+  from: number | null;
+  /** `from` was null and the acquisition recorded this process's bound in its place: nothing to look at. */
+  boundRecorded: boolean;
+}
+
 export interface LeaseElectorEvents {
-  elected: [epoch: number];
+  elected: [epoch: number, streamCheck: AcquiredStreamCheck];
   lost: [epoch: number, reason: string];
   /** `outboxctl step-down` asked the holder of `epoch` to hand over (seen at a renewal). */
   stepDownRequested: [epoch: number];
@@ -116,13 +131,16 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   /**
    * Hands the lease of `epoch` back at once (graceful switchover) and keeps campaigning only after `cooldownMs`,
    * so another candidate takes it; alone, this process takes it again with a new epoch. The caller must have
-   * stopped publishing under `epoch` first. Returns false when `epoch` is no longer held.
+   * stopped publishing under `epoch` first. With `nothingUnmarked` (every event the term sent is marked) the same
+   * statement clears the row's `check_stream_from`, so the successor has nothing to look for in the stream.
+   * Returns false when `epoch` is no longer held.
    */
-  async release(epoch: number, cooldownMs = this.options.leaseMs): Promise<boolean> {
+  async release(epoch: number, options: { cooldownMs?: number; nothingUnmarked?: boolean } = {}): Promise<boolean> {
     if (this.currentEpoch !== epoch) return false;
+    const cooldownMs = options.cooldownMs ?? this.options.leaseMs;
     this.currentEpoch = null;
     this.cooldownUntil = performance.now() + cooldownMs;
-    await this.releaseRow(epoch);
+    await this.releaseRow(epoch, options.nothingUnmarked ?? false);
     this.emit('lost', epoch, 'stepped down');
     this.schedule(cooldownMs);
     return true;
@@ -140,19 +158,20 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     const epoch = this.currentEpoch;
     if (epoch === null) return;
     this.currentEpoch = null;
-    if (options.release ?? true) await this.releaseRow(epoch);
+    if (options.release ?? true) await this.releaseRow(epoch, false);
     this.emit('lost', epoch, 'stopped');
   }
 
   /** Clears the holder and tells followers (NOTIFY), so one of them acquires without waiting for expiry. */
-  private async releaseRow(epoch: number): Promise<void> {
+  private async releaseRow(epoch: number, nothingUnmarked: boolean): Promise<void> {
     try {
       await this.options.pool.query(
         `WITH released AS (
-           UPDATE ${this.t.partitions} SET holder = NULL, expires_at = now()
+           UPDATE ${this.t.partitions}
+           SET holder = NULL, expires_at = now(), check_stream_from = CASE WHEN $6 THEN NULL ELSE check_stream_from END
            WHERE partition = $1 AND holder = $2 AND epoch = $3 RETURNING partition)
          SELECT pg_notify($4, $5::text || partition) FROM released`,
-        [this.options.partition, this.options.instanceId, epoch, this.t.channel, RELAY_SIGNAL_PREFIX.released],
+        [this.options.partition, this.options.instanceId, epoch, this.t.channel, RELAY_SIGNAL_PREFIX.released, nothingUnmarked],
       );
       this.options.logger?.info({ partition: this.partition, epoch }, 'lease released');
     } catch (error) {
@@ -195,21 +214,29 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
 
   private async tryAcquire(): Promise<void> {
     const sentAt = performance.now();
-    const { rows } = await this.options.pool.query<{ epoch: string }>(
-      `UPDATE ${this.t.partitions}
-       SET holder = $2, epoch = epoch + 1, acquired_at = now(), renewed_at = now(),
-           expires_at = now() + make_interval(secs => $3::float8 / 1000)
-       WHERE partition = $1 AND (holder IS NULL OR expires_at <= now())
-       RETURNING epoch`,
-      [this.options.partition, this.options.instanceId, this.options.leaseMs],
+    const bound = this.options.streamCheckBound?.() ?? null;
+    // FOR UPDATE reads the row as last committed (a late mark of an expired holder included), so `before` is what
+    // this acquisition really replaces.
+    const { rows } = await this.options.pool.query<{ epoch: string; before: string | null }>(
+      `WITH free AS (
+         SELECT partition, check_stream_from AS before FROM ${this.t.partitions}
+         WHERE partition = $1 AND (holder IS NULL OR expires_at <= now()) FOR UPDATE)
+       UPDATE ${this.t.partitions} p
+       SET holder = $2, epoch = p.epoch + 1, acquired_at = now(), renewed_at = now(),
+           expires_at = now() + make_interval(secs => $3::float8 / 1000),
+           check_stream_from = COALESCE(free.before, $4::bigint)
+       FROM free WHERE p.partition = free.partition
+       RETURNING p.epoch, free.before::text AS before`,
+      [this.options.partition, this.options.instanceId, this.options.leaseMs, bound],
     );
     const row = rows[0];
     if (!this.running || !row) return;
     this.deadline = sentAt + this.options.leaseMs * 0.9;
     this.renewedAt = sentAt;
     this.currentEpoch = Number(row.epoch);
-    this.options.logger?.info({ partition: this.partition, epoch: this.currentEpoch }, 'lease acquired');
-    this.emit('elected', this.currentEpoch);
+    const from = row.before === null ? null : Number(row.before);
+    this.options.logger?.info({ partition: this.partition, epoch: this.currentEpoch, checkStreamFrom: from }, 'lease acquired');
+    this.emit('elected', this.currentEpoch, { from, boundRecorded: from === null && bound !== null });
   }
 
   /** False when the lease turned out to be lost. */

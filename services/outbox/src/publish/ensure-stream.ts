@@ -36,6 +36,8 @@ export interface StreamReport {
   outcome: EnsureStreamOutcome;
   /** Configured limits an existing stream does not have (left as they are: the stream's owner decides). */
   differences: StreamLimitDifference[];
+  /** The stream's last sequence when it was looked at (0 for a stream just created): every later message is stored after it. */
+  lastSeq: number;
 }
 
 /**
@@ -74,11 +76,12 @@ async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promis
     }
     const config: Partial<StreamConfig> & { name: string } = { ...streamLimitsConfig(limits), name: spec.name, subjects: [subject], duplicate_window: nanos(spec.duplicateWindowMs) };
     await overlapsAsConfigError(jsm, spec, subject, jsm.streams.add(config));
-    return { outcome: 'created', differences: [] };
+    return { outcome: 'created', differences: [], lastSeq: 0 };
   }
   const subjects = info.config.subjects ?? [];
   const window = info.config.duplicate_window;
   const differences = streamLimitDifferences(limits, info.config);
+  const lastSeq = info.state.last_seq;
   const covered = subjects.some((filter) => subjectFilterCovers(filter, subject));
   const required = spec.minDuplicateWindowMs ?? spec.duplicateWindowMs;
   if (verifying) {
@@ -88,17 +91,17 @@ async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promis
     if (window < nanos(required)) {
       throw new StreamConfigError({ stream: spec.name, problem: 'duplicate-window', setting: 'duplicate_window', expected: `a duplicate window of at least ${required} ms (10 x OUTBOX_LEASE_MS)`, found: `${window / 1e6} ms` });
     }
-    return { outcome: 'unchanged', differences };
+    return { outcome: 'unchanged', differences, lastSeq };
   }
   const needsWindow = window < nanos(spec.duplicateWindowMs);
-  if (covered && !needsWindow) return { outcome: 'unchanged', differences };
+  if (covered && !needsWindow) return { outcome: 'unchanged', differences, lastSeq };
   // Only what publishing needs is changed; limits the stream's owner set stay theirs.
   const update = jsm.streams.update(spec.name, {
     subjects: covered ? subjects : [...subjects, subject],
     duplicate_window: needsWindow ? nanos(spec.duplicateWindowMs) : window,
   });
   await overlapsAsConfigError(jsm, spec, subject, update);
-  return { outcome: 'updated', differences };
+  return { outcome: 'updated', differences, lastSeq };
 }
 
 /** `request`, with the server's "subjects overlap" refusal turned into a StreamConfigError naming the other stream. */

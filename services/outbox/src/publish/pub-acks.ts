@@ -222,6 +222,14 @@ export class PubAckCollector implements AckedPublisher {
     this.highestSeq = 0;
   }
 
+  /**
+   * The stream was seen holding messages up to `seq` (its state when ensured): anything sent from now on is stored
+   * after it, so it serves as a lower bound like an acknowledged sequence before this process has any of its own.
+   */
+  noteStreamSeq(seq: number): void {
+    if (seq > this.highestSeq) this.highestSeq = seq;
+  }
+
   /** Calls `listener` whenever the connection to NATS is back after a loss (publishing can resume at once). */
   onReconnect(listener: () => void): () => void {
     this.reconnectListeners.add(listener);

@@ -6,6 +6,7 @@ import { buildMessageHeaders, type MessageHeaderOptions } from './message-header
 import type { MessageHeaderMode } from '../config';
 import { JetStreamApiCode } from './jetstream-codes';
 import { traceSend } from '../messaging-spans';
+import { SendWindow } from './send-window';
 
 /**
  * JetStream API errors about one message, whatever the stream's state: larger than the stream's max_msg_size
@@ -74,6 +75,11 @@ export interface PublisherOptions {
   messageHeaders?: MessageHeaderMode;
   /** The CloudEvents `source` (modes `cloudevents` and `both`); required there. */
   cloudEventsSource?: string;
+  /**
+   * At most this many messages sent and not yet acknowledged, over all sessions of this publisher (all partitions
+   * of a relay): see SendWindow. Absent: only the batches bound it.
+   */
+  sendWindow?: number;
 }
 
 /**
@@ -88,6 +94,7 @@ export interface PublisherOptions {
  */
 export class JetStreamPublisher {
   private readonly headerOptions: MessageHeaderOptions;
+  private readonly window: SendWindow | undefined;
 
   constructor(
     private readonly sender: AckedPublisher,
@@ -98,6 +105,7 @@ export class JetStreamPublisher {
       throw new ConfigError([{ path: 'cloudEventsSource', message: `is required when messageHeaders is ${mode}` }]);
     }
     this.headerOptions = { mode, cloudEventsSource: options.cloudEventsSource ?? '' };
+    this.window = options.sendWindow === undefined ? undefined : new SendWindow(options.sendWindow);
   }
 
   subjectOf(record: Pick<OutboxRecord, 'aggregateType' | 'eventType'>): string {
@@ -106,7 +114,12 @@ export class JetStreamPublisher {
 
   /** A publishing session for one leader term (see PublishSession); batches published in it may overlap. */
   session(tracker?: SendTracker): PublishSession {
-    return new PublishSession(this.sender, this.options, (record) => this.subjectOf(record), (record) => this.headersOf(record), tracker);
+    return new PublishSession(this.sender, (record) => this.subjectOf(record), (record) => this.headersOf(record), tracker, this.window);
+  }
+
+  /** Messages sent and not yet settled, when a send window is set (else null). */
+  get inFlight(): number | null {
+    return this.window?.inFlight ?? null;
   }
 
   /** The highest stream sequence acknowledged to this publisher's sender so far. */
@@ -146,10 +159,11 @@ export class PublishSession {
 
   constructor(
     private readonly sender: AckedPublisher,
-    private readonly options: PublisherOptions,
     private readonly subjectOf: (record: OutboxRecord) => string,
     private readonly headersOf: (record: OutboxRecord) => MsgHdrs,
     private readonly tracker?: SendTracker,
+    /** Shared with the other sessions of the publisher: a slot per message until it settles. */
+    private readonly window?: SendWindow,
   ) {}
 
   /** Publishes `records` in order (see the class comment); each message is sent in its own span (traceSend). */
@@ -196,11 +210,16 @@ export class PublishSession {
         const key = `${record.aggregateType}/${record.aggregateId}`;
         const previous = this.lastByAggregate.get(key);
         if (previous) await previous;
+        // After the aggregate's previous publish settled, so a slot is never held while waiting for it.
+        const slot = this.window?.acquire();
+        if (slot) await slot;
         if (this.ended) {
+          this.window?.release();
           interrupted = failure === undefined;
           break;
         }
         if (!mayPublish()) {
+          this.window?.release();
           this.interrupted = true;
           interrupted = true;
           break;
@@ -219,6 +238,7 @@ export class PublishSession {
             },
           )
           .then(() => {
+            this.window?.release();
             if (this.lastByAggregate.get(key) === sent) this.lastByAggregate.delete(key);
           });
         this.lastByAggregate.set(key, sent);

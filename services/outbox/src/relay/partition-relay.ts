@@ -2,7 +2,7 @@ import { NoRespondersError } from '@nats-io/nats-core';
 import { Backoff, childLogger, FailureLog, type Logger } from '@outbox-relay/runtime';
 import { LeaseLostError } from '../errors';
 import { JetStreamApiCode, jetStreamApiCode } from '../publish/jetstream-codes';
-import type { LeaseElector } from '../election/lease';
+import type { AcquiredStreamCheck, LeaseElector } from '../election/lease';
 import { MarkQueue } from './mark-queue';
 import type { RelayObserver } from './observer';
 import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from '../publish/publisher';
@@ -68,6 +68,8 @@ export class PartitionRelay {
   private readonly stopSignal = new AbortController();
   private steppingDown: number | null = null;
   private handingOver: { epoch: number; over: boolean; done: Promise<number | null> } | null = null;
+  /** The last term that ended handing over with every event it sent marked: its release clears the stream check. */
+  private endedClean: number | null = null;
   /** Events this partition moved to the dead letters since start. */
   deadLettered = 0;
 
@@ -83,11 +85,11 @@ export class PartitionRelay {
     /** Shared by the relay's partitions: a NATS or database outage is one line for all of them. */
     private readonly failures: FailureLog = new FailureLog(logger, 'publishing'),
   ) {
-    elector.on('elected', (epoch) => {
+    elector.on('elected', (epoch, streamCheck) => {
       const previous = this.term;
       this.term = (async () => {
         await previous;
-        await this.publishLoop(epoch);
+        await this.publishLoop(epoch, streamCheck);
       })();
     });
     elector.on('lost', () => this.wake.set());
@@ -122,7 +124,7 @@ export class PartitionRelay {
     handOver.done = (async () => {
       try {
         await this.term;
-        return (await this.elector.release(epoch)) ? epoch : null;
+        return (await this.elector.release(epoch, { nothingUnmarked: this.endedClean === epoch })) ? epoch : null;
       } finally {
         handOver.over = true;
       }
@@ -174,7 +176,7 @@ export class PartitionRelay {
     }
   }
 
-  private async publishLoop(epoch: number): Promise<void> {
+  private async publishLoop(epoch: number, acquired: AcquiredStreamCheck): Promise<void> {
     const fence: Fence = { partition: this.partition, holder: this.instanceId, epoch };
     const log = childLogger(this.logger, { partition: fence.partition, epoch });
     const backoff = new Backoff(this.options.backoffMinMs, this.options.backoffMaxMs);
@@ -190,8 +192,12 @@ export class PartitionRelay {
     let session = this.publisher.session(unmarked);
     let inFlight: { seqs: string[]; done: Promise<PublishOutcome> } | null = null;
     let limit = Math.min(FIRST_BATCH, this.options.batchSize);
-    /** Look at the stream before publishing: at the term's start and after every failure. */
-    let checkStream = true;
+    /**
+     * Look at the stream before publishing: at the term's start and after every failure. Not at the start when the
+     * acquisition found nothing to look for and recorded this process's bound instead (a clean hand-over): the
+     * successor's first publish is then one read away from its acquisition.
+     */
+    let checkStream = !acquired.boundRecorded;
     const marks = new MarkQueue((records, checkStreamFrom) => this.reader.markPublished(fence, records, checkStreamFrom), MARKS_QUEUED);
 
     /** Waits for a batch's acknowledgements and queues their mark; returns the batch's failure, if any. */
@@ -308,8 +314,12 @@ export class PartitionRelay {
       }
       if (inFlight) await finish(inFlight);
       await marks.settleAll();
-      // Everything sent was acknowledged and marked: a successor has nothing to look for in the stream.
-      if (unmarked.empty && !checkStream) await this.reader.settleStreamCheck(fence, [], null);
+      // Everything sent was acknowledged and marked: a successor has nothing to look for in the stream. A hand-over
+      // says so in its release (one statement less between the last publish and the successor's first).
+      if (unmarked.empty && !checkStream) {
+        if (this.steppingDown === epoch) this.endedClean = epoch;
+        else await this.reader.settleStreamCheck(fence, [], null);
+      }
       log.info({ reason: this.stopping ? 'stopping' : 'lease no longer held' }, 'stopped publishing');
     } catch (error) {
       log.warn({ err: error }, 'stopped publishing: lease lost');

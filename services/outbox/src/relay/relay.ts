@@ -4,7 +4,7 @@ import type { ClientConfig, Pool } from 'pg';
 import { Backoff, childLogger, FailureLog, silentLogger, type Logger } from '@outbox-relay/runtime';
 import { WakeSignal } from './wake';
 import { PartitionBalancer, type BalancerSnapshot } from '../election/balancer';
-import { defaultCloudEventsSource, validateRelaySettings, type RelaySettings } from '../config';
+import { DEFAULT_PUBLISH_WINDOW, defaultCloudEventsSource, validateRelaySettings, type RelaySettings } from '../config';
 import { parseRelaySignal } from '../relay-signals';
 import { LeaseElector } from '../election/lease';
 import { PgListener } from '../election/listener';
@@ -90,6 +90,8 @@ export class OutboxRelay {
   private steppingDown: Promise<Array<{ partition: number; epoch: number }>> | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private streamEnsuring = false;
+  /** The stream was ensured since it was last found missing: the acknowledgement collector's sequences are its. */
+  private streamSeqKnown = false;
   /** Why the stream does not fit, once found (the relay then publishes nothing). */
   streamConfigError: StreamConfigError | null = null;
   private readonly streamRetryNow = new WakeSignal();
@@ -138,6 +140,7 @@ export class OutboxRelay {
       subjectPrefix: s.subjectPrefix,
       messageHeaders: s.messageHeaders,
       cloudEventsSource: s.cloudEventsSource ?? defaultCloudEventsSource(s.schema),
+      sendWindow: s.publishWindow ?? DEFAULT_PUBLISH_WINDOW,
     });
     const balancer = new PartitionBalancer({
       pool: leasePool,
@@ -166,6 +169,8 @@ export class OutboxRelay {
         leaseMs: s.leaseMs,
         renewMs: s.renewMs,
         mayAcquire: () => balancer.wants(partition),
+        // Known once the stream was looked at (ensured): every message sent later is stored after it.
+        streamCheckBound: () => (this.streamSeqKnown ? acks.highestSeq + 1 : null),
         logger: this.logger,
       });
       elector.on('stepDownRequested', (epoch) => void this.handOver(partition, 'requested', epoch));
@@ -339,10 +344,15 @@ export class OutboxRelay {
       case 'partitions':
         void this.repartition(signal.count);
         return;
-      case 'released':
+      case 'released': {
+        // Ours to take by the last look: campaign at once; the look that follows settles the rest.
+        const held = this.electors.filter((e) => e.epoch !== null).length;
+        if (this.balancer?.claimReleased(signal.partition, held)) this.electors[signal.partition]?.poke();
+        this.balancer?.tickNow();
+        return;
+      }
       case 'joined':
-        // A lease is free (the balancer pokes the elector if it is ours to take) or a member joined (hand over
-        // the surplus now): look again at once.
+        // A member joined: hand over the surplus now, not at the next periodic look.
         this.balancer?.tickNow();
         return;
       case 'step-down':
@@ -366,7 +376,7 @@ export class OutboxRelay {
         for (;;) {
           try {
             const jsm = await jetstreamManager(this.deps.nats);
-            const { outcome, differences } = await ensureStreamReport(jsm, {
+            const { outcome, differences, lastSeq } = await ensureStreamReport(jsm, {
               name: this.settings.stream,
               subjectPrefix: this.settings.subjectPrefix,
               duplicateWindowMs: this.settings.duplicateWindowMs,
@@ -376,6 +386,8 @@ export class OutboxRelay {
             });
             // A new stream numbers from 1 again: acknowledgements of the old one say nothing about where it stores.
             if (outcome === 'created') this.acks?.resetHighestSeq();
+            this.acks?.noteStreamSeq(lastSeq);
+            this.streamSeqKnown = true;
             failures.succeeded({ outcome });
             // Never applied to an existing stream: its owner may have chosen them (storage cannot change anyway).
             if (differences.length > 0) {
@@ -412,6 +424,7 @@ export class OutboxRelay {
     if (!current || this.streamEnsuring) return;
     this.logger.warn({ stream: this.settings.stream }, 'no stream answers for the relay\'s subjects; ensuring it again');
     this.streamReadyPromise = null;
+    this.streamSeqKnown = false;
     void this.ensureStreamOnce();
   }
 
