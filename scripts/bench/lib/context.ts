@@ -19,6 +19,8 @@ export interface BenchSettings {
   cpuProf: boolean;
   /** Events of the raw publish and the drain backlog. */
   events: number;
+  /** Events of the hot backlog on 1 aggregate (hot-aggregates.ts). */
+  hotEvents: number;
   /** The drain relay's OUTBOX_BATCH_SIZE. */
   batchSize: number;
   analyzeBacklog: boolean;
@@ -45,7 +47,7 @@ export interface BenchContext extends BenchSettings {
   checkpointRefused: boolean;
 }
 
-const DEFAULTS: BenchSettings = { quick: false, cpuProf: false, events: 200_000, batchSize: 1000, analyzeBacklog: false, childLogLevel: 'warn', repeats: 1, serviceNodeFlags: [] };
+const DEFAULTS: BenchSettings = { quick: false, cpuProf: false, events: 200_000, hotEvents: 20_000, batchSize: 1000, analyzeBacklog: false, childLogLevel: 'warn', repeats: 1, serviceNodeFlags: [] };
 
 /** DATABASE_URL and NATS_URL (or their defaults) are where the test suite finds its servers. */
 export async function openContext(log: Log, prefix: string, settings: Partial<BenchSettings> = {}): Promise<BenchContext> {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { integerFlag, UsageError, usageError } from './flags';
 
 /** Steps in the order they run. */
-export const STEP_NAMES = ['tx', 'publish', 'http', 'drain', 'e2e', 'failover', 'scale'] as const;
+export const STEP_NAMES = ['tx', 'publish', 'http', 'drain', 'hot', 'e2e', 'failover', 'scale'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 /** A figure is only meaningful next to its raw limit from the same run. */
 const NEEDS: Partial<Record<StepName, StepName>> = { http: 'tx', drain: 'publish', scale: 'publish' };
@@ -18,8 +18,11 @@ export const HELP = `Usage: npm run bench -- [options]        (run npm run build
   --only <names>     comma-separated subset of: ${STEP_NAMES.join(', ')} (rss = drain); a step's raw
                      limit is added when missing (http needs tx, drain needs publish)
   --events <n>       events for the raw publish and the drain backlog (default 200000, --quick 20000)
-  --batch <n>        relay OUTBOX_BATCH_SIZE for the drain (default 1000, the product default)
-  --repeat <n>       raw publish and drain runs whose medians are reported (default 3, --quick 1)
+  --batch <n>        relay OUTBOX_BATCH_SIZE for the drains (default 1000, the product default)
+  --hot-events <n>   events of the hot backlog on 1 aggregate (default 20000, --quick 5000); the backlog on 10
+                     aggregates is 2.5 times as large (it drains faster)
+  --repeat <n>       raw publish, drain, hot and e2e (relay process) runs whose medians are reported (default 3,
+                     --quick 1)
   --out <file>       where the generated table goes (default BENCHMARKS.md)
   --write            write the table even for --quick or --only runs (default: only full runs write)
   --no-write         print only
@@ -42,6 +45,7 @@ export interface BenchArgs {
   quick: boolean;
   only: StepName[] | null;
   events: number | null;
+  hotEvents: number | null;
   batch: number;
   out: string;
   /** --write / --no-write, whichever came last; null when neither was given. */
@@ -58,6 +62,7 @@ const OPTIONS = {
   quick: { type: 'boolean' },
   only: { type: 'string', multiple: true },
   events: { type: 'string' },
+  'hot-events': { type: 'string' },
   batch: { type: 'string' },
   repeat: { type: 'string' },
   out: { type: 'string' },
@@ -115,6 +120,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     quick: values.quick ?? false,
     only: values.only ? values.only.flatMap(stepNames) : null,
     events: positiveInt('--events', values.events),
+    hotEvents: positiveInt('--hot-events', values['hot-events']),
     batch: positiveInt('--batch', values.batch) ?? 1000,
     repeat: positiveInt('--repeat', values.repeat),
     out: values.out ?? 'BENCHMARKS.md',
@@ -130,6 +136,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
 /** What a run does with its arguments and their defaults (--quick makes a smoke run of them). */
 export interface RunSettings {
   events: number;
+  /** Events of the hot backlog on 1 aggregate (steps/hot-aggregates.ts: the one on 10 is 2.5 times as large). */
+  hotEvents: number;
   repeats: number;
   childLogLevel: string;
   serviceNodeFlags: string[];
@@ -140,6 +148,7 @@ export interface RunSettings {
 export function runSettings(args: BenchArgs): RunSettings {
   return {
     events: args.events ?? (args.quick ? 20_000 : 200_000),
+    hotEvents: args.hotEvents ?? (args.quick ? 5_000 : 20_000),
     repeats: args.repeat ?? (args.quick ? 1 : 3),
     childLogLevel: args.logLevel ?? 'warn',
     serviceNodeFlags: args.serviceNodeFlags,

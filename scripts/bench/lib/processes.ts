@@ -6,6 +6,7 @@ import path from 'node:path';
 import { waitFor } from '@outbox-relay/test-support';
 import { startNodeProcess, type NodeProcess } from '../../lib/node-process';
 import type { BenchContext } from './context';
+import { parseExposition, sampleValue } from './runtime-metrics';
 import { sleep } from './stats';
 
 /**
@@ -94,9 +95,10 @@ export function sampleHeap(metricsUrl: string, everyMs = 1000): { stop(): Promis
   const loop = (async () => {
     while (active) {
       const text = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => '');
+      const samples = parseExposition(text);
       for (const [key, name] of Object.entries(HEAP_GAUGES) as Array<[keyof typeof HEAP_GAUGES, string]>) {
-        const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
-        if (match) peaks[key] = Math.max(Number.isNaN(peaks[key]) ? 0 : peaks[key], Number(match[1]) / 1024 / 1024);
+        const bytes = sampleValue(samples, name);
+        if (Number.isFinite(bytes)) peaks[key] = Math.max(Number.isNaN(peaks[key]) ? 0 : peaks[key], bytes / 1024 / 1024);
       }
       if (text) peaks.samples += 1;
       await sleep(everyMs);

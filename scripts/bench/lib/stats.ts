@@ -14,6 +14,7 @@ export interface Summary {
   p50: number;
   p95: number;
   p99: number;
+  p999: number;
   max: number;
 }
 
@@ -27,6 +28,7 @@ export function summarize(values: number[]): Summary {
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
     max: sorted[sorted.length - 1] ?? Number.NaN,
   };
 }

@@ -2,6 +2,7 @@
 // end, the error of those that failed.
 import type { E2eLatencyFigures } from '../steps/e2e-latency';
 import type { FailoverFigures } from '../steps/failover';
+import type { HotAggregatesFigures } from '../steps/hot-aggregates';
 import type { HttpOrdersFigures } from '../steps/http-orders';
 import type { RawPublishFigures } from '../steps/raw-publish';
 import type { RawTxFigures } from '../steps/raw-transactions';
@@ -15,6 +16,7 @@ export interface StepFigures {
   publish: RawPublishFigures;
   http: HttpOrdersFigures;
   drain: RelayDrainFigures;
+  hot: HotAggregatesFigures;
   e2e: E2eLatencyFigures;
   failover: FailoverFigures;
   scale: ScaleOutFigures;

@@ -1,8 +1,9 @@
-// (5) End-to-end latency, commit → subscriber, at a fixed arrival rate through the real order service, twice:
-// with the relay as its own process (as the operator and the demo chart run it; the headline), and with the relay
-// embedded in the order service (one event loop for HTTP and relay). An open-loop client sends POST /orders on a
-// fixed schedule (it does not wait for answers); a JetStream ordered consumer in this process receives every
-// OrderCreated.
+// (5) End-to-end latency, commit → subscriber, at fixed arrival rates through the real order service: with the
+// relay as its own process beside it (as the operator and the demo chart run it; the headline) at 1,000 and 5,000
+// orders/s, each ctx.repeats times (the run with the median p99 reported, every run's p99 listed); and once at
+// 1,000/s with the relay embedded in the order service (one event loop for HTTP and relay). An open-loop client
+// (lib/open-loop.ts) sends POST /orders on schedule; a JetStream ordered consumer in a worker thread of this
+// process (lib/consumer-thread.ts: not on the client's event loop) receives every OrderCreated.
 //
 // Timestamps (one host, so one clock for Postgres, NATS and this process):
 //   createdAt   the outbox row's created_at = Postgres now() = start of the transaction that wrote the event
@@ -12,144 +13,111 @@
 //               order when the request is handled, before its write queues behind the writes in flight.)
 //   answered    when this client had the 201 response; the commit happened before it, so "answered → received"
 //               is a LOWER bound (it can even be negative).
-//   stored      the JetStream message timestamp (when the stream stored it): splits relay time from delivery.
-//   received    when the consumer callback ran in this process (performance.timeOrigin + performance.now()).
+//   stored      the JetStream message timestamp (when the stream stored it): splits relay time from delivery
+//               (lib/latency-split.ts).
+//   received    when the consumer callback ran in its thread (performance.timeOrigin + performance.now()).
+// Beside the split, over the measured seconds: the relay's event-loop delay and GC (from its /metrics,
+// lib/runtime-metrics.ts), the consumer thread's event-loop delay (a stall there is counted as delivery) and the
+// client's (a stall there makes it fall behind its schedule).
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { ensureStream, outboxTables } from '@outbox-relay/outbox';
 import { getJson, waitFor } from '@outbox-relay/test-support';
+import { startConsumerThread } from '../lib/consumer-thread';
 import type { BenchContext } from '../lib/context';
+import { splitLatency, type EventTimes, type LatencySplit } from '../lib/latency-split';
+import { MAX_IN_FLIGHT, openLoop, type SentOrder } from '../lib/open-loop';
 import { measureCpu } from '../lib/processes';
 import { streamFor } from '../lib/resources';
+import { startLoopDelayWindow, startRuntimeWindow, type LoopDelay, type RuntimeFigures } from '../lib/runtime-metrics';
 import { startOrdersService, startRelayProcess } from '../lib/services';
-import { sleep, summarize, wallMs, type Summary } from '../lib/stats';
+import { fmtMs, median } from '../lib/stats';
 
-const RATE = 1000;
-const MAX_IN_FLIGHT = 2000;
+/** Orders per second of the relay-process runs; the embedded relay runs at the first. */
+export const E2E_RATES = [1000, 5000] as const;
 
-interface SentOrder {
-  phase: 'warmup' | 'measured';
-  answered: number;
-}
-
-function post(agent: http.Agent, url: string, body: string): Promise<{ status: number | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** Sends `rate` requests per second for `seconds`, on schedule; records per-order answer times in `orders`. */
-async function openLoop(agent: http.Agent, url: string, rate: number, seconds: number, orders: Map<string, SentOrder>, phase: SentOrder['phase']) {
-  const total = Math.round(rate * seconds);
-  const started = performance.now();
-  let sent = 0;
-  let inFlight = 0;
-  let maxBehind = 0;
-  let failures = 0;
-  const pending: Array<Promise<void>> = [];
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
-    maxBehind = Math.max(maxBehind, due - sent);
-    while (sent < due) {
-      if (inFlight >= MAX_IN_FLIGHT) break;
-      sent++;
-      inFlight++;
-      const body = JSON.stringify({ customerId: randomUUID(), amount: 42.5, currency: 'EUR' });
-      pending.push(
-        post(agent, url, body)
-          .then(({ status, body: text }) => {
-            if (status !== 201) {
-              failures++;
-              return;
-            }
-            orders.set((JSON.parse(text) as { orderId: string }).orderId, { phase, answered: wallMs() });
-          }, () => void failures++)
-          .finally(() => void inFlight--),
-      );
-    }
-    await sleep(1);
-  }
-  const sendSeconds = (performance.now() - started) / 1000;
-  await Promise.all(pending);
-  return { sent, sendSeconds, seconds: (performance.now() - started) / 1000, maxBehind, failures };
-}
-
-export interface E2eFigures {
+export interface E2eFigures extends LatencySplit {
   embeddedRelay: boolean;
   rate: number;
   seconds: number;
   sentRate: number;
   completedRate: number;
   maxBehind: number;
+  maxLateMs: number;
   serviceCpu: number;
+  /** CPU of the relay process (NaN when embedded: it is in serviceCpu). */
+  relayCpu: number;
+  /** Event-loop delay and GC of the process running the relay over the measured seconds. */
+  relayRuntime: RuntimeFigures;
+  /** Event-loop delay of the consumer thread meanwhile. */
+  consumerLoop: LoopDelay;
+  /** Event-loop delay of the client (this process's main thread) meanwhile. */
+  clientLoop: LoopDelay;
   created: number;
   failures: number;
   missing: number;
-  fromCreated: Summary;
-  fromAnswered: Summary;
-  relayPart: Summary;
-  deliveryPart: Summary;
-  writePart: Summary;
 }
 
-export interface E2eLatencyFigures extends E2eFigures {
-  /** The same with the relay embedded in the order service. */
+export interface E2eRateFigures {
+  rate: number;
+  /** The run with the median p99 (createdAt → received). */
+  median: E2eFigures;
+  runs: E2eFigures[];
+}
+
+export interface E2eLatencyFigures {
+  /** Relay process, one entry per E2E_RATES. */
+  rates: E2eRateFigures[];
+  /** Relay embedded in the order service, at E2E_RATES[0]. */
   embedded: E2eFigures;
 }
 
 export async function e2eLatency(ctx: BenchContext): Promise<E2eLatencyFigures> {
-  ctx.log('  relay as its own process (as the operator runs it; the order service with ORDERS_RELAY_ENABLED=false):');
-  const figures = await measure(ctx, 'e2e', { embedded: false });
-  ctx.log('  relay embedded in the order service (ORDERS_RELAY_ENABLED=true, one process for HTTP and relay):');
-  return { ...figures, embedded: await measure(ctx, 'e2e_emb', { embedded: true }) };
+  const runs = new Map<number, E2eFigures[]>(E2E_RATES.map((rate) => [rate, []]));
+  // Rates interleaved within each repeat: on a shared host one run can land on a busy second.
+  for (let r = 0; r < ctx.repeats; r++) {
+    for (const rate of E2E_RATES) {
+      const which = ctx.repeats > 1 ? ` (run ${r + 1} of ${ctx.repeats})` : '';
+      ctx.log(`  relay as its own process, ${rate} orders/s${which} (as the operator runs it; the order service with ORDERS_RELAY_ENABLED=false):`);
+      runs.get(rate)!.push(await measure(ctx, `e2e${rate}_${r}`, { embedded: false, rate }));
+    }
+  }
+  const rates = E2E_RATES.map((rate) => {
+    const all = runs.get(rate)!;
+    const p99s = all.map((run) => run.fromCreated.p99);
+    const middle = all.find((run) => run.fromCreated.p99 === median(p99s))!;
+    if (all.length > 1) ctx.log(`  ${rate} orders/s, relay process: median p99 ${fmtMs(middle.fromCreated.p99)} ms (runs: ${p99s.map(fmtMs).join(', ')} ms)`);
+    return { rate, median: middle, runs: all };
+  });
+  ctx.log(`  relay embedded in the order service (ORDERS_RELAY_ENABLED=true, one process for HTTP and relay), ${E2E_RATES[0]} orders/s:`);
+  return { rates, embedded: await measure(ctx, 'e2e_emb', { embedded: true, rate: E2E_RATES[0] }) };
 }
 
-async function measure(ctx: BenchContext, suffix: string, { embedded }: { embedded: boolean }): Promise<E2eFigures> {
+async function measure(ctx: BenchContext, suffix: string, { embedded, rate }: { embedded: boolean; rate: number }): Promise<E2eFigures> {
   const stream = streamFor(ctx, suffix);
   await ensureStream(ctx.jsm, { name: stream.stream, subjectPrefix: stream.subjectPrefix, duplicateWindowMs: 120_000 });
-  const received = new Map<string, { received: number; stored: number }>();
-  const consumer = await ctx.js.consumers.get(stream.stream);
-  const messages = await consumer.consume();
-  let consumerError: unknown = null;
-  const consuming = (async () => {
-    for await (const m of messages) {
-      const at = wallMs();
-      const payload = m.json<{ orderId: string }>();
-      // timestampNanos is typed bigint but is a number in @nats-io/jetstream 3.3.1; Number() takes either.
-      received.set(payload.orderId, { received: at, stored: Number(m.info.timestampNanos) / 1e6 });
-    }
-  })().catch((error: unknown) => {
-    consumerError = error;
-  });
+  const consumer = await startConsumerThread(ctx, stream.stream);
 
   const service = await startOrdersService(ctx, suffix, { relay: embedded, stream });
   const relayProc = embedded ? null : await startRelayProcess(ctx, `relay-${suffix}`, { schema: service.outboxSchema, stream });
-  await waitFor('the relay to lead', async () => (await getJson<{ leading?: boolean }>(`${(relayProc ?? service).url}/status`, 30_000))?.leading ?? false, 30_000);
+  const relayHost = relayProc ?? service;
+  await waitFor('the relay to lead', async () => (await getJson<{ leading?: boolean }>(`${relayHost.url}/status`, 30_000))?.leading ?? false, 30_000);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const orders = new Map<string, SentOrder>();
   const warmupSeconds = ctx.quick ? 1 : 2;
   const seconds = ctx.quick ? 3 : 20;
-  await openLoop(agent, `${service.url}/orders`, RATE, warmupSeconds, orders, 'warmup');
+  await openLoop(agent, `${service.url}/orders`, rate, warmupSeconds, orders, 'warmup');
   const serviceCpu = measureCpu(service.proc.pid);
-  const load = await openLoop(agent, `${service.url}/orders`, RATE, seconds, orders, 'measured');
-  const cpu = serviceCpu.stop();
-  const measured = [...orders].filter(([, o]) => o.phase === 'measured');
-  await waitFor(
-    `all ${orders.size} orders at the subscriber`,
-    () => [...orders.keys()].every((id) => received.has(id)),
-    30_000,
-    100,
-  ).catch(() => undefined);
-  messages.stop();
-  await consuming;
-  if (consumerError) throw consumerError;
+  const relayCpu = relayProc ? measureCpu(relayProc.proc.pid) : null;
+  const runtime = await startRuntimeWindow(`${relayHost.url}/metrics`);
+  const ownLoop = startLoopDelayWindow();
+  consumer.measure();
+  const load = await openLoop(agent, `${service.url}/orders`, rate, seconds, orders, 'measured');
+  const cpu = { service: serviceCpu.stop(), relay: relayCpu?.stop() ?? Number.NaN };
+  // Missing ones are counted below.
+  await consumer.awaitIds([...orders.keys()], 30_000);
+  const clientLoop = ownLoop.stop();
+  const relayRuntime = await runtime.stop();
+  const { received, loop: consumerLoop } = await consumer.stop();
   agent.destroy();
   const { rows: written } = await ctx.pool.query<{ id: string; ms: number }>(
     `SELECT aggregate_id AS id, extract(epoch FROM created_at)::float8 * 1000 AS ms FROM ${outboxTables(service.outboxSchema).outbox}`,
@@ -160,49 +128,61 @@ async function measure(ctx: BenchContext, suffix: string, { embedded }: { embedd
   await stream.remove();
 
   const missing = [...orders.keys()].filter((id) => !received.has(id)).length;
-  const fromCreated: number[] = [];
-  const fromAnswered: number[] = [];
-  const relayPart: number[] = [];
-  const deliveryPart: number[] = [];
-  const writePart: number[] = [];
+  const measured = [...orders].filter(([, o]) => o.phase === 'measured');
+  const times: EventTimes[] = [];
   for (const [id, order] of measured) {
     const r = received.get(id);
     const createdAt = eventCreatedAt.get(id);
-    if (!r || createdAt === undefined) continue;
-    fromCreated.push(r.received - createdAt);
-    fromAnswered.push(r.received - order.answered);
-    relayPart.push(r.stored - createdAt);
-    deliveryPart.push(r.received - r.stored);
-    writePart.push(order.answered - createdAt);
+    if (r && createdAt !== undefined) times.push({ createdAt, answered: order.answered, stored: r.stored, received: r.received });
   }
   const figures: E2eFigures = {
+    ...splitLatency(times),
     embeddedRelay: embedded,
-    rate: RATE,
+    rate,
     seconds,
     sentRate: load.sent / load.sendSeconds,
     completedRate: measured.length / load.seconds,
     maxBehind: load.maxBehind,
-    serviceCpu: cpu,
+    maxLateMs: load.maxLateMs,
+    serviceCpu: cpu.service,
+    relayCpu: cpu.relay,
+    relayRuntime,
+    consumerLoop,
+    clientLoop,
     created: measured.length,
     failures: load.failures,
     missing,
-    fromCreated: summarize(fromCreated),
-    fromAnswered: summarize(fromAnswered),
-    relayPart: summarize(relayPart),
-    deliveryPart: summarize(deliveryPart),
-    writePart: summarize(writePart),
   };
-  const f = figures.fromCreated;
-  ctx.log(
-    `  ${measured.length} orders sent at ${figures.sentRate.toFixed(0)}/s, completed at ${figures.completedRate.toFixed(0)}/s (target ${RATE}/s for ${seconds} s): createdAt → subscriber ` +
-      `p50 ${f.p50.toFixed(1)} ms, p95 ${f.p95.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms, max ${f.max.toFixed(1)} ms`,
-  );
-  ctx.log(
-    `  split p99: createdAt → stored ${figures.relayPart.p99.toFixed(1)} ms, stored → received ${figures.deliveryPart.p99.toFixed(1)} ms; ` +
-      `201 answer → received p50 ${figures.fromAnswered.p50.toFixed(1)} ms, p99 ${figures.fromAnswered.p99.toFixed(1)} ms; ` +
-      `createdAt → 201 answer (the write's own statement, commit and HTTP answer) p50 ${figures.writePart.p50.toFixed(1)} ms, p99 ${figures.writePart.p99.toFixed(1)} ms`,
-  );
-  ctx.log(`  service CPU (HTTP${embedded ? ' + embedded relay' : ''}) ${(cpu * 100).toFixed(0)} % of one core; non-201 or failed requests ${load.failures}; client behind schedule by up to ${load.maxBehind} requests (cap ${MAX_IN_FLIGHT} in flight); missing at subscriber ${missing}`);
+  logRun(ctx, figures);
   if (missing > 0) throw new Error(`${missing} created orders never reached the subscriber`);
   return figures;
+}
+
+function logRun(ctx: BenchContext, f: E2eFigures): void {
+  const c = f.fromCreated;
+  const ms = (n: number) => `${fmtMs(n)} ms`;
+  ctx.log(
+    `  ${f.created} orders sent at ${f.sentRate.toFixed(0)}/s, completed at ${f.completedRate.toFixed(0)}/s (target ${f.rate}/s for ${f.seconds} s): createdAt → subscriber ` +
+      `p50 ${ms(c.p50)}, p95 ${ms(c.p95)}, p99 ${ms(c.p99)}, p99.9 ${ms(c.p999)}, max ${ms(c.max)}`,
+  );
+  ctx.log(
+    `  split: createdAt → stored (relay) p99 ${ms(f.relayPart.p99)}, max ${ms(f.relayPart.max)}; stored → received (delivery) p99 ${ms(f.deliveryPart.p99)}, max ${ms(f.deliveryPart.max)}; ` +
+      `the ${f.slowest.count} events at or above p99: relay ${ms(f.slowest.relayPart)} + delivery ${ms(f.slowest.deliveryPart)} (medians); ` +
+      `the slowest: relay ${ms(f.worst.relayPart)} + delivery ${ms(f.worst.deliveryPart)}`,
+  );
+  const rt = f.relayRuntime;
+  const host = f.embeddedRelay ? 'service (HTTP + embedded relay)' : 'relay process';
+  ctx.log(
+    `  ${host}: event-loop delay p99 ${ms(rt.loopDelayP99)}, max ${ms(rt.loopDelayMax)}; GC ${ms(rt.gcMs)} in ${rt.gcCount} collections (${rt.gcOver10Ms} over 10 ms; a lower bound)` +
+      `${f.embeddedRelay ? '' : `; CPU ${(f.relayCpu * 100).toFixed(0)} % of one core`}. ` +
+      `Benchmark's event loops: consumer thread delay p99 ${ms(f.consumerLoop.loopDelayP99)}, max ${ms(f.consumerLoop.loopDelayMax)}; client delay p99 ${ms(f.clientLoop.loopDelayP99)}, max ${ms(f.clientLoop.loopDelayMax)}`,
+  );
+  ctx.log(
+    `  201 answer → received p50 ${ms(f.fromAnswered.p50)}, p99 ${ms(f.fromAnswered.p99)}; ` +
+      `createdAt → 201 answer (the write's own statement, commit and HTTP answer) p50 ${ms(f.writePart.p50)}, p99 ${ms(f.writePart.p99)}`,
+  );
+  ctx.log(
+    `  service CPU (HTTP${f.embeddedRelay ? ' + embedded relay' : ''}) ${(f.serviceCpu * 100).toFixed(0)} % of one core; non-201 or failed requests ${f.failures}; ` +
+      `client behind schedule by up to ${f.maxBehind} requests, ${ms(f.maxLateMs)} (cap ${MAX_IN_FLIGHT} in flight); missing at subscriber ${f.missing}`,
+  );
 }
