@@ -1,4 +1,5 @@
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import type { MsgHdrs } from '@nats-io/nats-core';
+import { MessageHeaders } from './message-headers-impl';
 import type { MessageHeaderMode } from '../config';
 import type { OutboxRecord } from '../outbox-record';
 import { isReservedHeaderName } from '../write/event';
@@ -101,7 +102,7 @@ export interface MessageHeaderOptions {
  * the original skips the replay, one that lost its inbox row processes it again.
  */
 export function buildMessageHeaders(record: OutboxRecord, options: MessageHeaderOptions): MsgHdrs {
-  const h = natsHeaders();
+  const h = new MessageHeaders();
   const { correlationId, replayOf, ...custom } = record.headers;
   const cloudEvents = options.mode !== 'outbox';
   for (const [name, value] of Object.entries(custom)) {

@@ -15,6 +15,15 @@ interface PendingRow {
   created_at: Date;
 }
 
+/**
+ * Outbox seqs as a Postgres array literal, made in one join: node-postgres builds an array parameter character by
+ * character, which was the largest allocation on the read side (up to 2,000 excluded seqs per read, 1,000 per
+ * mark). Seqs are digits: nothing to quote.
+ */
+function seqArrayLiteral(seqs: readonly string[]): string {
+  return `{${seqs.join(',')}}`;
+}
+
 /** The lease a fenced statement runs under. */
 export interface Fence {
   partition: number;
@@ -82,7 +91,7 @@ export class OutboxReader {
    * mark is still in flight). Returns null when the fence no longer holds.
    */
   async readPending(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<OutboxRecord[] | null> {
-    const { rows } = await this.pool.query<PendingRow>(this.readSql, [fence.partition, fence.holder, fence.epoch, exclude, limit]);
+    const { rows } = await this.pool.query<PendingRow>(this.readSql, [fence.partition, fence.holder, fence.epoch, seqArrayLiteral(exclude), limit]);
     if (rows.length === 0 && !(await this.holds(fence))) return null;
     return rows.map((r) => ({
       seq: r.seq,
@@ -108,7 +117,7 @@ export class OutboxReader {
       fence.partition,
       fence.holder,
       fence.epoch,
-      records.map((r) => r.seq),
+      seqArrayLiteral(records.map((r) => r.seq)),
       last.seq,
       last.id,
       checkStreamFrom,
