@@ -2,7 +2,7 @@
 // while V8's sampling heap profiler records every sampled allocation, including those the garbage collector has
 // since freed (which is what sets the relay's RSS: its live set is small). Prints the bytes allocated per event,
 // by allocating function and by package, then removes what it created.
-//   node -r ./test/support/register-ts.cjs scripts/bench/alloc-profile.ts [--events 100000] [--interval 4096]
+//   npm run bench:alloc -- [--events 100000] [--interval 4096]   (after npm run build)
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
