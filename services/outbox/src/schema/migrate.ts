@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
-import { runner, type RunnerOption } from 'node-pg-migrate';
+import type { RunnerOption } from 'node-pg-migrate';
 import { performance } from 'node:perf_hooks';
 import { Backoff, delay, type Logger } from '@outbox-relay/runtime';
 import { SchemaError, SchemaNotMigratedError } from '../errors';
@@ -53,6 +53,9 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
         checkOrder: true,
         log: (message: string) => options.logger?.debug({ schema, set: set.table }, message),
       };
+      // Loaded on the first migration only: a relay that waits for the schema instead never loads it (about 5 MiB
+      // of its idle RSS; BENCHMARKS.md, issue 17).
+      const { runner } = require('node-pg-migrate') as typeof import('node-pg-migrate');
       const applied = await runner(options_);
       ran.push(...applied.map((m) => m.name));
     }
