@@ -35,6 +35,7 @@ export function withDefaults(input: OutboxRelaySpecInput | undefined): OutboxRel
     },
     partitions: spec.partitions ?? d.partitions,
     batchSize: spec.batchSize ?? d.batchSize,
+    publishWindow: spec.publishWindow ?? d.publishWindow,
     leaseDurationMs: spec.leaseDurationMs ?? d.leaseDurationMs,
     renewIntervalMs: spec.renewIntervalMs ?? d.renewIntervalMs,
     failoverDelaySeconds: spec.failoverDelaySeconds ?? d.failoverDelaySeconds,

@@ -18,6 +18,8 @@ export const SPEC_DEFAULTS = {
   natsStreamManagement: 'create',
   partitions: 1,
   batchSize: 1000,
+  // The relay's DEFAULT_PUBLISH_WINDOW: messages a relay keeps unacknowledged over all its partitions.
+  publishWindow: 500,
   leaseDurationMs: 2000,
   renewIntervalMs: 500,
   failoverDelaySeconds: 15,
@@ -34,6 +36,7 @@ export const SPEC_RANGES = {
   replicas: { minimum: 0, maximum: 100 },
   partitions: { minimum: 1, maximum: 1024 },
   batchSize: { minimum: 1, maximum: 10_000 },
+  publishWindow: { minimum: 1, maximum: 100_000 },
   // The relay refuses leases under 200 ms and renewals under 50 ms (services/outbox config).
   leaseDurationMs: { minimum: 200, maximum: 600_000 },
   renewIntervalMs: { minimum: 50, maximum: 300_000 },

@@ -129,6 +129,11 @@ export const specSchema: JsonSchema = {
     },
     partitions: int(r.partitions, d.partitions, 'Outbox partitions, each with its own lease; 1 means one global order.'),
     batchSize: int(r.batchSize, d.batchSize, 'Events read per batch.'),
+    publishWindow: int(
+      r.publishWindow,
+      d.publishWindow,
+      'Messages a relay keeps sent and unacknowledged, at most, over all its partitions. More adds no throughput on a fast network and makes a partition taken over wait behind the others in the stream.',
+    ),
     leaseDurationMs: int(r.leaseDurationMs, d.leaseDurationMs, 'Leader lease duration, judged by the database clock.'),
     renewIntervalMs: int(r.renewIntervalMs, d.renewIntervalMs, 'Lease renewal interval; at most half the lease.'),
     failoverDelaySeconds: int(

@@ -68,6 +68,7 @@ export interface OutboxRelaySpec {
   nats: NatsSpec;
   partitions: number;
   batchSize: number;
+  publishWindow: number;
   leaseDurationMs: number;
   renewIntervalMs: number;
   failoverDelaySeconds: number;

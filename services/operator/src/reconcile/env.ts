@@ -38,6 +38,7 @@ export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
     ...streamLimitsEnv(spec),
     { name: 'OUTBOX_PARTITIONS', value: String(spec.partitions) },
     { name: 'OUTBOX_BATCH_SIZE', value: String(spec.batchSize) },
+    { name: 'OUTBOX_PUBLISH_WINDOW', value: String(spec.publishWindow) },
     { name: 'OUTBOX_LEASE_MS', value: String(spec.leaseDurationMs) },
     { name: 'OUTBOX_RENEW_MS', value: String(spec.renewIntervalMs) },
     // The pod name is the lease holder's id, so /status, the lease table and `kubectl get pods` name the same thing.

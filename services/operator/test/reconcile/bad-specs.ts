@@ -19,6 +19,7 @@ export const BAD_RELAYS: BadRelay[] = [
   { title: 'too many partitions', spec: { partitions: 2000, database: db, nats }, field: 'spec.partitions' },
   { title: 'zero batch size', spec: { batchSize: 0, database: db, nats }, field: 'spec.batchSize' },
   { title: 'batch size too large', spec: { batchSize: 10_001, database: db, nats }, field: 'spec.batchSize' },
+  { title: 'zero publish window', spec: { publishWindow: 0, database: db, nats }, field: 'spec.publishWindow' },
   { title: 'lease too short for the relay', spec: { leaseDurationMs: 100, renewIntervalMs: 50, database: db, nats }, field: 'spec.leaseDurationMs' },
   { title: 'fractional failover delay', spec: { failoverDelaySeconds: 1.5, database: db, nats }, field: 'spec.failoverDelaySeconds' },
   {
