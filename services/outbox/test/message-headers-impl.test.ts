@@ -71,6 +71,7 @@ describe('through the server', () => {
     const [, ours] = both(CALLS);
     await jetstream(ns.nc).publish(`${ns.subjectPrefix}.Acct.Step`, '{}', { headers: ours });
     const stored = await (await jetstreamManager(ns.nc)).streams.getMessage(ns.stream, { seq: 1 });
+    if (!stored) throw new Error('the message was not stored');
     for (const [name] of CALLS) expect(stored.header.get(name)).toBe(ours.get(name));
     expect(stored.header.get('x-app')).toBe('emoji 🚀');
   });
