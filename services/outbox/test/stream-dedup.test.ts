@@ -43,9 +43,11 @@ async function refuseMarks(): Promise<{ allow: () => Promise<void> }> {
 }
 
 /**
- * One transaction, so the relay reads the steps as one batch and publishes them all before its first mark: while
- * marks fail it publishes nothing more (it stops at the first failure, and its look at the stream cannot record
- * what it found either).
+ * One transaction, so the relay reads the steps as one batch and sends them before its first mark; while marks fail
+ * it publishes nothing more (it stops at the first failure, and its look at the stream cannot record what it found
+ * either). How many of the steps the stream holds before that stop is not the point: a term lost mid-batch (a renewal
+ * late on a loaded host, with these short leases) stops after the first. The tests wait for the first to be stored
+ * and then require every step exactly once.
  */
 async function enqueueSteps(aggregate: string, steps: number): Promise<string[]> {
   const events = Array.from({ length: steps }, (_, i) => ({ aggregateType: 'Acct', aggregateId: aggregate, eventType: 'Step', payload: { n: i + 1 } }));
@@ -78,7 +80,7 @@ it('marks that fail for longer than the duplicate window: the acknowledged event
   const relay = start();
   await relay.start();
   const ids = await enqueueSteps('A', 3);
-  await waitFor('the three events acknowledged by the stream', async () => ((await stored()) >= 3 ? true : undefined));
+  await waitFor('the first step acknowledged by the stream', async () => ((await stored()) >= 1 ? true : undefined));
   await pastTheWindow();
   await marks.allow();
   await drained();
@@ -109,7 +111,7 @@ it.each([
   const first = start(dying.pool, before);
   await first.start();
   const ids = await enqueueSteps('B', 3);
-  await waitFor('the three events acknowledged by the stream', async () => ((await stored()) >= 3 ? true : undefined));
+  await waitFor('the first step acknowledged by the stream', async () => ((await stored()) >= 1 ? true : undefined));
   dying.kill();
   await first.stop().catch(() => undefined);
   await marks.allow();
