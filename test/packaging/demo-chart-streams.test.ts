@@ -3,20 +3,17 @@
  * same settings, each service accepts its environment, the Secrets are mounted where the variables point, and
  * values the relays would refuse fail the install.
  */
-import type { z } from 'zod';
-import { parseEnv } from '@outbox-relay/runtime';
 import { ordersEnvSchema } from '../../services/orders/src/config';
-import { paymentsEnvSchema } from '../../services/payments/src/config';
-import { subscriberEnvSchema } from '../../services/subscriber/src/config';
+import { DEMO_CHART, DEMO_COMPONENTS, DEMO_NAMESPACE, DEMO_PREFIX, DEMO_RELEASE, serviceConfig } from './support/demo-chart';
 import { renderChart, renderChartFailure } from './support/helm';
-import { findObject, onlyContainer, podTemplateOf, resolveEnv, secretsOf, type KubeObject } from './support/kube-objects';
+import { findObject, onlyContainer, podTemplateOf } from './support/kube-objects';
 import { validateObject, validateOutboxRelay } from './support/kube-schemas';
 
-const CHART = 'helm/outbox-relay-demo';
-const PREFIX = 'shop-outbox-relay-demo';
-const NAMESPACE = 'outbox-demo';
+const CHART = DEMO_CHART;
+const PREFIX = DEMO_PREFIX;
+const COMPONENTS = DEMO_COMPONENTS;
 type Set = Record<string, string | number | boolean>;
-const options = (set: Set) => ({ release: 'shop', namespace: NAMESPACE, set });
+const options = (set: Set) => ({ release: DEMO_RELEASE, namespace: DEMO_NAMESPACE, set });
 
 const PLATFORM_OWNED: Set = {
   'nats.url': 'tls://nats.nats.svc:4222',
@@ -34,22 +31,6 @@ const PLATFORM_OWNED: Set = {
   'nats.tls.certKey': 'tls.crt',
   'nats.tls.keyKey': 'tls.key',
 };
-
-const COMPONENTS = [
-  { kind: 'Deployment', suffix: 'orders', schema: ordersEnvSchema },
-  { kind: 'StatefulSet', suffix: 'subscriber', schema: subscriberEnvSchema },
-  { kind: 'Deployment', suffix: 'payments', schema: paymentsEnvSchema },
-] as const;
-
-function serviceConfig<S extends z.ZodObject>(objects: KubeObject[], workload: KubeObject, schema: S): z.output<S> {
-  const env = resolveEnv(onlyContainer(workload).env, {
-    secrets: secretsOf(objects),
-    fields: { 'metadata.name': `${workload.metadata.name}-0`, 'metadata.namespace': NAMESPACE },
-  });
-  const unknown = Object.keys(env).filter((name) => !(name in schema.shape));
-  if (unknown.length > 0) throw new Error(`${workload.metadata.name} sets variables its service does not read: ${unknown.join(', ')}`);
-  return parseEnv(schema, env);
-}
 
 test('every component gets the stream settings, the credentials and the TLS files, and accepts them', () => {
   const objects = renderChart(CHART, options(PLATFORM_OWNED));

@@ -1,41 +1,22 @@
 import fs from 'node:fs';
-import type { z } from 'zod';
-import { parseEnv } from '@outbox-relay/runtime';
 import { ordersEnvSchema } from '../../services/orders/src/config';
 import { paymentsEnvSchema } from '../../services/payments/src/config';
 import { subscriberEnvSchema } from '../../services/subscriber/src/config';
 import { RELAY_UID } from '../../services/operator/src/reconcile/pod-template';
 import { renderChart, runHelm } from './support/helm';
-import { findObject, onlyContainer, podTemplateOf, resolveEnv, secretsOf, selects, type KubeObject } from './support/kube-objects';
+import { findObject, onlyContainer, podTemplateOf, secretsOf, selects } from './support/kube-objects';
 import { readManifests, validateObject, validateOutboxRelay } from './support/kube-schemas';
 import { fromRoot } from './support/paths';
+import { DEMO_CHART, DEMO_COMPONENTS, DEMO_NAMESPACE, DEMO_PREFIX, DEMO_RELEASE, serviceConfig } from './support/demo-chart';
 
-const CHART = 'helm/outbox-relay-demo';
-const RELEASE = 'shop';
-const NAMESPACE = 'outbox-demo';
-const PREFIX = 'shop-outbox-relay-demo';
+const CHART = DEMO_CHART;
+const RELEASE = DEMO_RELEASE;
+const NAMESPACE = DEMO_NAMESPACE;
+const PREFIX = DEMO_PREFIX;
+const COMPONENTS = DEMO_COMPONENTS;
 
 type Set = Record<string, string | number | boolean>;
 const render = (set: Set = {}) => renderChart(CHART, { release: RELEASE, namespace: NAMESPACE, set });
-
-/** Each workload, the process its container runs, and the service's own environment schema. */
-const COMPONENTS = [
-  { kind: 'Deployment', suffix: 'orders', main: 'services/orders/dist/main.js', schema: ordersEnvSchema },
-  { kind: 'StatefulSet', suffix: 'subscriber', main: 'services/subscriber/dist/main.js', schema: subscriberEnvSchema },
-  { kind: 'Deployment', suffix: 'payments', main: 'services/payments/dist/main.js', schema: paymentsEnvSchema },
-] as const;
-
-/** What the service would read from its environment in this workload's first pod; throws as the service would. */
-function serviceConfig<S extends z.ZodObject>(objects: KubeObject[], workload: KubeObject, schema: S): z.output<S> {
-  const env = resolveEnv(onlyContainer(workload).env, {
-    secrets: secretsOf(objects),
-    fields: { 'metadata.name': `${workload.metadata.name}-0`, 'metadata.namespace': NAMESPACE },
-  });
-  // zod ignores unknown keys, so a misspelled variable would pass unnoticed: each name must be one the service reads.
-  const unknown = Object.keys(env).filter((name) => !(name in schema.shape));
-  if (unknown.length > 0) throw new Error(`${workload.metadata.name} sets variables its service does not read: ${unknown.join(', ')}`);
-  return parseEnv(schema, env);
-}
 
 describe('helm/outbox-relay-demo', () => {
   test('helm lint --strict passes', () => {
