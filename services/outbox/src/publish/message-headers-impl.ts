@@ -33,8 +33,8 @@ export class MessageHeaders extends MsgHdrsImpl {
    * value, then `\r\n\r\n`.
    */
   override encode(): Uint8Array {
-    if (this._code !== 0 || this._description !== '') return super.encode();
-    if (this.headers.size === 0) return super.encode();
+    // A status line, or no headers at all: the client's own form.
+    if (this._code !== 0 || this._description !== '' || this.headers.size === 0) return super.encode();
     // forEach, not for-of: a for-of over a Map makes an entry array per header.
     let length = STATUS_LINE.length + 4;
     this.headers.forEach((values, name) => {
