@@ -27,6 +27,8 @@ export class PrivatePostgres {
   private constructor(
     readonly port: number,
     private readonly settings: Record<string, string>,
+    /** For a standby: the port it streams WAL from (the primary's, or a proxy's in front of it). */
+    private readonly upstreamPort: number | null = null,
   ) {
     this.bin = postgresBinDir();
     this.owner = serverOwner();
@@ -52,6 +54,29 @@ export class PrivatePostgres {
       throw error;
     }
     return server;
+  }
+
+  /**
+   * A streaming standby of `primary` (pg_basebackup of its data directory, asynchronous replication), started and
+   * taking read-only connections. `via`: the port it streams from instead of the primary's own, e.g. a TcpProxy in
+   * front of it, so that a test can cut replication and make the standby fall behind.
+   */
+  static async startStandby(primary: PrivatePostgres, options: { via?: number; settings?: Record<string, string> } = {}): Promise<PrivatePostgres> {
+    reapOrphans(PRIVATE_POSTGRES_ORPHANS);
+    const server = new PrivatePostgres(await freePort(), options.settings ?? {}, options.via ?? primary.port);
+    try {
+      await server.baseBackup(primary.port);
+      await server.start();
+    } catch (error) {
+      await server.destroy();
+      throw error;
+    }
+    return server;
+  }
+
+  /** Ends recovery (`pg_ctl promote`): a standby becomes a primary on the next timeline. Resolves once it is one. */
+  async promote(): Promise<void> {
+    await this.pgCtl(['promote', '-w', '-t', '120']);
   }
 
   /** A URL for the `postgres` database as the `postgres` superuser. */
@@ -148,10 +173,30 @@ export class PrivatePostgres {
     };
     const lines = Object.entries(conf).map(([name, value]) => `${name} = ${value}`);
     writeFileSync(path.join(this.dataDir, 'postgresql.auto.conf'), `${lines.join('\n')}\n`);
-    writeFileSync(path.join(this.dataDir, 'pg_hba.conf'), 'host all all 127.0.0.1/32 trust\n');
+    // `replication`: standbys made by startStandby stream from this server.
+    writeFileSync(path.join(this.dataDir, 'pg_hba.conf'), 'host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n');
     if (this.owner) {
       for (const file of ['postgresql.auto.conf', 'pg_hba.conf']) chownSync(path.join(this.dataDir, file), this.owner.uid, this.owner.gid);
     }
+    this.initialized = true;
+  }
+
+  /**
+   * The data directory as a copy of the primary's, with standby.signal (-R). The copied postgresql.auto.conf holds
+   * the primary's port and a primary_conninfo to it; the lines appended here come later in the file and win.
+   */
+  private async baseBackup(primaryPort: number): Promise<void> {
+    await this.run(path.join(this.bin, 'pg_basebackup'), [
+      '-D', this.dataDir, '-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-R', '-X', 'stream', '--no-sync', '-c', 'fast',
+    ]);
+    const conf: Record<string, string> = {
+      port: String(this.port),
+      primary_conninfo: `'host=127.0.0.1 port=${this.upstreamPort} user=postgres application_name=standby_${this.port}'`,
+      ...this.settings,
+    };
+    const lines = Object.entries(conf).map(([name, value]) => `${name} = ${value}`);
+    writeFileSync(path.join(this.dataDir, 'postgresql.auto.conf'), `${readFileSync(path.join(this.dataDir, 'postgresql.auto.conf'), 'utf8')}${lines.join('\n')}\n`);
+    if (this.owner) chownSync(path.join(this.dataDir, 'postgresql.auto.conf'), this.owner.uid, this.owner.gid);
     this.initialized = true;
   }
 

@@ -1,5 +1,4 @@
-import { Pool } from 'pg';
-import { connectNats, embeddedRelayOptionsFromEnv, natsConnectionFromEnv, Outbox, startEmbeddedRelay, StreamConfigError, streamOwnershipFromEnv, type EmbeddedRelay } from '@outbox-relay/outbox';
+import { connectNats, PostgresPrimary, embeddedRelayOptionsFromEnv, natsConnectionFromEnv, Outbox, startEmbeddedRelay, StreamConfigError, streamOwnershipFromEnv, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { ordersEnvSchema, type OrdersConfig } from './config';
@@ -13,7 +12,8 @@ async function main(): Promise<void> {
   const tracing = startTracing(tracingSettingsFromEnv(config, 'orders'), { logger });
   exitOnUncaught(logger);
 
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.ORDERS_DB_POOL_MAX, application_name: 'orders' });
+  // Only ever the primary of DATABASE_URL's host list: orders are never written to a standby or a returned old primary.
+  const pool = PostgresPrimary.fromUrl(config.DATABASE_URL).pool({ max: config.ORDERS_DB_POOL_MAX, application_name: 'orders' });
   pool.on('error', (error) => logger.warn({ err: error }, 'pool: idle client error'));
   if (config.OUTBOX_MIGRATE) {
     await migrateOrders({

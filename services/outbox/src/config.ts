@@ -2,7 +2,9 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, envVar, toFieldIssues } from '@outbox-relay/runtime';
+import { DatabaseUrlError } from './errors';
 import type { OutboxRetention } from './maintenance/retention';
+import { parseDatabaseTarget } from './postgres/database-target';
 import type { StreamOwnership } from './publish/ensure-stream';
 import {
   STREAM_DISCARD_POLICIES,
@@ -48,9 +50,24 @@ export function defaultCloudEventsSource(schema: string): string {
   return `/outbox-relay/${schema}`;
 }
 
+/**
+ * A postgres:// URL, possibly with libpq's host list and target_session_attrs (postgres/database-target.ts). The
+ * message says what is wrong without echoing the URL: it may hold a password.
+ */
+function databaseUrl() {
+  return z.string().superRefine((url, ctx) => {
+    try {
+      parseDatabaseTarget(url);
+    } catch (error) {
+      if (!(error instanceof DatabaseUrlError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.problem });
+    }
+  });
+}
+
 /** Environment variables shared by every process that talks to the outbox (see README's table). */
 export const outboxEnvShape = {
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_URL: databaseUrl(),
   OUTBOX_SCHEMA: envVar.sqlIdentifier().default('outbox'),
   OUTBOX_MIGRATE: envVar.flag(false),
   OUTBOX_PARTITIONS: z.coerce.number().int().min(1).max(1024).optional(),

@@ -86,3 +86,35 @@ export class SchemaNotMigratedError extends SchemaError {
     this.command = command;
   }
 }
+
+/** DATABASE_URL (or the URL handed to `PostgresPrimary`) cannot be used; `problem` says why, without echoing the URL (it may hold a password). */
+export class DatabaseUrlError extends OutboxError {
+  readonly problem: string;
+  constructor(problem: string) {
+    super(`DATABASE_URL ${problem}`);
+    this.problem = problem;
+  }
+}
+
+/**
+ * A server of the host list answered but is not one this process may write to: a standby (in recovery), a server
+ * whose transactions are read-only, or an old primary that came back on an earlier timeline than one already seen.
+ */
+export class NotPrimaryError extends OutboxError {
+  readonly host: string;
+  readonly reason: string;
+  constructor(host: string, reason: string) {
+    super(`${host} is not the primary: ${reason}`);
+    this.host = host;
+    this.reason = reason;
+  }
+}
+
+/** No server of the host list could be used; `attempts` says what each one did, in the order they were tried. */
+export class NoPrimaryError extends OutboxError {
+  readonly attempts: readonly { host: string; error: string }[];
+  constructor(attempts: readonly { host: string; error: string }[], options?: { cause?: unknown }) {
+    super(`no usable Postgres primary: ${attempts.map((a) => `${a.host}: ${a.error}`).join('; ')}`, options);
+    this.attempts = attempts;
+  }
+}

@@ -10,6 +10,8 @@ export { DEFAULT_MAX_PAYLOAD_BYTES, isReservedHeaderName, RESERVED_HEADER_PREFIX
 export { enqueue, writeAtomically, type EnqueueOptions, type EnqueuedEvent, type BusinessStatement, type AtomicWriteResult } from './write/enqueue';
 export { Outbox, type OutboxOptions } from './write/outbox';
 export { withTransaction } from './transaction';
+export { PostgresPrimary, PrimaryPool, openClient, type PrimaryPoolConfig } from './postgres/postgres-primary';
+export { parseDatabaseTarget, SESSION_REQUIREMENTS, type DatabaseTarget, type DatabaseHost, type SessionRequirement } from './postgres/database-target';
 export {
   migrateOutbox,
   runMigrations,

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { z } from 'zod';
-import { outboxEnvShape } from '@outbox-relay/outbox';
+import { outboxEnvShape, parseDatabaseTarget } from '@outbox-relay/outbox';
 import { ConfigError, envVar, parseEnv } from '@outbox-relay/runtime';
 import { ConfigurationError } from './errors';
 
@@ -43,10 +43,13 @@ const SETTINGS = [
 ] as const;
 type Setting = (typeof SETTINGS)[number];
 
-/** Whether pg can read `url`: its Client constructor parses the URL (and throws on one it cannot) without connecting. */
+/**
+ * Whether pg can read `url`, each server of a host list on its own: its Client constructor parses the URL (and
+ * throws on one it cannot) without connecting.
+ */
 function pgReadsUrl(url: string): boolean {
   try {
-    new Client({ connectionString: url });
+    for (const host of parseDatabaseTarget(url).hosts) new Client({ connectionString: host.connectionString });
     return true;
   } catch {
     return false;

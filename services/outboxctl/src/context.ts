@@ -1,4 +1,5 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { PostgresPrimary } from '@outbox-relay/outbox';
 import { readConfig, type CliConfig, type Environment, type GlobalFlags } from './config';
 import { notMigratedError, tablesOf } from './data/tables';
 import type { ExitCode } from './errors';
@@ -46,7 +47,8 @@ export class CommandContext {
    */
   async withPool(work: (pool: Pool, config: CliConfig) => Promise<ExitCode>): Promise<ExitCode> {
     const config = this.config();
-    const pool = new Pool({ connectionString: config.databaseUrl, max: 2, connectionTimeoutMillis: 10_000 });
+    // Replays and step-downs write: only the primary of DATABASE_URL's host list will do.
+    const pool = PostgresPrimary.fromUrl(config.databaseUrl).pool({ max: 2, connectionTimeoutMillis: 10_000 });
     // An idle client dying (e.g. Postgres restarting) must not crash the CLI with an unhandled 'error' event.
     pool.on('error', () => undefined);
     try {

@@ -3,9 +3,9 @@
  * The payment worker process. Exit codes: 0 after a graceful stop (SIGTERM / SIGINT), 1 on a runtime failure
  * (including a start-up failure such as unmigrated schemas), 2 on invalid configuration.
  */
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats, embeddedRelayOptionsFromEnv, natsConnectionFromEnv, startEmbeddedRelay, StreamConfigError, type EmbeddedRelay } from '@outbox-relay/outbox';
+import { connectNats, embeddedRelayOptionsFromEnv, PostgresPrimary, natsConnectionFromEnv, startEmbeddedRelay, StreamConfigError, type EmbeddedRelay } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit, settleWithin, type ProcessLogger, type ServiceHttp } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { paymentsEnvSchema, paymentWorkerSettings, type PaymentsConfig } from './config';
@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   const tracing = startTracing(tracingSettingsFromEnv(config, 'payments'), { logger });
   exitOnUncaught(logger);
 
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.PAYMENTS_DB_POOL_MAX, application_name: 'payments' });
+  // Only ever the primary of DATABASE_URL's host list.
+  const pool = PostgresPrimary.fromUrl(config.DATABASE_URL).pool({ max: config.PAYMENTS_DB_POOL_MAX, application_name: 'payments' });
   pool.on('error', (error) => logger.warn({ err: error }, 'pool: idle client error'));
   if (config.OUTBOX_MIGRATE) {
     await migratePayments({

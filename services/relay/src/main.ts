@@ -1,5 +1,4 @@
-import { Pool } from 'pg';
-import { connectNats, migrateOutbox, natsConnectionFromEnv, OutboxRelay, readBacklog, waitForSchema, relaySettingsFromEnv, type StreamConfigError } from '@outbox-relay/outbox';
+import { connectNats, PostgresPrimary, migrateOutbox, natsConnectionFromEnv, OutboxRelay, readBacklog, waitForSchema, relaySettingsFromEnv, type StreamConfigError } from '@outbox-relay/outbox';
 import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
 import { StatusBacklog, statusWithBacklog } from './status-backlog';
@@ -17,11 +16,14 @@ async function main(): Promise<void> {
   // ends the process, which its supervisor restarts; the lease expires and another relay takes over.
   exitOnUncaught(logger);
   const tracing = startTracing(tracingSettingsFromEnv(env, 'outbox-relay'), { logger });
+  // Every connection reaches only the primary of DATABASE_URL's host list (a standby or a returned old primary is
+  // refused), so after a failover the relay follows the promoted server without being reconfigured.
+  const primary = PostgresPrimary.fromUrl(env.DATABASE_URL);
   // Reads and marks: up to two statements in flight per partition, plus metrics.
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max: env.RELAY_DB_POOL_MAX, application_name: 'outbox-relay' });
+  const pool = primary.pool({ max: env.RELAY_DB_POOL_MAX, application_name: 'outbox-relay' });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
   // Lease renewals, releases and membership: never queued behind the data traffic above.
-  const leasePool = new Pool({ connectionString: env.DATABASE_URL, max: 2, application_name: 'outbox-relay-lease' });
+  const leasePool = primary.pool({ max: 2, application_name: 'outbox-relay-lease' });
   leasePool.on('error', (error) => logger.warn({ err: error }, 'idle lease connection failed'));
   const metrics = new ServiceMetrics();
   let relay: OutboxRelay | null = null;

@@ -4,11 +4,11 @@
 // the command line exits 2 before the database is touched: a flag it does not know (`--schema x`) would otherwise
 // be ignored and the default schema migrated instead.
 import { parseArgs } from 'node:util';
-import { Pool } from 'pg';
 import { z } from 'zod';
 import { ConfigError, createLogger, parseEnv } from '@outbox-relay/runtime';
 import { outboxEnvShape } from '../config';
 import { migrateOutbox } from '../schema/migrate';
+import { PostgresPrimary } from '../postgres/postgres-primary';
 
 const USAGE = `Usage: outbox-migrate [--help]
        npm run migrate        (the same, from the repository root)
@@ -68,7 +68,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const logger = createLogger('outbox-migrate', env.LOG_LEVEL);
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 1 });
+  const pool = PostgresPrimary.fromUrl(env.DATABASE_URL).pool({ max: 1 });
   try {
     const result = await migrateOutbox({ pool, schema: env.OUTBOX_SCHEMA, partitions: env.OUTBOX_PARTITIONS, logger });
     process.stdout.write(`${JSON.stringify({ schema: env.OUTBOX_SCHEMA, ...result })}\n`);

@@ -1,4 +1,4 @@
-import { Client, type ClientConfig } from 'pg';
+import type { Client } from 'pg';
 import { Backoff, childLogger, delay, FailureLog, type Logger } from '@outbox-relay/runtime';
 
 /**
@@ -11,8 +11,9 @@ export class PgListener {
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
 
+  /** `connect` opens a new connection each time it is called (PostgresPrimary.connectClient, or one server's). */
   constructor(
-    private readonly connection: ClientConfig,
+    private readonly connect: () => Promise<Client>,
     private readonly channel: string,
     private readonly onNotify: (payload: string) => void,
     private readonly onListening: () => void,
@@ -33,31 +34,34 @@ export class PgListener {
     const backoff = new Backoff(100, 5000);
     const failures = new FailureLog(this.logger && childLogger(this.logger, { channel: this.channel }), 'listen connection');
     while (!this.abort.signal.aborted) {
-      const client = new Client(this.connection);
-      this.client = client;
+      let client: Client | null = null;
       try {
+        client = await this.connect();
+        this.client = client;
+        if (this.abort.signal.aborted) break;
+        const connection = client;
         const closed = new Promise<void>((resolve) => {
           // `on`, not `once`: a terminated connection reports twice (the server's FATAL error, then the socket's
           // end), and an 'error' nobody listens to ends the process.
-          client.on('error', (error) => {
+          connection.on('error', (error) => {
             if (!this.abort.signal.aborted) failures.failed(error);
             resolve();
           });
-          client.once('end', () => resolve());
+          connection.once('end', () => resolve());
         });
-        client.on('notification', (n) => {
+        connection.on('notification', (n) => {
           if (n.channel === this.channel) this.onNotify(n.payload ?? '');
         });
-        await client.connect();
-        await client.query(`LISTEN "${this.channel}"`);
+        await connection.query(`LISTEN "${this.channel}"`);
         backoff.reset();
         failures.succeeded();
         this.onListening();
         await closed;
       } catch (error) {
         if (!this.abort.signal.aborted) failures.failed(error);
+      } finally {
+        await client?.end().catch(() => undefined);
       }
-      await client.end().catch(() => undefined);
       if (!this.abort.signal.aborted) await delay(backoff.next(), this.abort.signal);
     }
   }

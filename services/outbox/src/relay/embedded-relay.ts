@@ -1,10 +1,10 @@
-import { Pool } from 'pg';
 import { silentLogger, type Logger } from '@outbox-relay/runtime';
 import { connectNats, natsConnectionFromEnv, type NatsTlsFiles } from '../publish/nats';
 import type { StreamConfigError } from '../publish/stream-config';
 import type { RelayObserver } from './observer';
 import { OutboxRelay, type RelayStatus } from './relay';
 import { relaySettingsFromEnv, type RelayEnv, type RelaySettings } from '../config';
+import { PostgresPrimary } from '../postgres/postgres-primary';
 
 export interface EmbeddedRelayOptions {
   databaseUrl: string;
@@ -55,8 +55,10 @@ export interface EmbeddedRelay {
  */
 export async function startEmbeddedRelay(options: EmbeddedRelayOptions): Promise<EmbeddedRelay> {
   const logger = options.logger ?? silentLogger;
-  const pool = new Pool({ connectionString: options.databaseUrl, max: options.poolMax ?? 4, application_name: `${options.name}-relay` });
-  const leasePool = new Pool({ connectionString: options.databaseUrl, max: 2, application_name: `${options.name}-relay-lease` });
+  // Both pools (and the LISTEN connection) reach only the primary of DATABASE_URL's host list.
+  const primary = PostgresPrimary.fromUrl(options.databaseUrl);
+  const pool = primary.pool({ max: options.poolMax ?? 4, application_name: `${options.name}-relay` });
+  const leasePool = primary.pool({ max: 2, application_name: `${options.name}-relay-lease` });
   for (const p of [pool, leasePool]) p.on('error', (error) => logger.warn({ err: error }, 'relay pool: idle client error'));
   const closePools = () => Promise.all([pool.end(), leasePool.end()]).then(() => undefined);
   let nats: Awaited<ReturnType<typeof connectNats>> | undefined;

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { ClientConfig, Pool } from 'pg';
+import type { Client, ClientConfig, Pool } from 'pg';
 import { Backoff, childLogger, FailureLog, silentLogger, type Logger } from '@outbox-relay/runtime';
 import { WakeSignal } from './wake';
 import { PartitionBalancer, type BalancerSnapshot } from '../election/balancer';
@@ -20,13 +20,17 @@ import { OutboxReader } from './reader';
 import { noopRelayObserver, type RelayObserver } from './observer';
 import { ProgressTracker } from './progress';
 import { RetentionSweeper, sweepOutbox } from '../maintenance/retention';
+import { openClient, PrimaryPool } from '../postgres/postgres-primary';
 
 export interface OutboxRelayDeps {
   pool: Pool;
   nats: NatsConnection;
   /** Any pino-compatible logger, or `console`; default: logs nothing. */
   logger?: Logger;
-  /** Connection settings for the LISTEN connection; defaults to the pool's. */
+  /**
+   * Connection settings for the LISTEN connection; by default the pool's (for a `PrimaryPool`, a connection to the
+   * same primary, checked as the pool's are).
+   */
   listenConnection?: ClientConfig;
   /** Told what the relay does, for metrics; defaults to nothing. */
   observer?: RelayObserver;
@@ -184,9 +188,8 @@ export class OutboxRelay {
       this.partitions.push(relay);
     }
     const channel = outboxTables(s.schema).channel;
-    const connection = this.deps.listenConnection ?? (pool as unknown as { options: ClientConfig }).options;
     this.listener = new PgListener(
-      connection,
+      listenClientFactory(pool, this.deps.listenConnection),
       channel,
       (payload) => this.onNotify(payload),
       () => this.lookAgain(),
@@ -438,4 +441,14 @@ export class OutboxRelay {
       }),
     ]);
   }
+}
+
+/** How the LISTEN connection is opened: as configured, else to the pool's primary, else with the pool's settings. */
+function listenClientFactory(pool: Pool, configured: ClientConfig | undefined): () => Promise<Client> {
+  if (configured === undefined && pool instanceof PrimaryPool) {
+    const applicationName = (pool.options as ClientConfig).application_name;
+    return () => pool.primary.connectClient({ ...(applicationName !== undefined && { application_name: `${applicationName}-listen` }) });
+  }
+  const config = configured ?? (pool as unknown as { options: ClientConfig }).options;
+  return () => openClient(config);
 }
