@@ -30,6 +30,11 @@ export async function createTestSchema(prefix: string, options: { partitions?: n
  * Returns that migration's name (what a relay of this version must say is missing).
  */
 export async function undoNewestOutboxMigration(pool: Pool, schema: string): Promise<string> {
+  return (await undoNewestOutboxMigrations(pool, schema, 1))[0]!;
+}
+
+/** Runs the Down parts of the `count` newest outbox migrations; returns their names, newest first. */
+export async function undoNewestOutboxMigrations(pool: Pool, schema: string, count: number): Promise<string[]> {
   const client = await pool.connect();
   try {
     const undone = await runner({
@@ -39,12 +44,12 @@ export async function undoNewestOutboxMigration(pool: Pool, schema: string): Pro
       migrationsSchema: schema,
       schema,
       direction: 'down',
-      count: 1,
+      count,
       noLock: true,
       log: () => undefined,
     });
     await client.query('SET search_path TO DEFAULT');
-    return undone[0]!.name;
+    return undone.map((m) => m.name);
   } finally {
     client.release();
   }

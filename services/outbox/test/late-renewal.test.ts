@@ -15,7 +15,8 @@ beforeAll(async () => {
   db = await createTestSchema('late');
   ns = await createTestStream('late');
   outbox = new Outbox({ pool: db.pool, schema: db.schema });
-  relay = makeRelay(db, ns, ns.nc, { leaseMs: 1000, renewMs: 200 });
+  // A lease long enough that a loaded machine does not lose it by a late renewal before the test blocks one.
+  relay = makeRelay(db, ns, ns.nc, { leaseMs: 3000, renewMs: 300 });
   await relay.start();
 });
 afterAll(async () => {
@@ -39,7 +40,7 @@ it('resumes publishing under the same epoch after a renewal that came back late'
   try {
     await blocker.query('BEGIN');
     await blocker.query(`SELECT 1 FROM "${db.schema}".outbox_partitions WHERE partition = 0 FOR UPDATE`);
-    await waitFor('the local deadline to pass', () => !relay.status().leading || undefined, 5000, 10);
+    await waitFor('the local deadline to pass', () => !relay.status().leading || undefined, 15_000, 10);
     await write(2);
   } finally {
     await blocker.query('COMMIT');
@@ -47,7 +48,7 @@ it('resumes publishing under the same epoch after a renewal that came back late'
   }
 
   // The blocked renewal now succeeds (the lease never expired): same epoch, and the relay publishes again.
-  await waitFor('the relay to lead again', () => relay.status().leading || undefined, 5000, 10);
+  await waitFor('the relay to lead again', () => relay.status().leading || undefined, 15_000, 10);
   expect(relay.status().partitions[0]!.epoch).toBe(epoch);
   await write(3);
   const messages = await waitFor('all three events published', async () => {

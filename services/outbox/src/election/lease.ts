@@ -216,21 +216,41 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     const sentAt = performance.now();
     const bound = this.options.streamCheckBound?.() ?? null;
     // FOR UPDATE reads the row as last committed (a late mark of an expired holder included), so `before` is what
-    // this acquisition really replaces.
-    const { rows } = await this.options.pool.query<{ epoch: string; before: string | null }>(
-      `WITH free AS (
-         SELECT partition, check_stream_from AS before FROM ${this.t.partitions}
-         WHERE partition = $1 AND (holder IS NULL OR expires_at <= now()) FOR UPDATE)
-       UPDATE ${this.t.partitions} p
-       SET holder = $2, epoch = p.epoch + 1, acquired_at = now(), renewed_at = now(),
-           expires_at = now() + make_interval(secs => $3::float8 / 1000),
-           check_stream_from = COALESCE(free.before, $4::bigint)
-       FROM free WHERE p.partition = free.partition
-       RETURNING p.epoch, free.before::text AS before`,
+    // this acquisition really replaces. A row still held on an earlier timeline is not taken but given a full lease
+    // on this one (migration 1733500000000): after a failover its expiry may be older than its holder's deadline.
+    const { rows } = await this.options.pool.query<{ epoch: string | null; before: string | null; graced: boolean }>(
+      `WITH here AS (SELECT ${this.t.walTimeline} AS timeline),
+       lease AS (
+         SELECT partition, holder, expires_at, timeline, check_stream_from AS before FROM ${this.t.partitions}
+         WHERE partition = $1 FOR UPDATE),
+       graced AS (
+         UPDATE ${this.t.partitions} p
+         SET timeline = here.timeline, expires_at = GREATEST(p.expires_at, now() + make_interval(secs => $3::float8 / 1000))
+         FROM lease, here
+         WHERE p.partition = lease.partition AND lease.holder IS NOT NULL AND lease.timeline < here.timeline
+         RETURNING p.partition),
+       taken AS (
+         UPDATE ${this.t.partitions} p
+         SET holder = $2, epoch = p.epoch + 1, acquired_at = now(), renewed_at = now(), timeline = here.timeline,
+             expires_at = now() + make_interval(secs => $3::float8 / 1000),
+             check_stream_from = COALESCE(lease.before, $4::bigint)
+         FROM lease, here
+         WHERE p.partition = lease.partition
+           AND (lease.holder IS NULL OR (lease.expires_at <= now() AND NOT COALESCE(lease.timeline < here.timeline, false)))
+         RETURNING p.epoch, lease.before)
+       SELECT taken.epoch::text AS epoch, taken.before::text AS before, EXISTS (SELECT 1 FROM graced) AS graced
+       FROM (SELECT 1) AS one LEFT JOIN taken ON true`,
       [this.options.partition, this.options.instanceId, this.options.leaseMs, bound],
     );
-    const row = rows[0];
-    if (!this.running || !row) return;
+    const found = rows[0];
+    if (found?.graced) {
+      this.options.logger?.warn(
+        { partition: this.partition, leaseMs: this.options.leaseMs },
+        'lease row was last renewed on an earlier timeline (the database failed over): its holder keeps it for one more lease',
+      );
+    }
+    if (!this.running || !found || found.epoch === null) return;
+    const row = { epoch: found.epoch, before: found.before };
     this.deadline = sentAt + this.options.leaseMs * 0.9;
     this.renewedAt = sentAt;
     this.currentEpoch = Number(row.epoch);
@@ -244,7 +264,7 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     const sentAt = performance.now();
     const { rows } = await this.options.pool.query<{ step_down_epoch: string | null }>(
       `UPDATE ${this.t.partitions}
-       SET renewed_at = now(), expires_at = now() + make_interval(secs => $4::float8 / 1000)
+       SET renewed_at = now(), expires_at = now() + make_interval(secs => $4::float8 / 1000), timeline = ${this.t.walTimeline}
        WHERE partition = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()
        RETURNING step_down_epoch`,
       [this.options.partition, this.options.instanceId, epoch, this.options.leaseMs],

@@ -19,6 +19,8 @@ export interface OutboxTables {
   settings: string;
   deadLetters: string;
   members: string;
+  /** The call that gives the server's WAL timeline, which lease rows record (migration 1733500000000). */
+  walTimeline: string;
   /** LISTEN/NOTIFY channel that wakes relays (new events, released leases, joined members, step-down requests). */
   channel: string;
   /** First key of the transaction advisory locks that serialize writers of one aggregate. */
@@ -34,6 +36,7 @@ export function outboxTables(schema: string): OutboxTables {
     settings: `"${schema}".outbox_settings`,
     deadLetters: `"${schema}".outbox_dead_letters`,
     members: `"${schema}".outbox_members`,
+    walTimeline: `"${schema}".outbox_wal_timeline()`,
     channel: `${schema}_outbox`,
     lockSpace: fnv1a32(`outbox:${schema}`) | 0,
   };

@@ -1,0 +1,92 @@
+/**
+ * A lease across a Postgres failover with asynchronous replication. The promoted standby's copy of a lease row can
+ * be older than the last renewal its holder made on the dead primary: by that copy the lease expires while the
+ * holder, by its own deadline, may still publish. Here replication is cut (a proxy between standby and primary)
+ * while holder A keeps renewing on the primary for longer than the margin, then the primary is killed and the
+ * standby promoted. Successor B must not acquire before A's own deadline has passed: two leaders of one partition.
+ */
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import { migrateOutbox, PostgresPrimary, type PrimaryPool } from '@outbox-relay/outbox';
+import { LeaseElector } from '@outbox-relay/outbox/internal';
+import { PrivatePostgres, quietLogger, TcpProxy, testNeeding, waitFor } from '@outbox-relay/test-support';
+
+const withPostgresServer = testNeeding('postgres-server');
+
+const SCHEMA = 'failover_lease';
+const LEASE_MS = 6000;
+
+let primary: PrivatePostgres;
+let standby: PrivatePostgres;
+let replication: TcpProxy;
+const pools: PrimaryPool[] = [];
+
+beforeAll(async () => {
+  primary = await PrivatePostgres.start();
+  replication = await TcpProxy.start(primary.port);
+  standby = await PrivatePostgres.startStandby(primary, { via: replication.port });
+}, 180_000);
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+  await replication?.close();
+  await standby?.destroy();
+  await primary?.destroy();
+});
+
+function poolOf(...servers: PrivatePostgres[]): PrimaryPool {
+  const pool = PostgresPrimary.fromUrl(`postgres://postgres@${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}/postgres`).pool({ max: 2 });
+  pool.on('error', () => undefined);
+  pools.push(pool);
+  return pool;
+}
+
+async function one<T>(url: string, text: string): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows[0] as T;
+  } finally {
+    await client.end();
+  }
+}
+
+function elector(pool: PrimaryPool, instanceId: string): LeaseElector {
+  return new LeaseElector({ pool, schema: SCHEMA, partition: 0, instanceId, leaseMs: LEASE_MS, renewMs: 200, retryMs: 100, logger: quietLogger });
+}
+
+withPostgresServer('a successor on the promoted standby waits out the old holder\'s deadline, whatever the standby\'s copy of the lease says', async () => {
+  const pool = poolOf(primary, standby);
+  await migrateOutbox({ pool, schema: SCHEMA, partitions: 1 });
+  const a = elector(pool, 'relay-a');
+  const aElected = new Promise<number>((resolve) => a.once('elected', (epoch) => resolve(epoch)));
+  a.start();
+  expect(await aElected).toBe(1);
+  // The standby has A's lease, then stops receiving WAL.
+  const { lsn } = await one<{ lsn: string }>(primary.url, 'SELECT pg_current_wal_lsn()::text AS lsn');
+  await waitFor('the standby replays the lease', async () => (await one<{ done: boolean }>(standby.url, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn AS done`)).done || undefined, 60_000);
+  const copied = await one<{ expires: string }>(standby.url, `SELECT expires_at::text AS expires FROM ${SCHEMA}.outbox_partitions`);
+  replication.cut();
+  // A renews on the primary until its renewals there are well past the standby's copy (half a lease).
+  await waitFor('A renews half a lease past what the standby has', async () => {
+    const row = await one<{ ahead: boolean }>(primary.url, `SELECT expires_at > '${copied.expires}'::timestamptz + interval '${LEASE_MS / 2000} seconds' AS ahead FROM ${SCHEMA}.outbox_partitions`);
+    return row.ahead || undefined;
+  }, 60_000);
+
+  await primary.kill();
+  // From here no renewal of A can succeed; its deadline is the last one's send time + 90 % of the lease.
+  const aDeadline = performance.now() - (a.renewedAgoMs ?? 0) + LEASE_MS * 0.9;
+  await a.stop({ release: false });
+  await standby.promote();
+
+  const b = elector(poolOf(standby), 'relay-b');
+  const bElected = new Promise<{ epoch: number; at: number }>((resolve) => b.once('elected', (epoch) => resolve({ epoch, at: performance.now() })));
+  b.start();
+  try {
+    const { epoch, at } = await bElected;
+    expect(epoch).toBe(2);
+    // Without the grace, B takes the lease when the standby's copy expires: half a lease before A's deadline.
+    expect(at).toBeGreaterThanOrEqual(aDeadline);
+  } finally {
+    await b.stop();
+  }
+}, 180_000);
