@@ -112,6 +112,8 @@ export interface StoredMessage {
   /** The message body as it is stored, byte for byte (UTF-8 decoded). */
   text: string;
   headers: Record<string, string>;
+  /** When the stream stored it (the server's clock, ms since the epoch). */
+  storedAtMs: number;
 }
 
 /** Every message currently in `stream`, in stream order (direct reads by sequence; fine for test-sized streams). */
@@ -137,6 +139,7 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
       data: m.json(),
       text: Buffer.from(m.data).toString('utf8'),
       headers,
+      storedAtMs: Math.floor(Number(m.info.timestampNanos) / 1e6),
     });
     if (m.seq >= info.state.last_seq) break;
   }

@@ -90,6 +90,8 @@ export const relayEnvShape = {
   OUTBOX_POLL_MS: ms(250, 5),
   OUTBOX_PUBLISH_TIMEOUT_MS: ms(5000, 100),
   OUTBOX_PUBLISH_WINDOW: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_PUBLISH_WINDOW),
+  /** Standbys that must have flushed an event's commit before it is published (StandbyFlushGate); 0: off. */
+  OUTBOX_CONFIRMING_STANDBYS: z.coerce.number().int().min(0).max(16).default(0),
   OUTBOX_BACKOFF_MIN_MS: ms(100),
   OUTBOX_BACKOFF_MAX_MS: ms(10_000),
   RELAY_INSTANCE_ID: z.string().min(1).max(200).optional(),
@@ -229,6 +231,11 @@ export interface RelaySettings {
    * DEFAULT_PUBLISH_WINDOW, so settings built before stay valid.
    */
   publishWindow?: number;
+  /**
+   * Standbys that must have flushed an event's commit before it is published, so that no failover can make a
+   * published event disappear from the database (StandbyFlushGate); 0 or absent: publish once committed.
+   */
+  confirmingStandbys?: number;
   backoffMinMs: number;
   backoffMaxMs: number;
   /** Tries before an event that fails permanently (e.g. too large for the stream) moves to the dead letters. */
@@ -281,6 +288,7 @@ export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
     pollMs: env.OUTBOX_POLL_MS,
     publishTimeoutMs: env.OUTBOX_PUBLISH_TIMEOUT_MS,
     publishWindow: env.OUTBOX_PUBLISH_WINDOW,
+    confirmingStandbys: env.OUTBOX_CONFIRMING_STANDBYS,
     backoffMinMs: env.OUTBOX_BACKOFF_MIN_MS,
     backoffMaxMs: env.OUTBOX_BACKOFF_MAX_MS,
     maxPublishAttempts: env.OUTBOX_MAX_PUBLISH_ATTEMPTS,
@@ -315,6 +323,7 @@ const relaySettingsSchema = z
     pollMs: e.OUTBOX_POLL_MS,
     publishTimeoutMs: e.OUTBOX_PUBLISH_TIMEOUT_MS,
     publishWindow: e.OUTBOX_PUBLISH_WINDOW.optional(),
+    confirmingStandbys: e.OUTBOX_CONFIRMING_STANDBYS.optional(),
     backoffMinMs: e.OUTBOX_BACKOFF_MIN_MS,
     backoffMaxMs: e.OUTBOX_BACKOFF_MAX_MS,
     maxPublishAttempts: e.OUTBOX_MAX_PUBLISH_ATTEMPTS,

@@ -31,7 +31,7 @@ afterAll(async () => {
   await replication?.close();
   await standby?.destroy();
   await primary?.destroy();
-});
+}, 120_000);
 
 function poolOf(...servers: PrivatePostgres[]): PrimaryPool {
   const pool = PostgresPrimary.fromUrl(`postgres://postgres@${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}/postgres`).pool({ max: 2 });

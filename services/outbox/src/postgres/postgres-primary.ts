@@ -138,6 +138,7 @@ function hostFailure(error: unknown): HostAttemptError | null {
 }
 
 function errorText(error: unknown): string {
+  if (error instanceof NotPrimaryError) return `not the primary: ${error.reason}`;
   return error instanceof Error ? error.message || String((error as { code?: string }).code ?? error.name) : String(error);
 }
 

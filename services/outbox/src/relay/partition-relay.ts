@@ -8,6 +8,7 @@ import type { RelayObserver } from './observer';
 import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from '../publish/publisher';
 import type { OutboxRecord } from '../outbox-record';
 import type { Fence, OutboxReader } from './reader';
+import type { StandbyFlushGate } from '../postgres/standby-flush-gate';
 import { UnmarkedStreamSeqs, type StoredEvents } from '../publish/stream-check';
 import { WakeSignal } from './wake';
 
@@ -84,6 +85,8 @@ export class PartitionRelay {
     private readonly observer: RelayObserver,
     /** Shared by the relay's partitions: a NATS or database outage is one line for all of them. */
     private readonly failures: FailureLog = new FailureLog(logger, 'publishing'),
+    /** When set, a read batch is published only once enough standbys have flushed it (no phantom events). */
+    private readonly standbys: StandbyFlushGate | null = null,
   ) {
     elector.on('elected', (epoch, streamCheck) => {
       const previous = this.term;
@@ -275,8 +278,11 @@ export class PartitionRelay {
             checkStream = false;
           }
           const exclude = [...(inFlight?.seqs ?? []), ...marks.seqs];
-          const records = await this.reader.readPending(fence, limit, exclude);
-          if (records === null) throw new LeaseLostError(fence.partition, epoch, 'fenced read found another holder');
+          const read = await this.reader.readPendingBatch(fence, limit, exclude);
+          if (read === null) throw new LeaseLostError(fence.partition, epoch, 'fenced read found another holder');
+          const records = read.records;
+          // Read again after the wait (the term may have ended meanwhile): nothing was sent from this read.
+          if (records.length > 0 && this.standbys && read.walLsn !== null && !(await this.standbys.reached(read.walLsn, mayPublish))) continue;
           if (records.length === limit) limit = Math.min(limit * 2, this.options.batchSize);
           if (records.length === 0) {
             if (inFlight) {

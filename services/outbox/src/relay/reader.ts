@@ -13,6 +13,15 @@ interface PendingRow {
   payload: string;
   headers: Record<string, string>;
   created_at: Date;
+  /** With `walPosition`: the server's WAL insert position while the read ran. */
+  wal_lsn?: string;
+}
+
+/** One read: the events, and where the server's WAL was when they were read (with `walPosition`, else null). */
+export interface PendingBatch {
+  records: OutboxRecord[];
+  /** Every commit the read could see lies before this position (StandbyFlushGate waits for standbys to reach it). */
+  walLsn: string | null;
 }
 
 /**
@@ -22,6 +31,20 @@ interface PendingRow {
  */
 function seqArrayLiteral(seqs: readonly string[]): string {
   return `{${seqs.join(',')}}`;
+}
+
+function toRecord(r: PendingRow): OutboxRecord {
+  return {
+    seq: r.seq,
+    id: r.id,
+    partition: r.partition,
+    aggregateType: r.aggregate_type,
+    aggregateId: r.aggregate_id,
+    eventType: r.event_type,
+    payload: r.payload,
+    headers: r.headers,
+    createdAt: r.created_at,
+  };
 }
 
 /** The lease a fenced statement runs under. */
@@ -42,14 +65,20 @@ export class OutboxReader {
   private readonly markSql: string;
   private readonly deadLetterSql: string;
 
+  /** `walPosition`: each read also says where the WAL was (PendingBatch.walLsn), in the same statement. */
   constructor(
     private readonly pool: Pool,
     schema: string,
+    options: { walPosition?: boolean } = {},
   ) {
     this.t = outboxTables(schema);
     // A function (migration 1733000000000_read_pending.sql): the same fenced, ordered read, with its own
     // planner settings so that no statistics can turn it into a sort of the whole backlog, in one round trip.
-    this.readSql = `SELECT * FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5)`;
+    // The WAL position is taken during the statement, so after its snapshot: a commit the read sees was written
+    // to the WAL before it was visible, hence before that position.
+    this.readSql = options.walPosition
+      ? `SELECT r.*, pg_current_wal_insert_lsn()::text AS wal_lsn FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5) AS r`
+      : `SELECT * FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5)`;
     // The lease row is updated (and so row-locked) in the same statement as the events: a successor's
     // acquisition waits for this commit and then sees the new progress, so fenced progress is never lost
     // or interleaved with the successor's.
@@ -91,19 +120,14 @@ export class OutboxReader {
    * mark is still in flight). Returns null when the fence no longer holds.
    */
   async readPending(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<OutboxRecord[] | null> {
+    return (await this.readPendingBatch(fence, limit, exclude))?.records ?? null;
+  }
+
+  /** readPending, with the WAL position of the read. */
+  async readPendingBatch(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<PendingBatch | null> {
     const { rows } = await this.pool.query<PendingRow>(this.readSql, [fence.partition, fence.holder, fence.epoch, seqArrayLiteral(exclude), limit]);
     if (rows.length === 0 && !(await this.holds(fence))) return null;
-    return rows.map((r) => ({
-      seq: r.seq,
-      id: r.id,
-      partition: r.partition,
-      aggregateType: r.aggregate_type,
-      aggregateId: r.aggregate_id,
-      eventType: r.event_type,
-      payload: r.payload,
-      headers: r.headers,
-      createdAt: r.created_at,
-    }));
+    return { records: rows.map(toRecord), walLsn: rows[0]?.wal_lsn ?? null };
   }
 
   /**

@@ -21,6 +21,7 @@ import { noopRelayObserver, type RelayObserver } from './observer';
 import { ProgressTracker } from './progress';
 import { RetentionSweeper, sweepOutbox } from '../maintenance/retention';
 import { openClient, PrimaryPool } from '../postgres/postgres-primary';
+import { StandbyFlushGate, type StandbyFlushStatus } from '../postgres/standby-flush-gate';
 
 export interface OutboxRelayDeps {
   pool: Pool;
@@ -77,6 +78,8 @@ export interface RelayStatus {
    * nothing, which is how the operator tells the two apart.
    */
   natsConnected: boolean | null;
+  /** With `confirmingStandbys`: how many reads wait for standbys to flush their commits, and for how long. */
+  standbyFlush?: StandbyFlushStatus;
 }
 
 /**
@@ -91,6 +94,7 @@ export class OutboxRelay {
   private sweeper: RetentionSweeper | null = null;
   private balancer: PartitionBalancer | null = null;
   private acks: PubAckCollector | null = null;
+  private standbys: StandbyFlushGate | null = null;
   private steppingDown: Promise<Array<{ partition: number; epoch: number }>> | null = null;
   private streamReadyPromise: Promise<void> | null = null;
   private streamEnsuring = false;
@@ -124,7 +128,10 @@ export class OutboxRelay {
     const count = await readPartitionCount(pool, s.schema);
     // Fail at once, naming the migrations, rather than on every read (the read is a function of the schema).
     await assertSchemaCurrent(pool, s.schema);
-    const reader = new OutboxReader(pool, s.schema);
+    // No phantom events (optional): each read says where the WAL was, and waits for standbys to flush up to there.
+    const standbys = (s.confirmingStandbys ?? 0) > 0 ? new StandbyFlushGate(pool, s.confirmingStandbys!, this.logger) : null;
+    this.standbys = standbys;
+    const reader = new OutboxReader(pool, s.schema, { walPosition: standbys !== null });
     const acks = new PubAckCollector(this.deps.nats, { stream: s.stream, timeoutMs: s.publishTimeoutMs });
     this.acks = acks;
     // NATS is back: partitions backing off after failed publishes retry now rather than at their next backoff,
@@ -180,7 +187,7 @@ export class OutboxRelay {
       elector.on('stepDownRequested', (epoch) => void this.handOver(partition, 'requested', epoch));
       elector.on('elected', (epoch) => observer.leadershipChanged(partition, epoch));
       elector.on('lost', () => observer.leadershipChanged(partition, null));
-      return { elector, relay: new PartitionRelay(elector, reader, publisher, stream, s.instanceId, s, this.logger, observer, publishFailures) };
+      return { elector, relay: new PartitionRelay(elector, reader, publisher, stream, s.instanceId, s, this.logger, observer, publishFailures, standbys) };
     };
     for (let partition = 0; partition < count; partition++) {
       const { elector, relay } = this.makePartition(partition);
@@ -327,6 +334,7 @@ export class OutboxRelay {
       partitions,
       balance: snapshot && { target: snapshot.target, members: snapshot.members.map((m) => m.instanceId).sort() },
       natsConnected: this.acks ? this.acks.isConnected : null,
+      ...(this.standbys && { standbyFlush: this.standbys.status() }),
     };
   }
 
