@@ -72,9 +72,19 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   private cooldownUntil = 0;
   private readonly heartbeatFailures: FailureLog;
 
+  /**
+   * Where a look at the stream must start in time when the row is stale: the creation time of the partition's
+   * oldest pending event (every event pending now drew a later seq, so was inserted after it, and its message was
+   * stored after its commit), less a minute for the clocks of Postgres and NATS. A scalar subquery, so it runs
+   * only when a stale row needs it (one index probe).
+   */
+  private readonly pendingSinceSql: string;
+
   constructor(private readonly options: LeaseElectorOptions) {
     super();
     this.t = outboxTables(options.schema);
+    this.pendingSinceSql = `(SELECT o.created_at - interval '1 minute' FROM ${this.t.outbox} o
+       WHERE o.partition = $1 AND o.published_at IS NULL ORDER BY o.seq LIMIT 1)`;
     this.retryMs = options.retryMs ?? options.renewMs;
     this.heartbeatFailures = options.heartbeatFailures ?? new FailureLog(options.logger, 'lease heartbeat');
   }
@@ -216,29 +226,33 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     const sentAt = performance.now();
     const bound = this.options.streamCheckBound?.() ?? null;
     // FOR UPDATE reads the row as last committed (a late mark of an expired holder included), so `before` is what
-    // this acquisition really replaces. A row still held on an earlier timeline is not taken but given a full lease
-    // on this one (migration 1733500000000): after a failover its expiry may be older than its holder's deadline.
-    const { rows } = await this.options.pool.query<{ epoch: string | null; before: string | null; graced: boolean }>(
+    // this acquisition really replaces. A row from an earlier timeline (migration 1733500000000: the database
+    // failed over, and the promoted copy may be stale) is never trusted: held, it is given a full lease on this
+    // timeline instead of being taken; taken, it keeps its stream check and records where in time to look.
+    const { rows } = await this.options.pool.query<{ epoch: string | null; before: string | null; recorded: boolean | null; graced: boolean }>(
       `WITH here AS (SELECT ${this.t.walTimeline} AS timeline),
        lease AS (
-         SELECT partition, holder, expires_at, timeline, check_stream_from AS before FROM ${this.t.partitions}
-         WHERE partition = $1 FOR UPDATE),
+         SELECT l.partition, l.holder, l.expires_at, l.check_stream_from AS before, l.check_stream_since AS since,
+                COALESCE(l.timeline < here.timeline, false) AS stale
+         FROM ${this.t.partitions} l, here WHERE l.partition = $1 FOR UPDATE OF l),
        graced AS (
          UPDATE ${this.t.partitions} p
-         SET timeline = here.timeline, expires_at = GREATEST(p.expires_at, now() + make_interval(secs => $3::float8 / 1000))
+         SET timeline = here.timeline, expires_at = GREATEST(p.expires_at, now() + make_interval(secs => $3::float8 / 1000)),
+             check_stream_since = LEAST(lease.since, ${this.pendingSinceSql})
          FROM lease, here
-         WHERE p.partition = lease.partition AND lease.holder IS NOT NULL AND lease.timeline < here.timeline
+         WHERE p.partition = lease.partition AND lease.holder IS NOT NULL AND lease.stale
          RETURNING p.partition),
        taken AS (
          UPDATE ${this.t.partitions} p
          SET holder = $2, epoch = p.epoch + 1, acquired_at = now(), renewed_at = now(), timeline = here.timeline,
              expires_at = now() + make_interval(secs => $3::float8 / 1000),
-             check_stream_from = COALESCE(lease.before, $4::bigint)
+             check_stream_from = CASE WHEN lease.stale THEN lease.before ELSE COALESCE(lease.before, $4::bigint) END,
+             check_stream_since = CASE WHEN lease.stale THEN LEAST(lease.since, ${this.pendingSinceSql}) ELSE lease.since END
          FROM lease, here
-         WHERE p.partition = lease.partition
-           AND (lease.holder IS NULL OR (lease.expires_at <= now() AND NOT COALESCE(lease.timeline < here.timeline, false)))
-         RETURNING p.epoch, lease.before)
-       SELECT taken.epoch::text AS epoch, taken.before::text AS before, EXISTS (SELECT 1 FROM graced) AS graced
+         WHERE p.partition = lease.partition AND (lease.holder IS NULL OR (lease.expires_at <= now() AND NOT lease.stale))
+         RETURNING p.epoch, lease.before,
+                   NOT lease.stale AND lease.before IS NULL AND lease.since IS NULL AND $4::bigint IS NOT NULL AS recorded)
+       SELECT taken.epoch::text AS epoch, taken.before::text AS before, taken.recorded, EXISTS (SELECT 1 FROM graced) AS graced
        FROM (SELECT 1) AS one LEFT JOIN taken ON true`,
       [this.options.partition, this.options.instanceId, this.options.leaseMs, bound],
     );
@@ -251,22 +265,27 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
     }
     if (!this.running || !found || found.epoch === null) return;
     const row = { epoch: found.epoch, before: found.before };
+    const recorded = found.recorded === true;
     this.deadline = sentAt + this.options.leaseMs * 0.9;
     this.renewedAt = sentAt;
     this.currentEpoch = Number(row.epoch);
     const from = row.before === null ? null : Number(row.before);
     this.options.logger?.info({ partition: this.partition, epoch: this.currentEpoch, checkStreamFrom: from }, 'lease acquired');
-    this.emit('elected', this.currentEpoch, { from, boundRecorded: from === null && bound !== null });
+    this.emit('elected', this.currentEpoch, { from, boundRecorded: recorded });
   }
 
   /** False when the lease turned out to be lost. */
   private async renew(epoch: number): Promise<boolean> {
     const sentAt = performance.now();
+    // Only on the timeline the lease was taken or last renewed on: after a failover the row may be a stale copy,
+    // and this term's marks may be lost with it; the holder must take the lease again and look at the stream.
     const { rows } = await this.options.pool.query<{ step_down_epoch: string | null }>(
-      `UPDATE ${this.t.partitions}
-       SET renewed_at = now(), expires_at = now() + make_interval(secs => $4::float8 / 1000), timeline = ${this.t.walTimeline}
-       WHERE partition = $1 AND holder = $2 AND epoch = $3 AND expires_at > now()
-       RETURNING step_down_epoch`,
+      `WITH here AS (SELECT ${this.t.walTimeline} AS timeline)
+       UPDATE ${this.t.partitions} p
+       SET renewed_at = now(), expires_at = now() + make_interval(secs => $4::float8 / 1000)
+       FROM here
+       WHERE p.partition = $1 AND p.holder = $2 AND p.epoch = $3 AND p.expires_at > now() AND p.timeline IS NOT DISTINCT FROM here.timeline
+       RETURNING p.step_down_epoch`,
       [this.options.partition, this.options.instanceId, epoch, this.options.leaseMs],
     );
     if (this.currentEpoch !== epoch) return false;

@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type OrderedConsumerOptions } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { OutboxError } from '../errors';
 import { partitionHeaderOf } from './message-headers';
@@ -73,7 +73,8 @@ export interface StoredEvents {
 }
 
 /**
- * Window-free deduplication, part 2: which of `partition`'s messages the stream holds from sequence `from` on.
+ * Window-free deduplication, part 2: which of `partition`'s messages the stream holds from sequence `from` on, or
+ * from time `since` (after a database failover the lease row's sequence may be stale, see migration 1733500000000).
  * Reads headers only (no payloads) with an ordered consumer, up to the last sequence the stream had when the look
  * began; messages stored after that were sent after it and are covered by the duplicate window. With `from` null
  * (nothing to look for) it only reads the stream's last sequence. Gives up with StreamCheckError when no message
@@ -85,6 +86,7 @@ export async function findStoredEvents(
   partition: number,
   from: number | null,
   idleTimeoutMs: number,
+  since: Date | null = null,
 ): Promise<StoredEvents> {
   let info;
   try {
@@ -93,16 +95,48 @@ export async function findStoredEvents(
     throw new StreamCheckError(stream, 'cannot read the stream state', { cause: error });
   }
   const lastSeq = info.state.last_seq;
+  if (since !== null) return findStoredSince(nc, stream, partition, since, lastSeq, idleTimeoutMs);
   if (from === null) return { ids: [], lastSeq, scanned: 0, streamReset: false };
   const streamReset = from > lastSeq + 1;
   const start = Math.max(from, info.state.first_seq);
   if (streamReset || start > lastSeq || info.state.messages === 0) return { ids: [], lastSeq, scanned: 0, streamReset };
 
+  const found = await scanPartition(nc, stream, partition, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start }, `sequence ${start}`, lastSeq, idleTimeoutMs);
+  return { ...found, lastSeq, streamReset };
+}
+
+/**
+ * findStoredEvents from a time: the messages stored at or after `since`, up to `lastSeq`. The stream's last message
+ * says first whether there is any (a consumer started after the last message would wait for new ones).
+ */
+async function findStoredSince(nc: NatsConnection, stream: string, partition: number, since: Date, lastSeq: number, idleTimeoutMs: number): Promise<StoredEvents> {
+  if (lastSeq === 0) return { ids: [], lastSeq, scanned: 0, streamReset: false };
+  let last;
+  try {
+    last = await (await jetstreamManager(nc, { timeout: idleTimeoutMs })).streams.getMessage(stream, { seq: lastSeq });
+  } catch (error) {
+    throw new StreamCheckError(stream, `cannot read its last message (${lastSeq})`, { cause: error });
+  }
+  if (last === null || last.time < since) return { ids: [], lastSeq, scanned: 0, streamReset: false };
+  const found = await scanPartition(nc, stream, partition, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() }, since.toISOString(), lastSeq, idleTimeoutMs);
+  return { ...found, lastSeq, streamReset: false };
+}
+
+/** Reads headers from `start` to `lastSeq` with an ordered consumer; the ids of `partition`'s messages. */
+async function scanPartition(
+  nc: NatsConnection,
+  stream: string,
+  partition: number,
+  start: Partial<OrderedConsumerOptions>,
+  startText: string,
+  lastSeq: number,
+  idleTimeoutMs: number,
+): Promise<{ ids: string[]; scanned: number }> {
   const wanted = String(partition);
   const ids: string[] = [];
   let scanned = 0;
   const consumer = await jetstream(nc, { timeout: idleTimeoutMs })
-    .consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start, headers_only: true })
+    .consumers.get(stream, { ...start, headers_only: true })
     .catch((error: unknown) => {
       throw new StreamCheckError(stream, 'cannot read the stream', { cause: error });
     });
@@ -137,7 +171,7 @@ export async function findStoredEvents(
     clearTimeout(idle);
     await messages.close()?.catch(() => undefined);
   }
-  if (stalled) throw new StreamCheckError(stream, `no message for ${idleTimeoutMs} ms while reading from sequence ${start} to ${lastSeq}`);
-  if (!reached) throw new StreamCheckError(stream, `the read from sequence ${start} ended before ${lastSeq}`);
-  return { ids, lastSeq, scanned, streamReset };
+  if (stalled) throw new StreamCheckError(stream, `no message for ${idleTimeoutMs} ms while reading from ${startText} to ${lastSeq}`);
+  if (!reached) throw new StreamCheckError(stream, `the read from ${startText} ended before ${lastSeq}`);
+  return { ids, scanned };
 }

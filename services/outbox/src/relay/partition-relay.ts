@@ -18,8 +18,11 @@ export interface PartitionStream {
   ready(signal: AbortSignal): Promise<void>;
   /** A publish found no stream listening (deleted under the relay): ensure it again before the next try. */
   lost(): void;
-  /** Which of `partition`'s events the stream holds from sequence `from` on (just its last sequence when null). */
-  storedEvents(partition: number, from: number | null): Promise<StoredEvents>;
+  /**
+   * Which of `partition`'s events the stream holds from sequence `from` on, or from time `since` when given (just
+   * its last sequence when both are null).
+   */
+  storedEvents(partition: number, from: number | null, since: Date | null): Promise<StoredEvents>;
 }
 
 export interface PartitionRelayOptions {
@@ -168,12 +171,12 @@ export class PartitionRelay {
    */
   private async checkStream(fence: Fence, unmarked: UnmarkedStreamSeqs, log: Logger): Promise<void> {
     await this.stream.ready(this.stopSignal.signal);
-    const from = await this.reader.streamCheckFrom(fence);
-    const stored = await this.stream.storedEvents(fence.partition, from);
+    const { from, since } = await this.reader.streamCheckFrom(fence);
+    const stored = await this.stream.storedEvents(fence.partition, from, since);
     const marked = await this.reader.settleStreamCheck(fence, stored.ids, stored.lastSeq + 1);
     unmarked.clear();
-    if (from !== null) {
-      const found = { from, lastSeq: stored.lastSeq, scanned: stored.scanned, found: stored.ids.length, marked };
+    if (from !== null || since !== null) {
+      const found = { from, since, lastSeq: stored.lastSeq, scanned: stored.scanned, found: stored.ids.length, marked };
       if (stored.streamReset) log.warn(found, 'stream holds fewer messages than the lease row expects (recreated or purged); nothing to find');
       else log.info(found, 'looked in the stream for events stored but not marked');
     }

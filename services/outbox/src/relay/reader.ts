@@ -47,6 +47,15 @@ function toRecord(r: PendingRow): OutboxRecord {
   };
 }
 
+/**
+ * Where a look at the stream starts: a stream sequence (`check_stream_from`), and after a database failover also
+ * a time (`check_stream_since`, see migration 1733500000000), which then wins. Both null: nothing to look for.
+ */
+export interface StreamCheckStart {
+  from: number | null;
+  since: Date | null;
+}
+
 /** The lease a fenced statement runs under. */
 export interface Fence {
   partition: number;
@@ -176,13 +185,13 @@ export class OutboxReader {
    * Where this partition's holder must look in the stream before publishing (null: nothing to look at). Throws
    * LeaseLostError when the fence no longer holds.
    */
-  async streamCheckFrom(fence: Fence): Promise<number | null> {
-    const { rows } = await this.pool.query<{ from: string | null }>(
-      `SELECT check_stream_from::text AS from FROM ${this.t.partitions} WHERE partition = $1 AND holder = $2 AND epoch = $3`,
+  async streamCheckFrom(fence: Fence): Promise<StreamCheckStart> {
+    const { rows } = await this.pool.query<{ from: string | null; since: Date | null }>(
+      `SELECT check_stream_from::text AS from, check_stream_since AS since FROM ${this.t.partitions} WHERE partition = $1 AND holder = $2 AND epoch = $3`,
       [fence.partition, fence.holder, fence.epoch],
     );
     if (!rows[0]) throw new LeaseLostError(fence.partition, fence.epoch, 'stream check refused: epoch superseded');
-    return rows[0].from === null ? null : Number(rows[0].from);
+    return { from: rows[0].from === null ? null : Number(rows[0].from), since: rows[0].since };
   }
 
   /**
@@ -200,7 +209,7 @@ export class OutboxReader {
          WHERE o.partition = $1 AND o.id = ANY($4::uuid[]) AND o.published_at IS NULL
          RETURNING o.seq)
        UPDATE ${this.t.partitions} p
-       SET check_stream_from = $5::bigint, published_total = published_total + (SELECT count(*) FROM marked)
+       SET check_stream_from = $5::bigint, check_stream_since = NULL, published_total = published_total + (SELECT count(*) FROM marked)
        FROM lease WHERE p.partition = $1
        RETURNING (SELECT count(*) FROM marked)::int AS marked`,
       [fence.partition, fence.holder, fence.epoch, foundIds, next],

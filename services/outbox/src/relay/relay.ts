@@ -143,8 +143,8 @@ export class OutboxRelay {
     const stream: PartitionStream = {
       ready: (signal) => this.streamReady(signal),
       lost: () => this.streamLost(),
-      storedEvents: (partition, from) =>
-        acks.whileConnected(() => findStoredEvents(this.deps.nats, s.stream, partition, from, s.publishTimeoutMs)),
+      storedEvents: (partition, from, since) =>
+        acks.whileConnected(() => findStoredEvents(this.deps.nats, s.stream, partition, from, s.publishTimeoutMs, since)),
     };
     const publisher = new JetStreamPublisher(this.acks, {
       stream: s.stream,
