@@ -114,6 +114,8 @@ volumeMounts:
       key: {{ .Values.database.secret.key }}
 - name: OUTBOX_SCHEMA
   value: {{ .Values.outbox.schema | quote }}
+- name: OUTBOX_CONFIRMING_STANDBYS
+  value: {{ .Values.database.confirmingStandbys | int | quote }}
 {{- end -}}
 
 {{/* The stream settings every component agrees on, and the relay timings of any embedded relay. */}}

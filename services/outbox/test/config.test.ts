@@ -54,6 +54,19 @@ describe('relay configuration', () => {
     }
   });
 
+  it('reads the standbys that must confirm a commit before it is published: none by default, 0 to 16', () => {
+    expect(relaySettingsFromEnv(parseEnv(relayEnvSchema, { DATABASE_URL })).confirmingStandbys).toBe(0);
+    expect(relaySettingsFromEnv(parseEnv(relayEnvSchema, { DATABASE_URL, OUTBOX_CONFIRMING_STANDBYS: '2' })).confirmingStandbys).toBe(2);
+    for (const bad of ['-1', '17', 'one', '1.5']) expect(variablesOf({ DATABASE_URL, OUTBOX_CONFIRMING_STANDBYS: bad })).toEqual(['OUTBOX_CONFIRMING_STANDBYS']);
+    expect(() => defaultRelaySettings({ confirmingStandbys: -1 })).toThrow(/confirmingStandbys/);
+  });
+
+  it('takes a host list as DATABASE_URL, and refuses one it cannot use, naming the variable', () => {
+    expect(variablesOf({ DATABASE_URL: 'postgres://u@db-a:5432,db-b:5433/app?target_session_attrs=read-write' })).toEqual([]);
+    expect(variablesOf({ DATABASE_URL: 'postgres://u@db-a:5432,db-b:x/app' })).toEqual(['DATABASE_URL']);
+    expect(variablesOf({ DATABASE_URL: 'postgres://u@db-a/app?target_session_attrs=standby' })).toEqual(['DATABASE_URL']);
+  });
+
   it('refuses a renewal slower than half the lease and a missing DATABASE_URL', () => {
     expect(variablesOf({ DATABASE_URL, OUTBOX_RENEW_MS: '1500' })).toEqual(['OUTBOX_RENEW_MS']);
     expect(variablesOf({})).toEqual(['DATABASE_URL']);

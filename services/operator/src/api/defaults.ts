@@ -23,6 +23,7 @@ export function withDefaults(input: OutboxRelaySpecInput | undefined): OutboxRel
     database: {
       secretRef: { name: database.secretRef?.name ?? '', key: database.secretRef?.key ?? '' },
       schema: database.schema ?? d.databaseSchema,
+      confirmingStandbys: database.confirmingStandbys ?? d.databaseConfirmingStandbys,
     },
     nats: {
       ...nats,

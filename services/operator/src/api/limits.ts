@@ -11,6 +11,7 @@ export const SPEC_DEFAULTS = {
   replicas: 2,
   image: DEFAULT_IMAGE,
   databaseSchema: 'outbox',
+  databaseConfirmingStandbys: 0,
   natsStream: 'OUTBOX',
   natsSubjectPrefix: 'outbox',
   duplicateWindowSeconds: 120,
@@ -37,6 +38,7 @@ export const SPEC_RANGES = {
   partitions: { minimum: 1, maximum: 1024 },
   batchSize: { minimum: 1, maximum: 10_000 },
   publishWindow: { minimum: 1, maximum: 100_000 },
+  databaseConfirmingStandbys: { minimum: 0, maximum: 16 },
   // The relay refuses leases under 200 ms and renewals under 50 ms (services/outbox config).
   leaseDurationMs: { minimum: 200, maximum: 600_000 },
   renewIntervalMs: { minimum: 50, maximum: 300_000 },

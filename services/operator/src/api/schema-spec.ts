@@ -91,6 +91,11 @@ export const specSchema: JsonSchema = {
       properties: {
         secretRef: secretKeyRef('Secret key holding the postgres:// connection URL.'),
         schema: str('Schema of the outbox tables.', { default: d.databaseSchema, pattern: SPEC_PATTERNS.databaseSchema }),
+        confirmingStandbys: int(
+          r.databaseConfirmingStandbys,
+          d.databaseConfirmingStandbys,
+          'Standbys that must have flushed an event\'s commit before it is published, so that no Postgres failover takes back a published event; with fewer standbys connected nothing is published. The relay\'s role needs pg_monitor. 0: publish once committed.',
+        ),
       },
     },
     nats: {

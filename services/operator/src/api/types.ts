@@ -13,6 +13,8 @@ export interface DatabaseSpec {
   secretRef: SecretKeyRef;
   /** Schema of the outbox tables. */
   schema: string;
+  /** Standbys that must have flushed an event's commit before it is published (OUTBOX_CONFIRMING_STANDBYS); 0: off. */
+  confirmingStandbys: number;
 }
 
 /** Limits of a stream the relay creates (OUTBOX_STREAM_*); absent ones are the server's defaults. 0 = no limit. */

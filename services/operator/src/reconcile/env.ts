@@ -17,6 +17,7 @@ export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
       valueFrom: { secretKeyRef: { name: database.secretRef.name, key: database.secretRef.key } },
     },
     { name: 'OUTBOX_SCHEMA', value: database.schema },
+    { name: 'OUTBOX_CONFIRMING_STANDBYS', value: String(database.confirmingStandbys) },
     { name: 'NATS_URL', value: nats.url },
   ];
   if (nats.credentialsSecretRef) {

@@ -9,6 +9,13 @@ import type { SpecIssue } from './types';
 export type { SpecIssue } from './types';
 
 
+
+/** SPEC_RANGES entries whose field is not at the top of the spec: where it is, and its path in messages. */
+const NESTED_RANGES: Record<string, { path: string; value: (spec: OutboxRelaySpec) => unknown }> = {
+  duplicateWindowSeconds: { path: 'nats.duplicateWindowSeconds', value: (spec) => spec.nats.duplicateWindowSeconds },
+  databaseConfirmingStandbys: { path: 'database.confirmingStandbys', value: (spec) => spec.database.confirmingStandbys },
+};
+
 /**
  * The CRD's checks, repeated in code: the operator must not start relays that would exit at start-up (the relay
  * enforces the same rules) just because an API server skipped a CEL rule or a schema field.
@@ -26,8 +33,9 @@ export function validateRelay(relay: OutboxRelayResource, spec: OutboxRelaySpec)
     if (!ok) issues.push({ field: `spec.${field}`, message });
   };
   for (const [field, range] of Object.entries(SPEC_RANGES)) {
-    const value = field === 'duplicateWindowSeconds' ? spec.nats.duplicateWindowSeconds : spec[field as keyof typeof spec];
-    const path = field === 'duplicateWindowSeconds' ? `nats.${field}` : field;
+    const nested = NESTED_RANGES[field];
+    const value = nested ? nested.value(spec) : spec[field as keyof typeof spec];
+    const path = nested ? nested.path : field;
     check(
       path,
       typeof value === 'number' && Number.isInteger(value) && value >= range.minimum && value <= range.maximum,

@@ -96,7 +96,7 @@ describe('desiredDeployment', () => {
   test('env comes from the spec; the database URL only through a secretKeyRef', () => {
     const relay = makeRelay({
       spec: {
-        database: { secretRef: { name: 'db-secret', key: 'DATABASE_URL' }, schema: 'orders_outbox' },
+        database: { secretRef: { name: 'db-secret', key: 'DATABASE_URL' }, schema: 'orders_outbox', confirmingStandbys: 1 },
         nats: { url: 'tls://nats:4222', stream: 'ORDERS', subjectPrefix: 'shop.orders', duplicateWindowSeconds: 300 },
         partitions: 8,
         batchSize: 250,
@@ -111,6 +111,7 @@ describe('desiredDeployment', () => {
     const values = Object.fromEntries(Object.values(env).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
     expect(values).toEqual({
       OUTBOX_SCHEMA: 'orders_outbox',
+      OUTBOX_CONFIRMING_STANDBYS: '1',
       NATS_URL: 'tls://nats:4222',
       OUTBOX_STREAM: 'ORDERS',
       OUTBOX_STREAM_MANAGEMENT: 'create',
