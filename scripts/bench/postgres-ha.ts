@@ -6,43 +6,14 @@
 //   npm run bench:postgres-ha -- [--rate 200] [--seconds 10] [--failovers 3]   (after npm run build)
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay, PostgresPrimary, type PrimaryPool } from '@outbox-relay/outbox';
-import { createTestStream, PrivatePostgres, quietLogger, TEST_NATS_URL, waitFor } from '@outbox-relay/test-support';
+import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay, type RelaySettings } from '@outbox-relay/outbox';
+import { createTestStream, PrivatePostgresPair, quietLogger, TEST_NATS_URL, waitFor } from '@outbox-relay/test-support';
 import { fmtMs, sleep, summarize, wallMs, type Summary } from './lib/stats';
 
 const SCHEMA = 'outbox';
 
-interface Pair {
-  primary: PrivatePostgres;
-  standby: PrivatePostgres;
-  url: string;
-  pools: PrimaryPool[];
-  pool(max: number): PrimaryPool;
-  destroy(): Promise<void>;
-}
-
-async function startPair(): Promise<Pair> {
-  const primary = await PrivatePostgres.start({ synchronous_commit: 'on' });
-  const standby = await PrivatePostgres.startStandby(primary);
-  const url = `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres`;
-  const pools: PrimaryPool[] = [];
-  const pair: Pair = {
-    primary,
-    standby,
-    url,
-    pools,
-    pool(max) {
-      const p = PostgresPrimary.fromUrl(url).pool({ max });
-      p.on('error', () => undefined);
-      pools.push(p);
-      return p;
-    },
-    async destroy() {
-      await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
-      await standby.destroy();
-      await primary.destroy();
-    },
-  };
+async function startPair(): Promise<PrivatePostgresPair> {
+  const pair = await PrivatePostgresPair.start();
   await migrateOutbox({ pool: pair.pool(1), schema: SCHEMA, partitions: 4 });
   return pair;
 }
@@ -83,25 +54,34 @@ function receiver(nc: NatsConnection, subjectPrefix: string) {
   return { receivedAt, stop: () => sub.unsubscribe() };
 }
 
-async function latencyRun(nats: NatsConnection, confirmingStandbys: number, rate: number, seconds: number): Promise<Summary> {
+interface RunOnPair {
+  pair: PrivatePostgresPair;
+  writer: ReturnType<typeof steadyWriter>;
+  receivedAt: Map<string, number>;
+}
+
+/**
+ * A fresh pair with a relay leading every partition (lease 2000 ms) and a writer at `rate`/s already running,
+ * handed to `work`; everything is stopped and removed afterwards.
+ */
+async function onFreshPair<T>(nats: NatsConnection, rate: number, settings: Partial<RelaySettings>, work: (run: RunOnPair) => Promise<T>): Promise<T> {
   const pair = await startPair();
-  const ns = await createTestStream(`pgha${confirmingStandbys}`);
+  const ns = await createTestStream('pgha');
+  const target = pair.target();
   const relay = new OutboxRelay(
-    { pool: pair.pool(6), leasePool: pair.pool(2), nats, logger: quietLogger },
-    defaultRelaySettings({ schema: SCHEMA, stream: ns.stream, subjectPrefix: ns.subjectPrefix, confirmingStandbys }),
+    { pool: pair.pool(6, target), leasePool: pair.pool(2, target), nats, logger: quietLogger },
+    defaultRelaySettings({ schema: SCHEMA, stream: ns.stream, subjectPrefix: ns.subjectPrefix, leaseMs: 2000, renewMs: 500, ...settings }),
   );
   const rx = receiver(ns.nc, ns.subjectPrefix);
   const outbox = new Outbox({ pool: pair.pool(8), schema: SCHEMA });
+  let writer: ReturnType<typeof steadyWriter> | null = null;
   try {
     await relay.start();
     await waitFor('the relay leads every partition', () => (relay.status().partitions.every((p) => p.leading) ? true : undefined), 30_000);
-    const writer = steadyWriter(outbox, rate);
-    await sleep(seconds * 1000);
-    writer.stop();
-    await waitFor('every committed event received', () => ([...writer.committedAt.keys()].every((id) => rx.receivedAt.has(id)) ? true : undefined), 60_000);
-    const latencies = [...writer.committedAt].map(([id, at]) => rx.receivedAt.get(id)! - at);
-    return summarize(latencies);
+    writer = steadyWriter(outbox, rate);
+    return await work({ pair, writer, receivedAt: rx.receivedAt });
   } finally {
+    writer?.stop();
     rx.stop();
     await relay.stop();
     await outbox.close();
@@ -110,19 +90,17 @@ async function latencyRun(nats: NatsConnection, confirmingStandbys: number, rate
   }
 }
 
-async function failoverRun(nats: NatsConnection, rate: number): Promise<{ promoteMs: number; stallMs: number; failedCommits: number }> {
-  const pair = await startPair();
-  const ns = await createTestStream('pghafail');
-  const relay = new OutboxRelay(
-    { pool: pair.pool(6), leasePool: pair.pool(2), nats, logger: quietLogger },
-    defaultRelaySettings({ schema: SCHEMA, stream: ns.stream, subjectPrefix: ns.subjectPrefix, leaseMs: 2000, renewMs: 500 }),
-  );
-  const rx = receiver(ns.nc, ns.subjectPrefix);
-  const outbox = new Outbox({ pool: pair.pool(8), schema: SCHEMA });
-  try {
-    await relay.start();
-    await waitFor('the relay leads every partition', () => (relay.status().partitions.every((p) => p.leading) ? true : undefined), 30_000);
-    const writer = steadyWriter(outbox, rate);
+function latencyRun(nats: NatsConnection, confirmingStandbys: number, rate: number, seconds: number): Promise<Summary> {
+  return onFreshPair(nats, rate, { confirmingStandbys }, async ({ writer, receivedAt }) => {
+    await sleep(seconds * 1000);
+    writer.stop();
+    await waitFor('every committed event received', () => ([...writer.committedAt.keys()].every((id) => receivedAt.has(id)) ? true : undefined), 60_000);
+    return summarize([...writer.committedAt].map(([id, at]) => receivedAt.get(id)! - at));
+  });
+}
+
+function failoverRun(nats: NatsConnection, rate: number): Promise<{ promoteMs: number; stallMs: number; failedCommits: number }> {
+  return onFreshPair(nats, rate, {}, async ({ pair, writer, receivedAt }) => {
     await sleep(3000);
     const killedAt = wallMs();
     await pair.primary.kill();
@@ -130,19 +108,12 @@ async function failoverRun(nats: NatsConnection, rate: number): Promise<{ promot
     const promotedAt = wallMs();
     // Publishing has resumed once an event committed after the promotion is received.
     const resumedAt = await waitFor('an event committed after the promotion received', () => {
-      for (const [id, at] of writer.committedAt) if (at >= promotedAt && rx.receivedAt.has(id)) return rx.receivedAt.get(id)!;
+      for (const [id, at] of writer.committedAt) if (at >= promotedAt && receivedAt.has(id)) return receivedAt.get(id)!;
       return undefined;
     }, 120_000);
-    writer.stop();
-    const lastBefore = Math.max(...[...rx.receivedAt.values()].filter((t) => t <= killedAt));
+    const lastBefore = Math.max(...[...receivedAt.values()].filter((t) => t <= killedAt));
     return { promoteMs: promotedAt - killedAt, stallMs: resumedAt - lastBefore, failedCommits: writer.failures() };
-  } finally {
-    rx.stop();
-    await relay.stop();
-    await outbox.close();
-    await ns.drop();
-    await pair.destroy();
-  }
+  });
 }
 
 async function main(): Promise<void> {

@@ -14,3 +14,4 @@ export * from './orphans';
 export * from './local-tools';
 export * from './containers';
 export * from './test-services';
+export * from './private-postgres-pair';

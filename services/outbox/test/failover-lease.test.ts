@@ -7,38 +7,23 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { migrateOutbox, PostgresPrimary, type PrimaryPool } from '@outbox-relay/outbox';
+import { migrateOutbox, type PrimaryPool } from '@outbox-relay/outbox';
 import { LeaseElector } from '@outbox-relay/outbox/internal';
-import { PrivatePostgres, quietLogger, TcpProxy, testNeeding, waitFor } from '@outbox-relay/test-support';
+import { PrivatePostgresPair, quietLogger, testNeeding, waitFor } from '@outbox-relay/test-support';
 
 const withPostgresServer = testNeeding('postgres-server');
 
 const SCHEMA = 'failover_lease';
 const LEASE_MS = 6000;
 
-let primary: PrivatePostgres;
-let standby: PrivatePostgres;
-let replication: TcpProxy;
-const pools: PrimaryPool[] = [];
+let servers: PrivatePostgresPair;
 
 beforeAll(async () => {
-  primary = await PrivatePostgres.start();
-  replication = await TcpProxy.start(primary.port);
-  standby = await PrivatePostgres.startStandby(primary, { via: replication.port });
+  servers = await PrivatePostgresPair.start({ proxied: true });
 }, 180_000);
 afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
-  await replication?.close();
-  await standby?.destroy();
-  await primary?.destroy();
+  await servers?.destroy();
 }, 120_000);
-
-function poolOf(...servers: PrivatePostgres[]): PrimaryPool {
-  const pool = PostgresPrimary.fromUrl(`postgres://postgres@${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}/postgres`).pool({ max: 2 });
-  pool.on('error', () => undefined);
-  pools.push(pool);
-  return pool;
-}
 
 async function one<T>(url: string, text: string): Promise<T> {
   const client = new Client({ connectionString: url });
@@ -55,7 +40,8 @@ function elector(pool: PrimaryPool, instanceId: string): LeaseElector {
 }
 
 withPostgresServer('a successor on the promoted standby waits out the old holder\'s deadline, whatever the standby\'s copy of the lease says', async () => {
-  const pool = poolOf(primary, standby);
+  const { primary, standby, replication } = servers;
+  const pool = servers.pool(2);
   await migrateOutbox({ pool, schema: SCHEMA, partitions: 1 });
   const a = elector(pool, 'relay-a');
   const aElected = new Promise<number>((resolve) => a.once('elected', (epoch) => resolve(epoch)));
@@ -65,7 +51,7 @@ withPostgresServer('a successor on the promoted standby waits out the old holder
   const { lsn } = await one<{ lsn: string }>(primary.url, 'SELECT pg_current_wal_lsn()::text AS lsn');
   await waitFor('the standby replays the lease', async () => (await one<{ done: boolean }>(standby.url, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn AS done`)).done || undefined, 60_000);
   const copied = await one<{ expires: string }>(standby.url, `SELECT expires_at::text AS expires FROM ${SCHEMA}.outbox_partitions`);
-  replication.cut();
+  replication!.cut();
   // A renews on the primary until its renewals there are well past the standby's copy (half a lease).
   await waitFor('A renews half a lease past what the standby has', async () => {
     const row = await one<{ ahead: boolean }>(primary.url, `SELECT expires_at > '${copied.expires}'::timestamptz + interval '${LEASE_MS / 2000} seconds' AS ahead FROM ${SCHEMA}.outbox_partitions`);
@@ -78,7 +64,7 @@ withPostgresServer('a successor on the promoted standby waits out the old holder
   await a.stop({ release: false });
   await standby.promote();
 
-  const b = elector(poolOf(standby), 'relay-b');
+  const b = elector(servers.pool(2), 'relay-b');
   const bElected = new Promise<{ epoch: number; at: number }>((resolve) => b.once('elected', (epoch) => resolve({ epoch, at: performance.now() })));
   b.start();
   try {

@@ -8,8 +8,8 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
-import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay, PostgresPrimary, type PrimaryPool } from '@outbox-relay/outbox';
-import { createTestStream, PrivatePostgres, quietLogger, readStream, TcpProxy, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
+import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay } from '@outbox-relay/outbox';
+import { createTestStream, type PrivatePostgres, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
 
 const withPostgresServer = testNeeding('postgres-server');
 
@@ -19,37 +19,22 @@ const EVENTS = 20;
 const LEASE_MS = 500;
 const DUPLICATE_WINDOW_MS = 5000;
 
-let primary: PrivatePostgres;
-let replication: TcpProxy;
-let standby: PrivatePostgres;
+let servers: PrivatePostgresPair;
 let ns: TestStream;
 let nats: NatsConnection;
 let relay: OutboxRelay | null = null;
-const pools: PrimaryPool[] = [];
 
 beforeAll(async () => {
-  primary = await PrivatePostgres.start();
-  replication = await TcpProxy.start(primary.port);
-  standby = await PrivatePostgres.startStandby(primary, { via: replication.port });
+  servers = await PrivatePostgresPair.start({ proxied: true });
   ns = await createTestStream('longfail');
   nats = await connectNats({ url: TEST_NATS_URL, name: 'long-failover' });
 }, 180_000);
 afterAll(async () => {
   await relay?.stop();
-  await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
   await nats?.close();
   await ns?.drop();
-  await replication?.close();
-  await standby?.destroy();
-  await primary?.destroy();
+  await servers?.destroy();
 });
-
-function pool(): PrimaryPool {
-  const p = PostgresPrimary.fromUrl(`postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres`).pool({ max: 4 });
-  p.on('error', () => undefined);
-  pools.push(p);
-  return p;
-}
 
 async function pendingOn(server: PrivatePostgres): Promise<number> {
   const client = new Client({ connectionString: server.url });
@@ -62,7 +47,8 @@ async function pendingOn(server: PrivatePostgres): Promise<number> {
 }
 
 withPostgresServer('a failover longer than the duplicate window: every event stored once', async () => {
-  const writes = pool();
+  const { primary, standby, replication } = servers;
+  const writes = servers.pool();
   await migrateOutbox({ pool: writes, schema: SCHEMA, partitions: 2 });
   const outbox = new Outbox({ pool: writes, schema: SCHEMA });
   for (let n = 1; n <= EVENTS; n++) {
@@ -71,9 +57,9 @@ withPostgresServer('a failover longer than the duplicate window: every event sto
   await outbox.close();
   await waitFor('the standby has the pending events', async () => ((await pendingOn(standby)) === EVENTS ? true : undefined), 60_000);
 
-  replication.cut();
+  replication!.cut();
   relay = new OutboxRelay(
-    { pool: pool(), nats, logger: quietLogger },
+    { pool: servers.pool(), nats, logger: quietLogger },
     defaultRelaySettings({ schema: SCHEMA, stream: ns.stream, subjectPrefix: ns.subjectPrefix, leaseMs: LEASE_MS, renewMs: 200, pollMs: 50, duplicateWindowMs: DUPLICATE_WINDOW_MS }),
   );
   await relay.start();

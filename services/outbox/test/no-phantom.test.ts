@@ -8,8 +8,8 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
-import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay, PostgresPrimary, type PrimaryPool } from '@outbox-relay/outbox';
-import { createTestStream, PrivatePostgres, quietLogger, readStream, TcpProxy, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
+import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay } from '@outbox-relay/outbox';
+import { createTestStream, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
 
 const withPostgresServer = testNeeding('postgres-server');
 
@@ -29,47 +29,33 @@ describe.each([
   { confirmingStandbys: 1, phantom: false },
   { confirmingStandbys: 0, phantom: true },
 ])('confirmingStandbys $confirmingStandbys', ({ confirmingStandbys, phantom }) => {
-  let primary: PrivatePostgres;
-  let replication: TcpProxy;
-  let standby: PrivatePostgres;
+  let servers: PrivatePostgresPair;
   let ns: TestStream;
   let nats: NatsConnection;
   let relay: OutboxRelay | null = null;
-  const pools: PrimaryPool[] = [];
 
   beforeAll(async () => {
-    primary = await PrivatePostgres.start();
-    replication = await TcpProxy.start(primary.port);
-    standby = await PrivatePostgres.startStandby(primary, { via: replication.port });
+    servers = await PrivatePostgresPair.start({ proxied: true });
     ns = await createTestStream(`phantom${confirmingStandbys}`);
     nats = await connectNats({ url: TEST_NATS_URL, name: 'no-phantom' });
   }, 180_000);
   afterAll(async () => {
     await relay?.stop();
-    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
     await nats?.close();
     await ns?.drop();
-    await replication?.close();
-    await standby?.destroy();
-    await primary?.destroy();
+    await servers?.destroy();
   });
-
-  function pool(): PrimaryPool {
-    const p = PostgresPrimary.fromUrl(`postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres`).pool({ max: 4 });
-    p.on('error', () => undefined);
-    pools.push(p);
-    return p;
-  }
 
   const storedIds = async () => new Set((await readStream(nats, ns.stream).catch(() => [])).map((m) => m.eventId));
 
   withPostgresServer(phantom ? 'the event only the dead primary had is published: a phantom' : 'the stream holds no event the promoted standby lacks', async () => {
-    const writes = pool();
+    const { primary, standby, replication } = servers;
+    const writes = servers.pool();
     await migrateOutbox({ pool: writes, schema: SCHEMA, partitions: 1 });
     const outbox = new Outbox({ pool: writes, schema: SCHEMA });
     const write = (n: number) => outbox.transaction((tx) => outbox.enqueue(tx, { aggregateType: 'Order', aggregateId: 'o-1', eventType: 'Placed', payload: { n } }));
     relay = new OutboxRelay(
-      { pool: pool(), nats, logger: quietLogger },
+      { pool: servers.pool(), nats, logger: quietLogger },
       defaultRelaySettings({ schema: SCHEMA, stream: ns.stream, subjectPrefix: ns.subjectPrefix, leaseMs: 2000, renewMs: 250, pollMs: 50, confirmingStandbys }),
     );
     await relay.start();
@@ -78,7 +64,7 @@ describe.each([
     const [replicated] = await write(1);
     await waitFor('the replicated event published', async () => (await storedIds()).has(replicated!.id) || undefined, 30_000);
 
-    replication.cut();
+    replication!.cut();
     const [unreplicated] = await write(2);
     if (phantom) {
       await waitFor('the event published although no standby has it', async () => (await storedIds()).has(unreplicated!.id) || undefined, 30_000);

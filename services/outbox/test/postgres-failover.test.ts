@@ -9,55 +9,35 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
-import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay, PostgresPrimary, type PrimaryPool } from '@outbox-relay/outbox';
-import { createTestStream, PrivatePostgres, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
+import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay } from '@outbox-relay/outbox';
+import { createTestStream, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
 
 const withPostgresServer = testNeeding('postgres-server');
 
 const SCHEMA = 'outbox';
 const AGGREGATES = 12;
 
-let primary: PrivatePostgres;
-let standby: PrivatePostgres;
+let servers: PrivatePostgresPair;
 let ns: TestStream;
 let nats: NatsConnection;
-const pools: PrimaryPool[] = [];
 const running: OutboxRelay[] = [];
 
 beforeAll(async () => {
-  primary = await PrivatePostgres.start();
-  standby = await PrivatePostgres.startStandby(primary);
+  servers = await PrivatePostgresPair.start();
   ns = await createTestStream('pgfail');
   nats = await connectNats({ url: TEST_NATS_URL, name: 'postgres-failover' });
 }, 180_000);
 afterAll(async () => {
   await Promise.all(running.map((r) => r.stop().catch(() => undefined)));
-  await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
   await nats?.close();
   await ns?.drop();
-  await standby?.destroy();
-  await primary?.destroy();
+  await servers?.destroy();
 }, 120_000);
 
-function hostList(): string {
-  return `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres`;
-}
-
-function pool(max: number): PrimaryPool {
-  const p = PostgresPrimary.fromUrl(hostList()).pool({ max });
-  p.on('error', () => undefined);
-  pools.push(p);
-  return p;
-}
-
 function relay(instanceId: string): OutboxRelay {
-  const primaryOf = PostgresPrimary.fromUrl(hostList());
-  const data = primaryOf.pool({ max: 6 });
-  const lease = primaryOf.pool({ max: 2 });
-  for (const p of [data, lease]) {
-    p.on('error', () => undefined);
-    pools.push(p);
-  }
+  const target = servers.target();
+  const data = servers.pool(6, target);
+  const lease = servers.pool(2, target);
   return new OutboxRelay(
     { pool: data, leasePool: lease, nats, logger: quietLogger },
     defaultRelaySettings({ schema: SCHEMA, stream: ns.stream, subjectPrefix: ns.subjectPrefix, instanceId, leaseMs: 2000, renewMs: 250, pollMs: 100, backoffMinMs: 50, backoffMaxMs: 500 }),
@@ -111,8 +91,8 @@ async function query<T>(url: string, text: string): Promise<T[]> {
 }
 
 withPostgresServer('kill -9 of the primary under load, standby promoted: every event of the promoted server published once, in order', async () => {
-  await migrateOutbox({ pool: pool(1), schema: SCHEMA, partitions: 4 });
-  const writerPool = pool(4);
+  await migrateOutbox({ pool: servers.pool(1), schema: SCHEMA, partitions: 4 });
+  const writerPool = servers.pool(4);
   const outbox = new Outbox({ pool: writerPool, schema: SCHEMA });
   const relays = [relay('relay-a'), relay('relay-b')];
   running.push(...relays);
@@ -125,8 +105,8 @@ withPostgresServer('kill -9 of the primary under load, standby promoted: every e
     await waitFor('events published before the failover', async () => ((await readStream(nats, ns.stream).catch(() => [])).length >= 200 ? true : undefined), 60_000);
 
     killedAt = Date.now();
-    await primary.kill();
-    await standby.promote();
+    await servers.primary.kill();
+    await servers.standby.promote();
     promotedAt = Date.now();
     const committedBefore = writer.acknowledged.size;
     await waitFor('the writer commits again', () => (writer.acknowledged.size >= committedBefore + 200 ? true : undefined), 60_000);
@@ -136,13 +116,13 @@ withPostgresServer('kill -9 of the primary under load, standby promoted: every e
 
   // Everything the promoted server holds gets published.
   await waitFor('nothing left unpublished on the promoted server', async () => {
-    const [row] = await query<{ pending: string }>(standby.url, `SELECT count(*) AS pending FROM ${SCHEMA}.outbox WHERE published_at IS NULL`);
+    const [row] = await query<{ pending: string }>(servers.standby.url, `SELECT count(*) AS pending FROM ${SCHEMA}.outbox WHERE published_at IS NULL`);
     return row!.pending === '0' ? true : undefined;
   }, 120_000);
   await Promise.all(running.splice(0).map((r) => r.stop()));
   await outbox.close();
 
-  const rows = await query<{ id: string; aggregate_id: string; step: number }>(standby.url, `SELECT id, aggregate_id, (payload->>'step')::int AS step FROM ${SCHEMA}.outbox ORDER BY seq`);
+  const rows = await query<{ id: string; aggregate_id: string; step: number }>(servers.standby.url, `SELECT id, aggregate_id, (payload->>'step')::int AS step FROM ${SCHEMA}.outbox ORDER BY seq`);
   const stored = await readStream(nats, ns.stream);
   const onServer = new Set(rows.map((r) => r.id));
   const counts = new Map<string, number>();

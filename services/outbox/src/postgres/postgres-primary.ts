@@ -38,12 +38,18 @@ export class PostgresPrimary {
       const client = await openClient(this.clientConfig(host, config)).catch((error: unknown) => {
         throw new HostAttemptError(host, error);
       });
+      // Until the caller has it: the server may die right after answering the check, and its FATAL message, parsed
+      // in the same read as the answer, is emitted as 'error' before the caller can listen.
+      const ignore = () => undefined;
+      client.on('error', ignore);
       try {
         await this.check(client, host);
         return client;
       } catch (error) {
         await client.end().catch(() => undefined);
         throw error;
+      } finally {
+        client.removeListener('error', ignore);
       }
     });
   }
