@@ -74,11 +74,12 @@ export class PrivateNatsServer {
     await Promise.race([waitForPort(this.port, 10_000), failed]);
   }
 
-  async stop(): Promise<void> {
+  /** SIGKILL by default (a crash); SIGTERM is the server's graceful shutdown, as a rolling update stops it. */
+  async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    child.kill(signal);
     await exited;
     this.child = null;
   }

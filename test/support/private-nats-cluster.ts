@@ -1,0 +1,211 @@
+import { jetstreamManager, StorageType, type JetStreamManager, type PeerInfo, type StreamInfo } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { uniqueName } from './env';
+import { PrivateNatsServer, PRIVATE_NATS_ORPHANS } from './nats';
+import { reapOrphans } from './orphans';
+import { freePort } from './ports';
+import { waitFor } from './wait';
+
+/**
+ * How long the cluster's own requests wait. A request that reaches no leader (an election) is never answered, so the
+ * polls of the wait* methods see a new leader at most this much after it is elected.
+ */
+const ADMIN_TIMEOUT_MS = 1000;
+
+/** One server of a PrivateNatsCluster: its process (client port, store dir) and its place in the cluster. */
+export interface NatsClusterNode {
+  /** Its `server_name`, which stream info reports as `cluster.leader` and in `cluster.replicas`. */
+  readonly name: string;
+  readonly clusterPort: number;
+  readonly server: PrivateNatsServer;
+}
+
+export interface PrivateNatsClusterOptions {
+  /** Servers in the cluster (default 3, what an R3 stream needs). */
+  size?: number;
+  /** How long start() waits for JetStream to place a stream on every server (default 60 s: a loaded host). */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * A JetStream cluster of its own (nats-server processes on loopback, each with a client port, a cluster port and a
+ * store dir), for tests that kill, stop and restart servers under a relay, as production runs NATS: three servers,
+ * R3 streams. Each node is a PrivateNatsServer with the cluster flags, so its directory is reaped like any private
+ * server's when its owner dies (orphans.ts). The cluster keeps one connection of its own (to every server) to ask
+ * where a stream's leader is.
+ */
+export class PrivateNatsCluster {
+  /** When each node's current process started (performance.now()): a replica must be heard from after that. */
+  private readonly startedAt: number[];
+
+  private constructor(
+    readonly name: string,
+    readonly nodes: readonly NatsClusterNode[],
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    startedAt: number,
+  ) {
+    this.startedAt = nodes.map(() => startedAt);
+  }
+
+  static async start(options: PrivateNatsClusterOptions = {}): Promise<PrivateNatsCluster> {
+    reapOrphans(PRIVATE_NATS_ORPHANS);
+    const size = options.size ?? 3;
+    const name = uniqueName('natscluster');
+    const ports: Array<{ client: number; cluster: number }> = [];
+    for (let i = 0; i < size; i++) ports.push({ client: await freePort(), cluster: await freePort() });
+    const nodes = ports.map((port, i): NatsClusterNode => {
+      const routes = ports.filter((_, j) => j !== i).map((other) => `nats://127.0.0.1:${other.cluster}`);
+      const serverName = `${name}_n${i}`;
+      const args = ['--server_name', serverName, '--cluster_name', name, '--cluster', `nats://127.0.0.1:${port.cluster}`, '--routes', routes.join(',')];
+      return { name: serverName, clusterPort: port.cluster, server: new PrivateNatsServer(port.client, args) };
+    });
+    let nc: NatsConnection | null = null;
+    try {
+      const startedAt = performance.now();
+      await Promise.all(nodes.map((node) => node.server.start()));
+      nc = await connect({ servers: nodes.map((node) => node.server.url), name: `${name} admin`, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+      const cluster = new PrivateNatsCluster(name, nodes, nc, await jetstreamManager(nc, { timeout: ADMIN_TIMEOUT_MS, checkAPI: false }), startedAt);
+      await cluster.waitForJetStream(options.readyTimeoutMs ?? 60_000);
+      return cluster;
+    } catch (error) {
+      await nc?.close().catch(() => undefined);
+      await Promise.all(nodes.map((node) => node.server.destroy()));
+      throw error;
+    }
+  }
+
+  /** Every server's client URL, comma-separated: what NATS_URL (and connectNats) takes for a cluster. */
+  get urls(): string {
+    return this.nodes.map((node) => node.server.url).join(',');
+  }
+
+  /**
+   * Until the cluster can place a stream on every server: a meta leader is elected and every peer is known to it.
+   * A stream of `size` replicas in memory, created and deleted again, proves both (account info alone answers as
+   * soon as two servers elected a meta leader, before the third joined).
+   */
+  private async waitForJetStream(timeoutMs: number): Promise<void> {
+    const probe = `${this.name}_probe`.toUpperCase();
+    await waitFor(`a JetStream meta leader and ${this.nodes.length} peers in cluster ${this.name}`, async () => {
+      try {
+        await this.jsm.getAccountInfo();
+        await this.jsm.streams.add({ name: probe, subjects: [`${this.name}.probe`], num_replicas: this.nodes.length, storage: StorageType.Memory });
+        await this.jsm.streams.delete(probe);
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, timeoutMs, 200);
+  }
+
+  /**
+   * Waits until the JetStream meta group has a leader (account info is answered by it): what creating streams and
+   * consumers needs, and what a kill of the meta leader takes away for an election.
+   */
+  async waitForMetaLeader(timeoutMs = 60_000): Promise<void> {
+    await waitFor(`a JetStream meta leader in cluster ${this.name}`, () => this.jsm.getAccountInfo().then(() => true, () => undefined), timeoutMs, 100);
+  }
+
+  /** SIGKILL of one server (a crash: no leadership handed over, nothing flushed). */
+  async kill(node: number): Promise<void> {
+    await this.node(node).server.stop('SIGKILL');
+  }
+
+  /** Graceful shutdown of one server (SIGTERM), as a rolling update stops it. */
+  async stop(node: number): Promise<void> {
+    await this.node(node).server.stop('SIGTERM');
+  }
+
+  /** Starts a killed or stopped server again, on the same ports and with the same store dir. */
+  async restart(node: number): Promise<void> {
+    this.startedAt[node] = performance.now();
+    await this.node(node).server.start();
+  }
+
+  /** Stream info as the cluster answers it now (any server: the request goes to the stream's leader). */
+  streamInfo(stream: string): Promise<StreamInfo> {
+    return this.jsm.streams.info(stream);
+  }
+
+  /** The node leading `stream` now, or null while it has none (an election under way) or cannot be asked. */
+  async streamLeader(stream: string): Promise<number | null> {
+    const info = await this.streamInfo(stream).catch(() => null);
+    const leader = info?.cluster?.leader;
+    if (!leader) return null;
+    const index = this.nodes.findIndex((node) => node.name === leader);
+    return index >= 0 ? index : null;
+  }
+
+  /** Waits until `stream` has a leader (other than `notNode`, when given: the one that was killed or stopped). */
+  async waitForStreamLeader(stream: string, notNode?: number, timeoutMs = 60_000): Promise<number> {
+    const what = notNode === undefined ? `a leader of stream ${stream}` : `a leader of stream ${stream} other than node ${notNode}`;
+    return waitFor(what, async () => {
+      const leader = await this.streamLeader(stream);
+      return leader !== null && leader !== notNode ? leader : undefined;
+    }, timeoutMs, 100);
+  }
+
+  /**
+   * Asks the leader of `stream` to step down (JetStream's `$JS.API.STREAM.LEADER.STEPDOWN`) and waits for another one;
+   * returns it. The new leader is the replicas' choice, not ours.
+   */
+  async stepDownStreamLeader(stream: string, timeoutMs = 60_000): Promise<number> {
+    const leader = await this.waitForStreamLeader(stream, undefined, timeoutMs);
+    const answer = await this.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: timeoutMs });
+    const body = answer.json<{ success?: boolean; error?: { description?: string } }>();
+    if (!body.success) throw new Error(`stream ${stream} refused to step down: ${body.error?.description ?? answer.string()}`);
+    return this.waitForStreamLeader(stream, leader, timeoutMs);
+  }
+
+  /** Steps the leader of `stream` down until `node` leads it (each step-down elects one of the others). */
+  async moveStreamLeader(stream: string, node: number, timeoutMs = 60_000): Promise<void> {
+    await waitFor(`node ${node} to lead stream ${stream}`, async () => {
+      if ((await this.waitForStreamLeader(stream, undefined, timeoutMs)) === node) return true;
+      await this.stepDownStreamLeader(stream, timeoutMs);
+      return (await this.streamLeader(stream)) === node || undefined;
+    }, timeoutMs, 0);
+  }
+
+  /** The node `nc` is connected to now (by the server name in its INFO), or null while it reconnects. */
+  nodeOf(nc: NatsConnection): number | null {
+    const name = nc.info?.server_name;
+    const index = this.nodes.findIndex((node) => node.name === name);
+    return index >= 0 && !nc.isClosed() ? index : null;
+  }
+
+  /**
+   * Waits until `stream` has a leader and every other replica is current (caught up with it): after a restart,
+   * before the next server may go without leaving the stream short of a quorum. The leader keeps reporting a replica
+   * as current for seconds after its process died (its last contact was recent), so a replica counts only once the
+   * leader heard from it after its server's last (re)start.
+   */
+  async waitForStreamCurrent(stream: string, timeoutMs = 60_000): Promise<StreamInfo> {
+    return waitFor(`every replica of stream ${stream} current`, async () => {
+      const askedAt = performance.now();
+      const info = await this.streamInfo(stream).catch(() => null);
+      const cluster = info?.cluster;
+      if (!info || !cluster?.leader) return undefined;
+      const replicas = cluster.replicas ?? [];
+      const followers = (info.config.num_replicas ?? 1) - 1;
+      const caughtUp = (replica: PeerInfo) => {
+        const node = this.nodes.findIndex((n) => n.name === replica.name);
+        const heardSinceStart = node < 0 || replica.active / 1e6 < askedAt - this.startedAt[node]!;
+        return replica.current && !replica.offline && heardSinceStart;
+      };
+      return replicas.length === followers && replicas.every(caughtUp) ? info : undefined;
+    }, timeoutMs, 100);
+  }
+
+  /** Kills every server and removes their store dirs. */
+  async destroy(): Promise<void> {
+    await this.nc.close().catch(() => undefined);
+    await Promise.all(this.nodes.map((node) => node.server.destroy()));
+  }
+
+  private node(index: number): NatsClusterNode {
+    const node = this.nodes[index];
+    if (!node) throw new RangeError(`no node ${index} in a cluster of ${this.nodes.length}`);
+    return node;
+  }
+}
