@@ -1,5 +1,5 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { TimeoutError, type NatsConnection } from '@nats-io/nats-core';
 import { OutboxError } from '../errors';
 import { partitionHeaderOf } from './message-headers';
 
@@ -101,11 +101,7 @@ export async function findStoredEvents(
   const wanted = String(partition);
   const ids: string[] = [];
   let scanned = 0;
-  const consumer = await jetstream(nc, { timeout: idleTimeoutMs })
-    .consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start, headers_only: true })
-    .catch((error: unknown) => {
-      throw new StreamCheckError(stream, 'cannot read the stream', { cause: error });
-    });
+  const consumer = await readingConsumer(nc, stream, start, idleTimeoutMs);
   const messages = await consumer.consume({ max_messages: 1000 });
   let idle: NodeJS.Timeout | undefined;
   let stalled = false;
@@ -140,4 +136,29 @@ export async function findStoredEvents(
   if (stalled) throw new StreamCheckError(stream, `no message for ${idleTimeoutMs} ms while reading from sequence ${start} to ${lastSeq}`);
   if (!reached) throw new StreamCheckError(stream, `the read from sequence ${start} ended before ${lastSeq}`);
   return { ids, lastSeq, scanned, streamReset };
+}
+
+/** Tries of creating the reading consumer; all but the last are short (see readingConsumer). */
+const CONSUMER_ATTEMPTS = 10;
+/** How long each of those but the last waits: a consumer is created within milliseconds on a working cluster. */
+const CONSUMER_ATTEMPT_MS = 1000;
+
+/**
+ * The ordered consumer that reads the stream from `start`. In a cluster, JetStream places this one-replica consumer
+ * on one of the stream's servers at random, a server that is down included until the cluster declares it gone
+ * (minutes): its creation is then never answered (nats-server 2.9, one of three servers down: a third of the
+ * creations). A creation that times out is therefore tried again at once, with a placement of its own, and only the
+ * last try waits the whole `idleTimeoutMs`, so a cluster that is slow rather than short of a server is still waited
+ * for. A consumer whose creation timed out on a live server expires with its inactivity threshold.
+ */
+async function readingConsumer(nc: NatsConnection, stream: string, start: number, idleTimeoutMs: number) {
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt === CONSUMER_ATTEMPTS;
+    const timeout = last ? idleTimeoutMs : Math.min(idleTimeoutMs, CONSUMER_ATTEMPT_MS);
+    try {
+      return await jetstream(nc, { timeout }).consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start, headers_only: true });
+    } catch (error) {
+      if (last || !(error instanceof TimeoutError)) throw new StreamCheckError(stream, 'cannot read the stream', { cause: error });
+    }
+  }
 }
