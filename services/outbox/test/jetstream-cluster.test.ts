@@ -22,6 +22,8 @@ const PARTITIONS = 3;
 const WRITES = { rate: 300, writers: 8, aggregatesPerWriter: 8 };
 /** Generous: a leader election after a kill -9 takes several seconds on nats-server 2.9, more on a loaded host. */
 const RECOVERY_MS = 90_000;
+/** Each test waits for several faults to be over: a few times RECOVERY_MS at most, so that its own waits say what failed. */
+const TEST_TIMEOUT_MS = 300_000;
 
 let cluster: PrivateNatsCluster;
 beforeAll(async () => {
@@ -115,7 +117,7 @@ withNatsCluster('the stream leader killed (-9) under steady writes, through anot
     await writers.stop();
   }
   await expectEveryEventOnceInOrder(writers.committed);
-});
+}, TEST_TIMEOUT_MS);
 
 /** `events` events written with no relay running, spread round-robin over `aggregates`, 500 per transaction. */
 async function writeBacklog(events: number, aggregates: number): Promise<Map<string, number>> {
@@ -157,7 +159,7 @@ withNatsCluster('the stream leader killed (-9) while the relay drains a backlog 
   expect(storedAtKill).toBeLessThan(backlog);
   await cluster.restart(leader);
   await expectEveryEventOnceInOrder(committed);
-});
+}, TEST_TIMEOUT_MS);
 
 withNatsCluster('a rolling restart of every server under steady writes (each stopped, restarted, caught up in turn): every event once, in order', async () => {
   const { stream } = bed.names;
@@ -186,7 +188,7 @@ withNatsCluster('a rolling restart of every server under steady writes (each sto
     await writers.stop();
   }
   await expectEveryEventOnceInOrder(writers.committed);
-});
+}, TEST_TIMEOUT_MS);
 
 withNatsCluster('with one of the three servers down, every look at the stream finds what it holds (JetStream may place its reading consumer on the dead server)', async () => {
   const { stream } = bed.names;
@@ -211,4 +213,28 @@ withNatsCluster('with one of the three servers down, every look at the stream fi
     await cluster.restart(down);
     await cluster.waitForStreamCurrent(stream, RECOVERY_MS);
   }
-});
+}, TEST_TIMEOUT_MS);
+
+withNatsCluster('the stream leader the relay publishes through killed (-9), with a publish timeout longer than any election: publishing resumes once the cluster elects a leader, not once a request times out', async () => {
+  const { stream } = bed.names;
+  // The relay's requests wait as long as its publishes: a look at the stream sent during the election is never
+  // answered, and must not hold the partitions for the whole timeout.
+  await startRelay({ publishTimeoutMs: 120_000 });
+  const writers = SteadyWriters.start(bed.outbox, { ...WRITES, prefix: 'through' });
+  try {
+    await waitFor('the relay publishing', () => bed.stalls.acknowledged >= 300, RECOVERY_MS);
+    const relayNode = await waitFor('the relay connected', () => cluster.nodeOf(bed.nc) ?? undefined);
+    await cluster.moveStreamLeader(stream, relayNode);
+    await cluster.waitForStreamCurrent(stream, RECOVERY_MS);
+    const killedAt = Date.now();
+    await cluster.kill(relayNode);
+    const elected = cluster.waitForStreamLeader(stream, relayNode, RECOVERY_MS).then(() => Date.now() - killedAt);
+    const stall = await bed.stalls.waitForResumed(killedAt, `the kill of node ${relayNode}`, RECOVERY_MS);
+    report(`kill -9 of the stream leader the relay publishes through (publish timeout 120 s): new leader after ${await elected} ms, publishing stalled ${stall} ms`);
+    await cluster.restart(relayNode);
+    await cluster.waitForStreamCurrent(stream, RECOVERY_MS);
+  } finally {
+    await writers.stop();
+  }
+  await expectEveryEventOnceInOrder(writers.committed);
+}, TEST_TIMEOUT_MS);

@@ -86,12 +86,9 @@ export async function findStoredEvents(
   from: number | null,
   idleTimeoutMs: number,
 ): Promise<StoredEvents> {
-  let info;
-  try {
-    info = await (await jetstreamManager(nc, { timeout: idleTimeoutMs })).streams.info(stream);
-  } catch (error) {
+  const info = await retriedOnTimeout(idleTimeoutMs, async (timeout) => (await jetstreamManager(nc, { timeout })).streams.info(stream)).catch((error: unknown) => {
     throw new StreamCheckError(stream, 'cannot read the stream state', { cause: error });
-  }
+  });
   const lastSeq = info.state.last_seq;
   if (from === null) return { ids: [], lastSeq, scanned: 0, streamReset: false };
   const streamReset = from > lastSeq + 1;
@@ -138,27 +135,39 @@ export async function findStoredEvents(
   return { ids, lastSeq, scanned, streamReset };
 }
 
-/** Tries of creating the reading consumer; all but the last are short (see readingConsumer). */
-const CONSUMER_ATTEMPTS = 10;
-/** How long each of those but the last waits: a consumer is created within milliseconds on a working cluster. */
-const CONSUMER_ATTEMPT_MS = 1000;
+/** Tries of a request of the look; all but the last are short (see retriedOnTimeout). */
+const REQUEST_ATTEMPTS = 10;
+/** How long each of those but the last waits: a working cluster answers within milliseconds. */
+const REQUEST_ATTEMPT_MS = 1000;
 
 /**
- * The ordered consumer that reads the stream from `start`. In a cluster, JetStream places this one-replica consumer
- * on one of the stream's servers at random, a server that is down included until the cluster declares it gone
- * (minutes): its creation is then never answered (nats-server 2.9, one of three servers down: a third of the
- * creations). A creation that times out is therefore tried again at once, with a placement of its own, and only the
- * last try waits the whole `idleTimeoutMs`, so a cluster that is slow rather than short of a server is still waited
- * for. A consumer whose creation timed out on a live server expires with its inactivity threshold.
+ * `request` (made with the timeout it is given), tried again at once when it times out, each try but the last
+ * waiting at most REQUEST_ATTEMPT_MS; the last waits `timeoutMs`, so that a cluster that is slow rather than short
+ * of a server is still waited for. In a JetStream cluster a request can go unanswered without being refused:
+ * - the stream's state while its replicas elect a leader (seconds after its leader died): nobody answers until
+ *   there is one, and a request sent just before the election ends would otherwise hold the look for the whole
+ *   publish timeout after it;
+ * - the reading consumer's creation: JetStream places that one-replica consumer on one of the stream's servers at
+ *   random, a dead one included until the cluster declares it gone (minutes; nats-server 2.9 with one of three
+ *   servers down: a third of the creations), and a consumer placed there never answers. A new try is a new
+ *   placement; a consumer created after its try gave up expires with its inactivity threshold.
  */
-async function readingConsumer(nc: NatsConnection, stream: string, start: number, idleTimeoutMs: number) {
+async function retriedOnTimeout<T>(timeoutMs: number, request: (timeout: number) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const last = attempt === CONSUMER_ATTEMPTS;
-    const timeout = last ? idleTimeoutMs : Math.min(idleTimeoutMs, CONSUMER_ATTEMPT_MS);
+    const last = attempt === REQUEST_ATTEMPTS;
     try {
-      return await jetstream(nc, { timeout }).consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start, headers_only: true });
+      return await request(last ? timeoutMs : Math.min(timeoutMs, REQUEST_ATTEMPT_MS));
     } catch (error) {
-      if (last || !(error instanceof TimeoutError)) throw new StreamCheckError(stream, 'cannot read the stream', { cause: error });
+      if (last || !(error instanceof TimeoutError)) throw error;
     }
   }
+}
+
+/** The ordered consumer that reads the stream from `start` (headers only). */
+function readingConsumer(nc: NatsConnection, stream: string, start: number, idleTimeoutMs: number) {
+  return retriedOnTimeout(idleTimeoutMs, (timeout) =>
+    jetstream(nc, { timeout }).consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start, headers_only: true }),
+  ).catch((error: unknown) => {
+    throw new StreamCheckError(stream, 'cannot read the stream', { cause: error });
+  });
 }
