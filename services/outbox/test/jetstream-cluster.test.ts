@@ -14,6 +14,7 @@ import { createTestSchema, makeRelay, quietLogger, PrivateNatsCluster, readStrea
 import { SteadyWriters } from './support/steady-writers';
 import { auditOutboxAgainstStream, NO_PROBLEMS } from './support/outbox-stream-audit';
 import { PublishingStalls } from './support/publishing-stalls';
+import { RelayLogMessages } from './support/relay-log-messages';
 
 /** Starts and kills private nats-servers. */
 const withNatsCluster = testNeeding('nats-server');
@@ -24,6 +25,8 @@ const WRITES = { rate: 300, writers: 8, aggregatesPerWriter: 8 };
 const RECOVERY_MS = 90_000;
 /** Each test waits for several faults to be over: a few times RECOVERY_MS at most, so that its own waits say what failed. */
 const TEST_TIMEOUT_MS = 300_000;
+/** What the relay logs when a publish found no stream listening and it ensures its stream again (relay/relay.ts). */
+const STREAM_LOST_MESSAGE = "no stream answers for the relay's subjects; ensuring it again";
 
 let cluster: PrivateNatsCluster;
 beforeAll(async () => {
@@ -39,6 +42,8 @@ interface Bed {
   names: { stream: string; subjectPrefix: string };
   nc: NatsConnection;
   stalls: PublishingStalls;
+  /** What the test's relays logged. */
+  logs: RelayLogMessages;
   relays: OutboxRelay[];
 }
 let bed: Bed;
@@ -47,7 +52,7 @@ beforeEach(async () => {
   const db = await createTestSchema('jscluster', { partitions: PARTITIONS });
   const name = uniqueName('jscluster');
   const nc = await connectNats({ url: cluster.urls, name: 'relay-under-test', logger: quietLogger });
-  bed = { db, outbox: new Outbox({ pool: db.pool, schema: db.schema }), names: { stream: name.toUpperCase(), subjectPrefix: name }, nc, stalls: new PublishingStalls(PARTITIONS), relays: [] };
+  bed = { db, outbox: new Outbox({ pool: db.pool, schema: db.schema }), names: { stream: name.toUpperCase(), subjectPrefix: name }, nc, stalls: new PublishingStalls(PARTITIONS), logs: new RelayLogMessages(), relays: [] };
 });
 afterEach(async () => {
   await Promise.all(bed.relays.map((relay) => relay.stop()));
@@ -62,7 +67,7 @@ function report(line: string): void {
 
 /** A relay on all three servers that creates its stream with three replicas. */
 async function startRelay(overrides: Partial<RelaySettings> = {}): Promise<OutboxRelay> {
-  const relay = makeRelay(bed.db, bed.names, bed.nc, { streamLimits: { replicas: 3 }, ...overrides }, bed.stalls.observer);
+  const relay = makeRelay(bed.db, bed.names, bed.nc, { streamLimits: { replicas: 3 }, ...overrides }, bed.stalls.observer, bed.logs);
   bed.relays.push(relay);
   await relay.start();
   return relay;
@@ -116,6 +121,30 @@ withNatsCluster('the stream leader killed (-9) under steady writes, through anot
   } finally {
     await writers.stop();
   }
+  await expectEveryEventOnceInOrder(writers.committed);
+}, TEST_TIMEOUT_MS);
+
+withNatsCluster('stream leader changes the cluster makes itself (step-downs, as a rolling update moves leaders) are not taken for a deleted stream: every event once, in order', async () => {
+  const { stream } = bed.names;
+  // Longer than any step-down election: a publish that finds no stream listening may wait for the next leader.
+  await startRelay({ publishTimeoutMs: 30_000 });
+  const writers = SteadyWriters.start(bed.outbox, { ...WRITES, prefix: 'stepdown' });
+  try {
+    await waitFor('the relay publishing', () => bed.stalls.acknowledged >= 300, RECOVERY_MS);
+    for (let change = 0; change < 3; change++) {
+      await cluster.waitForStreamCurrent(stream, RECOVERY_MS);
+      const steppedDownAt = Date.now();
+      const leader = await cluster.stepDownStreamLeader(stream, RECOVERY_MS);
+      const stall = await bed.stalls.waitForResumed(steppedDownAt, `the step-down to node ${leader}`, RECOVERY_MS);
+      report(`step-down of the stream leader (node ${leader} leads now): publishing stalled ${stall} ms`);
+    }
+  } finally {
+    await writers.stop();
+  }
+  // For a few hundred milliseconds no server leads the stream, and publishes find nobody listening (503, as for a
+  // deleted stream). Taken for a deleted stream, that made the relay ensure its stream again, which waited out
+  // request timeouts (5 s) while the election lasted, every partition with it.
+  expect(bed.logs.count(STREAM_LOST_MESSAGE)).toBe(0);
   await expectEveryEventOnceInOrder(writers.committed);
 }, TEST_TIMEOUT_MS);
 
