@@ -17,6 +17,8 @@ export interface NatsClusterNode {
   /** Its `server_name`, which stream info reports as `cluster.leader` and in `cluster.replicas`. */
   readonly name: string;
   readonly clusterPort: number;
+  /** Its HTTP monitoring port (`/healthz`, `/jsz`). */
+  readonly monitorPort: number;
   readonly server: PrivateNatsServer;
 }
 
@@ -52,13 +54,13 @@ export class PrivateNatsCluster {
     reapOrphans(PRIVATE_NATS_ORPHANS);
     const size = options.size ?? 3;
     const name = uniqueName('natscluster');
-    const ports: Array<{ client: number; cluster: number }> = [];
-    for (let i = 0; i < size; i++) ports.push({ client: await freePort(), cluster: await freePort() });
+    const ports: Array<{ client: number; cluster: number; monitor: number }> = [];
+    for (let i = 0; i < size; i++) ports.push({ client: await freePort(), cluster: await freePort(), monitor: await freePort() });
     const nodes = ports.map((port, i): NatsClusterNode => {
       const routes = ports.filter((_, j) => j !== i).map((other) => `nats://127.0.0.1:${other.cluster}`);
       const serverName = `${name}_n${i}`;
-      const args = ['--server_name', serverName, '--cluster_name', name, '--cluster', `nats://127.0.0.1:${port.cluster}`, '--routes', routes.join(',')];
-      return { name: serverName, clusterPort: port.cluster, server: new PrivateNatsServer(port.client, args) };
+      const args = ['--server_name', serverName, '--cluster_name', name, '--cluster', `nats://127.0.0.1:${port.cluster}`, '--routes', routes.join(','), '-m', String(port.monitor)];
+      return { name: serverName, clusterPort: port.cluster, monitorPort: port.monitor, server: new PrivateNatsServer(port.client, args) };
     });
     let nc: NatsConnection | null = null;
     try {
@@ -66,7 +68,9 @@ export class PrivateNatsCluster {
       await Promise.all(nodes.map((node) => node.server.start()));
       nc = await connect({ servers: nodes.map((node) => node.server.url), name: `${name} admin`, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
       const cluster = new PrivateNatsCluster(name, nodes, nc, await jetstreamManager(nc, { timeout: ADMIN_TIMEOUT_MS, checkAPI: false }), startedAt);
-      await cluster.waitForJetStream(options.readyTimeoutMs ?? 60_000);
+      const readyMs = options.readyTimeoutMs ?? 60_000;
+      await Promise.all(nodes.map((_, i) => cluster.waitForHealthy(i, readyMs)));
+      await cluster.waitForJetStream(readyMs);
       return cluster;
     } catch (error) {
       await nc?.close().catch(() => undefined);
@@ -117,10 +121,35 @@ export class PrivateNatsCluster {
     await this.node(node).server.stop('SIGTERM');
   }
 
-  /** Starts a killed or stopped server again, on the same ports and with the same store dir. */
-  async restart(node: number): Promise<void> {
+  /**
+   * Starts a killed or stopped server again, on the same ports and with the same store dir, and waits until it is
+   * healthy (see waitForHealthy): only then may another server go, or the cluster can lose its meta leader for good
+   * (seen on nats-server 2.9 when servers were restarted one after the other as soon as their streams looked current).
+   */
+  async restart(node: number, timeoutMs = 60_000): Promise<void> {
     this.startedAt[node] = performance.now();
     await this.node(node).server.start();
+    await this.waitForHealthy(node, timeoutMs);
+  }
+
+  /**
+   * Until the server answers 200 on its `/healthz`: connected to the meta leader and current with it, and its
+   * streams current (what a Kubernetes readiness probe of a NATS pod asks before a rollout moves on).
+   */
+  async waitForHealthy(node: number, timeoutMs = 60_000): Promise<void> {
+    const url = `http://127.0.0.1:${this.node(node).monitorPort}/healthz`;
+    await waitFor(`node ${node} healthy (${url})`, async () => {
+      const answer = await fetch(url, { signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS) }).catch(() => null);
+      return answer?.status === 200 || undefined;
+    }, timeoutMs, 100);
+  }
+
+  /** Starts every server that is down and waits until all are healthy: the cluster as a test found it. */
+  async heal(timeoutMs = 60_000): Promise<void> {
+    for (let node = 0; node < this.nodes.length; node++) {
+      if (!this.node(node).server.running) await this.restart(node, timeoutMs);
+    }
+    await Promise.all(this.nodes.map((_, node) => this.waitForHealthy(node, timeoutMs)));
   }
 
   /** Stream info as the cluster answers it now (any server: the request goes to the stream's leader). */

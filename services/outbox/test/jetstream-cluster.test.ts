@@ -55,6 +55,8 @@ beforeEach(async () => {
   bed = { db, outbox: new Outbox({ pool: db.pool, schema: db.schema }), names: { stream: name.toUpperCase(), subjectPrefix: name }, nc, stalls: new PublishingStalls(PARTITIONS), logs: new RelayLogMessages(), relays: [] };
 });
 afterEach(async () => {
+  // A test that failed half-way leaves a server down: the next one starts from a whole cluster all the same.
+  await cluster.heal(RECOVERY_MS);
   await Promise.all(bed.relays.map((relay) => relay.stop()));
   await bed.outbox.close();
   await bed.nc.close();
