@@ -2,6 +2,7 @@ import { NoRespondersError, TimeoutError, createInbox, type MsgHdrs, type NatsCo
 import { JetStreamApiError, JetStreamError, type ApiError } from '@nats-io/jetstream';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { StreamWithoutLeaderError, streamIsGone } from './stream-presence';
 
 /** What the stream said about one message: stored at `seq` now, or earlier (`duplicate`: dropped as a re-publish). */
 export interface PubAck {
@@ -98,6 +99,8 @@ const NO_RESPONDERS_FIRST_WAIT_MS = 25;
 const NO_RESPONDERS_MAX_WAIT_MS = 250;
 /** How often the waiting publishes are looked at (their deadlines, and copies due), at most. */
 const SWEEP_MS = 25;
+/** How long the question "is the stream still there?" may wait (see PubAckCollector.noRespondersError). */
+const PRESENCE_TIMEOUT_MS = 1000;
 
 const decoder = new TextDecoder();
 
@@ -126,9 +129,9 @@ interface PubAckBody {
  * few hundred milliseconds when its leader steps down (a rolling update moves every leader that way), for seconds
  * when it died. A publish given `mayResend` therefore waits for a leader instead of failing: its message is sent
  * again after 25 ms, then 50, 100, up to every 250 ms, for as long as `mayResend()` allows and its timeout has not
- * passed, and it fails with NoRespondersError only then (a stream that is really gone, or a leader that does not come
- * in time). A copy answered 503 reached no stream, so a message is stored at most once this way, whatever the
- * duplicate window. A message that gets no answer at all is never sent again here: the stream may have stored it (its
+ * passed. Then it fails with NoRespondersError if the stream is gone (ensure it again), and with
+ * StreamWithoutLeaderError if it is still there (an election longer than the timeout: retry). A copy answered 503
+ * reached no stream, so a message is stored at most once this way, whatever the duplicate window. A message that gets no answer at all is never sent again here: the stream may have stored it (its
  * leader died before answering), and only a look at the stream can tell (stream-check.ts).
  */
 export class PubAckCollector implements AckedPublisher {
@@ -143,6 +146,8 @@ export class PubAckCollector implements AckedPublisher {
   /** Settled at the next disconnect or reconnect (requests in flight then will not be answered). */
   private connectionChange = changeSignal();
   private stopWatching: () => void = () => undefined;
+  /** Whether the stream still takes a subject, being asked now (see noRespondersError). */
+  private readonly streamGone = new Map<string, Promise<boolean>>();
   private readonly reconnectListeners = new Set<() => void>();
   /**
    * Checks of the senders whose messages were handed to the client since its last write to the socket (a set: a
@@ -401,14 +406,30 @@ export class PubAckCollector implements AckedPublisher {
     for (const [token, waiting] of this.waiting) {
       if (waiting.deadline <= now) {
         this.waiting.delete(token);
-        // Answered only "no responders": the stream is gone (or its leader did not come in time), and the caller
-        // ensures it again (the relay does on this error).
-        waiting.reject(waiting.noResponders > 0 ? new NoRespondersError(waiting.subject) : new TimeoutError());
+        if (waiting.noResponders > 0) void this.noRespondersError(waiting.subject).then(waiting.reject);
+        else waiting.reject(new TimeoutError());
       } else if (waiting.resendAt <= now) {
         this.resend(token, waiting, now);
       }
     }
     if (this.waiting.size === 0) this.stopSweeper();
+  }
+
+  /**
+   * What a publish answered only "no responders" until its deadline fails with: NoRespondersError when the stream
+   * is gone (the relay ensures it again on that error), StreamWithoutLeaderError while it is there. A leader election
+   * longer than the publish timeout would otherwise make the relay ensure its stream again, whose requests wait out
+   * their own timeout for as long as the election lasts.
+   */
+  private async noRespondersError(subject: string): Promise<Error> {
+    // Asked once per subject for the publishes that time out together (a whole window can).
+    let asked = this.streamGone.get(subject);
+    if (!asked) {
+      asked = streamIsGone(this.nc, this.options.stream, subject, Math.min(this.options.timeoutMs, PRESENCE_TIMEOUT_MS));
+      this.streamGone.set(subject, asked);
+      void asked.finally(() => this.streamGone.delete(subject));
+    }
+    return (await asked) ? new NoRespondersError(subject) : new StreamWithoutLeaderError(this.options.stream);
   }
 
   /**
