@@ -157,13 +157,25 @@ export class PrivateNatsCluster {
     return this.jsm.streams.info(stream);
   }
 
-  /** The node leading `stream` now, or null while it has none (an election under way) or cannot be asked. */
+  /**
+   * The node leading `stream` now, or null while none does (an election). Asked of each running server's monitoring
+   * endpoint (`/jsz`), the node that says it leads being the leader: no JetStream request, which nobody answers during
+   * an election, so an election's end is seen within a poll.
+   */
   async streamLeader(stream: string): Promise<number | null> {
-    const info = await this.streamInfo(stream).catch(() => null);
-    const leader = info?.cluster?.leader;
-    if (!leader) return null;
-    const index = this.nodes.findIndex((node) => node.name === leader);
-    return index >= 0 ? index : null;
+    const claims = await Promise.all(this.nodes.map((node, i) => (node.server.running ? this.leadsByItsOwnAccount(i, stream) : false)));
+    const leader = claims.indexOf(true);
+    return leader >= 0 ? leader : null;
+  }
+
+  /** Whether node `index` says it leads `stream` (its `/jsz` account details). */
+  private async leadsByItsOwnAccount(index: number, stream: string): Promise<boolean> {
+    const node = this.node(index);
+    const url = `http://127.0.0.1:${node.monitorPort}/jsz?accounts=true&streams=true`;
+    const answer = await fetch(url, { signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS) }).catch(() => null);
+    const jsz = (await answer?.json().catch(() => null)) as { account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: { leader?: string } }> }> } | null;
+    const streams = jsz?.account_details?.flatMap((account) => account.stream_detail ?? []) ?? [];
+    return streams.some((s) => s.name === stream && s.cluster?.leader === node.name);
   }
 
   /** Waits until `stream` has a leader (other than `notNode`, when given: the one that was killed or stopped). */
@@ -172,7 +184,7 @@ export class PrivateNatsCluster {
     return waitFor(what, async () => {
       const leader = await this.streamLeader(stream);
       return leader !== null && leader !== notNode ? leader : undefined;
-    }, timeoutMs, 100);
+    }, timeoutMs, 20);
   }
 
   /**
