@@ -97,8 +97,6 @@ interface WaitingAck {
 /** After a "no responders" answer, the first wait before the message goes again; doubles up to NO_RESPONDERS_MAX_WAIT_MS. */
 const NO_RESPONDERS_FIRST_WAIT_MS = 25;
 const NO_RESPONDERS_MAX_WAIT_MS = 250;
-/** How often the waiting publishes are looked at (their deadlines, and copies due), at most. */
-const SWEEP_MS = 25;
 /** How long the question "is the stream still there?" may wait (see PubAckCollector.noRespondersError). */
 const PRESENCE_TIMEOUT_MS = 1000;
 
@@ -131,8 +129,9 @@ interface PubAckBody {
  * again after 25 ms, then 50, 100, up to every 250 ms, for as long as `mayResend()` allows and its timeout has not
  * passed. Then it fails with NoRespondersError if the stream is gone (ensure it again), and with
  * StreamWithoutLeaderError if it is still there (an election longer than the timeout: retry). A copy answered 503
- * reached no stream, so a message is stored at most once this way, whatever the duplicate window. A message that gets no answer at all is never sent again here: the stream may have stored it (its
- * leader died before answering), and only a look at the stream can tell (stream-check.ts).
+ * reached no stream, so a message is stored at most once this way, whatever the duplicate window. A message that
+ * gets no answer at all is never sent again here: the stream may have stored it (its leader died before answering),
+ * and only a look at the stream can tell (stream-check.ts).
  */
 export class PubAckCollector implements AckedPublisher {
   private readonly prefix: string;
@@ -148,6 +147,9 @@ export class PubAckCollector implements AckedPublisher {
   private stopWatching: () => void = () => undefined;
   /** Whether the stream still takes a subject, being asked now (see noRespondersError). */
   private readonly streamGone = new Map<string, Promise<boolean>>();
+  /** Publishes answered "no responders" whose next copy is not sent yet, and the timer that sends the due ones. */
+  private readonly resendDue = new Map<string, WaitingAck>();
+  private resendTimer: NodeJS.Timeout | null = null;
   private readonly reconnectListeners = new Set<() => void>();
   /**
    * Checks of the senders whose messages were handed to the client since its last write to the socket (a set: a
@@ -336,7 +338,7 @@ export class PubAckCollector implements AckedPublisher {
     return new Promise((resolve, reject) => {
       const deadline = performance.now() + this.options.timeoutMs;
       this.waiting.set(token, { subject, resolve, reject, deadline, payload, headers, mayStillSend, mayResend, resendAt: Infinity, noResponders: 0 });
-      this.sweeper ??= setInterval(() => this.sweep(), Math.min(SWEEP_MS, Math.max(10, this.options.timeoutMs / 4))).unref();
+      this.sweeper ??= setInterval(() => this.expire(), Math.min(1000, Math.max(10, this.options.timeoutMs / 4))).unref();
     });
   }
 
@@ -365,6 +367,7 @@ export class PubAckCollector implements AckedPublisher {
 
   private failWaiting(error: Error): void {
     this.stopSweeper();
+    this.resendDue.clear();
     const waiting = [...this.waiting.values()];
     this.waiting.clear();
     for (const w of waiting) w.reject(error);
@@ -375,11 +378,14 @@ export class PubAckCollector implements AckedPublisher {
     const waiting = this.waiting.get(token);
     if (!waiting) return; // timed out already
     if (data.length === 0 && headers?.code === 503 && waiting.mayResend) {
-      // No stream listening: sent again by the sweep, unless its deadline comes first (see the class comment).
+      // No stream listening: sent again, unless its deadline comes first (see the class comment).
       waiting.resendAt = performance.now() + Math.min(NO_RESPONDERS_MAX_WAIT_MS, NO_RESPONDERS_FIRST_WAIT_MS * 2 ** waiting.noResponders++);
+      this.resendDue.set(token, waiting);
+      this.resendTimer ??= setTimeout(() => this.resendDueCopies(), NO_RESPONDERS_FIRST_WAIT_MS).unref();
       return;
     }
     this.waiting.delete(token);
+    this.resendDue.delete(token);
     if (this.waiting.size === 0) this.stopSweeper();
     if (data.length === 0 && headers?.code === 503) {
       waiting.reject(new NoRespondersError(waiting.subject));
@@ -400,19 +406,27 @@ export class PubAckCollector implements AckedPublisher {
     }
   }
 
-  /** Fails the publishes past their deadline and sends again the messages whose next copy is due. */
-  private sweep(): void {
+  private expire(): void {
     const now = performance.now();
     for (const [token, waiting] of this.waiting) {
-      if (waiting.deadline <= now) {
-        this.waiting.delete(token);
-        if (waiting.noResponders > 0) void this.noRespondersError(waiting.subject).then(waiting.reject);
-        else waiting.reject(new TimeoutError());
-      } else if (waiting.resendAt <= now) {
-        this.resend(token, waiting, now);
-      }
+      if (waiting.deadline > now) break;
+      this.waiting.delete(token);
+      this.resendDue.delete(token);
+      if (waiting.noResponders > 0) void this.noRespondersError(waiting.subject).then(waiting.reject);
+      else waiting.reject(new TimeoutError());
     }
     if (this.waiting.size === 0) this.stopSweeper();
+  }
+
+  /** Sends the copies that are due, and comes back for the others while there are any. */
+  private resendDueCopies(): void {
+    this.resendTimer = null;
+    const now = performance.now();
+    for (const [token, waiting] of this.resendDue) {
+      if (!this.waiting.has(token)) this.resendDue.delete(token);
+      else if (waiting.resendAt <= now) this.resend(token, waiting, now);
+    }
+    if (this.resendDue.size > 0) this.resendTimer = setTimeout(() => this.resendDueCopies(), NO_RESPONDERS_FIRST_WAIT_MS).unref();
   }
 
   /**
@@ -442,6 +456,7 @@ export class PubAckCollector implements AckedPublisher {
       return;
     }
     waiting.resendAt = Infinity;
+    this.resendDue.delete(token);
     try {
       this.send(token, waiting.subject, waiting.payload, waiting.headers, waiting.mayStillSend);
     } catch (error) {
