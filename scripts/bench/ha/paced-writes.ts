@@ -53,7 +53,7 @@ export function startPacedWrites(ctx: BenchContext, schema: string, rate: number
     while (!stopping && failure === null) {
       const due = Math.floor(((performance.now() - started) * rate) / 1000);
       if (taken >= due) {
-        await sleep(started + ((taken + 1) * 1000) / rate - performance.now());
+        await sleep(Math.max(0, started + ((taken + 1) * 1000) / rate - performance.now()));
         continue;
       }
       const count = Math.min(MAX_BATCH, due - taken);
