@@ -4,6 +4,7 @@ export * from './env';
 export * from './wait';
 export * from './ports';
 export * from './nats';
+export * from './private-nats-cluster';
 export * from './db';
 export * from './relay';
 export * from './processes';

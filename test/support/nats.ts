@@ -60,6 +60,11 @@ export class PrivateNatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** Its process runs (started, and not stopped or dead since). */
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   async start(): Promise<void> {
     const binary = findNatsServer();
     if (binary === null) {
@@ -74,11 +79,12 @@ export class PrivateNatsServer {
     await Promise.race([waitForPort(this.port, 10_000), failed]);
   }
 
-  async stop(): Promise<void> {
+  /** SIGKILL by default (a crash); SIGTERM is the server's graceful shutdown, as a rolling update stops it. */
+  async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    child.kill(signal);
     await exited;
     this.child = null;
   }

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { defaultRelaySettings, Outbox, OutboxRelay, type RelayObserver, type RelaySettings } from '@outbox-relay/outbox';
-import { createLogger } from '@outbox-relay/runtime';
+import { createLogger, type Logger } from '@outbox-relay/runtime';
 import { createTestSchema, type TestSchema } from './db';
 import { createTestStream, type TestStream } from './nats';
 
@@ -13,9 +13,10 @@ export function makeRelay(
   nc: NatsConnection,
   overrides: Partial<RelaySettings> = {},
   observer?: RelayObserver,
+  logger: Logger = quietLogger,
 ): OutboxRelay {
   return new OutboxRelay(
-    { pool: db.pool, nats: nc, logger: quietLogger, observer },
+    { pool: db.pool, nats: nc, logger, observer },
     defaultRelaySettings({
       schema: db.schema,
       stream: stream.stream,

@@ -68,10 +68,11 @@ export async function fillBacklog(ctx: BenchContext, schema: string, { events: n
 
 /**
  * Fills a backlog of `shape` on a fresh schema `<tag>_<suffix>` and drains it into a fresh stream with a relay
- * process; the relay's RSS, V8 heap and CPU are sampled meanwhile. Throws when the stream does not hold exactly
+ * process (`relayEnv` added to its environment, e.g. OUTBOX_STREAM_REPLICAS); the relay's RSS, V8 heap and CPU are
+ * sampled meanwhile. Throws when the stream does not hold exactly
  * the backlog at the end or anything is still pending.
  */
-export async function drainBacklog(ctx: BenchContext, suffix: string, shape: BacklogShape): Promise<DrainFigures> {
+export async function drainBacklog(ctx: BenchContext, suffix: string, shape: BacklogShape, relayEnv: Record<string, string> = {}): Promise<DrainFigures> {
   const n = shape.events;
   const schema = schemaName(ctx, suffix);
   dropSchemaLater(ctx, schema);
@@ -90,7 +91,7 @@ export async function drainBacklog(ctx: BenchContext, suffix: string, shape: Bac
   const relay = await startRelayProcess(ctx, `relay-${suffix}`, {
     schema,
     stream,
-    env: { OUTBOX_BATCH_SIZE: String(ctx.batchSize) },
+    env: { OUTBOX_BATCH_SIZE: String(ctx.batchSize), ...relayEnv },
   });
   const rss = sampleRss(relay.proc.pid, 100);
   const heap = sampleHeap(`${relay.url}/metrics`);

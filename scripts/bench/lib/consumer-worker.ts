@@ -24,7 +24,7 @@ export type ConsumerReport =
 
 async function main(port: NonNullable<typeof parentPort>, data: ConsumerWorkerData): Promise<void> {
   const say = (report: ConsumerReport) => port.postMessage(report);
-  const nc = await connect({ servers: data.natsUrl, name: data.name });
+  const nc = await connect({ servers: data.natsUrl.split(','), name: data.name, maxReconnectAttempts: -1 });
   const consumer = await jetstream(nc).consumers.get(data.stream);
   const messages = await consumer.consume();
   const received = new Map<string, [number, number]>();

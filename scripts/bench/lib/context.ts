@@ -49,14 +49,17 @@ export interface BenchContext extends BenchSettings {
 
 const DEFAULTS: BenchSettings = { quick: false, cpuProf: false, events: 200_000, hotEvents: 20_000, batchSize: 1000, analyzeBacklog: false, childLogLevel: 'warn', repeats: 1, serviceNodeFlags: [] };
 
-/** DATABASE_URL and NATS_URL (or their defaults) are where the test suite finds its servers. */
-export async function openContext(log: Log, prefix: string, settings: Partial<BenchSettings> = {}): Promise<BenchContext> {
+/**
+ * DATABASE_URL and NATS_URL (or their defaults) are where the test suite finds its servers. `natsUrl` may list
+ * several servers, comma-separated (a cluster), as NATS_URL does for the services.
+ */
+export async function openContext(log: Log, prefix: string, settings: Partial<BenchSettings> = {}, natsUrl = TEST_NATS_URL): Promise<BenchContext> {
   const tag = `${prefix}_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const runDir = path.join(os.tmpdir(), `outbox-${tag}`);
   mkdirSync(runDir, { recursive: true });
   const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 8, application_name: tag });
   onCleanup('database pool', () => pool.end());
-  const nc = await connect({ servers: TEST_NATS_URL, name: tag });
+  const nc = await connect({ servers: natsUrl.split(','), name: tag, maxReconnectAttempts: -1 });
   onCleanup('NATS connection', () => nc.close());
   return {
     ...DEFAULTS,
@@ -65,7 +68,7 @@ export async function openContext(log: Log, prefix: string, settings: Partial<Be
     tag,
     runDir,
     databaseUrl: TEST_DATABASE_URL,
-    natsUrl: TEST_NATS_URL,
+    natsUrl,
     pool,
     nc,
     js: jetstream(nc),

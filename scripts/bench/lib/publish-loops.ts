@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { ensureStream } from '@outbox-relay/outbox';
+import { ensureStream, type StreamLimits } from '@outbox-relay/outbox';
 import { PubAckCollector } from '@outbox-relay/outbox/internal';
 import { onCleanup } from '../../lib/cleanup';
 import type { BenchContext } from './context';
@@ -41,7 +41,7 @@ export type MakeSend = (stream: string, subjectPrefix: string) => Send;
 
 /** A connection for raw publishing (noAsyncTraces), closed by `close()` or the run's clean-up. */
 export async function publishConnection(ctx: BenchContext, what: string): Promise<{ nc: NatsConnection; close: () => Promise<void> }> {
-  const nc = await connect({ servers: ctx.natsUrl, name: `${ctx.tag} ${what}`, noAsyncTraces: true });
+  const nc = await connect({ servers: ctx.natsUrl.split(','), name: `${ctx.tag} ${what}`, noAsyncTraces: true });
   return { nc, close: onCleanup(`${what} NATS connection`, () => nc.close()) };
 }
 
@@ -78,11 +78,14 @@ export type InFlight = { window: number } | { loops: number };
 
 const describe = (inFlight: InFlight) => ('window' in inFlight ? `window ${inFlight.window}` : `${inFlight.loops} awaiting loop(s)`);
 
-/** Publishes `messages` through `makeSend` on a fresh stream, `inFlight` at a time; returns messages per second. */
-export async function timedPublish(ctx: BenchContext, label: string, messages: Message[], makeSend: MakeSend, inFlight: InFlight): Promise<number> {
+/**
+ * Publishes `messages` through `makeSend` on a fresh stream (with `limits`, e.g. three replicas on a cluster),
+ * `inFlight` at a time; returns messages per second.
+ */
+export async function timedPublish(ctx: BenchContext, label: string, messages: Message[], makeSend: MakeSend, inFlight: InFlight, limits: StreamLimits = {}): Promise<number> {
   const n = messages.length;
   const { stream, subjectPrefix, remove } = streamFor(ctx, `rawpub_${label}`);
-  await ensureStream(ctx.jsm, { name: stream, subjectPrefix, duplicateWindowMs: 120_000 });
+  await ensureStream(ctx.jsm, { name: stream, subjectPrefix, duplicateWindowMs: 120_000, limits });
   const send = makeSend(stream, subjectPrefix);
   const publish = (m: Message) => send(m, relayHeaders(m));
   const started = performance.now();

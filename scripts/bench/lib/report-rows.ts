@@ -7,7 +7,7 @@ import { fmtInt, fmtMs } from './stats';
 import type { E2eFigures } from '../steps/e2e-latency';
 import type { HttpFigures } from '../steps/http-orders';
 
-const ratioRow = (measure: string, figure: number, unit: string, limit: number, limitUnit: string, minRatio: number): Row => {
+export const ratioRow = (measure: string, figure: number, unit: string, limit: number, limitUnit: string, minRatio: number): Row => {
   const ratio = figure / limit;
   return {
     measure,
@@ -22,9 +22,9 @@ const ratioRow = (measure: string, figure: number, unit: string, limit: number, 
 /** ` (median of 3: a, b, c)` when a figure is the median of repeated runs. */
 const runsNote = (runs: number[] | undefined) => (runs && runs.length > 1 ? ` (median of ${runs.length}: ${runs.map((r) => fmtInt(r)).join(', ')})` : '');
 
-const limitRow = (measure: string, figure: string): Row => ({ measure, figure, limit: '(is the limit)', ratio: '', target: '', result: '' });
+export const limitRow = (measure: string, figure: string): Row => ({ measure, figure, limit: '(is the limit)', ratio: '', target: '', result: '' });
 
-const ceilingRow = (measure: string, figure: number, shown: string, max: number, extra = ''): Row => ({
+export const ceilingRow = (measure: string, figure: number, shown: string, max: number, extra = ''): Row => ({
   measure,
   figure: `${shown}${extra}`,
   limit: '',

@@ -10,6 +10,7 @@ export type { OutboxRecord } from './outbox-record';
 export { buildMessageHeaders, partitionHeaderOf, type MessageHeaderOptions } from './publish/message-headers';
 export { JetStreamPublisher, permanentPublishError, type PublishOutcome, type PublisherOptions } from './publish/publisher';
 export { SendWindow } from './publish/send-window';
+export { findStoredEvents, StreamCheckError, type StoredEvents } from './publish/stream-check';
 export { MessageHeaders } from './publish/message-headers-impl';
 export { PubAckCollector, jetStreamClientPublisher, type AckedPublisher, type PubAckCollectorOptions } from './publish/pub-acks';
 export { JetStreamApiCode, jetStreamApiCode } from './publish/jetstream-codes';

@@ -55,10 +55,41 @@ it("rejects a message over NATS's max_payload before sending it, classified as p
   expect(permanentPublishError(error)).toMatch(/max_payload/);
 });
 
-it('rejects with NoResponders when no stream captures the subject (retryable)', async () => {
+it('rejects with NoResponders at once when no stream captures the subject, without mayResend (retryable)', async () => {
   const error = await acks.publish(`${ns.subjectPrefix}-nobody.T.E`, '{}', withId('nobody')).catch((e: unknown) => e);
   expect(error).toMatchObject({ name: 'NoResponders' });
   expect(permanentPublishError(error)).toBeNull();
+});
+
+it('with mayResend, a publish that finds no stream listening waits for one (a cluster electing a leader): stored once when it comes', async () => {
+  const name = `${ns.stream}_LATE`;
+  const prefix = `${ns.subjectPrefix}-late`;
+  const waiting = new PubAckCollector(ns.nc, { stream: name, timeoutMs: 30_000 });
+  const jsm = await jetstreamManager(ns.nc);
+  try {
+    let asked = 0;
+    const settled = waiting.publish(`${prefix}.T.E`, '{}', withId('late-1'), undefined, () => ++asked > 0);
+    // Each copy is asked for: two asks are two copies sent again after "no responders".
+    await waitFor('the message sent again', () => asked >= 2);
+    await jsm.streams.add({ name, subjects: [`${prefix}.>`] });
+    expect(await settled).toEqual({ duplicate: false, seq: 1 });
+    expect((await jsm.streams.info(name)).state.messages).toBe(1);
+  } finally {
+    waiting.close();
+    await jsm.streams.delete(name).catch(() => undefined);
+  }
+});
+
+it('sends no copy while mayResend says no, and fails with NoResponders at the deadline (a stream that stays away is ensured again)', async () => {
+  const quick = new PubAckCollector(ns.nc, { stream: ns.stream, timeoutMs: 300 });
+  try {
+    let asked = 0;
+    const error = await quick.publish(`${ns.subjectPrefix}-nobody2.T.E`, '{}', withId('not-again'), undefined, () => (asked++, false)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'NoResponders' });
+    expect(asked).toBeGreaterThan(0);
+  } finally {
+    quick.close();
+  }
 });
 
 it('times out when something other than a stream receives the message and nobody acknowledges it', async () => {

@@ -2,6 +2,7 @@ import { NoRespondersError, TimeoutError, createInbox, type MsgHdrs, type NatsCo
 import { JetStreamApiError, JetStreamError, type ApiError } from '@nats-io/jetstream';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { StreamWithoutLeaderError, streamIsGone } from './stream-presence';
 
 /** What the stream said about one message: stored at `seq` now, or earlier (`duplicate`: dropped as a re-publish). */
 export interface PubAck {
@@ -14,8 +15,10 @@ export interface AckedPublisher {
   /**
    * `mayStillSend`, when given, is asked again when the client writes the message to the socket: a message whose
    * sender lost the right to send meanwhile (a lease deadline passed while the process was frozen) is not written.
+   * `mayResend`, when given, lets a message that found no stream listening wait for one (see PubAckCollector); it is
+   * asked before each new copy is sent, as the sender's right to send is before the first.
    */
-  publish(subject: string, payload: string, headers: MsgHdrs, mayStillSend?: () => boolean): Promise<PubAck>;
+  publish(subject: string, payload: string, headers: MsgHdrs, mayStillSend?: () => boolean, mayResend?: () => boolean): Promise<PubAck>;
   /** The highest stream sequence any acknowledgement reported so far (0 before the first). */
   readonly highestSeq: number;
 }
@@ -80,7 +83,22 @@ interface WaitingAck {
   reject: (error: unknown) => void;
   /** Monotonic (performance.now()): a wall clock stepped back must not hold a publish beyond its timeout. */
   deadline: number;
+  /** Kept for sending the message again after "no responders" (only with `mayResend`). */
+  payload: string;
+  headers: MsgHdrs;
+  mayStillSend: (() => boolean) | undefined;
+  mayResend: (() => boolean) | undefined;
+  /** When to send it again (monotonic); Infinity while a copy is on its way or when it is never sent again. */
+  resendAt: number;
+  /** "No responders" answers so far: each doubles the wait before the next copy. */
+  noResponders: number;
 }
+
+/** After a "no responders" answer, the first wait before the message goes again; doubles up to NO_RESPONDERS_MAX_WAIT_MS. */
+const NO_RESPONDERS_FIRST_WAIT_MS = 25;
+const NO_RESPONDERS_MAX_WAIT_MS = 250;
+/** How long the question "is the stream still there?" may wait (see PubAckCollector.noRespondersError). */
+const PRESENCE_TIMEOUT_MS = 1000;
 
 const decoder = new TextDecoder();
 
@@ -104,6 +122,16 @@ interface PubAckBody {
  * JetStreamApiError the stream sent (e.g. 10054, larger than the stream's max_msg_size), a message larger than
  * NATS's max_payload with the client's InvalidArgumentError, no stream listening with NoRespondersError, no answer
  * within `timeoutMs` with TimeoutError.
+ *
+ * No stream listening (the server's 503) is also what a JetStream cluster answers while a stream has no leader: for a
+ * few hundred milliseconds when its leader steps down (a rolling update moves every leader that way), for seconds
+ * when it died. A publish given `mayResend` therefore waits for a leader instead of failing: its message is sent
+ * again after 25 ms, then 50, 100, up to every 250 ms, for as long as `mayResend()` allows and its timeout has not
+ * passed. Then it fails with NoRespondersError if the stream is gone (ensure it again), and with
+ * StreamWithoutLeaderError if it is still there (an election longer than the timeout: retry). A copy answered 503
+ * reached no stream, so a message is stored at most once this way, whatever the duplicate window. A message that
+ * gets no answer at all is never sent again here: the stream may have stored it (its leader died before answering),
+ * and only a look at the stream can tell (stream-check.ts).
  */
 export class PubAckCollector implements AckedPublisher {
   private readonly prefix: string;
@@ -117,6 +145,11 @@ export class PubAckCollector implements AckedPublisher {
   /** Settled at the next disconnect or reconnect (requests in flight then will not be answered). */
   private connectionChange = changeSignal();
   private stopWatching: () => void = () => undefined;
+  /** Whether the stream still takes a subject, being asked now (see noRespondersError). */
+  private readonly streamGone = new Map<string, Promise<boolean>>();
+  /** Publishes answered "no responders" whose next copy is not sent yet, and the timer that sends the due ones. */
+  private readonly resendDue = new Map<string, WaitingAck>();
+  private resendTimer: NodeJS.Timeout | null = null;
   private readonly reconnectListeners = new Set<() => void>();
   /**
    * Checks of the senders whose messages were handed to the client since its last write to the socket (a set: a
@@ -291,24 +324,34 @@ export class PubAckCollector implements AckedPublisher {
     return Promise.race([running, changed]);
   }
 
-  publish(subject: string, payload: string, headers: MsgHdrs, mayStillSend?: () => boolean): Promise<PubAck> {
+  publish(subject: string, payload: string, headers: MsgHdrs, mayStillSend?: () => boolean, mayResend?: () => boolean): Promise<PubAck> {
     if (this.closed) return Promise.reject(new JetStreamError('publisher closed'));
     if (!this.connected) return Promise.reject(new ConnectionInterruptedError('not connected'));
     const token = (this.next++).toString(36);
     headers.set('Nats-Expected-Stream', this.options.stream);
+    try {
+      this.send(token, subject, payload, headers, mayStillSend);
+    } catch (error) {
+      // Refused before sending: too large for max_payload, connection closed.
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const deadline = performance.now() + this.options.timeoutMs;
+      this.waiting.set(token, { subject, resolve, reject, deadline, payload, headers, mayStillSend, mayResend, resendAt: Infinity, noResponders: 0 });
+      this.sweeper ??= setInterval(() => this.expire(), Math.min(1000, Math.max(10, this.options.timeoutMs / 4))).unref();
+    });
+  }
+
+  /** Hands one copy of a message to the client, its reply to `token`; throws what the client throws. */
+  private send(token: string, subject: string, payload: string, headers: MsgHdrs, mayStillSend: (() => boolean) | undefined): void {
     const checked = mayStillSend !== undefined && this.checksAtWrite && !this.unwritten.has(mayStillSend);
     try {
       if (checked) this.unwritten.add(mayStillSend);
       this.nc.publish(subject, payload, { reply: `${this.prefix}.${token}`, headers });
     } catch (error) {
       if (checked) this.unwritten.delete(mayStillSend);
-      // Refused before sending: too large for max_payload, connection closed.
-      return Promise.reject(error);
+      throw error;
     }
-    return new Promise((resolve, reject) => {
-      this.waiting.set(token, { subject, resolve, reject, deadline: performance.now() + this.options.timeoutMs });
-      this.sweeper ??= setInterval(() => this.expire(), Math.min(1000, Math.max(10, this.options.timeoutMs / 4))).unref();
-    });
   }
 
   /** Stops listening; publishes still waiting reject. */
@@ -324,6 +367,7 @@ export class PubAckCollector implements AckedPublisher {
 
   private failWaiting(error: Error): void {
     this.stopSweeper();
+    this.resendDue.clear();
     const waiting = [...this.waiting.values()];
     this.waiting.clear();
     for (const w of waiting) w.reject(error);
@@ -333,7 +377,15 @@ export class PubAckCollector implements AckedPublisher {
     const token = replySubject.slice(this.prefix.length + 1);
     const waiting = this.waiting.get(token);
     if (!waiting) return; // timed out already
+    if (data.length === 0 && headers?.code === 503 && waiting.mayResend) {
+      // No stream listening: sent again, unless its deadline comes first (see the class comment).
+      waiting.resendAt = performance.now() + Math.min(NO_RESPONDERS_MAX_WAIT_MS, NO_RESPONDERS_FIRST_WAIT_MS * 2 ** waiting.noResponders++);
+      this.resendDue.set(token, waiting);
+      this.resendTimer ??= setTimeout(() => this.resendDueCopies(), NO_RESPONDERS_FIRST_WAIT_MS).unref();
+      return;
+    }
     this.waiting.delete(token);
+    this.resendDue.delete(token);
     if (this.waiting.size === 0) this.stopSweeper();
     if (data.length === 0 && headers?.code === 503) {
       waiting.reject(new NoRespondersError(waiting.subject));
@@ -359,9 +411,58 @@ export class PubAckCollector implements AckedPublisher {
     for (const [token, waiting] of this.waiting) {
       if (waiting.deadline > now) break;
       this.waiting.delete(token);
-      waiting.reject(new TimeoutError());
+      this.resendDue.delete(token);
+      if (waiting.noResponders > 0) void this.noRespondersError(waiting.subject).then(waiting.reject);
+      else waiting.reject(new TimeoutError());
     }
     if (this.waiting.size === 0) this.stopSweeper();
+  }
+
+  /** Sends the copies that are due, and comes back for the others while there are any. */
+  private resendDueCopies(): void {
+    this.resendTimer = null;
+    const now = performance.now();
+    for (const [token, waiting] of this.resendDue) {
+      if (!this.waiting.has(token)) this.resendDue.delete(token);
+      else if (waiting.resendAt <= now) this.resend(token, waiting, now);
+    }
+    if (this.resendDue.size > 0) this.resendTimer = setTimeout(() => this.resendDueCopies(), NO_RESPONDERS_FIRST_WAIT_MS).unref();
+  }
+
+  /**
+   * What a publish answered only "no responders" until its deadline fails with: NoRespondersError when the stream
+   * is gone (the relay ensures it again on that error), StreamWithoutLeaderError while it is there. A leader election
+   * longer than the publish timeout would otherwise make the relay ensure its stream again, whose requests wait out
+   * their own timeout for as long as the election lasts.
+   */
+  private async noRespondersError(subject: string): Promise<Error> {
+    // Asked once per subject for the publishes that time out together (a whole window can).
+    let asked = this.streamGone.get(subject);
+    if (!asked) {
+      asked = streamIsGone(this.nc, this.options.stream, subject, Math.min(this.options.timeoutMs, PRESENCE_TIMEOUT_MS));
+      this.streamGone.set(subject, asked);
+      void asked.finally(() => this.streamGone.delete(subject));
+    }
+    return (await asked) ? new NoRespondersError(subject) : new StreamWithoutLeaderError(this.options.stream);
+  }
+
+  /**
+   * The next copy of a message that found no stream listening; put off while its sender may not send (a lease
+   * renewal overdue pauses it; a lost lease lets its deadline end it), or while disconnected (a reconnect fails it).
+   */
+  private resend(token: string, waiting: WaitingAck, now: number): void {
+    if (!this.connected || !waiting.mayResend?.()) {
+      waiting.resendAt = now + NO_RESPONDERS_FIRST_WAIT_MS;
+      return;
+    }
+    waiting.resendAt = Infinity;
+    this.resendDue.delete(token);
+    try {
+      this.send(token, waiting.subject, waiting.payload, waiting.headers, waiting.mayStillSend);
+    } catch (error) {
+      this.waiting.delete(token);
+      waiting.reject(error);
+    }
   }
 
   private stopSweeper(): void {

@@ -176,7 +176,7 @@ export class PublishSession {
    * a throw while building the message (a header value the client refuses) is this event's permanent failure, so
    * it is retried and dead-lettered like any other and never escapes the publishing loop.
    */
-  private send(record: OutboxRecord): Promise<PubAck> {
+  private send(record: OutboxRecord, mayPublish: () => boolean): Promise<PubAck> {
     let subject: string;
     let headers: MsgHdrs;
     try {
@@ -185,7 +185,9 @@ export class PublishSession {
     } catch (error) {
       return Promise.reject(new UnpublishableEventError(record.id, error));
     }
-    return traceSend(subject, record, () => this.sender.publish(subject, record.payload, headers));
+    // A message that found no stream listening (a cluster electing the stream's leader) waits for one, each new copy
+    // sent only while this term may still publish, as the first was.
+    return traceSend(subject, record, () => this.sender.publish(subject, record.payload, headers, undefined, mayPublish));
   }
 
   /** True when no batch of this session may send anything more. */
@@ -225,7 +227,7 @@ export class PublishSession {
           break;
         }
         this.tracker?.sent(record.seq);
-        const sent: Promise<void> = this.send(record)
+        const sent: Promise<void> = this.send(record, mayPublish)
           .then(
             (ack) => {
               ackedFlags[i] = true;

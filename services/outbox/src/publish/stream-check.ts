@@ -1,5 +1,5 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type OrderedConsumerOptions } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { TimeoutError, type NatsConnection } from '@nats-io/nats-core';
 import { OutboxError } from '../errors';
 import { partitionHeaderOf } from './message-headers';
 
@@ -88,12 +88,9 @@ export async function findStoredEvents(
   idleTimeoutMs: number,
   since: Date | null = null,
 ): Promise<StoredEvents> {
-  let info;
-  try {
-    info = await (await jetstreamManager(nc, { timeout: idleTimeoutMs })).streams.info(stream);
-  } catch (error) {
+  const info = await retriedOnTimeout(idleTimeoutMs, async (timeout) => (await jetstreamManager(nc, { timeout })).streams.info(stream)).catch((error: unknown) => {
     throw new StreamCheckError(stream, 'cannot read the stream state', { cause: error });
-  }
+  });
   const lastSeq = info.state.last_seq;
   if (since !== null) return findStoredSince(nc, stream, partition, since, lastSeq, idleTimeoutMs);
   if (from === null) return { ids: [], lastSeq, scanned: 0, streamReset: false };
@@ -111,12 +108,11 @@ export async function findStoredEvents(
  */
 async function findStoredSince(nc: NatsConnection, stream: string, partition: number, since: Date, lastSeq: number, idleTimeoutMs: number): Promise<StoredEvents> {
   if (lastSeq === 0) return { ids: [], lastSeq, scanned: 0, streamReset: false };
-  let last;
-  try {
-    last = await (await jetstreamManager(nc, { timeout: idleTimeoutMs })).streams.getMessage(stream, { seq: lastSeq });
-  } catch (error) {
-    throw new StreamCheckError(stream, `cannot read its last message (${lastSeq})`, { cause: error });
-  }
+  const last = await retriedOnTimeout(idleTimeoutMs, async (timeout) => (await jetstreamManager(nc, { timeout })).streams.getMessage(stream, { seq: lastSeq })).catch(
+    (error: unknown) => {
+      throw new StreamCheckError(stream, `cannot read its last message (${lastSeq})`, { cause: error });
+    },
+  );
   if (last === null || last.time < since) return { ids: [], lastSeq, scanned: 0, streamReset: false };
   const found = await scanPartition(nc, stream, partition, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() }, since.toISOString(), lastSeq, idleTimeoutMs);
   return { ...found, lastSeq, streamReset: false };
@@ -135,11 +131,7 @@ async function scanPartition(
   const wanted = String(partition);
   const ids: string[] = [];
   let scanned = 0;
-  const consumer = await jetstream(nc, { timeout: idleTimeoutMs })
-    .consumers.get(stream, { ...start, headers_only: true })
-    .catch((error: unknown) => {
-      throw new StreamCheckError(stream, 'cannot read the stream', { cause: error });
-    });
+  const consumer = await readingConsumer(nc, stream, start, idleTimeoutMs);
   const messages = await consumer.consume({ max_messages: 1000 });
   let idle: NodeJS.Timeout | undefined;
   let stalled = false;
@@ -174,4 +166,39 @@ async function scanPartition(
   if (stalled) throw new StreamCheckError(stream, `no message for ${idleTimeoutMs} ms while reading from ${startText} to ${lastSeq}`);
   if (!reached) throw new StreamCheckError(stream, `the read from ${startText} ended before ${lastSeq}`);
   return { ids, scanned };
+}
+
+/** Tries of a request of the look; all but the last are short (see retriedOnTimeout). */
+const REQUEST_ATTEMPTS = 10;
+/** How long each of those but the last waits: a working cluster answers within milliseconds. */
+const REQUEST_ATTEMPT_MS = 1000;
+
+/**
+ * `request` (made with the timeout it is given), tried again at once when it times out, each try but the last
+ * waiting at most REQUEST_ATTEMPT_MS; the last waits `timeoutMs`, so that a cluster that is slow rather than short
+ * of a server is still waited for. In a JetStream cluster a request can go unanswered without being refused:
+ * - the stream's state while its replicas elect a leader (seconds after its leader died): nobody answers until
+ *   there is one, and a request sent just before the election ends would otherwise hold the look for the whole
+ *   publish timeout after it;
+ * - the reading consumer's creation: JetStream places that one-replica consumer on one of the stream's servers at
+ *   random, a dead one included until the cluster declares it gone (minutes; nats-server 2.9 with one of three
+ *   servers down: a third of the creations), and a consumer placed there never answers. A new try is a new
+ *   placement; a consumer created after its try gave up expires with its inactivity threshold.
+ */
+async function retriedOnTimeout<T>(timeoutMs: number, request: (timeout: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt === REQUEST_ATTEMPTS;
+    try {
+      return await request(last ? timeoutMs : Math.min(timeoutMs, REQUEST_ATTEMPT_MS));
+    } catch (error) {
+      if (last || !(error instanceof TimeoutError)) throw error;
+    }
+  }
+}
+
+/** The ordered consumer that reads the stream from `start` (a sequence or a time; headers only). */
+function readingConsumer(nc: NatsConnection, stream: string, start: Partial<OrderedConsumerOptions>, idleTimeoutMs: number) {
+  return retriedOnTimeout(idleTimeoutMs, (timeout) => jetstream(nc, { timeout }).consumers.get(stream, { ...start, headers_only: true })).catch((error: unknown) => {
+    throw new StreamCheckError(stream, 'cannot read the stream', { cause: error });
+  });
 }
