@@ -11,6 +11,9 @@ import { headers, nanos, type NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
 import { connectNats } from '../src/publish/nats';
 import { ConnectionInterruptedError, PubAckCollector, natsSocket, type PubAck } from '../src/publish/pub-acks';
+import { JetStreamPublisher } from '../src/publish/publisher';
+import type { OutboxRecord } from '../src/outbox-record';
+import { randomUUID } from 'node:crypto';
 import { hearFromParent, inTestRunner, startScenario, tellParent, TEST_NATS_URL, createTestStream, readStream, type TestStream, TcpProxy } from '@outbox-relay/test-support';
 
 const PAYLOAD = JSON.stringify({ pad: 'x'.repeat(2000) });
@@ -195,6 +198,49 @@ inTestRunner(() => {
       running.child.kill('SIGCONT');
       if (running.child.exitCode === null) running.child.kill('SIGKILL');
       await running.ended;
+    }
+  });
+  it("the relay's publisher hands its term's lease to the fence: a session's bytes queued past the deadline never reach the stream", async () => {
+    const subject = `${ns.subjectPrefix}.Session.Queued`;
+    const nc = await connectNats({ url: proxy.url, name: 'socket-queue-session' });
+    const acks = new PubAckCollector(nc, { stream: ns.stream, timeoutMs: 120_000 });
+    const publisher = new JetStreamPublisher(acks, { stream: ns.stream, subjectPrefix: ns.subjectPrefix, sendWindow: 100_000 });
+    // One event per aggregate, so the session sends them all without waiting for an ack; enough to fill the socket.
+    const records: OutboxRecord[] = Array.from({ length: 8000 }, (_, i) => ({
+      seq: String(i + 1),
+      id: randomUUID(),
+      partition: 0,
+      aggregateType: 'Session',
+      aggregateId: `a-${i}`,
+      eventType: 'Queued',
+      payload: PAYLOAD,
+      headers: {},
+      createdAt: new Date(),
+    }));
+    try {
+      await nc.flush();
+      proxy.holdClientBytes();
+      let deadline = Infinity;
+      const outcome = publisher.session().publishBatch(records, () => performance.now() < deadline);
+      const socket = natsSocket(nc)!;
+      // The whole batch is handed to the client at once (no ack to wait for); what the kernel did not take stays queued.
+      for (let i = 0; i < 100 && socket.writableLength === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(socket.writableLength).toBeGreaterThan(0);
+      const queuedFrom = socket.bytesWritten - socket.writableLength;
+      deadline = performance.now();
+      // The fence resets the connection within its check interval; then the network comes back.
+      const settled = await Promise.race([outcome, new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 30_000).unref())]);
+      proxy.releaseClientBytes();
+      expect(settled).not.toBe('pending');
+      await publishMarker(acks, subject);
+      const stored = (await readStream(ns.nc, ns.stream)).filter((m) => m.subject === subject).length;
+      // Without the lease in the session's sends every message would get through once the network is back.
+      expect(stored).toBeLessThan(records.length);
+      expect(queuedFrom).toBeGreaterThan(0);
+    } finally {
+      proxy.releaseClientBytes();
+      acks.close();
+      await nc.close();
     }
   });
 });

@@ -187,7 +187,9 @@ export class PublishSession {
     }
     // A message that found no stream listening (a cluster electing the stream's leader) waits for one, each new copy
     // sent only while this term may still publish, as the first was.
-    return traceSend(subject, record, () => this.sender.publish(subject, record.payload, headers, undefined, mayPublish));
+    // The term's lease goes with the message: the collector asks it again when the client writes to the socket, and
+    // resets the connection rather than let bytes queued there out after it ended (pub-acks.ts, socket-queue.test.ts).
+    return traceSend(subject, record, () => this.sender.publish(subject, record.payload, headers, mayPublish, mayPublish));
   }
 
   /** True when no batch of this session may send anything more. */
