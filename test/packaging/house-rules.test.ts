@@ -13,7 +13,7 @@ import { ROOT } from '@outbox-relay/test-support';
 const LIBRARIES = ['runtime', 'outbox', 'inbox', 'telemetry'];
 const SERVICES = ['orders', 'payments', 'relay', 'subscriber', 'outboxctl', 'operator'];
 /** The outbox library's rooms, from the top down (ARCHITECTURE.md, "Inside the outbox library"). */
-const ROOMS = ['relay', 'publish', 'write', 'election', 'maintenance', 'schema'];
+const ROOMS = ['relay', 'publish', 'write', 'election', 'maintenance', 'schema', 'postgres'];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
