@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { Outbox, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
+import { Outbox, connectNats, ensureStream, type OutboxRelay } from '@outbox-relay/outbox';
 import { JetStreamPublisher, OutboxReader, PubAckCollector } from '@outbox-relay/outbox/internal';
-import { relayTestBed, type TestSchema, readStream, waitFor, type TestStream, makeRelay, recordingObserver } from '@outbox-relay/test-support';
+import { relayTestBed, type TestSchema, readStream, waitFor, type TestStream, makeRelay, recordingObserver, TcpProxy, TEST_NATS_URL } from '@outbox-relay/test-support';
 
 const bed = relayTestBed('relay');
 const relays = bed.relays;
@@ -247,5 +247,33 @@ describe('OutboxRelay', () => {
     // The new stream holds what was published since it exists: everything written after the deletion, once, in order.
     expectEachOnceInOrder(messages, after);
     expect(messages.some((m) => before.includes(m.eventId))).toBe(false);
+  });
+
+  it('ensures the stream again when its look at the stream finds it deleted (deleted while NATS was away)', async () => {
+    const proxy = await TcpProxy.start(Number(new URL(TEST_NATS_URL).port || 4222));
+    const nc = await connectNats({ url: proxy.url, name: 'relay-look-finds-no-stream' });
+    try {
+      const relay = makeRelay(db, ns, nc, { publishTimeoutMs: 1000, backoffMaxMs: 200 });
+      relays.push(relay);
+      await relay.start();
+      await enqueueSteps(['e1'], 2);
+      await streamHas(2);
+      // NATS goes away: the next publishes fail (not a 503: the stream is not known to be gone), so the relay will
+      // look at the stream before publishing again. Meanwhile the stream is deleted.
+      proxy.cut();
+      await waitFor('the relay to see NATS gone', () => relay.status().natsConnected === false || undefined, 20_000);
+      const after = await enqueueSteps(['e1', 'e2'], 2);
+      await (await jetstreamManager(ns.nc)).streams.delete(ns.stream);
+      proxy.restore();
+      // The look finds no stream (10059): the stream must be ensured again, or the partition retries the look forever.
+      await waitFor('the events written while NATS was away published', async () => {
+        const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
+        return rows[0].n === 0 || undefined;
+      }, 30_000);
+      expectEachOnceInOrder(await readStream(ns.nc, ns.stream), after);
+    } finally {
+      await nc.close();
+      await proxy.close();
+    }
   });
 });

@@ -9,7 +9,7 @@ import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } f
 import type { OutboxRecord } from '../outbox-record';
 import type { Fence, OutboxReader } from './reader';
 import type { StandbyFlushGate } from '../postgres/standby-flush-gate';
-import { UnmarkedStreamSeqs, type StoredEvents } from '../publish/stream-check';
+import { StreamCheckError, UnmarkedStreamSeqs, type StoredEvents } from '../publish/stream-check';
 import { WakeSignal } from './wake';
 
 /** What a partition needs of the stream besides publishing to it. */
@@ -316,6 +316,9 @@ export class PartitionRelay {
           session = this.publisher.session(unmarked);
           checkStream = true;
           if (error instanceof LeaseLostError) throw error;
+          // The look found no stream (deleted, e.g. while NATS was away): ensure it again before the next look, or
+          // every look fails the same way and the partition never publishes again.
+          if (error instanceof StreamCheckError && jetStreamApiCode(error.cause) === JetStreamApiCode.streamNotFound) this.stream.lost();
           const wait = backoff.next();
           failures.failed(error, { retryInMs: wait });
           await this.backOff(wait);
