@@ -1,6 +1,7 @@
 // Command-line options of scripts/bench/ha.ts (see HA_HELP). Bad flags raise UsageError, which exits 2.
 import { parseArgs } from 'node:util';
 import { integerFlag, UsageError, usageError, type ValueProblem } from '../lib/flags';
+import { withRawLimits } from '../lib/options';
 
 export const HA_HELP = `Usage: npm run bench:ha -- [options]        (run npm run build first)
        node -r ./test/support/register-ts.cjs scripts/bench/ha.ts [options]        (the same, from the repository root)
@@ -83,14 +84,5 @@ export function parseHaArgs(argv: string[]): HaArgs {
 
 /** The steps to run, in order: `--only`'s, with the raw limit a figure is compared against. */
 export function selectHaSteps(args: Pick<HaArgs, 'only'>, log: (line: string) => void): HaStepName[] {
-  if (!args.only) return [...HA_STEP_NAMES];
-  const chosen = new Set(args.only);
-  for (const name of args.only) {
-    const needed = NEEDS[name];
-    if (needed && !chosen.has(needed)) {
-      chosen.add(needed);
-      log(`(--only ${name}: adding ${needed}, the raw limit it is compared against)`);
-    }
-  }
-  return HA_STEP_NAMES.filter((name) => chosen.has(name));
+  return withRawLimits(HA_STEP_NAMES, NEEDS, args.only, log);
 }

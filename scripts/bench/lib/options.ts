@@ -157,14 +157,27 @@ export function runSettings(args: BenchArgs): RunSettings {
 }
 
 export function selectSteps(args: Pick<BenchArgs, 'only'>, log: (line: string) => void): StepName[] {
-  if (!args.only) return [...STEP_NAMES];
-  const chosen = new Set(args.only);
-  for (const name of args.only) {
-    const needed = NEEDS[name];
+  return withRawLimits(STEP_NAMES, NEEDS, args.only, log);
+}
+
+/**
+ * The steps `only` names (all when unset), in the order of `names`, with the raw-limit step each one's figure is
+ * compared against (`needs`) added and said so. Shared by `npm run bench` and `npm run bench:ha`.
+ */
+export function withRawLimits<Name extends string>(
+  names: readonly Name[],
+  needs: Partial<Record<Name, Name>>,
+  only: readonly Name[] | null | undefined,
+  log: (line: string) => void,
+): Name[] {
+  if (!only) return [...names];
+  const chosen = new Set(only);
+  for (const name of only) {
+    const needed = needs[name];
     if (needed && !chosen.has(needed)) {
       chosen.add(needed);
       log(`(--only ${name}: adding ${needed}, the raw limit it is compared against)`);
     }
   }
-  return STEP_NAMES.filter((name) => chosen.has(name));
+  return names.filter((name) => chosen.has(name));
 }

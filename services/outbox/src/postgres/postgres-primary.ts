@@ -38,19 +38,9 @@ export class PostgresPrimary {
       const client = await openClient(this.clientConfig(host, config)).catch((error: unknown) => {
         throw new HostAttemptError(host, error);
       });
-      // Until the caller has it: the server may die right after answering the check, and its FATAL message, parsed
-      // in the same read as the answer, is emitted as 'error' before the caller can listen.
-      const ignore = () => undefined;
-      client.on('error', ignore);
-      try {
-        await this.check(client, host);
-        return client;
-      } catch (error) {
-        await client.end().catch(() => undefined);
-        throw error;
-      } finally {
-        client.removeListener('error', ignore);
-      }
+      // Listened to until the caller has it: the server may die right after answering the check, and its FATAL
+      // message, parsed in the same read as the answer, is emitted as 'error' before the caller can listen.
+      return preparedClient(client, () => this.check(client, host));
     });
   }
 
@@ -113,10 +103,18 @@ export class PostgresPrimary {
  */
 export async function openClient(config: ClientConfig): Promise<Client> {
   const client = new Client(config);
+  return preparedClient(client, () => client.connect());
+}
+
+/**
+ * `client` once `prepare` (connecting, checking) succeeded, with an 'error' listener until then, so that an error
+ * the connection reports meanwhile cannot end the process; ended when `prepare` fails.
+ */
+async function preparedClient(client: Client, prepare: () => Promise<unknown>): Promise<Client> {
   const ignore = () => undefined;
   client.on('error', ignore);
   try {
-    await client.connect();
+    await prepare();
     return client;
   } catch (error) {
     await client.end().catch(() => undefined);
