@@ -88,6 +88,27 @@ export class PrivatePostgres {
     return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
   }
 
+  /** Rows of one statement, on a connection of its own to the `postgres` database (closed afterwards). */
+  async query<T = Record<string, unknown>>(text: string, values: unknown[] = []): Promise<T[]> {
+    const client = new Client({ connectionString: this.url });
+    await client.connect();
+    try {
+      return (await client.query(text, values)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Until this standby has replayed the WAL `primary` has written so far. */
+  async replayed(primary: PrivatePostgres, timeoutMs = 60_000): Promise<void> {
+    const [{ lsn }] = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [{ lsn: string }];
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.query<{ done: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done', [lsn]))[0]!.done) {
+      if (Date.now() > deadline) throw new Error(`standby on port ${this.port} did not replay up to ${lsn} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** The postmaster's pid while it runs (from postmaster.pid), else null. */
   get pid(): number | null {
     return runningPostmaster(this.dataDir);

@@ -6,7 +6,6 @@
  * standby promoted. Successor B must not acquire before A's own deadline has passed: two leaders of one partition.
  */
 import { performance } from 'node:perf_hooks';
-import { Client } from 'pg';
 import { migrateOutbox, type PrimaryPool } from '@outbox-relay/outbox';
 import { LeaseElector } from '@outbox-relay/outbox/internal';
 import { PrivatePostgresPair, quietLogger, testNeeding, waitFor } from '@outbox-relay/test-support';
@@ -25,16 +24,6 @@ afterAll(async () => {
   await servers?.destroy();
 }, 120_000);
 
-async function one<T>(url: string, text: string): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows[0] as T;
-  } finally {
-    await client.end();
-  }
-}
-
 function elector(pool: PrimaryPool, instanceId: string): LeaseElector {
   return new LeaseElector({ pool, schema: SCHEMA, partition: 0, instanceId, leaseMs: LEASE_MS, renewMs: 200, retryMs: 100, logger: quietLogger });
 }
@@ -48,14 +37,13 @@ withPostgresServer('a successor on the promoted standby waits out the old holder
   a.start();
   expect(await aElected).toBe(1);
   // The standby has A's lease, then stops receiving WAL.
-  const { lsn } = await one<{ lsn: string }>(primary.url, 'SELECT pg_current_wal_lsn()::text AS lsn');
-  await waitFor('the standby replays the lease', async () => (await one<{ done: boolean }>(standby.url, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn AS done`)).done || undefined, 60_000);
-  const copied = await one<{ expires: string }>(standby.url, `SELECT expires_at::text AS expires FROM ${SCHEMA}.outbox_partitions`);
+  await standby.replayed(primary);
+  const [copied] = await standby.query<{ expires: string }>(`SELECT expires_at::text AS expires FROM ${SCHEMA}.outbox_partitions`);
   replication!.cut();
   // A renews on the primary until its renewals there are well past the standby's copy (half a lease).
   await waitFor('A renews half a lease past what the standby has', async () => {
-    const row = await one<{ ahead: boolean }>(primary.url, `SELECT expires_at > '${copied.expires}'::timestamptz + interval '${LEASE_MS / 2000} seconds' AS ahead FROM ${SCHEMA}.outbox_partitions`);
-    return row.ahead || undefined;
+    const [row] = await primary.query<{ ahead: boolean }>(`SELECT expires_at > '${copied!.expires}'::timestamptz + interval '${LEASE_MS / 2000} seconds' AS ahead FROM ${SCHEMA}.outbox_partitions`);
+    return row!.ahead || undefined;
   }, 60_000);
 
   await primary.kill();

@@ -7,7 +7,6 @@
  * publish. The relay must notice that the rows come from an earlier timeline and find the events in the stream.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client } from 'pg';
 import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay } from '@outbox-relay/outbox';
 import { createTestStream, type PrivatePostgres, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
 
@@ -37,13 +36,8 @@ afterAll(async () => {
 });
 
 async function pendingOn(server: PrivatePostgres): Promise<number> {
-  const client = new Client({ connectionString: server.url });
-  await client.connect();
-  try {
-    return Number((await client.query(`SELECT count(*) AS n FROM ${SCHEMA}.outbox WHERE published_at IS NULL`)).rows[0].n);
-  } finally {
-    await client.end();
-  }
+  const [row] = await server.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.outbox WHERE published_at IS NULL`);
+  return Number(row!.n);
 }
 
 withPostgresServer('a failover longer than the duplicate window: every event stored once', async () => {

@@ -7,23 +7,12 @@
  * phantom the README warns about), which shows the test can tell.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client } from 'pg';
 import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay } from '@outbox-relay/outbox';
 import { createTestStream, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
 
 const withPostgresServer = testNeeding('postgres-server');
 
 const SCHEMA = 'outbox';
-
-async function rowsOf(url: string, text: string): Promise<Array<Record<string, unknown>>> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as Array<Record<string, unknown>>;
-  } finally {
-    await client.end();
-  }
-}
 
 describe.each([
   { confirmingStandbys: 1, phantom: false },
@@ -79,7 +68,7 @@ describe.each([
     relay = null;
     await outbox.close();
 
-    const onPromoted = new Set((await rowsOf(standby.url, `SELECT id::text AS id FROM ${SCHEMA}.outbox`)).map((r) => r.id as string));
+    const onPromoted = new Set((await standby.query<{ id: string }>(`SELECT id::text AS id FROM ${SCHEMA}.outbox`)).map((r) => r.id));
     expect(onPromoted.has(replicated!.id)).toBe(true);
     // Asynchronous replication lost the second commit in the failover.
     expect(onPromoted.has(unreplicated!.id)).toBe(false);

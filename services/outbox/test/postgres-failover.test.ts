@@ -8,7 +8,6 @@
  * counted and reported with the publishing stall.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client } from 'pg';
 import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay } from '@outbox-relay/outbox';
 import { createTestStream, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
 
@@ -80,16 +79,6 @@ class SteadyWriter {
   }
 }
 
-async function query<T>(url: string, text: string): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 withPostgresServer('kill -9 of the primary under load, standby promoted: every event of the promoted server published once, in order', async () => {
   await migrateOutbox({ pool: servers.pool(1), schema: SCHEMA, partitions: 4 });
   const writerPool = servers.pool(4);
@@ -116,13 +105,13 @@ withPostgresServer('kill -9 of the primary under load, standby promoted: every e
 
   // Everything the promoted server holds gets published.
   await waitFor('nothing left unpublished on the promoted server', async () => {
-    const [row] = await query<{ pending: string }>(servers.standby.url, `SELECT count(*) AS pending FROM ${SCHEMA}.outbox WHERE published_at IS NULL`);
+    const [row] = await servers.standby.query<{ pending: string }>(`SELECT count(*) AS pending FROM ${SCHEMA}.outbox WHERE published_at IS NULL`);
     return row!.pending === '0' ? true : undefined;
   }, 120_000);
   await Promise.all(running.splice(0).map((r) => r.stop()));
   await outbox.close();
 
-  const rows = await query<{ id: string; aggregate_id: string; step: number }>(servers.standby.url, `SELECT id, aggregate_id, (payload->>'step')::int AS step FROM ${SCHEMA}.outbox ORDER BY seq`);
+  const rows = await servers.standby.query<{ id: string; aggregate_id: string; step: number }>(`SELECT id, aggregate_id, (payload->>'step')::int AS step FROM ${SCHEMA}.outbox ORDER BY seq`);
   const stored = await readStream(nats, ns.stream);
   const onServer = new Set(rows.map((r) => r.id));
   const counts = new Map<string, number>();

@@ -4,7 +4,7 @@
  * down, a standby promoted after the primary died, and the old primary coming back on its old timeline after a
  * failover (split brain) are each tried here against real private servers, a primary with a streaming standby.
  */
-import { Client, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import { NoPrimaryError, NotPrimaryError, PostgresPrimary } from '@outbox-relay/outbox';
 import { freePort, PrivatePostgres, testNeeding, waitFor } from '@outbox-relay/test-support';
 
@@ -18,34 +18,6 @@ function hostList(...ports: number[]): string {
 async function reached(pool: Pool): Promise<{ port: number; standby: boolean }> {
   const { rows } = await pool.query<{ port: number; standby: boolean }>('SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby');
   return rows[0]!;
-}
-
-async function sql(url: string, text: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Until the standby has replayed everything the primary has written so far. */
-async function caughtUp(primary: PrivatePostgres, standby: PrivatePostgres): Promise<void> {
-  const p = new Client({ connectionString: primary.url });
-  await p.connect();
-  const { rows } = await p.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-  await p.end();
-  await waitFor('the standby replays the primary\'s WAL', async () => {
-    const s = new Client({ connectionString: standby.url });
-    await s.connect();
-    try {
-      const r = await s.query<{ done: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done', [rows[0]!.lsn]);
-      return r.rows[0]!.done ? true : undefined;
-    } finally {
-      await s.end();
-    }
-  }, 60_000);
 }
 
 describe('a host list with a primary and a streaming standby', () => {
@@ -106,8 +78,8 @@ describe('a host list with a primary and a streaming standby', () => {
   });
 
   withPostgresServer('a read-only server is refused under read-write and accepted under primary', async () => {
-    await sql(primary.url, 'ALTER SYSTEM SET default_transaction_read_only = on');
-    await sql(primary.url, 'SELECT pg_reload_conf()');
+    await primary.query('ALTER SYSTEM SET default_transaction_read_only = on');
+    await primary.query('SELECT pg_reload_conf()');
     try {
       const readWrite = track(PostgresPrimary.fromUrl(hostList(primary.port)).pool({ max: 1 }));
       await expect(readWrite.query('SELECT 1')).rejects.toThrow(/read-only/);
@@ -115,8 +87,8 @@ describe('a host list with a primary and a streaming standby', () => {
       expect((await reached(primaryOnly)).port).toBe(primary.port);
     } finally {
       // A read-only default still lets ALTER SYSTEM run: it is not a transaction.
-      await sql(primary.url, 'ALTER SYSTEM RESET default_transaction_read_only');
-      await sql(primary.url, 'SELECT pg_reload_conf()');
+      await primary.query('ALTER SYSTEM RESET default_transaction_read_only');
+      await primary.query('SELECT pg_reload_conf()');
     }
   });
 
@@ -125,8 +97,8 @@ describe('a host list with a primary and a streaming standby', () => {
     const target = PostgresPrimary.fromUrl(hostList(primary.port, standby.port));
     const pool = track(target.pool({ max: 2, idleTimeoutMillis: 0 }));
     expect((await reached(pool)).port).toBe(primary.port);
-    await sql(primary.url, 'CREATE TABLE failover_mark (n int); INSERT INTO failover_mark VALUES (1)');
-    await caughtUp(primary, standby);
+    await primary.query('CREATE TABLE failover_mark (n int); INSERT INTO failover_mark VALUES (1)');
+    await standby.replayed(primary);
 
     await primary.kill();
     // Until the promotion, no server qualifies: the dead primary and a standby. (A new pool of the same target: the

@@ -264,21 +264,21 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
       );
     }
     if (!this.running || !found || found.epoch === null) return;
-    const row = { epoch: found.epoch, before: found.before };
-    const recorded = found.recorded === true;
     this.deadline = sentAt + this.options.leaseMs * 0.9;
     this.renewedAt = sentAt;
-    this.currentEpoch = Number(row.epoch);
-    const from = row.before === null ? null : Number(row.before);
+    this.currentEpoch = Number(found.epoch);
+    const from = found.before === null ? null : Number(found.before);
     this.options.logger?.info({ partition: this.partition, epoch: this.currentEpoch, checkStreamFrom: from }, 'lease acquired');
-    this.emit('elected', this.currentEpoch, { from, boundRecorded: recorded });
+    this.emit('elected', this.currentEpoch, { from, boundRecorded: found.recorded === true });
   }
 
   /** False when the lease turned out to be lost. */
   private async renew(epoch: number): Promise<boolean> {
     const sentAt = performance.now();
-    // Only on the timeline the lease was taken or last renewed on: after a failover the row may be a stale copy,
-    // and this term's marks may be lost with it; the holder must take the lease again and look at the stream.
+    // Only on the timeline the row was last written on: a copy from before a failover may be stale (its expiry
+    // older than this term's last renewal), so the term ends and the row goes through the acquisition's grace. Once
+    // graced, the row is on this timeline and its holder may renew it; that is within a lease of the failover, so
+    // whatever it publishes again after lost marks is inside the duplicate window.
     const { rows } = await this.options.pool.query<{ step_down_epoch: string | null }>(
       `WITH here AS (SELECT ${this.t.walTimeline} AS timeline)
        UPDATE ${this.t.partitions} p
