@@ -121,6 +121,9 @@ test/packaging/operator-chart.test.ts checks that these are the same rules.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["list", "create", "patch"]
 {{- end -}}
 
 {{- define "outbox-relay-operator.leaderElectionRules" -}}

@@ -12,6 +12,7 @@ import { observe } from './observe';
 import type { PodProber } from './prober';
 import { reconcile as defaultReconcile } from './reconcile';
 import { MANAGED_BY } from './reconcile/metadata';
+import { partitionJobSelector } from './reconcile/partition-job';
 import type { ObservedState, ReconcileAction, ReconcileResult } from './reconcile/types';
 import { sameJson } from './same-json';
 import { WorkQueue } from './work-queue';
@@ -151,10 +152,13 @@ export class OutboxRelayController {
     const log = this.options.logger.child({ relay: key, generation: relay.metadata?.generation });
     const deployment = this.deployments.get(name, namespace);
     const pods = this.pods.list(namespace).filter((p) => p.metadata?.labels?.[INSTANCE_LABEL] === name);
+    // Read from the API, not a cache: only relays that manage their partition count have such Jobs, rarely.
+    const partitionJobs = relay.spec?.partitionCount === undefined ? undefined : await this.cluster.listJobs(namespace, partitionJobSelector(relay));
     const observed = await observe({
       relay,
       ...(deployment && ownerRelayUid(deployment) === relay.metadata?.uid ? { deployment } : {}),
       pods,
+      ...(partitionJobs ? { partitionJobs } : {}),
       prober: this.options.prober,
       now: this.now,
     });
@@ -186,6 +190,13 @@ export class OutboxRelayController {
   }
 
   private async execute(relay: OutboxRelayResource, action: ReconcileAction, observed: ObservedState, result: ReconcileResult, log: Logger): Promise<void> {
+    if (action.kind === 'StartPartitionChange') {
+      // A server-side apply of a name derived from the Jobs already there: two operators that overlap create one.
+      await this.cluster.apply(action.job);
+      log.warn({ job: action.job.metadata?.name, reason: action.reason }, 'started a partition count change');
+      this.options.metrics.actions.inc({ kind: action.kind, outcome: 'done' });
+      return;
+    }
     const pod = observed.pods.find((p) => p.name === action.pod);
     const fields = { pod: action.pod, action: action.kind, reason: action.reason, epoch: result.status.leaderEpoch };
     const count = (outcome: string) => this.options.metrics.actions.inc({ kind: action.kind, outcome });

@@ -1,7 +1,8 @@
 import type { OutboxRelayResource } from './api/types';
-import type { V1Deployment, V1Pod } from './kube/client-node';
+import type { V1Deployment, V1Job, V1Pod } from './kube/client-node';
 import type { PodProber } from './prober';
-import type { ObservedPod, ObservedState } from './reconcile/types';
+import { PARTITION_TARGET_ANNOTATION } from './reconcile/partition-job';
+import type { ObservedPartitionJob, ObservedPod, ObservedState } from './reconcile/types';
 import { isoTime } from './time';
 import { CONTAINER_NAME } from './reconcile/pod-template';
 
@@ -50,10 +51,28 @@ function lastRelayLine(message: string): string {
   return (own ?? lines.pop() ?? 'no termination message').slice(0, 1024);
 }
 
+/**
+ * A partition-count Job as reconcile needs it; undefined for a Job that is not one the operator made (no target
+ * annotation or no sequence in its name), which is then not counted.
+ */
+export function observePartitionJob(job: V1Job): ObservedPartitionJob | undefined {
+  const name = job.metadata?.name ?? '';
+  const sequence = Number(/-(\d+)$/.exec(name)?.[1]);
+  const target = Number(job.metadata?.annotations?.[PARTITION_TARGET_ANNOTATION]);
+  if (!Number.isInteger(sequence) || !Number.isInteger(target)) return undefined;
+  const condition = (type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+  const failed = condition('Failed');
+  if (failed) return { name, sequence, target, state: 'failed', message: failed.message || failed.reason || 'failed' };
+  if (condition('Complete')) return { name, sequence, target, state: 'succeeded' };
+  return { name, sequence, target, state: 'running' };
+}
+
 export interface ObserveInput {
   relay: OutboxRelayResource;
   deployment?: V1Deployment;
   pods: readonly V1Pod[];
+  /** The relay's partition-count Jobs, listed when spec.partitionCount is set. */
+  partitionJobs?: readonly V1Job[];
   prober: PodProber;
   now: () => Date;
 }
@@ -75,6 +94,9 @@ export async function observe(input: ObserveInput): Promise<ObservedState> {
     relay: input.relay,
     ...(input.deployment ? { deployment: input.deployment } : {}),
     pods: pods.sort((a, b) => a.name.localeCompare(b.name)),
+    ...(input.partitionJobs
+      ? { partitionJobs: input.partitionJobs.map(observePartitionJob).filter((j): j is ObservedPartitionJob => j !== undefined) }
+      : {}),
     now: input.now(),
   };
 }

@@ -53,6 +53,27 @@ describe('outbox-migrate command', () => {
     expect(again.logs.at(-1)).toMatchObject({ schema, ran: [], partitions: 3 });
   });
 
+  it('OUTBOX_PARTITION_DRAIN_TIMEOUT_MS bounds the wait of a partition change: with an event pending and no relay, it exits 1 once it runs out, changing nothing', async () => {
+    const pending = scratchSchema('migcli_drain');
+    const env = { DATABASE_URL: TEST_DATABASE_URL, OUTBOX_SCHEMA: pending, LOG_LEVEL: 'silent' };
+    expect((await runBin('outbox-migrate', [], env)).code).toBe(0);
+    const outbox = new Outbox({ pool, schema: pending });
+    try {
+      await outbox.transaction((tx) => outbox.enqueue(tx, { aggregateType: 'Order', aggregateId: 'o-1', eventType: 'OrderCreated', payload: {} }));
+    } finally {
+      await outbox.close();
+    }
+    // The default wait is 30 s; the message quotes the wait it was given, which proves the variable was read.
+    const run = await runBin('outbox-migrate', [], { ...env, OUTBOX_PARTITIONS: '2', OUTBOX_PARTITION_DRAIN_TIMEOUT_MS: '200' });
+    expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 1, stdout: '' });
+    expect(run.stderr).toMatch(/cannot change partitions from 1 to 2: 1 events still unpublished after 200 ms/);
+    expect(await readPartitionCount(pool, pending)).toBe(1);
+
+    const refused = await runBin('outbox-migrate', [], { ...env, OUTBOX_PARTITIONS: '2', OUTBOX_PARTITION_DRAIN_TIMEOUT_MS: '0' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/OUTBOX_PARTITION_DRAIN_TIMEOUT_MS/);
+  });
+
   it('exits 2 naming the bad variable', async () => {
     const proc = startService('services/outbox/dist/cli/migrate.js', { DATABASE_URL: 'mysql://nope', OUTBOX_SCHEMA: 'Bad-Name' });
     expect(await proc.exited).toBe(2);
@@ -67,6 +88,7 @@ describe('outbox-migrate command', () => {
       expect({ flag, code, stderr }).toEqual({ flag, code: 0, stderr: '' });
       expect(stdout).toMatch(/^Usage: outbox-migrate \[--help\]/);
       for (const variable of ['DATABASE_URL', 'OUTBOX_SCHEMA', 'OUTBOX_PARTITIONS', 'LOG_LEVEL']) expect(stdout).toMatch(new RegExp(`^ {2}${variable} `, 'm'));
+      expect(stdout).toMatch(/^ {2}OUTBOX_PARTITION_DRAIN_TIMEOUT_MS$/m);
       expect(stdout).toContain('Exit status: 0');
     }
     expect(await schemaExists(untouched)).toBe(false);

@@ -34,7 +34,6 @@ export function withDefaults(input: OutboxRelaySpecInput | undefined): OutboxRel
       messageHeaders: nats.messageHeaders ?? d.natsMessageHeaders,
       streamManagement: nats.streamManagement ?? d.natsStreamManagement,
     },
-    partitions: spec.partitions ?? d.partitions,
     batchSize: spec.batchSize ?? d.batchSize,
     publishWindow: spec.publishWindow ?? d.publishWindow,
     leaseDurationMs: spec.leaseDurationMs ?? d.leaseDurationMs,

@@ -7,6 +7,7 @@ export type {
   V1Container,
   V1Deployment,
   V1EnvVar,
+  V1Job,
   V1ObjectMeta,
   V1OwnerReference,
   V1PodDisruptionBudget,

@@ -17,7 +17,6 @@ export const SPEC_DEFAULTS = {
   duplicateWindowSeconds: 120,
   natsMessageHeaders: 'outbox',
   natsStreamManagement: 'create',
-  partitions: 1,
   batchSize: 1000,
   // The relay's DEFAULT_PUBLISH_WINDOW: messages a relay keeps unacknowledged over all its partitions.
   publishWindow: 500,
@@ -35,7 +34,7 @@ export interface Range {
 
 export const SPEC_RANGES = {
   replicas: { minimum: 0, maximum: 100 },
-  partitions: { minimum: 1, maximum: 1024 },
+  partitionCount: { minimum: 1, maximum: 1024 },
   batchSize: { minimum: 1, maximum: 10_000 },
   publishWindow: { minimum: 1, maximum: 100_000 },
   databaseConfirmingStandbys: { minimum: 0, maximum: 16 },

@@ -14,12 +14,13 @@ import {
 import { SPEC_RULES } from './rules';
 import type { JsonSchema } from './schema-types';
 
-const int = (range: Range, fallback: number, description: string): JsonSchema => ({
+/** An integer in its range; `fallback` undefined: no default (absent means something of its own). */
+const int = (range: Range, fallback: number | undefined, description: string): JsonSchema => ({
   type: 'integer',
   description,
   minimum: range.minimum,
   maximum: range.maximum,
-  default: fallback,
+  ...(fallback === undefined ? {} : { default: fallback }),
 });
 
 const str = (description: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'string', description, ...extra });
@@ -132,7 +133,11 @@ export const specSchema: JsonSchema = {
         tls,
       },
     },
-    partitions: int(r.partitions, d.partitions, 'Outbox partitions, each with its own lease; 1 means one global order.'),
+    partitionCount: int(
+      r.partitionCount,
+      undefined,
+      'Outbox partitions, each with its own lease; 1 means one global order. When set, the operator keeps the schema at this count: a change runs a Job (outbox-migrate) that waits for the relays to publish every pending event while writers pause, then switches (condition PartitionCountApplied). Unset: the schema\'s count, set by the application\'s migrations, is kept.',
+    ),
     batchSize: int(r.batchSize, d.batchSize, 'Events read per batch.'),
     publishWindow: int(
       r.publishWindow,

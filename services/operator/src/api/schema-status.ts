@@ -13,7 +13,7 @@ const condition: JsonSchema = {
       type: 'string',
       maxLength: 316,
       pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
-      description: 'Ready, LeaderElected, Progressing, Degraded, Paused or PodsUnreachable (newer operators may add types).',
+      description: 'Ready, LeaderElected, Progressing, Degraded, Paused, PodsUnreachable or PartitionCountApplied (newer operators may add types).',
     },
     status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
     reason: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' },
@@ -46,6 +46,7 @@ export const statusSchema: JsonSchema = {
         properties: { partition: { type: 'integer' }, pod: { type: 'string' }, epoch: { type: 'integer' } },
       },
     },
+    partitions: { type: 'integer', description: 'Partition count the relay pods follow (the schema\'s), when those that answered agree.' },
     unresponsivePods: {
       type: 'array',
       description: 'Pods whose /status probe has failed continuously since the given time.',

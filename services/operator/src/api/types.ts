@@ -68,7 +68,13 @@ export interface OutboxRelaySpec {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   database: DatabaseSpec;
   nats: NatsSpec;
-  partitions: number;
+  /**
+   * The outbox's partition count, when the operator is to keep it (a Job runs `outbox-migrate` on a change).
+   * Unset: the count is the schema's, set by the application's migrations or `outboxctl migrate --partitions`.
+   * Not `partitions`: that field of earlier versions did nothing and defaulted to 1, so objects stored then carry
+   * a 1 nobody chose; read as this, it would have shrunk their schemas on upgrade.
+   */
+  partitionCount?: number;
   batchSize: number;
   publishWindow: number;
   leaseDurationMs: number;
@@ -79,7 +85,7 @@ export interface OutboxRelaySpec {
   logLevel: LogLevel;
 }
 
-export type ConditionType = 'Ready' | 'LeaderElected' | 'Progressing' | 'Degraded' | 'Paused' | 'PodsUnreachable';
+export type ConditionType = 'Ready' | 'LeaderElected' | 'Progressing' | 'Degraded' | 'Paused' | 'PodsUnreachable' | 'PartitionCountApplied';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 /** A condition as the Kubernetes API conventions describe it (metav1.Condition). */
@@ -119,6 +125,8 @@ export interface OutboxRelayStatus {
    */
   lastFailoverTime?: string;
   partitionLeaders?: PartitionLeader[];
+  /** The partition count the relays follow (the schema's), when the pods that answered agree on it. */
+  partitions?: number;
   /**
    * Pods whose `/status` probe has failed on every try since `since`: a probe failure leaves no trace in the pod
    * (unlike readiness), so the operator records it; PodsUnreachable reports the Ready ones among them.

@@ -16,6 +16,7 @@ export type {
   KubernetesObject,
   ObjectCache,
   V1Deployment,
+  V1Job,
   V1Lease,
   V1LeaseSpec,
   V1Pod,

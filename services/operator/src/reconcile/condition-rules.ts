@@ -2,6 +2,7 @@ import type { OutboxRelaySpec, UnresponsivePod } from '../api/types';
 import type { ConditionInput } from './conditions';
 import type { FailoverDecision, LeaderConcern } from './failover';
 import type { LeaderView } from './leader';
+import type { PartitionCountDecision } from './partition-count';
 import type { PodCounts, RolloutState } from './rollout';
 import type { ObservedPod } from './types';
 import { describeIssues, type SpecIssue } from './validate';
@@ -17,9 +18,11 @@ export interface ConditionContext {
   /** Pods Ready per the kubelet whose /status the operator cannot reach. */
   unreachable: readonly UnresponsivePod[];
   switchoverNote?: string;
+  /** The partition count the relays follow and whether it is spec.partitionCount. */
+  partitionCount: PartitionCountDecision;
 }
 
-/** The six conditions, all derived from the same observed facts so they never contradict each other. */
+/** The seven conditions, all derived from the same observed facts so they never contradict each other. */
 export function conditionInputs(ctx: ConditionContext): ConditionInput[] {
   const leaderElected = leaderElectedCondition(ctx);
   return [
@@ -31,6 +34,7 @@ export function conditionInputs(ctx: ConditionContext): ConditionInput[] {
       ? { type: 'Paused', status: 'True', reason: 'Paused', message: 'spec.paused is true: the operator changes nothing' }
       : { type: 'Paused', status: 'False', reason: 'Reconciling', message: 'the operator reconciles this relay' },
     podsUnreachableCondition(ctx),
+    ctx.partitionCount.condition,
   ];
 }
 
@@ -69,7 +73,8 @@ function leaderElectedCondition(ctx: ConditionContext): ConditionInput {
     };
   }
   const led = new Set(leaders.partitionLeaders.map((l) => l.partition));
-  const missing = Array.from({ length: spec.partitions }, (_, i) => i).filter((p) => !led.has(p));
+  // The schema's count as the relays report it (spec.partitionCount may be unset, or not applied yet).
+  const missing = Array.from({ length: ctx.partitionCount.count ?? 0 }, (_, i) => i).filter((p) => !led.has(p));
   if (missing.length > 0) {
     return {
       type,

@@ -8,7 +8,7 @@ export interface ConditionInput {
 }
 
 /** Order of conditions in status, so a re-applied status does not differ only by order. */
-export const CONDITION_ORDER: readonly ConditionType[] = ['Ready', 'LeaderElected', 'Progressing', 'Degraded', 'Paused', 'PodsUnreachable'];
+export const CONDITION_ORDER: readonly ConditionType[] = ['Ready', 'LeaderElected', 'Progressing', 'Degraded', 'Paused', 'PodsUnreachable', 'PartitionCountApplied'];
 
 /**
  * Builds the new condition list. lastTransitionTime moves only when a condition's status changes (API conventions):

@@ -9,6 +9,8 @@ export const NATS_TLS_DIR = '/var/run/secrets/nats-tls';
  * Environment of the relay container, named as the relay reads it (services/relay/src/config.ts). Secrets stay in
  * Secrets: the database URL is a secretKeyRef and the NATS credentials a mounted file, never a literal value.
  */
+// No OUTBOX_PARTITIONS: the relays follow the schema's count, which spec.partitionCount changes through a Job
+// (partition-job.ts); a relay told another count than the schema's would only log that it differs.
 export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
   const { database, nats } = spec;
   const env: V1EnvVar[] = [
@@ -37,7 +39,6 @@ export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
     ...source,
     { name: 'OUTBOX_STREAM_MANAGEMENT', value: nats.streamManagement },
     ...streamLimitsEnv(spec),
-    { name: 'OUTBOX_PARTITIONS', value: String(spec.partitions) },
     { name: 'OUTBOX_BATCH_SIZE', value: String(spec.batchSize) },
     { name: 'OUTBOX_PUBLISH_WINDOW', value: String(spec.publishWindow) },
     { name: 'OUTBOX_LEASE_MS', value: String(spec.leaseDurationMs) },

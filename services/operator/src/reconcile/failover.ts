@@ -24,7 +24,7 @@ export interface LeaderConcern {
 
 export interface FailoverDecision {
   /** At most one: one disruptive action per reconcile. */
-  actions: ReconcileAction[];
+  actions: Array<Extract<ReconcileAction, { kind: 'EvictPod' }>>;
   events: ReconcileEvent[];
   /** Leaders the conditions report on, worst first. */
   concerns: LeaderConcern[];

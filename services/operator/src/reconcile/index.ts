@@ -6,6 +6,7 @@ import { decideFailover, type FailoverDecision } from './failover';
 import { podDeletionCosts } from './deletion-cost';
 import { trackUnresponsive, unreachablePods } from './health';
 import { discoverLeaders } from './leader';
+import { decidePartitionCount } from './partition-count';
 import { desiredObjects } from './objects';
 import { countPods, rolloutState } from './rollout';
 import { buildStatus } from './status';
@@ -45,6 +46,18 @@ export function reconcile(observed: ObservedState): ReconcileResult {
       ? decideSwitchover(relay, pods, leaders, now)
       : { actions: [], events: [] };
 
+  // A partition count change pauses writers: never in the same reconcile as a failover or a switchover.
+  const partitionCount = decidePartitionCount({
+    relay,
+    spec,
+    pods,
+    jobs: observed.partitionJobs ?? [],
+    mayStart: active && failover.actions.length === 0 && switchover.actions.length === 0,
+  });
+  const partitionChange = partitionCount.job
+    ? [{ kind: 'StartPartitionChange' as const, job: partitionCount.job, reason: partitionCount.condition.message }]
+    : [];
+
   const rollout = rolloutState(spec.replicas, observed.deployment, counts);
   const inputs = conditionInputs({
     spec,
@@ -55,21 +68,27 @@ export function reconcile(observed: ObservedState): ReconcileResult {
     leaders,
     failover,
     unreachable: unreachablePods(pods, unresponsive),
+    partitionCount,
     ...(switchover.note ? { switchoverNote: switchover.note } : {}),
   });
   const conditions = mergeConditions(previous?.conditions, inputs, now, relay.metadata?.generation ?? 0);
-  const status = buildStatus({ relay, counts, leaders, failover, unresponsive, conditions });
+  const status = buildStatus({ relay, counts, leaders, failover, unresponsive, conditions, partitions: partitionCount.count });
 
   const result: ReconcileResult = {
     objects: active ? desiredObjects(relay, spec) : [],
     status,
-    actions: [...failover.actions, ...switchover.actions],
+    actions: [...failover.actions, ...switchover.actions, ...partitionChange],
     podAnnotations: active ? podDeletionCosts(pods, leaders) : [],
     events: [...failover.events, ...switchover.events, ...transitionEvents(previous, conditions, leaders)],
   };
   if (active) {
     const recheck = Math.min(Math.max((spec.failoverDelaySeconds * 1000) / 2, MIN_RECHECK_MS), MAX_RECHECK_MS);
-    result.requeueAfterMs = Math.min(recheck, failover.requeueAfterMs ?? recheck, switchover.requeueAfterMs ?? recheck);
+    result.requeueAfterMs = Math.min(
+      recheck,
+      failover.requeueAfterMs ?? recheck,
+      switchover.requeueAfterMs ?? recheck,
+      partitionCount.requeueAfterMs ?? recheck,
+    );
   }
   return result;
 }

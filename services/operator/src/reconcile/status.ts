@@ -12,6 +12,8 @@ export interface StatusParts {
   failover: FailoverDecision;
   unresponsive: UnresponsivePod[];
   conditions: Condition[];
+  /** The partition count the relays follow, when known. */
+  partitions?: number | undefined;
 }
 
 /**
@@ -36,6 +38,7 @@ export function buildStatus(parts: StatusParts): OutboxRelayStatus {
   }
   const lastFailoverTime = failover.failoverTime ?? previous?.lastFailoverTime;
   if (lastFailoverTime) status.lastFailoverTime = lastFailoverTime;
+  if (parts.partitions !== undefined) status.partitions = parts.partitions;
   if (parts.unresponsive.length > 0) status.unresponsivePods = parts.unresponsive;
   return status;
 }

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1Deployment } from '../api/k8s-types';
+import type { KubernetesObject, V1Deployment, V1Job } from '../api/k8s-types';
 import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
 
 /**
@@ -52,20 +52,37 @@ export interface ObservedPod {
   report?: RelayPodReport | null;
 }
 
+/** A Job that changes the schema's partition count (partition-job.ts), as the controller saw it. */
+export interface ObservedPartitionJob {
+  name: string;
+  /** From the name's suffix: the latest is the one that counts. */
+  sequence: number;
+  /** The count it applies. */
+  target: number;
+  state: 'running' | 'succeeded' | 'failed';
+  /** Why it failed, as the Job controller says (its Failed condition). */
+  message?: string;
+}
+
 export interface ObservedState {
   relay: OutboxRelayResource;
   deployment?: V1Deployment;
   pods: ObservedPod[];
+  /** This relay's partition-count Jobs; absent when the controller did not look (no spec.partitionCount). */
+  partitionJobs?: ObservedPartitionJob[];
   now: Date;
 }
 
 /**
+ * StartPartitionChange: create the Job that changes the schema's partition count (writers pause while it drains),
+ * once its start is on record in the status, as a failover is.
  * StepDown: ask a leader to hand its leases over (planned switchovers). EvictPod: the Eviction API, which honours
  * the PodDisruptionBudget, for a leader that makes no progress; `uid` so a replacement of the same name is spared.
  */
 export type ReconcileAction =
   | { kind: 'StepDown'; pod: string; reason: string }
-  | { kind: 'EvictPod'; pod: string; uid: string; reason: string };
+  | { kind: 'EvictPod'; pod: string; uid: string; reason: string }
+  | { kind: 'StartPartitionChange'; job: V1Job; reason: string };
 
 /** Annotations to set (a string) or remove (null) on a pod; the others are left as they are. */
 export interface PodAnnotations {

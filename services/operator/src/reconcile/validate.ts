@@ -10,6 +10,9 @@ export type { SpecIssue } from './types';
 
 
 
+/** SPEC_RANGES entries that may be absent (absent means something of its own, not a default). */
+const OPTIONAL_RANGES = new Set(['partitionCount']);
+
 /** SPEC_RANGES entries whose field is not at the top of the spec: where it is, and its path in messages. */
 const NESTED_RANGES: Record<string, { path: string; value: (spec: OutboxRelaySpec) => unknown }> = {
   duplicateWindowSeconds: { path: 'nats.duplicateWindowSeconds', value: (spec) => spec.nats.duplicateWindowSeconds },
@@ -36,6 +39,7 @@ export function validateRelay(relay: OutboxRelayResource, spec: OutboxRelaySpec)
     const nested = NESTED_RANGES[field];
     const value = nested ? nested.value(spec) : spec[field as keyof typeof spec];
     const path = nested ? nested.path : field;
+    if (value === undefined && OPTIONAL_RANGES.has(field)) continue;
     check(
       path,
       typeof value === 'number' && Number.isInteger(value) && value >= range.minimum && value <= range.maximum,

@@ -47,7 +47,7 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     expect(statusWrites.length).toBeGreaterThan(0);
     for (const r of statusWrites) expect(r).toMatchObject({ method: 'PUT', verb: 'update' });
     expect(status.selector).toBe('app.kubernetes.io/name=outbox-relay,app.kubernetes.io/instance=orders');
-    expect(status.conditions?.map((c) => c.type).sort()).toEqual(['Degraded', 'LeaderElected', 'Paused', 'PodsUnreachable', 'Progressing', 'Ready']);
+    expect(status.conditions?.map((c) => c.type).sort()).toEqual(['Degraded', 'LeaderElected', 'PartitionCountApplied', 'Paused', 'PodsUnreachable', 'Progressing', 'Ready']);
   });
 
   test('pods and their reports show in the status: replicas, ready replicas, the leader and its epoch', async () => {

@@ -97,7 +97,7 @@ describe('failover that cannot hurt', () => {
   });
 
   test('two stalled leaders: one eviction per reconcile and per quiet period', async () => {
-    await start({ partitions: 2, replicas: 3 });
+    await start({ partitionCount: 2, replicas: 3 });
     await h.addPod('orders', 'orders-a', { leading: true, epoch: 3, partitions: 2 });
     await h.addPod('orders', 'orders-b', { leading: true, epoch: 5, partitions: 2 });
     await h.addPod('orders', 'orders-c', { leading: false, partitions: 2 });

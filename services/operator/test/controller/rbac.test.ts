@@ -41,7 +41,7 @@ function needed(r: RecordedRequest): string[] {
 
 /**
  * Runs one operator replica through a whole life against the fake API server (lead, create children, write
- * status, record events, annotate the leader pod, evict a stalled leader, hand the Lease back) and checks deploy/rbac.yaml
+ * status, record events, annotate the leader pod, start a partition-count Job, evict a stalled leader, hand the Lease back) and checks deploy/rbac.yaml
  * against every request it made: nothing it needs is missing, nothing granted goes unused.
  */
 describe('deploy/rbac.yaml', () => {
@@ -57,12 +57,14 @@ describe('deploy/rbac.yaml', () => {
     const { operator, metrics } = operatorReplica(api, relays, 'operator-a');
     try {
       operator.start();
-      api.create(relayManifest('orders', ns, { failoverDelaySeconds: 1 }));
+      // partitionCount: 2 while the relay reports 1: a partition-count Job is listed for and started.
+      api.create(relayManifest('orders', ns, { failoverDelaySeconds: 1, partitionCount: 2 }));
       await waitFor('the Deployment', () => api.get('apps/v1', 'Deployment', ns, 'orders'));
       await relays.add('orders-a', true, 2);
       const pod = relayPod('orders', ns, 'orders-a', '10.0.0.1');
       setReady(pod, true);
       api.create(pod);
+      await waitFor('the partition-count Job', () => api.get('batch/v1', 'Job', ns, 'orders-partitions-1'));
       await waitFor('a leader in the status', () => (api.get('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders')?.status as { currentLeader?: string })?.currentLeader);
       await waitFor('the leader annotated with its deletion cost', () => (api.get('v1', 'Pod', ns, 'orders-a')?.metadata as { annotations?: object })?.annotations);
       api.updateDisruptionBudgets(ns);

@@ -56,7 +56,7 @@ describe('OutboxRelay instances against the CRD schema', () => {
     expect(result.errors).toEqual([
       'spec.renewIntervalMs: renewIntervalMs must be at most half of leaseDurationMs, so a lease survives one missed renewal',
     ]);
-    expect(validate(resource({ ...sample.spec, partitions: 0 })).errors).toEqual(['spec.partitions: must be >= 1']);
+    expect(validate(resource({ ...sample.spec, partitionCount: 0 })).errors).toEqual(['spec.partitionCount: must be >= 1']);
   });
 
   test('status written by the operator fits the status schema', () => {

@@ -1,4 +1,5 @@
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
@@ -17,6 +18,7 @@ const MODELS: Record<string, ModelClass> = {
   'v1/Secret': Secret,
   'v1/Namespace': Namespace,
   'apps/v1/Deployment': Deployment,
+  'batch/v1/Job': Job,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,

@@ -6,7 +6,7 @@ import { validateManifest } from './k8s-models';
 const SPECS: Array<[string, OutboxRelaySpecInput]> = [
   ['defaults', {}],
   ['scaled to zero', { replicas: 0 }],
-  ['many partitions, large batches', { replicas: 5, partitions: 64, batchSize: 10_000 }],
+  ['many partitions, large batches', { replicas: 5, partitionCount: 64, batchSize: 10_000 }],
   ['NATS credentials and a pull policy', { imagePullPolicy: 'IfNotPresent', nats: { url: 'tls://nats:4222', credentialsSecretRef: { name: 'nats-creds', key: 'user.creds' } } }],
   ['explicit resources', { resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } } }],
 ];

@@ -22,7 +22,7 @@ const SCENARIOS: Array<[string, ObservedState]> = [
       leaderPod('relay-a', 3, { report: null }),
     ]),
   ],
-  ['partitions without a leader', observe(makeRelay({ spec: { partitions: 4 } }), [makePod('relay-a', { report: report('relay-a', { 1: 2 }, 4) })])],
+  ['partitions without a leader', observe(makeRelay({ spec: { partitionCount: 4 } }), [makePod('relay-a', { report: report('relay-a', { 1: 2 }, 4) })])],
   ['invalid spec', observe(makeRelay({ spec: { renewIntervalMs: 1500 } }), [])],
   ['paused', observe(makeRelay({ spec: { paused: true } }), [leaderPod('relay-a')])],
   ['scaled to zero', observe(makeRelay({ spec: { replicas: 0 } }), [])],
@@ -35,7 +35,7 @@ describe('every status reconcile writes is accepted by the CRD\'s status schema'
     const result = validate(JSON.parse(JSON.stringify({ ...relay, status })));
     // Only the status is under test here (the invalid-spec scenario's spec is rejected on purpose).
     expect(result.errors.filter((e) => e.startsWith('status'))).toEqual([]);
-    expect(status.conditions?.length).toBe(6);
+    expect(status.conditions?.length).toBe(7);
   });
 });
 

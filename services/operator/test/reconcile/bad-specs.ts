@@ -16,7 +16,7 @@ const nats = { url: 'nats://nats:4222' };
 
 export const BAD_RELAYS: BadRelay[] = [
   { title: 'negative replicas', spec: { replicas: -1, database: db, nats }, field: 'spec.replicas' },
-  { title: 'too many partitions', spec: { partitions: 2000, database: db, nats }, field: 'spec.partitions' },
+  { title: 'too many partitions', spec: { partitionCount: 2000, database: db, nats }, field: 'spec.partitionCount' },
   { title: 'zero batch size', spec: { batchSize: 0, database: db, nats }, field: 'spec.batchSize' },
   { title: 'batch size too large', spec: { batchSize: 10_001, database: db, nats }, field: 'spec.batchSize' },
   { title: 'zero publish window', spec: { publishWindow: 0, database: db, nats }, field: 'spec.publishWindow' },

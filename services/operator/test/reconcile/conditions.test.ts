@@ -45,6 +45,7 @@ describe('conditions through reconcile', () => {
     expect(summary).toEqual({
       Ready: 'True/Ready',
       LeaderElected: 'True/LeaderFound',
+      PartitionCountApplied: 'True/NotManaged',
       Progressing: 'False/Complete',
       Degraded: 'False/AsExpected',
       Paused: 'False/Reconciling',
@@ -72,7 +73,7 @@ describe('conditions through reconcile', () => {
   });
 
   test('a partition nobody leads: LeaderElected False naming it', () => {
-    const relay = makeRelay({ spec: { partitions: 3 } });
+    const relay = makeRelay({ spec: { partitionCount: 3 } });
     const status = reconcile(observe(relay, [makePod('relay-a', { report: { instanceId: 'relay-a', leading: true, partitions: [{ partition: 0, leading: true, epoch: 1 }, { partition: 1, leading: true, epoch: 1 }, { partition: 2, leading: false, epoch: null }] } })])).status;
     expect(status.conditions?.find((c) => c.type === 'LeaderElected')).toMatchObject({ status: 'False', reason: 'PartitionsWithoutLeader', message: expect.stringContaining('partitions 2 have no leader') });
   });

@@ -98,7 +98,7 @@ describe('desiredDeployment', () => {
       spec: {
         database: { secretRef: { name: 'db-secret', key: 'DATABASE_URL' }, schema: 'orders_outbox', confirmingStandbys: 1 },
         nats: { url: 'tls://nats:4222', stream: 'ORDERS', subjectPrefix: 'shop.orders', duplicateWindowSeconds: 300 },
-        partitions: 8,
+        partitionCount: 8,
         batchSize: 250,
         publishWindow: 200,
         leaseDurationMs: 3000,
@@ -118,7 +118,6 @@ describe('desiredDeployment', () => {
       OUTBOX_SUBJECT_PREFIX: 'shop.orders',
       OUTBOX_DUPLICATE_WINDOW_MS: '300000',
       OUTBOX_MESSAGE_HEADERS: 'outbox',
-      OUTBOX_PARTITIONS: '8',
       OUTBOX_BATCH_SIZE: '250',
       OUTBOX_PUBLISH_WINDOW: '200',
       OUTBOX_LEASE_MS: '3000',
@@ -127,6 +126,8 @@ describe('desiredDeployment', () => {
       LOG_LEVEL: 'debug',
     });
     expect(env.RELAY_INSTANCE_ID?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    // spec.partitionCount (8 here) reaches the schema through a Job, never the relays: they follow the schema's count.
+    expect(env.OUTBOX_PARTITIONS).toBeUndefined();
     expect(env.NATS_CREDS_FILE).toBeUndefined();
     // No value anywhere may carry a URL with a password.
     expect(JSON.stringify(container(relay))).not.toMatch(/postgres:\/\//);

@@ -73,25 +73,25 @@ describe('failover: only a leader that shows it makes no progress is acted on', 
   });
 
   test('at most one eviction per reconcile: of two stalled leaders the first by partition goes, the other waits for the quiet period', () => {
-    const relay = relayWith(undefined, { partitions: 2 });
+    const relay = relayWith(undefined, { partitionCount: 2 });
     const pods = [
       stalled('relay-a', { partitions: { 0: 7 }, total: 2 }),
       stalled('relay-b', { partitions: { 1: 3 }, total: 2 }),
       makePod('relay-c', { report: report('relay-c', {}, 2) }),
     ];
     const first = reconcile(observe(relay, pods));
-    expect(first.actions.map((a) => a.pod)).toEqual(['relay-a']);
+    expect(first.actions.map((a) => a.kind === 'StartPartitionChange' ? a.job.metadata?.name : a.pod)).toEqual(['relay-a']);
 
     const later = secondsLater(3);
-    const quiet = reconcile(observe(relayWith(first.status, { partitions: 2 }), pods.slice(1), { now: later }));
+    const quiet = reconcile(observe(relayWith(first.status, { partitionCount: 2 }), pods.slice(1), { now: later }));
     expect(quiet.actions).toEqual([]);
     const due = Date.parse(NOW.toISOString()) + 15_000;
     // Looked at again no later than when the quiet period ends (the periodic re-check may come first).
     expect(quiet.requeueAfterMs).toBeLessThanOrEqual(due - later.getTime());
     expect(condition(quiet.status, 'Degraded')).toMatchObject({ reason: 'LeaderStalled', message: expect.stringContaining(`until ${new Date(due).toISOString()}`) });
 
-    const after = reconcile(observe(relayWith(quiet.status, { partitions: 2 }), pods.slice(1), { now: secondsLater(15) }));
-    expect(after.actions.map((a) => a.pod)).toEqual(['relay-b']);
+    const after = reconcile(observe(relayWith(quiet.status, { partitionCount: 2 }), pods.slice(1), { now: secondsLater(15) }));
+    expect(after.actions.map((a) => a.kind === 'StartPartitionChange' ? a.job.metadata?.name : a.pod)).toEqual(['relay-b']);
   });
 
   test('the quiet period holds even with a zero delay (MIN_FAILOVER_INTERVAL_MS), and is re-checked when it ends', () => {
@@ -186,7 +186,7 @@ describe('pod-deletion-cost: followers go before leaders on scale-down and rollo
   const cost = (value: string) => ({ annotations: { [POD_DELETION_COST_ANNOTATION]: value } });
 
   test('each leader carries the number of partitions it leads; followers carry none; only changes are written', () => {
-    const relay = relayWith(undefined, { partitions: 3 });
+    const relay = relayWith(undefined, { partitionCount: 3 });
     const pods = [
       makePod('relay-a', { report: report('relay-a', { 0: 4, 2: 4 }, 3) }),
       makePod('relay-b', { report: report('relay-b', { 1: 2 }, 3), ...cost('1') }),

@@ -92,6 +92,15 @@ export class FakeRelays {
     };
   }
 
+  /** The pod now follows `count` partitions (the schema's count changed): new ones not led, removed ones gone. */
+  setPartitionCount(pod: string, count: number): void {
+    const relay = this.get(pod);
+    const kept = relay.report.partitions.filter((p) => p.partition < count);
+    const added = Array.from({ length: count - kept.length }, (_, i) => ({ partition: kept.length + i, leading: false, epoch: null, ...FOLLOWING }));
+    const partitions = [...kept, ...added];
+    relay.report = { ...relay.report, leading: partitions.some((p) => p.leading), partitions };
+  }
+
   setNatsConnected(pod: string, connected: boolean): void {
     const relay = this.get(pod);
     relay.report = { ...relay.report, natsConnected: connected };

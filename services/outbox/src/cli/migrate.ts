@@ -19,6 +19,9 @@ set; prints {"schema", "ran", "partitions"} as one JSON line. Settings come from
   OUTBOX_SCHEMA       schema of the outbox tables (default outbox)
   OUTBOX_PARTITIONS   partition count to apply, 1 to 1024 (default: keep; 1 for a new schema); a change waits
                       for the relays to publish every pending event
+  OUTBOX_PARTITION_DRAIN_TIMEOUT_MS
+                      how long that wait may last, 1 to 3600000 (default 30000); writers pause meanwhile, and
+                      a change that runs out of it changes nothing and exits 1
   LOG_LEVEL           pino level of its log lines on stdout (default info)
 e.g. OUTBOX_SCHEMA=orders_outbox OUTBOX_PARTITIONS=4 outbox-migrate
 
@@ -29,6 +32,7 @@ const schema = z.object({
   DATABASE_URL: outboxEnvShape.DATABASE_URL,
   OUTBOX_SCHEMA: outboxEnvShape.OUTBOX_SCHEMA,
   OUTBOX_PARTITIONS: outboxEnvShape.OUTBOX_PARTITIONS,
+  OUTBOX_PARTITION_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(30_000),
   LOG_LEVEL: outboxEnvShape.LOG_LEVEL,
 });
 
@@ -70,7 +74,13 @@ async function main(): Promise<number> {
   const logger = createLogger('outbox-migrate', env.LOG_LEVEL);
   const pool = PostgresPrimary.fromUrl(env.DATABASE_URL).pool({ max: 1 });
   try {
-    const result = await migrateOutbox({ pool, schema: env.OUTBOX_SCHEMA, partitions: env.OUTBOX_PARTITIONS, logger });
+    const result = await migrateOutbox({
+      pool,
+      schema: env.OUTBOX_SCHEMA,
+      partitions: env.OUTBOX_PARTITIONS,
+      drainTimeoutMs: env.OUTBOX_PARTITION_DRAIN_TIMEOUT_MS,
+      logger,
+    });
     process.stdout.write(`${JSON.stringify({ schema: env.OUTBOX_SCHEMA, ...result })}\n`);
     return 0;
   } catch (error) {

@@ -54,6 +54,7 @@ export const BUILTIN_RESOURCES: ResourceType[] = [
     scale: { specReplicasPath: '/spec/replicas', statusReplicasPath: '/status/replicas', selector: matchLabelsSelector },
   }),
   builtin('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', { status: true }),
+  builtin('batch', 'v1', 'jobs', 'Job', { status: true }),
   builtin('coordination.k8s.io', 'v1', 'leases', 'Lease'),
 ];
 
