@@ -12,6 +12,7 @@ import {
   type Range,
 } from './limits';
 import { SPEC_RULES } from './rules';
+import { networkPolicySchema } from './schema-network-policy';
 import type { JsonSchema } from './schema-types';
 
 const int = (range: Range, fallback: number, description: string): JsonSchema => ({
@@ -154,6 +155,7 @@ export const specSchema: JsonSchema = {
         limits: { type: 'object', additionalProperties: quantity },
       },
     },
+    networkPolicy: networkPolicySchema,
     paused: {
       type: 'boolean',
       description: 'When true the operator changes nothing (no applies, no failovers) but still reports status.',

@@ -18,5 +18,7 @@ export type {
   V1Deployment,
   V1Lease,
   V1LeaseSpec,
+  V1NetworkPolicy,
   V1Pod,
+  V1Secret,
 } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
