@@ -124,6 +124,15 @@ test/packaging/operator-chart.test.ts checks that these are the same rules.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["list", "create", "patch"]
+# Each relay's admin Secret (the token of POST /step-down): watched (only those labelled as admin Secrets), and
+# created once; never updated or deleted (deleting it by hand is how the token is rotated).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["list", "watch", "create"]
+# The optional NetworkPolicy of each relay: watched, applied, deleted when spec.networkPolicy is turned off.
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 {{- end -}}
 
 {{- define "outbox-relay-operator.leaderElectionRules" -}}

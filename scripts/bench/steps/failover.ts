@@ -5,7 +5,7 @@
 // Hand-over time = the successor's acquired_at (database clock) minus the moment this process acted. Then a
 // probe event committed right after the action must reach the stream: "publishing resumed" is its stored time
 // minus the action time (includes the successor's first read and publish).
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ensureStream, migrateOutbox, Outbox } from '@outbox-relay/outbox';
 import { waitFor } from '@outbox-relay/test-support';
 import type { BenchContext } from '../lib/context';
@@ -76,7 +76,10 @@ export async function failover(ctx: BenchContext): Promise<FailoverFigures> {
   const stream = streamFor(ctx, 'failover');
   await ensureStream(ctx.jsm, { name: stream.stream, subjectPrefix: stream.subjectPrefix, duplicateWindowMs: 120_000 });
   const outbox = new Outbox({ pool: ctx.pool, schema });
-  const start = (name: string) => startRelayProcess(ctx, name, { schema, stream, env: { OUTBOX_LEASE_MS: String(LEASE_MS), OUTBOX_RENEW_MS: '500' } });
+  // POST /step-down takes the relays' admin token (closed without one).
+  const adminToken = randomBytes(32).toString('base64url');
+  const env = { OUTBOX_LEASE_MS: String(LEASE_MS), OUTBOX_RENEW_MS: '500', OUTBOX_ADMIN_TOKEN: adminToken };
+  const start = (name: string) => startRelayProcess(ctx, name, { schema, stream, env });
   const relays = await Promise.all(['relay-a', 'relay-b', 'relay-c'].map(start));
   const repeats = ctx.quick ? 1 : 3;
   const results: Record<'kill' | 'stepDown' | 'sigterm', HandOver[]> = { kill: [], stepDown: [], sigterm: [] };
@@ -91,7 +94,7 @@ export async function failover(ctx: BenchContext): Promise<FailoverFigures> {
   }
   for (let i = 0; i < repeats; i++) {
     const r = await measure(ctx, schema, relays, outbox, stream, 'POST /step-down', async (leader) => {
-      const res = await fetch(`${leader.url}/step-down`, { method: 'POST' });
+      const res = await fetch(`${leader.url}/step-down`, { method: 'POST', headers: { Authorization: `Bearer ${adminToken}` } });
       if (res.status !== 202) throw new Error(`POST /step-down answered ${res.status}: ${await res.text()}`);
     });
     results.stepDown.push(r);

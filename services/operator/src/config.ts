@@ -1,9 +1,18 @@
 import os from 'node:os';
 import { envVar, parseEnv } from '@outbox-relay/runtime';
 import { z } from 'zod';
+import type { OperatorPods } from './reconcile/types';
 
 const flag = envVar.flag;
+export const DEFAULT_OPERATOR_POD_LABELS = 'app.kubernetes.io/name=outbox-relay-operator,app.kubernetes.io/component=operator';
 const ms = envVar.millis;
+/** `k=v,k2=v2`, as a label selector of equalities is written. */
+const labelList = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)*$/, 'must be labels as key=value,key2=value2')
+    .default(fallback)
+    .transform((text) => Object.fromEntries(text.split(',').map((pair) => pair.split('=') as [string, string])));
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name (DNS label)');
 
 /** The operator's environment (deploy/operator.yaml sets these; README documents them). */
@@ -14,6 +23,11 @@ export const operatorEnvSchema = z
     /** Downward API; the identity in the leader Lease and in Events. */
     POD_NAME: z.string().min(1).max(253).optional(),
     POD_NAMESPACE: dnsLabel.optional(),
+    /**
+     * Labels of the operator's pods (deploy/operator.yaml's and the chart's): with POD_NAMESPACE, what a relay's
+     * NetworkPolicy lets in.
+     */
+    OPERATOR_POD_LABELS: labelList(DEFAULT_OPERATOR_POD_LABELS),
     LEADER_ELECTION: flag(true),
     /** Where the leader Lease lives; defaults to POD_NAMESPACE. */
     LEADER_ELECTION_NAMESPACE: dnsLabel.optional(),
@@ -84,6 +98,8 @@ export interface OperatorConfig {
   resyncMs: number;
   relistMs: number;
   workers: number;
+  /** Undefined without POD_NAMESPACE: relays then get no NetworkPolicy (it would shut the operator out). */
+  operatorPods?: OperatorPods;
   probeTimeoutMs: number;
   /** Every Kubernetes API request ends after this long at most. */
   apiTimeoutMs: number;
@@ -113,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined>): OperatorCon
     resyncMs: e.RESYNC_MS,
     relistMs: e.RELIST_MS,
     workers: e.WORKERS,
+    ...(e.POD_NAMESPACE ? { operatorPods: { namespace: e.POD_NAMESPACE, labels: e.OPERATOR_POD_LABELS } } : {}),
     probeTimeoutMs: e.PROBE_TIMEOUT_MS,
     apiTimeoutMs: e.KUBE_API_TIMEOUT_MS,
     ...(e.KUBECONFIG ? { kubeconfigPath: e.KUBECONFIG } : {}),

@@ -1,19 +1,21 @@
 import type { Logger } from 'pino';
 import { KIND } from './api/group';
 import type { OutboxRelayResource } from './api/types';
+import { AdminSecretError, AdminTokens, type RelayAdminToken } from './admin-tokens';
 import { httpStatusOf, messageOf } from './errors';
-import type { KubeConfig, KubernetesObject, V1Deployment, V1Pod } from './kube/client-node';
+import type { KubeConfig, KubernetesObject, V1Deployment, V1NetworkPolicy, V1Pod, V1Secret } from './kube/client-node';
 import { EventRecorder } from './kube/event-recorder';
 import { KubeClient, type RelayCluster } from './kube/kube-client';
 import { ResilientInformer } from './kube/resilient-informer';
-import { deploymentSource, podSource, relaySource, type WatchSource } from './kube/sources';
+import { adminSecretSource, deploymentSource, networkPolicySource, podSource, relaySource, type WatchSource } from './kube/sources';
 import type { OperatorMetrics } from './metrics';
 import { observe } from './observe';
-import type { PodProber } from './prober';
+import { StepDownError, type PodProber } from './prober';
+import { ADMIN_TOKEN_DIGEST_ANNOTATION } from './reconcile/admin-token';
 import { reconcile as defaultReconcile } from './reconcile';
 import { MANAGED_BY } from './reconcile/metadata';
 import { partitionJobSelector } from './reconcile/partition-job';
-import type { ObservedState, ReconcileAction, ReconcileResult } from './reconcile/types';
+import type { ObservedState, OperatorPods, ReconcileAction, ReconcileResult } from './reconcile/types';
 import { sameJson } from './same-json';
 import { WorkQueue } from './work-queue';
 
@@ -37,6 +39,8 @@ export interface ControllerOptions {
   /** Informers rebuild their caches from a fresh list this often. */
   relistMs: number;
   workers: number;
+  /** The operator's own pods, which a relay's NetworkPolicy lets in; undefined: no NetworkPolicy is made. */
+  operatorPods?: OperatorPods;
   retry: { minMs: number; maxMs: number };
   informerBackoff: { minMs: number; maxMs: number };
   /** Seams for tests. */
@@ -55,6 +59,9 @@ export class OutboxRelayController {
   private readonly relays: ResilientInformer<OutboxRelayResource>;
   private readonly deployments: ResilientInformer<V1Deployment>;
   private readonly pods: ResilientInformer<V1Pod>;
+  private readonly adminSecrets: ResilientInformer<V1Secret>;
+  private readonly networkPolicies: ResilientInformer<V1NetworkPolicy>;
+  private readonly adminTokens: AdminTokens;
   private readonly queue: WorkQueue;
   private readonly cluster: RelayCluster;
   private readonly recorder: EventRecorder;
@@ -74,10 +81,16 @@ export class OutboxRelayController {
     this.relays = this.informer(relaySource(kubeConfig, namespace, timeoutMs));
     this.deployments = this.informer(deploymentSource(kubeConfig, namespace, timeoutMs));
     this.pods = this.informer(podSource(kubeConfig, namespace, timeoutMs));
+    this.adminSecrets = this.informer(adminSecretSource(kubeConfig, namespace, timeoutMs));
+    this.networkPolicies = this.informer(networkPolicySource(kubeConfig, namespace, timeoutMs));
+    this.adminTokens = new AdminTokens(this.adminSecrets, this.cluster);
     // Events that arrive before every cache is filled are dropped: start() enqueues every relay once they are.
     this.relays.on((_type, relay) => this.enqueue(relay.metadata?.namespace, relay.metadata?.name));
     this.deployments.on((_type, d) => this.enqueue(d.metadata?.namespace, ownerRelay(d)));
     this.pods.on((_type, pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[INSTANCE_LABEL]));
+    // A deleted admin Secret is made again at once; a changed one restarts the pods with its token.
+    this.adminSecrets.on((_type, secret) => this.enqueue(secret.metadata?.namespace, ownerRelay(secret)));
+    this.networkPolicies.on((_type, policy) => this.enqueue(policy.metadata?.namespace, ownerRelay(policy)));
     this.queue = new WorkQueue({
       process: (key) => this.sync(key),
       concurrency: options.workers,
@@ -94,7 +107,7 @@ export class OutboxRelayController {
 
   /** Starts the informers; resolves once their caches are filled and every relay is queued. */
   async start(): Promise<void> {
-    const informers = [this.relays, this.deployments, this.pods];
+    const informers = [this.relays, this.deployments, this.pods, this.adminSecrets, this.networkPolicies];
     informers.forEach((i) => i.start());
     await Promise.all(informers.map((i) => i.whenSynced()));
     // Leadership can be lost while the caches fill; a stopped controller must not come to life afterwards.
@@ -110,7 +123,7 @@ export class OutboxRelayController {
     this.ready = false;
     clearInterval(this.resyncTimer);
     await this.queue.stop();
-    await Promise.all([this.relays.stop(), this.deployments.stop(), this.pods.stop()]);
+    await Promise.all([this.relays, this.deployments, this.pods, this.adminSecrets, this.networkPolicies].map((i) => i.stop()));
   }
 
   get isReady(): boolean {
@@ -152,19 +165,32 @@ export class OutboxRelayController {
     const log = this.options.logger.child({ relay: key, generation: relay.metadata?.generation });
     const deployment = this.deployments.get(name, namespace);
     const pods = this.pods.list(namespace).filter((p) => p.metadata?.labels?.[INSTANCE_LABEL] === name);
+    const owned = deployment && ownerRelayUid(deployment) === relay.metadata?.uid ? deployment : undefined;
+    const adminToken = await this.adminToken(relay, log);
+    // Without a usable token, the pods keep the one they run with: a Secret broken by hand restarts nothing.
+    const adminTokenDigest = adminToken?.digest ?? owned?.spec?.template.metadata?.annotations?.[ADMIN_TOKEN_DIGEST_ANNOTATION];
+    const policy = this.networkPolicies.get(name, namespace);
     // Read from the API, not a cache: only relays that manage their partition count have such Jobs, rarely.
     const partitionJobs = relay.spec?.partitionCount === undefined ? undefined : await this.cluster.listJobs(namespace, partitionJobSelector(relay));
-    const observed = await observe({
-      relay,
-      ...(deployment && ownerRelayUid(deployment) === relay.metadata?.uid ? { deployment } : {}),
-      pods,
-      ...(partitionJobs ? { partitionJobs } : {}),
-      prober: this.options.prober,
-      now: this.now,
-    });
+    const observed: ObservedState = {
+      ...(await observe({
+        relay,
+        ...(owned ? { deployment: owned } : {}),
+        pods,
+        ...(partitionJobs ? { partitionJobs } : {}),
+        prober: this.options.prober,
+        now: this.now,
+      })),
+      ...(adminTokenDigest ? { adminTokenDigest } : {}),
+      ...(this.options.operatorPods ? { operatorPods: this.options.operatorPods } : {}),
+      networkPolicyExists: !!policy && ownerRelayUid(policy) === relay.metadata?.uid,
+    };
     const result = this.reconcile(observed);
 
     for (const object of result.objects) await this.cluster.apply(object);
+    for (const ref of result.deletions ?? []) {
+      if (await this.cluster.deleteObject(ref)) log.info({ kind: ref.kind, name: ref.name }, 'deleted a child the spec no longer wants');
+    }
     // Status before actions, and only on top of the version the decisions were made on: a failover's
     // lastFailoverTime is on record before the pod is touched (a retry after a crash sees it), and of two operators
     // that overlap and decide alike, only the first write succeeds; the other sees a conflict and acts on nothing.
@@ -180,7 +206,7 @@ export class OutboxRelayController {
       log.error({ actions: result.actions }, 'a failover decided without a status change to record it; not acting');
       return result.requeueAfterMs;
     }
-    for (const action of result.actions) await this.execute(relay, action, observed, result, log);
+    for (const action of result.actions) await this.execute(relay, action, observed, result, adminToken, log);
     for (const change of result.podAnnotations) await this.cluster.annotatePod(namespace, change.pod, change.annotations);
     for (const event of result.events) {
       if (await this.recorder.record(relay, event)) this.options.metrics.events.inc({ type: event.type, reason: event.reason });
@@ -189,7 +215,31 @@ export class OutboxRelayController {
     return result.requeueAfterMs;
   }
 
-  private async execute(relay: OutboxRelayResource, action: ReconcileAction, observed: ObservedState, result: ReconcileResult, log: Logger): Promise<void> {
+  /**
+   * The relay's admin token, its Secret created if missing. Not for a relay being deleted or paused (nothing is
+   * made for those). A Secret that cannot be used is reported (a log line, a Warning Event) and reconcile goes on
+   * without it: step-downs fail until it is deleted, failovers do not need it.
+   */
+  private async adminToken(relay: OutboxRelayResource, log: Logger): Promise<RelayAdminToken | undefined> {
+    if (relay.metadata?.deletionTimestamp || relay.spec?.paused === true) return undefined;
+    try {
+      return await this.adminTokens.ensure(relay);
+    } catch (err) {
+      if (!(err instanceof AdminSecretError)) throw err;
+      log.error({ secret: err.secret, err: err.message }, 'the admin Secret cannot be used');
+      await this.recorder.record(relay, { type: 'Warning', reason: 'AdminSecretInvalid', message: err.message });
+      return undefined;
+    }
+  }
+
+  private async execute(
+    relay: OutboxRelayResource,
+    action: ReconcileAction,
+    observed: ObservedState,
+    result: ReconcileResult,
+    adminToken: RelayAdminToken | undefined,
+    log: Logger,
+  ): Promise<void> {
     if (action.kind === 'StartPartitionChange') {
       // A server-side apply of a name derived from the Jobs already there: two operators that overlap create one.
       await this.cluster.apply(action.job);
@@ -206,7 +256,8 @@ export class OutboxRelayController {
         return count('skipped');
       }
       try {
-        await this.options.prober.stepDown({ name: pod.name, ip: pod.ip });
+        if (!adminToken) throw new StepDownError(pod.name, undefined, 'no usable admin token (see the AdminSecretInvalid event)');
+        await this.options.prober.stepDown({ name: pod.name, ip: pod.ip }, adminToken.token);
         log.warn(fields, 'asked the leader to step down');
         return count('done');
       } catch (err) {
@@ -231,11 +282,11 @@ export class OutboxRelayController {
   }
 }
 
-/** The relay that controls a Deployment, from its controller owner reference. */
-function ownerRelay(d: V1Deployment): string | undefined {
+/** The relay that controls a child (Deployment, Secret, NetworkPolicy), from its controller owner reference. */
+function ownerRelay(d: KubernetesObject): string | undefined {
   return d.metadata?.ownerReferences?.find((o) => o.controller && o.kind === KIND)?.name;
 }
 
-function ownerRelayUid(d: V1Deployment): string | undefined {
+function ownerRelayUid(d: KubernetesObject): string | undefined {
   return d.metadata?.ownerReferences?.find((o) => o.controller && o.kind === KIND)?.uid;
 }

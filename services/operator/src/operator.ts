@@ -112,6 +112,7 @@ export class Operator {
       resyncMs: config.resyncMs,
       relistMs: config.relistMs,
       workers: config.workers,
+      ...(config.operatorPods ? { operatorPods: config.operatorPods } : {}),
       retry: this.options.retry ?? { minMs: 500, maxMs: 60_000 },
       informerBackoff: this.options.informerBackoff ?? { minMs: 500, maxMs: 30_000 },
       ...(this.options.reconcile ? { reconcile: this.options.reconcile } : {}),

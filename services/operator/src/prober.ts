@@ -13,8 +13,11 @@ export interface ProbeTarget {
 export interface PodProber {
   /** The pod's `/status`, or null when it does not answer in time, answers non-2xx, or with another shape. */
   status(pod: ProbeTarget): Promise<RelayPodReport | null>;
-  /** Asks the pod to release its leases (`POST /step-down`, 202). Throws StepDownError when it did not accept. */
-  stepDown(pod: ProbeTarget): Promise<void>;
+  /**
+   * Asks the pod to release its leases (`POST /step-down` with the relay's admin token, 202). Throws StepDownError
+   * when it did not accept.
+   */
+  stepDown(pod: ProbeTarget, adminToken: string): Promise<void>;
 }
 
 export class StepDownError extends OperatorError {
@@ -56,7 +59,7 @@ export interface HttpPodProberOptions {
   baseUrl?: (pod: ProbeTarget) => string;
 }
 
-/** The relay's HTTP endpoints (services/relay health server): GET /status, POST /step-down. */
+/** The relay's HTTP endpoints (services/relay health server): GET /status, POST /step-down (with the admin token). */
 export class HttpPodProber implements PodProber {
   private readonly baseUrl: (pod: ProbeTarget) => string;
 
@@ -77,10 +80,14 @@ export class HttpPodProber implements PodProber {
     }
   }
 
-  async stepDown(pod: ProbeTarget): Promise<void> {
+  async stepDown(pod: ProbeTarget, adminToken: string): Promise<void> {
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl(pod)}/step-down`, { method: 'POST', signal: AbortSignal.timeout(this.options.timeoutMs) });
+      res = await fetch(`${this.baseUrl(pod)}/step-down`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminToken}` },
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
     } catch (err) {
       throw new StepDownError(pod.name, undefined, messageOf(err));
     }

@@ -1,6 +1,7 @@
 import { connectNats, PostgresPrimary, migrateOutbox, natsConnectionFromEnv, OutboxRelay, readBacklog, waitForSchema, relaySettingsFromEnv, type StreamConfigError } from '@outbox-relay/outbox';
-import { createLogger, exitOnUncaught, ProcessShutdown, readEnvOrExit } from '@outbox-relay/runtime';
+import { createLogger, exitOnUncaught, ProcessShutdown, readConfigOrExit, readEnvOrExit } from '@outbox-relay/runtime';
 import { BacklogMetrics, httpObservers, RelayMetrics, ServiceMetrics, startTracing, tracingSettingsFromEnv } from '@outbox-relay/telemetry';
+import { readAdminToken } from './admin-token';
 import { StatusBacklog, statusWithBacklog } from './status-backlog';
 import { relayProcessEnvSchema } from './config';
 import { createRelayHttp } from './relay-http';
@@ -11,6 +12,7 @@ const STREAM_CONFIG_EXIT_CODE = 2;
 async function main(): Promise<void> {
   const env = readEnvOrExit('outbox-relay', relayProcessEnvSchema);
   const settings = relaySettingsFromEnv(env);
+  const adminToken = readConfigOrExit('outbox-relay', () => readAdminToken(env));
   const logger = createLogger('relay', env.LOG_LEVEL, { instanceId: settings.instanceId });
   // A bug that escapes every handler is logged as one fatal line (event ids, partition, epoch in the error) and
   // ends the process, which its supervisor restarts; the lease expires and another relay takes over.
@@ -37,11 +39,12 @@ async function main(): Promise<void> {
     status: () => (relay ? statusWithBacklog(relay.status(), backlog.current()) : statusWithBacklog(notStarted, null)),
     isReady: () => ready,
     stepDown: async () => (relay ? relay.stepDown() : []),
+    adminToken,
     metrics,
     observers: httpObservers({ metrics: metrics.http, tracing: false }),
   });
   const port = await http.listen(env.RELAY_HTTP_PORT);
-  logger.info({ port }, 'health endpoints listening');
+  logger.info({ port, stepDown: adminToken ? 'token required' : 'disabled' }, 'health endpoints listening');
 
   const starting = new AbortController();
   let nats: Awaited<ReturnType<typeof connectNats>> | null = null;

@@ -2,6 +2,7 @@
  * The stand-alone relay as real processes: kill -9 of the leader, and a leader frozen (SIGSTOP) past its lease
  * that wakes up (SIGCONT) after a successor took over, SIGTERM hand-over and the POST /step-down switchover.
  */
+import { randomBytes } from 'node:crypto';
 import { migrateOutbox, Outbox, type RelayStatus } from '@outbox-relay/outbox';
 import type { RelayProcessStatus } from '../src/status-backlog';
 import { createTestSchema, undoNewestOutboxMigration, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, listeningPort, readStream, waitFor, type TestStream, getJson, startService, type ServiceProcess } from '@outbox-relay/test-support';
@@ -11,6 +12,8 @@ let ns: TestStream;
 let outbox: Outbox;
 let relays: Array<{ proc: ServiceProcess; port: number }> = [];
 const LEASE_MS = 1500;
+/** POST /step-down takes it (step-down-token.test.ts tests the refusals). */
+const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 
 beforeEach(async () => {
   db = await createTestSchema('relayproc');
@@ -38,6 +41,7 @@ async function startRelays(count: number) {
       OUTBOX_POLL_MS: '50',
       RELAY_HTTP_PORT: '0',
       RELAY_INSTANCE_ID: `relay-${i}`,
+      OUTBOX_ADMIN_TOKEN: ADMIN_TOKEN,
       LOG_LEVEL: 'info',
     });
     const port = await listeningPort(proc, 'health endpoints listening');
@@ -160,7 +164,7 @@ it('switches over on POST /step-down: the leader releases at once and stays a fo
   const before = leader.status!.partitions[0]!.epoch!;
   expect((await fetch(`http://127.0.0.1:${leader.r.port}/step-down`)).status).toBe(405);
   const askedAt = Date.now();
-  const res = await fetch(`http://127.0.0.1:${leader.r.port}/step-down`, { method: 'POST' });
+  const res = await fetch(`http://127.0.0.1:${leader.r.port}/step-down`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
   expect(res.status).toBe(202);
   expect(await res.json()).toEqual({ released: [{ partition: 0, epoch: before }] });
   const next = await currentLeader(leader.r.proc);

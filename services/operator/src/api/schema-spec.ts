@@ -12,6 +12,7 @@ import {
   type Range,
 } from './limits';
 import { SPEC_RULES } from './rules';
+import { networkPolicySchema } from './schema-network-policy';
 import type { JsonSchema } from './schema-types';
 
 /** An integer in its range; `fallback` undefined: no default (absent means something of its own). */
@@ -159,6 +160,7 @@ export const specSchema: JsonSchema = {
         limits: { type: 'object', additionalProperties: quantity },
       },
     },
+    networkPolicy: networkPolicySchema,
     paused: {
       type: 'boolean',
       description: 'When true the operator changes nothing (no applies, no failovers) but still reports status.',

@@ -1,5 +1,5 @@
 import type { LogLevel } from '@outbox-relay/runtime';
-import type { KubernetesObject } from './k8s-types';
+import type { KubernetesObject, V1NetworkPolicyPeer } from './k8s-types';
 import type { NatsMessageHeaders, NatsStreamDiscard, NatsStreamManagement, NatsStreamStorage } from './limits';
 
 /** Reference to one key of a Secret in the OutboxRelay's namespace. */
@@ -61,6 +61,16 @@ export interface ResourceRequirements {
   limits?: Record<string, string>;
 }
 
+/**
+ * An optional NetworkPolicy in front of the relay pods: ingress to their HTTP port only from the operator's pods and
+ * `metricsFrom` (e.g. Prometheus); egress is left alone.
+ */
+export interface NetworkPolicySpec {
+  enabled?: boolean;
+  /** Peers (as in a NetworkPolicy's `from`) allowed to scrape /metrics and read /status. */
+  metricsFrom?: V1NetworkPolicyPeer[];
+}
+
 /** Spec after the API server's defaulting (see defaults.ts for the same defaults applied in code). */
 export interface OutboxRelaySpec {
   replicas: number;
@@ -81,6 +91,7 @@ export interface OutboxRelaySpec {
   renewIntervalMs: number;
   failoverDelaySeconds: number;
   resources?: ResourceRequirements;
+  networkPolicy?: NetworkPolicySpec;
   paused: boolean;
   logLevel: LogLevel;
 }

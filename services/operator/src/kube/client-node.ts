@@ -19,5 +19,7 @@ export type {
   V1Job,
   V1Lease,
   V1LeaseSpec,
+  V1NetworkPolicy,
   V1Pod,
+  V1Secret,
 } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };

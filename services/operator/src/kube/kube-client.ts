@@ -2,7 +2,7 @@ import { API_GROUP, API_GROUP_VERSION, API_VERSION, FIELD_MANAGER, KIND, PLURAL 
 import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
 import { KubeApiError, httpStatusOf } from '../errors';
 import { DEFAULT_KUBE_API_TIMEOUT_MS, makeApiClient, makeObjectApiClient } from './api-clients';
-import { k8s, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Job } from './client-node';
+import { k8s, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Job, type V1Secret } from './client-node';
 
 /** The writes and reads the controller makes, each one API call; what it needs to know (not found, conflict)
  * comes back as a value, every other failure as a KubeApiError. */
@@ -22,6 +22,10 @@ export interface RelayCluster {
   createEvent(event: CoreV1Event): Promise<void>;
   /** Jobs of one namespace that match a label selector (a relay's partition-count Jobs: few, read when needed). */
   listJobs(namespace: string, labelSelector: string): Promise<V1Job[]>;
+  /** Creates a Secret (never replaces one); false when one of that name exists already. */
+  createSecret(secret: V1Secret): Promise<boolean>;
+  /** Deletes an object the operator made; false when it is gone already. */
+  deleteObject(ref: { apiVersion: string; kind: string; namespace: string; name: string }): Promise<boolean>;
 }
 
 /**
@@ -59,7 +63,7 @@ export class KubeClient implements RelayCluster {
 
   /** Creates or updates any object by server-side apply. The object is copied: client-node fills in defaults. */
   async apply(object: KubernetesObject): Promise<KubernetesObject> {
-    const copy = JSON.parse(JSON.stringify(object)) as KubernetesObject;
+    const copy = inClientModelForm(JSON.parse(JSON.stringify(object)) as KubernetesObject);
     try {
       return await this.objects.patch(copy, undefined, undefined, this.fieldManager, true, k8s.PatchStrategy.ServerSideApply);
     } catch (err) {
@@ -131,6 +135,27 @@ export class KubeClient implements RelayCluster {
     }
   }
 
+  async createSecret(secret: V1Secret): Promise<boolean> {
+    const namespace = secret.metadata?.namespace ?? 'default';
+    try {
+      await this.core.createNamespacedSecret({ namespace, body: secret, fieldManager: this.fieldManager });
+      return true;
+    } catch (err) {
+      if (httpStatusOf(err) === 409) return false;
+      throw new KubeApiError('create', { kind: 'Secret', namespace, name: secret.metadata?.name }, err);
+    }
+  }
+
+  async deleteObject(ref: { apiVersion: string; kind: string; namespace: string; name: string }): Promise<boolean> {
+    try {
+      await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { namespace: ref.namespace, name: ref.name } });
+      return true;
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return false;
+      throw new KubeApiError('delete', { kind: ref.kind, namespace: ref.namespace, name: ref.name }, err);
+    }
+  }
+
   async createEvent(event: CoreV1Event): Promise<void> {
     const namespace = event.metadata?.namespace ?? 'default';
     try {
@@ -147,6 +172,21 @@ export class KubeClient implements RelayCluster {
       throw new KubeApiError('list', { kind: 'Job', namespace, name: labelSelector }, err);
     }
   }
+}
+
+/**
+ * client-node serializes an applied object through its model of the kind, which names a NetworkPolicy ingress
+ * rule's `from` `_from` (a reserved word): a plain `from` would be dropped, leaving a rule that lets everyone in.
+ */
+function inClientModelForm(object: KubernetesObject): KubernetesObject {
+  if (object.kind !== 'NetworkPolicy') return object;
+  const rules = (object as { spec?: { ingress?: Array<Record<string, unknown>> } }).spec?.ingress ?? [];
+  for (const rule of rules) {
+    if (!('from' in rule)) continue;
+    rule._from = rule.from;
+    delete rule.from;
+  }
+  return object;
 }
 
 /** The PodDisruptionBudget's reason a 429 carries (its DisruptionBudget cause), else the Status message. */

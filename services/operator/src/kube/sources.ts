@@ -1,8 +1,9 @@
 import { API_GROUP, API_VERSION, PLURAL } from '../api/group';
 import type { OutboxRelayResource } from '../api/types';
+import { ADMIN_TOKEN_COMPONENT } from '../reconcile/admin-token';
 import { APP_NAME, MANAGED_BY } from '../reconcile/metadata';
 import { makeApiClient } from './api-clients';
-import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1Pod } from './client-node';
+import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1NetworkPolicy, type V1Pod, type V1Secret } from './client-node';
 
 /**
  * What an informer lists and watches: the watch path and the list call must name the same collection. The list
@@ -56,5 +57,31 @@ export function podSource(kc: KubeConfig, namespace?: string, timeoutMs?: number
     path: scoped('/api/v1', namespace, 'pods'),
     labelSelector,
     list: () => (namespace ? api.listNamespacedPod({ namespace, labelSelector }) : api.listPodForAllNamespaces({ labelSelector })),
+  };
+}
+
+/** Selects the relays' admin Secrets, and only them: the operator lists no other Secret. */
+export const ADMIN_SECRET_SELECTOR = `${MANAGED_SELECTOR},app.kubernetes.io/component=${ADMIN_TOKEN_COMPONENT}`;
+
+export function adminSecretSource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1Secret> {
+  const api = makeApiClient(kc, k8s.CoreV1Api, timeoutMs);
+  const labelSelector = ADMIN_SECRET_SELECTOR;
+  return {
+    name: 'secrets',
+    path: scoped('/api/v1', namespace, 'secrets'),
+    labelSelector,
+    list: () => (namespace ? api.listNamespacedSecret({ namespace, labelSelector }) : api.listSecretForAllNamespaces({ labelSelector })),
+  };
+}
+
+export function networkPolicySource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1NetworkPolicy> {
+  const api = makeApiClient(kc, k8s.NetworkingV1Api, timeoutMs);
+  const labelSelector = MANAGED_SELECTOR;
+  return {
+    name: 'networkpolicies',
+    path: scoped('/apis/networking.k8s.io/v1', namespace, 'networkpolicies'),
+    labelSelector,
+    list: () =>
+      namespace ? api.listNamespacedNetworkPolicy({ namespace, labelSelector }) : api.listNetworkPolicyForAllNamespaces({ labelSelector }),
   };
 }

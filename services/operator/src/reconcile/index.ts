@@ -18,6 +18,13 @@ export type * from './types';
 export { validateRelay, describeIssues } from './validate';
 export { selectorLabels, selectorString, relayLabels } from './metadata';
 
+/** The operator runs without POD_NAMESPACE: a policy letting in only metricsFrom would shut out its probes. */
+const NETWORK_POLICY_WITHOUT_OPERATOR = {
+  type: 'Warning' as const,
+  reason: 'NetworkPolicyNotCreated',
+  message: 'spec.networkPolicy.enabled, but the operator does not know its own namespace (POD_NAMESPACE), so no NetworkPolicy is made',
+};
+
 /** Bounds of the periodic re-check: probe failures raise no watch event, so only a timer notices them. */
 export const MIN_RECHECK_MS = 1000;
 export const MAX_RECHECK_MS = 30_000;
@@ -74,12 +81,19 @@ export function reconcile(observed: ObservedState): ReconcileResult {
   const conditions = mergeConditions(previous?.conditions, inputs, now, relay.metadata?.generation ?? 0);
   const status = buildStatus({ relay, counts, leaders, failover, unresponsive, conditions, partitions: partitionCount.count });
 
+  const children = active ? desiredObjects(relay, spec, observed) : undefined;
   const result: ReconcileResult = {
-    objects: active ? desiredObjects(relay, spec) : [],
+    objects: children?.objects ?? [],
+    ...(children?.deletions.length ? { deletions: children.deletions } : {}),
     status,
     actions: [...failover.actions, ...switchover.actions, ...partitionChange],
     podAnnotations: active ? podDeletionCosts(pods, leaders) : [],
-    events: [...failover.events, ...switchover.events, ...transitionEvents(previous, conditions, leaders)],
+    events: [
+      ...failover.events,
+      ...switchover.events,
+      ...transitionEvents(previous, conditions, leaders),
+      ...(children?.networkPolicyWithoutOperator ? [NETWORK_POLICY_WITHOUT_OPERATOR] : []),
+    ],
   };
   if (active) {
     const recheck = Math.min(Math.max((spec.failoverDelaySeconds * 1000) / 2, MIN_RECHECK_MS), MAX_RECHECK_MS);

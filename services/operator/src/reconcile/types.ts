@@ -64,6 +64,12 @@ export interface ObservedPartitionJob {
   message?: string;
 }
 
+/** The operator's own pods, from its configuration: a relay's NetworkPolicy lets them in. */
+export interface OperatorPods {
+  namespace: string;
+  labels: Record<string, string>;
+}
+
 export interface ObservedState {
   relay: OutboxRelayResource;
   deployment?: V1Deployment;
@@ -71,6 +77,20 @@ export interface ObservedState {
   /** This relay's partition-count Jobs; absent when the controller did not look (no spec.partitionCount). */
   partitionJobs?: ObservedPartitionJob[];
   now: Date;
+  /** Digest of the token in the relay's admin Secret (admin-token.ts); undefined while there is none. */
+  adminTokenDigest?: string;
+  /** Undefined: the operator does not know its pods (no POD_NAMESPACE), so it makes no NetworkPolicy. */
+  operatorPods?: OperatorPods;
+  /** A NetworkPolicy the operator made for this relay exists (to delete when spec.networkPolicy is off). */
+  networkPolicyExists?: boolean;
+}
+
+/** An object to delete: one the operator made and the spec no longer wants. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
 }
 
 /**
@@ -99,6 +119,8 @@ export interface ReconcileEvent {
 export interface ReconcileResult {
   /** Desired objects, to be server-side applied in this order (ServiceAccount before the Deployment using it). */
   objects: KubernetesObject[];
+  /** Children to delete (absent: none). */
+  deletions?: ObjectRef[];
   status: OutboxRelayStatus;
   actions: ReconcileAction[];
   /** Pod annotations to bring up to date (not disruptive: the pods keep running). */

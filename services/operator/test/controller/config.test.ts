@@ -18,9 +18,19 @@ describe('loadConfig', () => {
       resyncMs: 30_000,
       relistMs: 300_000,
       workers: 2,
+      operatorPods: {
+        namespace: 'outbox-relay-system',
+        labels: { 'app.kubernetes.io/name': 'outbox-relay-operator', 'app.kubernetes.io/component': 'operator' },
+      },
       probeTimeoutMs: 1000,
       apiTimeoutMs: 10_000,
     });
+  });
+
+  test("OPERATOR_POD_LABELS names the operator's pods for the relays' NetworkPolicies; without POD_NAMESPACE they are unknown", () => {
+    expect(loadConfig({ POD_NAMESPACE: 'ops', OPERATOR_POD_LABELS: 'app=op,tier=control' }).operatorPods).toEqual({ namespace: 'ops', labels: { app: 'op', tier: 'control' } });
+    expect(loadConfig({ LEADER_ELECTION: 'false' }).operatorPods).toBeUndefined();
+    expect(() => loadConfig({ POD_NAMESPACE: 'ops', OPERATOR_POD_LABELS: 'app' })).toThrow(/OPERATOR_POD_LABELS: must be labels as key=value,key2=value2/);
   });
 
   test('an empty WATCH_NAMESPACE means every namespace; a set one limits the watch', () => {

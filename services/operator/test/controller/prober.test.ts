@@ -56,17 +56,20 @@ describe('HttpPodProber', () => {
     await expect(new HttpPodProber({ timeoutMs: 300, port: 9 }).status({ name: 'gone', ip: '127.0.0.1' })).resolves.toBeNull();
   });
 
-  test('step-down is a POST the relay accepts with 202, after which it no longer leads', async () => {
-    await prober.stepDown(pod('leader'));
+  test('step-down is a POST with the admin token, which the relay accepts with 202, after which it no longer leads', async () => {
+    relays.adminToken = () => 'the-token';
+    await expect(prober.stepDown(pod('leader'), 'another-token')).rejects.toMatchObject({ name: 'StepDownError', pod: 'leader', statusCode: 401 });
+    expect(relays.stepDowns('leader')).toBe(0);
+    await prober.stepDown(pod('leader'), 'the-token');
     expect(relays.stepDowns('leader')).toBe(1);
     await expect(prober.status(pod('leader'))).resolves.toMatchObject({ leading: false });
   });
 
   test('a step-down the pod refuses or cannot hear is a StepDownError naming the pod', async () => {
     relays.setBehaviour('standby', 'fail');
-    await expect(prober.stepDown(pod('standby'))).rejects.toMatchObject({ name: 'StepDownError', pod: 'standby', statusCode: 500 });
+    await expect(prober.stepDown(pod('standby'), 'the-token')).rejects.toMatchObject({ name: 'StepDownError', pod: 'standby', statusCode: 500 });
     relays.setBehaviour('standby', 'hang');
-    await expect(prober.stepDown(pod('standby'))).rejects.toBeInstanceOf(StepDownError);
+    await expect(prober.stepDown(pod('standby'), 'the-token')).rejects.toBeInstanceOf(StepDownError);
     relays.setBehaviour('standby', 'answer');
   });
 });

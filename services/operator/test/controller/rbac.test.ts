@@ -40,8 +40,9 @@ function needed(r: RecordedRequest): string[] {
 }
 
 /**
- * Runs one operator replica through a whole life against the fake API server (lead, create children, write
- * status, record events, annotate the leader pod, start a partition-count Job, evict a stalled leader, hand the Lease back) and checks deploy/rbac.yaml
+ * Runs one operator replica through a whole life against the fake API server (lead, create children and the
+ * admin Secret, turn the NetworkPolicy on and off, start a partition-count Job, write status, record events, annotate
+ * the leader pod, evict a stalled leader, hand the Lease back) and checks deploy/rbac.yaml
  * against every request it made: nothing it needs is missing, nothing granted goes unused.
  */
 describe('deploy/rbac.yaml', () => {
@@ -58,8 +59,12 @@ describe('deploy/rbac.yaml', () => {
     try {
       operator.start();
       // partitionCount: 2 while the relay reports 1: a partition-count Job is listed for and started.
-      api.create(relayManifest('orders', ns, { failoverDelaySeconds: 1, partitionCount: 2 }));
+      api.create(relayManifest('orders', ns, { failoverDelaySeconds: 1, partitionCount: 2, networkPolicy: { enabled: true } }));
       await waitFor('the Deployment', () => api.get('apps/v1', 'Deployment', ns, 'orders'));
+      await waitFor('the admin Secret', () => api.get('v1', 'Secret', ns, 'orders-relay-admin'));
+      await waitFor('the NetworkPolicy', () => api.get('networking.k8s.io/v1', 'NetworkPolicy', ns, 'orders'));
+      api.update('outbox-relay.dev/v1alpha1', 'OutboxRelay', ns, 'orders', (r) => void ((r.spec as { networkPolicy: object }).networkPolicy = { enabled: false }));
+      await waitFor('the NetworkPolicy deleted', () => !api.get('networking.k8s.io/v1', 'NetworkPolicy', ns, 'orders'));
       await relays.add('orders-a', true, 2);
       const pod = relayPod('orders', ns, 'orders-a', '10.0.0.1');
       setReady(pod, true);

@@ -86,11 +86,13 @@ describe('desiredDeployment', () => {
     });
   });
 
-  test('read-only root fs gets a writable /tmp emptyDir', () => {
+  test('read-only root fs gets a writable /tmp emptyDir (and the admin token, read-only: admin-token.test.ts)', () => {
     const relay = makeRelay();
     const pod = desiredDeployment(relay, relay.spec).spec?.template.spec;
-    expect(pod?.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
-    expect(container(relay).volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(pod?.volumes?.map((v) => v.name)).toEqual(['tmp', 'admin-token']);
+    expect(pod?.volumes?.[0]).toEqual({ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
+    expect(container(relay).volumeMounts?.map((m) => m.name)).toEqual(['tmp', 'admin-token']);
+    expect(container(relay).volumeMounts?.[0]).toEqual({ name: 'tmp', mountPath: '/tmp' });
   });
 
   test('env comes from the spec; the database URL only through a secretKeyRef', () => {
@@ -124,6 +126,7 @@ describe('desiredDeployment', () => {
       OUTBOX_RENEW_MS: '1000',
       RELAY_HTTP_PORT: '8090',
       LOG_LEVEL: 'debug',
+      OUTBOX_ADMIN_TOKEN_FILE: '/var/run/secrets/outbox-relay-admin/token',
     });
     expect(env.RELAY_INSTANCE_ID?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     // spec.partitionCount (8 here) reaches the schema through a Job, never the relays: they follow the schema's count.

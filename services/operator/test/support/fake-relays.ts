@@ -11,6 +11,8 @@ interface FakeRelay {
   report: RelayPodReport;
   behaviour: RelayBehaviour;
   stepDowns: number;
+  /** Step-downs refused for want of the token. */
+  refusedStepDowns: number;
 }
 
 /** What a relay reports of a partition it leads and publishes well: a long term, a recent renewal and publish. */
@@ -25,6 +27,11 @@ const FOLLOWING = { leadingForMs: null, renewedAgoMs: null, publishedAgoMs: null
 export class FakeRelays {
   private readonly relays = new Map<string, FakeRelay>();
   onStepDown: (pod: string) => void = () => undefined;
+  /**
+   * The admin token a pod's POST /step-down requires, as the real relay does (401 without it or with another);
+   * undefined (the default): any request is taken.
+   */
+  adminToken: (pod: string) => string | undefined = () => undefined;
 
   async add(pod: string, leading: boolean, epoch = 1, partitions = 1): Promise<string> {
     const report: RelayPodReport = {
@@ -39,7 +46,7 @@ export class FakeRelays {
       backlogReadAgoMs: 100,
       natsConnected: true,
     };
-    const relay = { report, behaviour: 'answer' as RelayBehaviour, stepDowns: 0 } as FakeRelay;
+    const relay = { report, behaviour: 'answer' as RelayBehaviour, stepDowns: 0, refusedStepDowns: 0 } as FakeRelay;
     relay.server = http.createServer((req, res) => this.serve(pod, relay, req, res));
     await new Promise<void>((resolve) => relay.server.listen(0, '127.0.0.1', resolve));
     relay.url = `http://127.0.0.1:${(relay.server.address() as AddressInfo).port}`;
@@ -114,6 +121,10 @@ export class FakeRelays {
     return this.relays.get(pod)?.stepDowns ?? 0;
   }
 
+  refusedStepDowns(pod: string): number {
+    return this.relays.get(pod)?.refusedStepDowns ?? 0;
+  }
+
   async closeAll(): Promise<void> {
     await Promise.all(
       [...this.relays.values()].map((r) => {
@@ -142,6 +153,13 @@ export class FakeRelays {
       return;
     }
     if (req.method === 'POST' && req.url === '/step-down') {
+      const token = this.adminToken(pod);
+      if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
+        relay.refusedStepDowns++;
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end('{"error":"unauthorized"}');
+        return;
+      }
       relay.stepDowns++;
       this.setLeading(pod, false);
       this.onStepDown(pod);

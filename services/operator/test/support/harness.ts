@@ -20,6 +20,8 @@ export class ControllerHarness {
   readonly metrics = new OperatorMetrics();
   controller!: OutboxRelayController;
   private podIndex = 1;
+  /** Pod name → its OutboxRelay, for the fake relays' token check. */
+  private readonly relayOfPod = new Map<string, string>();
   private readonly peers: OutboxRelayController[] = [];
   private options!: ControllerOptions;
 
@@ -32,6 +34,9 @@ export class ControllerHarness {
   static async start(namespace: string, overrides: Partial<ControllerOptions> = {}): Promise<ControllerHarness> {
     const api = await FakeKubeApi.start({ crds: [outboxRelayCrd] });
     const harness = new ControllerHarness(api, new FakeRelays(), namespace);
+    // As the real relays: a step-down takes the token in the relay's admin Secret, which the operator made; a pod
+    // with no Secret (yet) takes none.
+    harness.relays.adminToken = (pod) => harness.adminToken(harness.relayOfPod.get(pod) ?? '') ?? 'no admin Secret';
     harness.options = {
       kubeConfig: kubeConfigFor(api.url, namespace),
       namespace,
@@ -86,8 +91,14 @@ export class ControllerHarness {
     this.api.update(API_GROUP_VERSION, KIND, this.namespace, name, (r) => change(r.spec as JsonObject), { manager: 'kubectl' });
   }
 
-  child(kind: 'Deployment' | 'Service' | 'PodDisruptionBudget' | 'ServiceAccount', name: string): JsonObject | undefined {
-    const apiVersion = { Deployment: 'apps/v1', Service: 'v1', PodDisruptionBudget: 'policy/v1', ServiceAccount: 'v1' }[kind];
+  /** The token in the relay's admin Secret, as its pods read it; undefined while there is no Secret. */
+  adminToken(relay: string): string | undefined {
+    const data = this.api.get('v1', 'Secret', this.namespace, `${relay}-relay-admin`)?.data as Record<string, string> | undefined;
+    return data?.token === undefined ? undefined : Buffer.from(data.token, 'base64').toString('utf8');
+  }
+
+  child(kind: 'Deployment' | 'Service' | 'PodDisruptionBudget' | 'ServiceAccount' | 'Secret' | 'NetworkPolicy', name: string): JsonObject | undefined {
+    const apiVersion = { Deployment: 'apps/v1', Service: 'v1', PodDisruptionBudget: 'policy/v1', ServiceAccount: 'v1', Secret: 'v1', NetworkPolicy: 'networking.k8s.io/v1' }[kind];
     return this.api.get(apiVersion, kind, this.namespace, name);
   }
 
@@ -97,6 +108,7 @@ export class ControllerHarness {
     pod: string,
     options: { leading: boolean; epoch?: number; ready?: boolean; partitions?: number; readyAt?: Date },
   ): Promise<void> {
+    this.relayOfPod.set(pod, relay);
     await this.relays.add(pod, options.leading, options.epoch ?? 1, options.partitions ?? 1);
     const object = relayPod(relay, this.namespace, pod, `10.0.0.${this.podIndex++}`);
     setReady(object, options.ready ?? true, options.readyAt);

@@ -39,6 +39,8 @@ export function operatorReplica(
     resyncMs: 60_000,
     relistMs: 60_000,
     workers: 2,
+    // As deploy/operator.yaml's pods (POD_NAMESPACE and the default OPERATOR_POD_LABELS).
+    operatorPods: { namespace: OPERATOR_NAMESPACE, labels: { 'app.kubernetes.io/name': 'outbox-relay-operator', 'app.kubernetes.io/component': 'operator' } },
     probeTimeoutMs: 300,
     apiTimeoutMs: 2000,
   };

@@ -56,6 +56,7 @@ export const BUILTIN_RESOURCES: ResourceType[] = [
   builtin('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', { status: true }),
   builtin('batch', 'v1', 'jobs', 'Job', { status: true }),
   builtin('coordination.k8s.io', 'v1', 'leases', 'Lease'),
+  builtin('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy'),
 ];
 
 /** A CustomResourceDefinition object (apiextensions.k8s.io/v1) as plain JSON: only the fields the fake reads. */
