@@ -123,7 +123,7 @@ test/packaging/operator-chart.test.ts checks that these are the same rules.
   verbs: ["create"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["list", "create", "patch"]
+  verbs: ["list", "watch", "create", "patch"]
 # Each relay's admin Secret (the token of POST /step-down): watched (only those labelled as admin Secrets), and
 # created once; never updated or deleted (deleting it by hand is how the token is rotated).
 - apiGroups: [""]

@@ -3,18 +3,17 @@ import { KIND } from './api/group';
 import type { OutboxRelayResource } from './api/types';
 import { AdminSecretError, AdminTokens, type RelayAdminToken } from './admin-tokens';
 import { httpStatusOf, messageOf } from './errors';
-import type { KubeConfig, KubernetesObject, V1Deployment, V1NetworkPolicy, V1Pod, V1Secret } from './kube/client-node';
+import type { KubeConfig, KubernetesObject, V1Deployment, V1Job, V1NetworkPolicy, V1Pod, V1Secret } from './kube/client-node';
 import { EventRecorder } from './kube/event-recorder';
 import { KubeClient, type RelayCluster } from './kube/kube-client';
 import { ResilientInformer } from './kube/resilient-informer';
-import { adminSecretSource, deploymentSource, networkPolicySource, podSource, relaySource, type WatchSource } from './kube/sources';
+import { adminSecretSource, deploymentSource, networkPolicySource, partitionJobSource, podSource, relaySource, type WatchSource } from './kube/sources';
 import type { OperatorMetrics } from './metrics';
 import { observe } from './observe';
 import { StepDownError, type PodProber } from './prober';
 import { ADMIN_TOKEN_DIGEST_ANNOTATION } from './reconcile/admin-token';
 import { reconcile as defaultReconcile } from './reconcile';
 import { MANAGED_BY } from './reconcile/metadata';
-import { partitionJobSelector } from './reconcile/partition-job';
 import type { ObservedState, OperatorPods, ReconcileAction, ReconcileResult } from './reconcile/types';
 import { sameJson } from './same-json';
 import { WorkQueue } from './work-queue';
@@ -61,6 +60,7 @@ export class OutboxRelayController {
   private readonly pods: ResilientInformer<V1Pod>;
   private readonly adminSecrets: ResilientInformer<V1Secret>;
   private readonly networkPolicies: ResilientInformer<V1NetworkPolicy>;
+  private readonly partitionJobs: ResilientInformer<V1Job>;
   private readonly adminTokens: AdminTokens;
   private readonly queue: WorkQueue;
   private readonly cluster: RelayCluster;
@@ -83,6 +83,7 @@ export class OutboxRelayController {
     this.pods = this.informer(podSource(kubeConfig, namespace, timeoutMs));
     this.adminSecrets = this.informer(adminSecretSource(kubeConfig, namespace, timeoutMs));
     this.networkPolicies = this.informer(networkPolicySource(kubeConfig, namespace, timeoutMs));
+    this.partitionJobs = this.informer(partitionJobSource(kubeConfig, namespace, timeoutMs));
     this.adminTokens = new AdminTokens(this.adminSecrets, this.cluster);
     // Events that arrive before every cache is filled are dropped: start() enqueues every relay once they are.
     this.relays.on((_type, relay) => this.enqueue(relay.metadata?.namespace, relay.metadata?.name));
@@ -91,6 +92,8 @@ export class OutboxRelayController {
     // A deleted admin Secret is made again at once; a changed one restarts the pods with its token.
     this.adminSecrets.on((_type, secret) => this.enqueue(secret.metadata?.namespace, ownerRelay(secret)));
     this.networkPolicies.on((_type, policy) => this.enqueue(policy.metadata?.namespace, ownerRelay(policy)));
+    // A partition-count Job that finishes, fails or is deleted (to try again) is acted on at once.
+    this.partitionJobs.on((_type, job) => this.enqueue(job.metadata?.namespace, ownerRelay(job)));
     this.queue = new WorkQueue({
       process: (key) => this.sync(key),
       concurrency: options.workers,
@@ -107,7 +110,7 @@ export class OutboxRelayController {
 
   /** Starts the informers; resolves once their caches are filled and every relay is queued. */
   async start(): Promise<void> {
-    const informers = [this.relays, this.deployments, this.pods, this.adminSecrets, this.networkPolicies];
+    const informers = [this.relays, this.deployments, this.pods, this.adminSecrets, this.networkPolicies, this.partitionJobs];
     informers.forEach((i) => i.start());
     await Promise.all(informers.map((i) => i.whenSynced()));
     // Leadership can be lost while the caches fill; a stopped controller must not come to life afterwards.
@@ -123,7 +126,7 @@ export class OutboxRelayController {
     this.ready = false;
     clearInterval(this.resyncTimer);
     await this.queue.stop();
-    await Promise.all([this.relays, this.deployments, this.pods, this.adminSecrets, this.networkPolicies].map((i) => i.stop()));
+    await Promise.all([this.relays, this.deployments, this.pods, this.adminSecrets, this.networkPolicies, this.partitionJobs].map((i) => i.stop()));
   }
 
   get isReady(): boolean {
@@ -170,14 +173,13 @@ export class OutboxRelayController {
     // Without a usable token, the pods keep the one they run with: a Secret broken by hand restarts nothing.
     const adminTokenDigest = adminToken?.digest ?? owned?.spec?.template.metadata?.annotations?.[ADMIN_TOKEN_DIGEST_ANNOTATION];
     const policy = this.networkPolicies.get(name, namespace);
-    // Read from the API, not a cache: only relays that manage their partition count have such Jobs, rarely.
-    const partitionJobs = relay.spec?.partitionCount === undefined ? undefined : await this.cluster.listJobs(namespace, partitionJobSelector(relay));
+    const partitionJobs = this.partitionJobs.list(namespace).filter((j) => ownerRelayUid(j) === relay.metadata?.uid);
     const observed: ObservedState = {
       ...(await observe({
         relay,
         ...(owned ? { deployment: owned } : {}),
         pods,
-        ...(partitionJobs ? { partitionJobs } : {}),
+        partitionJobs,
         prober: this.options.prober,
         now: this.now,
       })),

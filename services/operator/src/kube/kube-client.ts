@@ -2,7 +2,7 @@ import { API_GROUP, API_GROUP_VERSION, API_VERSION, FIELD_MANAGER, KIND, PLURAL 
 import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
 import { KubeApiError, httpStatusOf } from '../errors';
 import { DEFAULT_KUBE_API_TIMEOUT_MS, makeApiClient, makeObjectApiClient } from './api-clients';
-import { k8s, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Job, type V1Secret } from './client-node';
+import { k8s, type CoreV1Event, type KubeConfig, type KubernetesObject, type V1Secret } from './client-node';
 
 /** The writes and reads the controller makes, each one API call; what it needs to know (not found, conflict)
  * comes back as a value, every other failure as a KubeApiError. */
@@ -20,8 +20,6 @@ export interface RelayCluster {
   /** Merges annotations into a pod's (null removes one); false when the pod is gone. */
   annotatePod(namespace: string, name: string, annotations: Record<string, string | null>): Promise<boolean>;
   createEvent(event: CoreV1Event): Promise<void>;
-  /** Jobs of one namespace that match a label selector (a relay's partition-count Jobs: few, read when needed). */
-  listJobs(namespace: string, labelSelector: string): Promise<V1Job[]>;
   /** Creates a Secret (never replaces one); false when one of that name exists already. */
   createSecret(secret: V1Secret): Promise<boolean>;
   /** Deletes an object the operator made; false when it is gone already. */
@@ -38,7 +36,6 @@ export class KubeClient implements RelayCluster {
   private readonly objects: InstanceType<typeof k8s.KubernetesObjectApi>;
   private readonly custom: InstanceType<typeof k8s.CustomObjectsApi>;
   private readonly core: InstanceType<typeof k8s.CoreV1Api>;
-  private readonly batch: InstanceType<typeof k8s.BatchV1Api>;
 
   private readonly fieldManager: string;
 
@@ -49,7 +46,6 @@ export class KubeClient implements RelayCluster {
     this.objects = makeObjectApiClient(kubeConfig, timeoutMs);
     this.custom = makeApiClient(kubeConfig, k8s.CustomObjectsApi, timeoutMs);
     this.core = makeApiClient(kubeConfig, k8s.CoreV1Api, timeoutMs);
-    this.batch = makeApiClient(kubeConfig, k8s.BatchV1Api, timeoutMs);
   }
 
   async getRelay(namespace: string, name: string): Promise<OutboxRelayResource | undefined> {
@@ -165,13 +161,6 @@ export class KubeClient implements RelayCluster {
     }
   }
 
-  async listJobs(namespace: string, labelSelector: string): Promise<V1Job[]> {
-    try {
-      return (await this.batch.listNamespacedJob({ namespace, labelSelector })).items;
-    } catch (err) {
-      throw new KubeApiError('list', { kind: 'Job', namespace, name: labelSelector }, err);
-    }
-  }
 }
 
 /**

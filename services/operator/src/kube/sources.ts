@@ -2,8 +2,9 @@ import { API_GROUP, API_VERSION, PLURAL } from '../api/group';
 import type { OutboxRelayResource } from '../api/types';
 import { ADMIN_TOKEN_COMPONENT } from '../reconcile/admin-token';
 import { APP_NAME, MANAGED_BY } from '../reconcile/metadata';
+import { COMPONENT_LABEL, PARTITION_JOB_COMPONENT } from '../reconcile/partition-job';
 import { makeApiClient } from './api-clients';
-import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1NetworkPolicy, type V1Pod, type V1Secret } from './client-node';
+import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1Job, type V1NetworkPolicy, type V1Pod, type V1Secret } from './client-node';
 
 /**
  * What an informer lists and watches: the watch path and the list call must name the same collection. The list
@@ -83,5 +84,19 @@ export function networkPolicySource(kc: KubeConfig, namespace?: string, timeoutM
     labelSelector,
     list: () =>
       namespace ? api.listNamespacedNetworkPolicy({ namespace, labelSelector }) : api.listNetworkPolicyForAllNamespaces({ labelSelector }),
+  };
+}
+
+/** Selects the relays' partition-count Jobs (partition-job.ts), and no other Job. */
+export const PARTITION_JOB_SELECTOR = `${MANAGED_SELECTOR},${COMPONENT_LABEL}=${PARTITION_JOB_COMPONENT}`;
+
+export function partitionJobSource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1Job> {
+  const api = makeApiClient(kc, k8s.BatchV1Api, timeoutMs);
+  const labelSelector = PARTITION_JOB_SELECTOR;
+  return {
+    name: 'jobs',
+    path: scoped('/apis/batch/v1', namespace, 'jobs'),
+    labelSelector,
+    list: () => (namespace ? api.listNamespacedJob({ namespace, labelSelector }) : api.listJobForAllNamespaces({ labelSelector })),
   };
 }

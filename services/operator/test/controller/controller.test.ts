@@ -159,7 +159,7 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     h.createRelay('orders', { failoverDelaySeconds: 600 });
     await waitFor('the Deployment', () => h.child('Deployment', 'orders'));
     // Relays, Deployments, pods, admin Secrets, NetworkPolicies.
-    await waitFor('five watches', () => h.api.activeWatches() === 5);
+    await waitFor('six watches', () => h.api.activeWatches() === 6);
 
     // Each informer's next two list or watch requests fail, whichever way it notices the drop.
     for (const resource of ['outboxrelays', 'deployments', 'pods']) {
@@ -170,7 +170,7 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     h.editSpec('orders', (spec) => (spec.replicas = 3));
 
     await waitFor('3 replicas', () => replicasOf(h.child('Deployment', 'orders')) === 3);
-    await waitFor('five watches again', () => h.api.activeWatches() === 5);
+    await waitFor('six watches again', () => h.api.activeWatches() === 6);
     const restarts = await Promise.all(
       ['outboxrelays', 'deployments', 'pods'].map((informer) => h.metrics.value(h.metrics.informerRestarts, { informer, reason: 'error' })),
     );

@@ -49,7 +49,7 @@ describe('two operator replicas (Lease leader election)', () => {
     await waitFor('a counts its reconcile', async () => (await reconciles(a.metrics)) > 0);
     expect(await reconciles(b.metrics)).toBe(0);
     expect(b.operator.health()).toEqual({ live: true, ready: true, leader: false });
-    expect(api.activeWatches()).toBe(5); // relays, Deployments, pods, admin Secrets, NetworkPolicies
+    expect(api.activeWatches()).toBe(6); // relays, Deployments, pods, admin Secrets, NetworkPolicies, partition-count Jobs
     expect(await a.metrics.value(a.metrics.leader)).toBe(1);
 
     const stoppedAt = Date.now();
