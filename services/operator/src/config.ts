@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { envVar, parseEnv } from '@outbox-relay/runtime';
 import { z } from 'zod';
+import { DEFAULT_IMAGE } from './api/limits';
 
 const flag = envVar.flag;
 const ms = envVar.millis;
@@ -38,6 +39,11 @@ export const operatorEnvSchema = z
      * are also cut at the renew deadline, whichever comes first.
      */
     KUBE_API_TIMEOUT_MS: ms(10_000, 100),
+    /**
+     * Image of the relays whose OutboxRelay sets no spec.image. The chart sets it to the operator's own image (one
+     * image for every service), so upgrading the operator moves those relays to the same version.
+     */
+    RELAY_IMAGE: z.string().trim().min(1).max(1024).regex(/^\S+$/, 'must be an image reference without spaces').default(DEFAULT_IMAGE),
     /** A kubeconfig file; unset: in-cluster service account, else ~/.kube/config. */
     KUBECONFIG: z.string().min(1).optional(),
   })
@@ -85,6 +91,8 @@ export interface OperatorConfig {
   relistMs: number;
   workers: number;
   probeTimeoutMs: number;
+  /** Image of relays without spec.image. */
+  relayImage: string;
   /** Every Kubernetes API request ends after this long at most. */
   apiTimeoutMs: number;
   kubeconfigPath?: string;
@@ -114,6 +122,7 @@ export function loadConfig(env: Record<string, string | undefined>): OperatorCon
     relistMs: e.RELIST_MS,
     workers: e.WORKERS,
     probeTimeoutMs: e.PROBE_TIMEOUT_MS,
+    relayImage: e.RELAY_IMAGE,
     apiTimeoutMs: e.KUBE_API_TIMEOUT_MS,
     ...(e.KUBECONFIG ? { kubeconfigPath: e.KUBECONFIG } : {}),
   };

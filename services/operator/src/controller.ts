@@ -2,16 +2,18 @@ import type { Logger } from 'pino';
 import { KIND } from './api/group';
 import type { OutboxRelayResource } from './api/types';
 import { httpStatusOf, messageOf } from './errors';
-import type { KubeConfig, KubernetesObject, V1Deployment, V1Pod } from './kube/client-node';
+import { withDefaults } from './api/defaults';
+import type { KubeConfig, KubernetesObject, V1Deployment, V1Pod, V1Secret } from './kube/client-node';
 import { EventRecorder } from './kube/event-recorder';
 import { KubeClient, type RelayCluster } from './kube/kube-client';
 import { ResilientInformer } from './kube/resilient-informer';
-import { deploymentSource, podSource, relaySource, type WatchSource } from './kube/sources';
+import { deploymentSource, podSource, relaySource, secretSource, type WatchSource } from './kube/sources';
 import type { OperatorMetrics } from './metrics';
 import { observe } from './observe';
 import type { PodProber } from './prober';
 import { reconcile as defaultReconcile } from './reconcile';
 import { MANAGED_BY } from './reconcile/metadata';
+import { referencedSecrets } from './reconcile/secrets';
 import type { ObservedState, ReconcileAction, ReconcileResult } from './reconcile/types';
 import { sameJson } from './same-json';
 import { WorkQueue } from './work-queue';
@@ -25,6 +27,8 @@ export interface ControllerOptions {
   /** Undefined: every namespace. */
   namespace?: string;
   prober: PodProber;
+  /** The relay image of an OutboxRelay without spec.image (the operator's RELAY_IMAGE). */
+  relayImage: string;
   /** Every Kubernetes API request of the controller ends after this long at most. */
   apiTimeoutMs?: number;
   logger: Logger;
@@ -54,6 +58,7 @@ export class OutboxRelayController {
   private readonly relays: ResilientInformer<OutboxRelayResource>;
   private readonly deployments: ResilientInformer<V1Deployment>;
   private readonly pods: ResilientInformer<V1Pod>;
+  private readonly secrets: ResilientInformer<V1Secret>;
   private readonly queue: WorkQueue;
   private readonly cluster: RelayCluster;
   private readonly recorder: EventRecorder;
@@ -73,10 +78,12 @@ export class OutboxRelayController {
     this.relays = this.informer(relaySource(kubeConfig, namespace, timeoutMs));
     this.deployments = this.informer(deploymentSource(kubeConfig, namespace, timeoutMs));
     this.pods = this.informer(podSource(kubeConfig, namespace, timeoutMs));
+    this.secrets = this.informer(secretSource(kubeConfig, namespace, timeoutMs));
     // Events that arrive before every cache is filled are dropped: start() enqueues every relay once they are.
     this.relays.on((_type, relay) => this.enqueue(relay.metadata?.namespace, relay.metadata?.name));
     this.deployments.on((_type, d) => this.enqueue(d.metadata?.namespace, ownerRelay(d)));
     this.pods.on((_type, pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[INSTANCE_LABEL]));
+    this.secrets.on((_type, secret) => this.enqueueReaders(secret));
     this.queue = new WorkQueue({
       process: (key) => this.sync(key),
       concurrency: options.workers,
@@ -93,7 +100,7 @@ export class OutboxRelayController {
 
   /** Starts the informers; resolves once their caches are filled and every relay is queued. */
   async start(): Promise<void> {
-    const informers = [this.relays, this.deployments, this.pods];
+    const informers = [this.relays, this.deployments, this.pods, this.secrets];
     informers.forEach((i) => i.start());
     await Promise.all(informers.map((i) => i.whenSynced()));
     // Leadership can be lost while the caches fill; a stopped controller must not come to life afterwards.
@@ -109,7 +116,7 @@ export class OutboxRelayController {
     this.ready = false;
     clearInterval(this.resyncTimer);
     await this.queue.stop();
-    await Promise.all([this.relays.stop(), this.deployments.stop(), this.pods.stop()]);
+    await Promise.all([this.relays.stop(), this.deployments.stop(), this.pods.stop(), this.secrets.stop()]);
   }
 
   get isReady(): boolean {
@@ -134,6 +141,15 @@ export class OutboxRelayController {
     this.options.metrics.queueDepth.set(this.queue.length);
   }
 
+  /** Only the relays whose pods read this Secret: a Secret change elsewhere in the namespace wakes nobody. */
+  private enqueueReaders(secret: V1Secret): void {
+    const namespace = secret.metadata?.namespace;
+    const name = secret.metadata?.name;
+    for (const relay of this.relays.list(namespace)) {
+      if (referencedSecrets(withDefaults(relay.spec)).some((ref) => ref.name === name)) this.enqueue(namespace, relay.metadata?.name);
+    }
+  }
+
   private enqueueAll(): void {
     for (const relay of this.relays.list()) this.enqueue(relay.metadata?.namespace, relay.metadata?.name);
   }
@@ -151,10 +167,14 @@ export class OutboxRelayController {
     const log = this.options.logger.child({ relay: key, generation: relay.metadata?.generation });
     const deployment = this.deployments.get(name, namespace);
     const pods = this.pods.list(namespace).filter((p) => p.metadata?.labels?.[INSTANCE_LABEL] === name);
+    const secretNames = new Set(referencedSecrets(withDefaults(relay.spec)).map((ref) => ref.name));
+    const secrets = [...secretNames].flatMap((secret) => this.secrets.get(secret, namespace) ?? []);
     const observed = await observe({
       relay,
       ...(deployment && ownerRelayUid(deployment) === relay.metadata?.uid ? { deployment } : {}),
       pods,
+      secrets,
+      defaultImage: this.options.relayImage,
       prober: this.options.prober,
       now: this.now,
     });

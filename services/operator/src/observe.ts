@@ -1,7 +1,7 @@
 import type { OutboxRelayResource } from './api/types';
-import type { V1Deployment, V1Pod } from './kube/client-node';
+import type { V1Deployment, V1Pod, V1Secret } from './kube/client-node';
 import type { PodProber } from './prober';
-import type { ObservedPod, ObservedState } from './reconcile/types';
+import type { ObservedPod, ObservedSecret, ObservedState } from './reconcile/types';
 import { isoTime } from './time';
 import { CONTAINER_NAME } from './reconcile/pod-template';
 
@@ -50,10 +50,18 @@ function lastRelayLine(message: string): string {
   return (own ?? lines.pop() ?? 'no termination message').slice(0, 1024);
 }
 
+/** A Secret's name and data, nothing else (its values stay base64, as the API returns them). */
+export function observeSecret(secret: V1Secret): ObservedSecret {
+  return { name: secret.metadata?.name ?? '', data: { ...secret.data } };
+}
+
 export interface ObserveInput {
   relay: OutboxRelayResource;
   deployment?: V1Deployment;
   pods: readonly V1Pod[];
+  /** The referenced Secrets that exist. */
+  secrets: readonly V1Secret[];
+  defaultImage: string;
   prober: PodProber;
   now: () => Date;
 }
@@ -75,6 +83,8 @@ export async function observe(input: ObserveInput): Promise<ObservedState> {
     relay: input.relay,
     ...(input.deployment ? { deployment: input.deployment } : {}),
     pods: pods.sort((a, b) => a.name.localeCompare(b.name)),
+    secrets: input.secrets.map(observeSecret),
+    defaultImage: input.defaultImage,
     now: input.now(),
   };
 }

@@ -4,15 +4,22 @@
  */
 export type {
   KubernetesObject,
+  V1Affinity,
   V1Container,
   V1Deployment,
+  V1EnvFromSource,
   V1EnvVar,
+  V1LocalObjectReference,
   V1ObjectMeta,
   V1OwnerReference,
   V1PodDisruptionBudget,
+  V1PodSpec,
   V1PodTemplateSpec,
+  V1Secret,
   V1Service,
   V1ServiceAccount,
+  V1Toleration,
+  V1TopologySpreadConstraint,
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };

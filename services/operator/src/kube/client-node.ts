@@ -19,4 +19,5 @@ export type {
   V1Lease,
   V1LeaseSpec,
   V1Pod,
+  V1Secret,
 } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };

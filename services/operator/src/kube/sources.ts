@@ -2,7 +2,7 @@ import { API_GROUP, API_VERSION, PLURAL } from '../api/group';
 import type { OutboxRelayResource } from '../api/types';
 import { APP_NAME, MANAGED_BY } from '../reconcile/metadata';
 import { makeApiClient } from './api-clients';
-import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1Pod } from './client-node';
+import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1Pod, type V1Secret } from './client-node';
 
 /**
  * What an informer lists and watches: the watch path and the list call must name the same collection. The list
@@ -56,5 +56,18 @@ export function podSource(kc: KubeConfig, namespace?: string, timeoutMs?: number
     path: scoped('/api/v1', namespace, 'pods'),
     labelSelector,
     list: () => (namespace ? api.listNamespacedPod({ namespace, labelSelector }) : api.listPodForAllNamespaces({ labelSelector })),
+  };
+}
+
+/**
+ * Every Secret of the watched namespaces: a relay may read any of them (its database URL, NATS credentials, the
+ * user's env), and a Secret cannot be told apart by a label the operator does not put on it.
+ */
+export function secretSource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1Secret> {
+  const api = makeApiClient(kc, k8s.CoreV1Api, timeoutMs);
+  return {
+    name: 'secrets',
+    path: scoped('/api/v1', namespace, 'secrets'),
+    list: () => (namespace ? api.listNamespacedSecret({ namespace }) : api.listSecretForAllNamespaces()),
   };
 }

@@ -1,10 +1,10 @@
 import type { V1Deployment } from '../api/k8s-types';
 import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 import { childMetadata, selectorLabels } from './metadata';
-import { podTemplate } from './pod-template';
+import { podTemplate, type PodTemplateInputs } from './pod-template';
 
 /** The relay Deployment. Replicas come from the OutboxRelay, so `kubectl scale obr` and HPAs drive it. */
-export function desiredDeployment(relay: OutboxRelayResource, spec: OutboxRelaySpec): V1Deployment {
+export function desiredDeployment(relay: OutboxRelayResource, spec: OutboxRelaySpec, inputs: PodTemplateInputs): V1Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -15,7 +15,7 @@ export function desiredDeployment(relay: OutboxRelayResource, spec: OutboxRelayS
       // Surge before removing an old pod, so a standby exists throughout a rollout.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       revisionHistoryLimit: 5,
-      template: podTemplate(relay, spec),
+      template: podTemplate(relay, spec, inputs),
     },
   };
 }

@@ -6,6 +6,42 @@ export const NATS_CREDS_DIR = '/var/run/secrets/nats';
 export const NATS_TLS_DIR = '/var/run/secrets/nats-tls';
 
 /**
+ * Every variable the operator may set, whether or not a given spec sets it: a spec's own env may name none of them
+ * (validate-template.ts), so what the operator passes is never overridden, and a variable the operator starts setting
+ * later cannot collide with one a user added. test/reconcile/relay-template.test.ts checks relayEnv against it.
+ */
+export const OPERATOR_ENV_NAMES: readonly string[] = [
+  'DATABASE_URL',
+  'OUTBOX_SCHEMA',
+  'OUTBOX_CONFIRMING_STANDBYS',
+  'NATS_URL',
+  'NATS_CREDS_FILE',
+  'NATS_TLS_CA_FILE',
+  'NATS_TLS_CERT_FILE',
+  'NATS_TLS_KEY_FILE',
+  'OUTBOX_STREAM',
+  'OUTBOX_SUBJECT_PREFIX',
+  'OUTBOX_DUPLICATE_WINDOW_MS',
+  'OUTBOX_MESSAGE_HEADERS',
+  'OUTBOX_CLOUDEVENTS_SOURCE',
+  'OUTBOX_STREAM_MANAGEMENT',
+  'OUTBOX_STREAM_REPLICAS',
+  'OUTBOX_STREAM_STORAGE',
+  'OUTBOX_STREAM_MAX_AGE_MS',
+  'OUTBOX_STREAM_MAX_BYTES',
+  'OUTBOX_STREAM_MAX_MSGS',
+  'OUTBOX_STREAM_DISCARD',
+  'OUTBOX_PARTITIONS',
+  'OUTBOX_BATCH_SIZE',
+  'OUTBOX_PUBLISH_WINDOW',
+  'OUTBOX_LEASE_MS',
+  'OUTBOX_RENEW_MS',
+  'RELAY_INSTANCE_ID',
+  'RELAY_HTTP_PORT',
+  'LOG_LEVEL',
+];
+
+/**
  * Environment of the relay container, named as the relay reads it (services/relay/src/config.ts). Secrets stay in
  * Secrets: the database URL is a secretKeyRef and the NATS credentials a mounted file, never a literal value.
  */

@@ -6,6 +6,7 @@ import { decideFailover, type FailoverDecision } from './failover';
 import { podDeletionCosts } from './deletion-cost';
 import { trackUnresponsive, unreachablePods } from './health';
 import { discoverLeaders } from './leader';
+import { checkSecrets, referencedSecrets } from './secrets';
 import { desiredObjects } from './objects';
 import { countPods, rolloutState } from './rollout';
 import { buildStatus } from './status';
@@ -32,8 +33,11 @@ export function reconcile(observed: ObservedState): ReconcileResult {
   const spec = withDefaults(relay.spec);
   const issues = validateRelay(relay, spec);
   const deleting = !!relay.metadata?.deletionTimestamp;
-  // Paused, invalid or deleted: look, report, but touch nothing (owner references clean up after a deletion).
-  const active = !spec.paused && issues.length === 0 && !deleting;
+  const secrets = checkSecrets(referencedSecrets(spec), observed.secrets);
+  // Paused, invalid or deleted: look, report, but touch nothing (owner references clean up after a deletion). A
+  // missing Secret too: pods rolled now could not start, and the running ones still work.
+  const active = !spec.paused && issues.length === 0 && !deleting && secrets.missing.length === 0;
+  const image = spec.image ?? observed.defaultImage;
 
   const counts = countPods(pods);
   const leaders = discoverLeaders(pods, previous, now);
@@ -55,13 +59,14 @@ export function reconcile(observed: ObservedState): ReconcileResult {
     leaders,
     failover,
     unreachable: unreachablePods(pods, unresponsive),
+    missingSecrets: secrets.missing,
     ...(switchover.note ? { switchoverNote: switchover.note } : {}),
   });
   const conditions = mergeConditions(previous?.conditions, inputs, now, relay.metadata?.generation ?? 0);
-  const status = buildStatus({ relay, counts, leaders, failover, unresponsive, conditions });
+  const status = buildStatus({ relay, counts, leaders, failover, unresponsive, conditions, ...(active ? { image } : {}) });
 
   const result: ReconcileResult = {
-    objects: active ? desiredObjects(relay, spec) : [],
+    objects: active ? desiredObjects(relay, spec, { image, secretsHash: secrets.hash }) : [],
     status,
     actions: [...failover.actions, ...switchover.actions],
     podAnnotations: active ? podDeletionCosts(pods, leaders) : [],

@@ -12,6 +12,8 @@ export interface StatusParts {
   failover: FailoverDecision;
   unresponsive: UnresponsivePod[];
   conditions: Condition[];
+  /** The image applied by this reconcile; undefined when nothing was applied (the last one applied stays). */
+  image?: string;
 }
 
 /**
@@ -37,5 +39,7 @@ export function buildStatus(parts: StatusParts): OutboxRelayStatus {
   const lastFailoverTime = failover.failoverTime ?? previous?.lastFailoverTime;
   if (lastFailoverTime) status.lastFailoverTime = lastFailoverTime;
   if (parts.unresponsive.length > 0) status.unresponsivePods = parts.unresponsive;
+  const image = parts.image ?? previous?.image;
+  if (image) status.image = image;
   return status;
 }

@@ -1,5 +1,8 @@
 import type { KubernetesObject, V1Deployment } from '../api/k8s-types';
 import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
+import type { ObservedSecret } from './secrets';
+
+export type { ObservedSecret } from './secrets';
 
 /**
  * One partition in a relay's `/status`. The progress fields are ages in ms measured by the relay (no clock to
@@ -56,6 +59,10 @@ export interface ObservedState {
   relay: OutboxRelayResource;
   deployment?: V1Deployment;
   pods: ObservedPod[];
+  /** The Secrets the relay's spec references that exist (secrets.ts, referencedSecrets). */
+  secrets: ObservedSecret[];
+  /** The operator's default relay image (its RELAY_IMAGE), used when spec.image is unset. */
+  defaultImage: string;
   now: Date;
 }
 

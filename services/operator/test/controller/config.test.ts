@@ -1,4 +1,5 @@
 import { ConfigError } from '@outbox-relay/runtime';
+import { DEFAULT_IMAGE } from '../../src/api/limits';
 import { loadConfig } from '../../src/config';
 
 describe('loadConfig', () => {
@@ -19,8 +20,15 @@ describe('loadConfig', () => {
       relistMs: 300_000,
       workers: 2,
       probeTimeoutMs: 1000,
+      relayImage: DEFAULT_IMAGE,
       apiTimeoutMs: 10_000,
     });
+  });
+
+  test('RELAY_IMAGE is the default relay image (empty: the built-in one); one with a space is refused by name', () => {
+    expect(loadConfig({ POD_NAMESPACE: 'ops', RELAY_IMAGE: 'registry.local/outbox-relay:1.2.3' }).relayImage).toBe('registry.local/outbox-relay:1.2.3');
+    expect(loadConfig({ POD_NAMESPACE: 'ops', RELAY_IMAGE: '' }).relayImage).toBe(DEFAULT_IMAGE);
+    expect(() => loadConfig({ POD_NAMESPACE: 'ops', RELAY_IMAGE: 'registry.local/outbox relay:1' })).toThrow(/RELAY_IMAGE/);
   });
 
   test('an empty WATCH_NAMESPACE means every namespace; a set one limits the watch', () => {

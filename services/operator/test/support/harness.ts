@@ -11,6 +11,9 @@ import { testLogger } from './logger';
 import { relayManifest, relayPod, setReady } from './relays';
 import { waitFor } from '@outbox-relay/test-support';
 
+/** The operator's default relay image in controller tests (its RELAY_IMAGE). */
+export const HARNESS_RELAY_IMAGE = 'registry.test/outbox-relay:from-operator-config';
+
 /**
  * A controller wired to the fake API server and to fake relay pods, with timings short enough for tests. The
  * test plays every other actor: the user (relay manifests), the Deployment controller and kubelet (pods and
@@ -36,6 +39,7 @@ export class ControllerHarness {
       kubeConfig: kubeConfigFor(api.url, namespace),
       namespace,
       prober: new HttpPodProber({ timeoutMs: 300, baseUrl: harness.relays.baseUrl }),
+      relayImage: HARNESS_RELAY_IMAGE,
       logger: testLogger,
       metrics: harness.metrics,
       identity: 'operator-test',

@@ -40,6 +40,7 @@ export function operatorReplica(
     relistMs: 60_000,
     workers: 2,
     probeTimeoutMs: 300,
+    relayImage: 'registry.test/outbox-relay:from-operator-config',
     apiTimeoutMs: 2000,
   };
   const metrics = new OperatorMetrics();
