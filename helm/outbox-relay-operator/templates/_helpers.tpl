@@ -121,6 +121,11 @@ test/packaging/operator-chart.test.ts checks that these are the same rules.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+# Secrets the relays read (database URL, NATS credentials and TLS, the user's env): watched so a change rolls the
+# relay pods (a hash of the data the pods read goes into the pod template); read from the informer's cache.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["list", "watch"]
 {{- end -}}
 
 {{- define "outbox-relay-operator.leaderElectionRules" -}}

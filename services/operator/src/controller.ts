@@ -13,7 +13,7 @@ import { observe } from './observe';
 import type { PodProber } from './prober';
 import { reconcile as defaultReconcile } from './reconcile';
 import { MANAGED_BY } from './reconcile/metadata';
-import { referencedSecrets } from './reconcile/secrets';
+import { referencedSecrets, relaysReading } from './reconcile/secrets';
 import type { ObservedState, ReconcileAction, ReconcileResult } from './reconcile/types';
 import { sameJson } from './same-json';
 import { WorkQueue } from './work-queue';
@@ -141,13 +141,9 @@ export class OutboxRelayController {
     this.options.metrics.queueDepth.set(this.queue.length);
   }
 
-  /** Only the relays whose pods read this Secret: a Secret change elsewhere in the namespace wakes nobody. */
   private enqueueReaders(secret: V1Secret): void {
     const namespace = secret.metadata?.namespace;
-    const name = secret.metadata?.name;
-    for (const relay of this.relays.list(namespace)) {
-      if (referencedSecrets(withDefaults(relay.spec)).some((ref) => ref.name === name)) this.enqueue(namespace, relay.metadata?.name);
-    }
+    for (const relay of relaysReading(namespace, secret.metadata?.name, this.relays.list(namespace))) this.enqueue(namespace, relay);
   }
 
   private enqueueAll(): void {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { OutboxRelaySpec } from '../api/types';
+import { withDefaults } from '../api/defaults';
+import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 
 /** Pod-template annotation holding the digest of the referenced Secrets' data: a change rolls the pods. */
 export const SECRETS_HASH_ANNOTATION = 'outbox-relay.dev/secrets-hash';
@@ -86,4 +87,16 @@ export function checkSecrets(refs: readonly SecretReference[], secrets: readonly
     digest.update(JSON.stringify([name, entries]));
   }
   return { hash: digest.digest('hex'), missing };
+}
+
+/**
+ * The relays (names) in the Secret's namespace whose pods read it: the only ones a change of that Secret concerns.
+ * A Secret elsewhere in the namespace wakes nobody.
+ */
+export function relaysReading(namespace: string | undefined, secretName: string | undefined, relays: readonly OutboxRelayResource[]): string[] {
+  if (!namespace || !secretName) return [];
+  return relays
+    .filter((relay) => relay.metadata?.namespace === namespace)
+    .filter((relay) => referencedSecrets(withDefaults(relay.spec)).some((ref) => ref.name === secretName))
+    .map((relay) => relay.metadata?.name ?? '');
 }

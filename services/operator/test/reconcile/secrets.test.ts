@@ -1,7 +1,7 @@
 import type { OutboxRelaySpecInput } from '../../src/api/defaults';
 import type { V1Deployment } from '../../src/api/k8s-types';
 import { reconcile } from '../../src/reconcile';
-import { checkSecrets, referencedSecrets, SECRETS_HASH_ANNOTATION, type ObservedSecret } from '../../src/reconcile/secrets';
+import { checkSecrets, referencedSecrets, relaysReading, SECRETS_HASH_ANNOTATION, type ObservedSecret } from '../../src/reconcile/secrets';
 import { makePod, makeRelay, observe, presentSecrets } from './fixtures';
 
 const SPEC: OutboxRelaySpecInput = {
@@ -44,6 +44,21 @@ describe('referencedSecrets', () => {
       ['optional-one', ['x'], true, 'spec.template.container.env[1].valueFrom.secretKeyRef'],
       ['extra-env', 'all', false, 'spec.template.container.envFrom[0].secretRef'],
     ]);
+  });
+});
+
+describe('relaysReading (which relays a Secret event wakes)', () => {
+  const billing = makeRelay({ name: 'billing', spec: { database: { secretRef: { name: 'billing-db', key: 'url' } } } });
+  const elsewhere = makeRelay({ name: 'orders', namespace: 'other', spec: SPEC });
+  const relays = [relay, billing, elsewhere];
+
+  test('only the relays of that namespace that read it, whatever the field that names it', () => {
+    expect(relaysReading('shop', 'orders-db', relays)).toEqual(['orders']);
+    expect(relaysReading('shop', 'billing-db', relays)).toEqual(['billing']);
+    expect(relaysReading('shop', 'extra-env', relays)).toEqual(['orders']);
+    expect(relaysReading('other', 'extra-env', relays)).toEqual(['orders']);
+    expect(relaysReading('shop', 'unrelated', relays)).toEqual([]);
+    expect(relaysReading('shop', 'not-a-secret', relays)).toEqual([]);
   });
 });
 
