@@ -124,8 +124,10 @@ test/packaging/operator-chart.test.ts checks that these are the same rules.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["list", "watch", "create", "patch"]
-# Each relay's admin Secret (the token of POST /step-down): watched (only those labelled as admin Secrets), and
-# created once; never updated or deleted (deleting it by hand is how the token is rotated).
+# Secrets: watched so a change of one the relays read (database URL, NATS credentials and TLS, the user's env)
+# rolls their pods (a hash of the data they read goes into the pod template), read from the informer's cache;
+# each relay's admin Secret (the token of POST /step-down) is created once, never updated or deleted (deleting
+# it by hand is how the token is rotated).
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["list", "watch", "create"]

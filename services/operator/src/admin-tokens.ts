@@ -3,8 +3,14 @@ import type { OutboxRelayResource } from './api/types';
 import { OperatorError } from './errors';
 import type { V1Secret } from './kube/client-node';
 import type { RelayCluster } from './kube/kube-client';
-import { ADMIN_SECRET_SELECTOR } from './kube/sources';
-import { ADMIN_TOKEN_KEY, adminSecretName, desiredAdminSecret } from './reconcile/admin-token';
+import { MANAGED_SELECTOR } from './kube/sources';
+import { ADMIN_TOKEN_COMPONENT, ADMIN_TOKEN_KEY, adminSecretName, desiredAdminSecret } from './reconcile/admin-token';
+import { MANAGED_BY } from './reconcile/metadata';
+
+/** The labels the operator puts on an admin Secret; one without them is not its own, whatever its name. */
+const ADMIN_SECRET_LABELS = `${MANAGED_SELECTOR},app.kubernetes.io/component=${ADMIN_TOKEN_COMPONENT}`;
+const isAdminSecret = (secret: V1Secret): boolean =>
+  secret.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY && secret.metadata?.labels?.['app.kubernetes.io/component'] === ADMIN_TOKEN_COMPONENT;
 
 /** A relay's admin token as the prober sends it, and its digest as the pod template carries it. */
 export interface RelayAdminToken {
@@ -32,7 +38,7 @@ const digestOf = (token: string): string => createHash('sha256').update(token, '
 /**
  * The token each relay's POST /step-down requires, kept in a Secret the operator creates once per OutboxRelay
  * (`<name>-relay-admin`) and never replaces: deleting the Secret is how a token is rotated. Secrets are read from
- * the controller's informer (only those labelled as admin Secrets, see ADMIN_SECRET_SELECTOR); a token is decoded
+ * the controller's Secret informer, and only one labelled as the operator's admin Secret is used; a token is decoded
  * again only when its Secret's resourceVersion changed.
  */
 export class AdminTokens {
@@ -57,6 +63,9 @@ export class AdminTokens {
     const seen = this.secrets.get(name, namespace);
     if (seen) {
       this.created.delete(key);
+      if (!isAdminSecret(seen)) {
+        throw new AdminSecretError(namespace, name, `exists but is not the operator's (labels ${ADMIN_SECRET_LABELS}); delete it and the operator makes its own`);
+      }
       return this.read(key, namespace, seen);
     }
     const created = this.created.get(key);
@@ -64,7 +73,7 @@ export class AdminTokens {
     const token = newTokenEntry(name, this.makeToken());
     const secret = desiredAdminSecret(relay, token.token);
     if (!(await this.cluster.createSecret(secret))) {
-      throw new AdminSecretError(namespace, name, `exists but is not the operator's (labels ${ADMIN_SECRET_SELECTOR}); delete it and the operator makes its own`);
+      throw new AdminSecretError(namespace, name, `exists but is not the operator's (labels ${ADMIN_SECRET_LABELS}); delete it and the operator makes its own`);
     }
     this.created.set(key, token);
     return token;

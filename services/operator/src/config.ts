@@ -2,6 +2,7 @@ import os from 'node:os';
 import { envVar, parseEnv } from '@outbox-relay/runtime';
 import { z } from 'zod';
 import type { OperatorPods } from './reconcile/types';
+import { DEFAULT_IMAGE } from './api/limits';
 
 const flag = envVar.flag;
 export const DEFAULT_OPERATOR_POD_LABELS = 'app.kubernetes.io/name=outbox-relay-operator,app.kubernetes.io/component=operator';
@@ -52,6 +53,11 @@ export const operatorEnvSchema = z
      * are also cut at the renew deadline, whichever comes first.
      */
     KUBE_API_TIMEOUT_MS: ms(10_000, 100),
+    /**
+     * Image of the relays whose OutboxRelay sets no spec.image. The chart sets it to the operator's own image (one
+     * image for every service), so upgrading the operator moves those relays to the same version.
+     */
+    RELAY_IMAGE: z.string().trim().min(1).max(1024).regex(/^\S+$/, 'must be an image reference without spaces').default(DEFAULT_IMAGE),
     /** A kubeconfig file; unset: in-cluster service account, else ~/.kube/config. */
     KUBECONFIG: z.string().min(1).optional(),
   })
@@ -101,6 +107,8 @@ export interface OperatorConfig {
   /** Undefined without POD_NAMESPACE: relays then get no NetworkPolicy (it would shut the operator out). */
   operatorPods?: OperatorPods;
   probeTimeoutMs: number;
+  /** Image of relays without spec.image. */
+  relayImage: string;
   /** Every Kubernetes API request ends after this long at most. */
   apiTimeoutMs: number;
   kubeconfigPath?: string;
@@ -131,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): OperatorCon
     workers: e.WORKERS,
     ...(e.POD_NAMESPACE ? { operatorPods: { namespace: e.POD_NAMESPACE, labels: e.OPERATOR_POD_LABELS } } : {}),
     probeTimeoutMs: e.PROBE_TIMEOUT_MS,
+    relayImage: e.RELAY_IMAGE,
     apiTimeoutMs: e.KUBE_API_TIMEOUT_MS,
     ...(e.KUBECONFIG ? { kubeconfigPath: e.KUBECONFIG } : {}),
   };

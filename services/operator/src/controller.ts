@@ -3,17 +3,19 @@ import { KIND } from './api/group';
 import type { OutboxRelayResource } from './api/types';
 import { AdminSecretError, AdminTokens, type RelayAdminToken } from './admin-tokens';
 import { httpStatusOf, messageOf } from './errors';
+import { withDefaults } from './api/defaults';
 import type { KubeConfig, KubernetesObject, V1Deployment, V1Job, V1NetworkPolicy, V1Pod, V1Secret } from './kube/client-node';
 import { EventRecorder } from './kube/event-recorder';
 import { KubeClient, type RelayCluster } from './kube/kube-client';
 import { ResilientInformer } from './kube/resilient-informer';
-import { adminSecretSource, deploymentSource, networkPolicySource, partitionJobSource, podSource, relaySource, type WatchSource } from './kube/sources';
+import { deploymentSource, networkPolicySource, partitionJobSource, podSource, relaySource, secretSource, type WatchSource } from './kube/sources';
 import type { OperatorMetrics } from './metrics';
 import { observe } from './observe';
 import { StepDownError, type PodProber } from './prober';
 import { ADMIN_TOKEN_DIGEST_ANNOTATION } from './reconcile/admin-token';
 import { reconcile as defaultReconcile } from './reconcile';
 import { MANAGED_BY } from './reconcile/metadata';
+import { referencedSecrets, relaysReading } from './reconcile/secrets';
 import type { ObservedState, OperatorPods, ReconcileAction, ReconcileResult } from './reconcile/types';
 import { sameJson } from './same-json';
 import { WorkQueue } from './work-queue';
@@ -27,6 +29,8 @@ export interface ControllerOptions {
   /** Undefined: every namespace. */
   namespace?: string;
   prober: PodProber;
+  /** The relay image of an OutboxRelay without spec.image (the operator's RELAY_IMAGE). */
+  relayImage: string;
   /** Every Kubernetes API request of the controller ends after this long at most. */
   apiTimeoutMs?: number;
   logger: Logger;
@@ -58,10 +62,10 @@ export class OutboxRelayController {
   private readonly relays: ResilientInformer<OutboxRelayResource>;
   private readonly deployments: ResilientInformer<V1Deployment>;
   private readonly pods: ResilientInformer<V1Pod>;
-  private readonly adminSecrets: ResilientInformer<V1Secret>;
   private readonly networkPolicies: ResilientInformer<V1NetworkPolicy>;
   private readonly partitionJobs: ResilientInformer<V1Job>;
   private readonly adminTokens: AdminTokens;
+  private readonly secrets: ResilientInformer<V1Secret>;
   private readonly queue: WorkQueue;
   private readonly cluster: RelayCluster;
   private readonly recorder: EventRecorder;
@@ -81,19 +85,22 @@ export class OutboxRelayController {
     this.relays = this.informer(relaySource(kubeConfig, namespace, timeoutMs));
     this.deployments = this.informer(deploymentSource(kubeConfig, namespace, timeoutMs));
     this.pods = this.informer(podSource(kubeConfig, namespace, timeoutMs));
-    this.adminSecrets = this.informer(adminSecretSource(kubeConfig, namespace, timeoutMs));
     this.networkPolicies = this.informer(networkPolicySource(kubeConfig, namespace, timeoutMs));
     this.partitionJobs = this.informer(partitionJobSource(kubeConfig, namespace, timeoutMs));
-    this.adminTokens = new AdminTokens(this.adminSecrets, this.cluster);
+    this.secrets = this.informer(secretSource(kubeConfig, namespace, timeoutMs));
+    this.adminTokens = new AdminTokens(this.secrets, this.cluster);
     // Events that arrive before every cache is filled are dropped: start() enqueues every relay once they are.
     this.relays.on((_type, relay) => this.enqueue(relay.metadata?.namespace, relay.metadata?.name));
     this.deployments.on((_type, d) => this.enqueue(d.metadata?.namespace, ownerRelay(d)));
     this.pods.on((_type, pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[INSTANCE_LABEL]));
-    // A deleted admin Secret is made again at once; a changed one restarts the pods with its token.
-    this.adminSecrets.on((_type, secret) => this.enqueue(secret.metadata?.namespace, ownerRelay(secret)));
     this.networkPolicies.on((_type, policy) => this.enqueue(policy.metadata?.namespace, ownerRelay(policy)));
     // A partition-count Job that finishes, fails or is deleted (to try again) is acted on at once.
     this.partitionJobs.on((_type, job) => this.enqueue(job.metadata?.namespace, ownerRelay(job)));
+    this.secrets.on((_type, secret) => {
+      this.enqueueReaders(secret);
+      // A relay's own admin Secret: deleted, it is made again at once; changed, the pods restart with its token.
+      this.enqueue(secret.metadata?.namespace, ownerRelay(secret));
+    });
     this.queue = new WorkQueue({
       process: (key) => this.sync(key),
       concurrency: options.workers,
@@ -110,7 +117,7 @@ export class OutboxRelayController {
 
   /** Starts the informers; resolves once their caches are filled and every relay is queued. */
   async start(): Promise<void> {
-    const informers = [this.relays, this.deployments, this.pods, this.adminSecrets, this.networkPolicies, this.partitionJobs];
+    const informers = [this.relays, this.deployments, this.pods, this.secrets, this.networkPolicies, this.partitionJobs];
     informers.forEach((i) => i.start());
     await Promise.all(informers.map((i) => i.whenSynced()));
     // Leadership can be lost while the caches fill; a stopped controller must not come to life afterwards.
@@ -126,7 +133,7 @@ export class OutboxRelayController {
     this.ready = false;
     clearInterval(this.resyncTimer);
     await this.queue.stop();
-    await Promise.all([this.relays, this.deployments, this.pods, this.adminSecrets, this.networkPolicies, this.partitionJobs].map((i) => i.stop()));
+    await Promise.all([this.relays, this.deployments, this.pods, this.secrets, this.networkPolicies, this.partitionJobs].map((i) => i.stop()));
   }
 
   get isReady(): boolean {
@@ -149,6 +156,11 @@ export class OutboxRelayController {
     if (!this.ready || !namespace || !name) return;
     this.queue.add(`${namespace}/${name}`);
     this.options.metrics.queueDepth.set(this.queue.length);
+  }
+
+  private enqueueReaders(secret: V1Secret): void {
+    const namespace = secret.metadata?.namespace;
+    for (const relay of relaysReading(namespace, secret.metadata?.name, this.relays.list(namespace))) this.enqueue(namespace, relay);
   }
 
   private enqueueAll(): void {
@@ -174,12 +186,16 @@ export class OutboxRelayController {
     const adminTokenDigest = adminToken?.digest ?? owned?.spec?.template.metadata?.annotations?.[ADMIN_TOKEN_DIGEST_ANNOTATION];
     const policy = this.networkPolicies.get(name, namespace);
     const partitionJobs = this.partitionJobs.list(namespace).filter((j) => ownerRelayUid(j) === relay.metadata?.uid);
+    const secretNames = new Set(referencedSecrets(withDefaults(relay.spec)).map((ref) => ref.name));
+    const secrets = [...secretNames].flatMap((secret) => this.secrets.get(secret, namespace) ?? []);
     const observed: ObservedState = {
       ...(await observe({
         relay,
         ...(owned ? { deployment: owned } : {}),
         pods,
         partitionJobs,
+        secrets,
+        defaultImage: this.options.relayImage,
         prober: this.options.prober,
         now: this.now,
       })),

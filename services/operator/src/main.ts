@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   }).onSignals();
   const port = await http.listen(config.httpPort);
   logger.info(
-    { port, namespace: config.watchNamespace ?? '(all)', leaderElection: config.leaderElection ?? false, server: kubeConfig.getCurrentCluster()?.server },
+    { port, namespace: config.watchNamespace ?? '(all)', leaderElection: config.leaderElection ?? false, relayImage: config.relayImage, server: kubeConfig.getCurrentCluster()?.server },
     'operator started',
   );
   operator.start();

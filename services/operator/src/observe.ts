@@ -1,8 +1,8 @@
 import type { OutboxRelayResource } from './api/types';
-import type { V1Deployment, V1Job, V1Pod } from './kube/client-node';
+import type { V1Deployment, V1Job, V1Pod, V1Secret } from './kube/client-node';
 import type { PodProber } from './prober';
 import { PARTITION_TARGET_ANNOTATION } from './reconcile/partition-job';
-import type { ObservedPartitionJob, ObservedPod, ObservedState } from './reconcile/types';
+import type { ObservedPartitionJob, ObservedPod, ObservedSecret, ObservedState } from './reconcile/types';
 import { isoTime } from './time';
 import { CONTAINER_NAME } from './reconcile/pod-template';
 
@@ -67,12 +67,20 @@ export function observePartitionJob(job: V1Job): ObservedPartitionJob | undefine
   return { name, sequence, target, state: 'running' };
 }
 
+/** A Secret's name and data, nothing else (its values stay base64, as the API returns them). */
+export function observeSecret(secret: V1Secret): ObservedSecret {
+  return { name: secret.metadata?.name ?? '', data: { ...secret.data } };
+}
+
 export interface ObserveInput {
   relay: OutboxRelayResource;
   deployment?: V1Deployment;
   pods: readonly V1Pod[];
-  /** The relay's partition-count Jobs, listed when spec.partitionCount is set. */
+  /** The relay's partition-count Jobs. */
   partitionJobs?: readonly V1Job[];
+  /** The referenced Secrets that exist. */
+  secrets: readonly V1Secret[];
+  defaultImage: string;
   prober: PodProber;
   now: () => Date;
 }
@@ -97,6 +105,8 @@ export async function observe(input: ObserveInput): Promise<ObservedState> {
     ...(input.partitionJobs
       ? { partitionJobs: input.partitionJobs.map(observePartitionJob).filter((j): j is ObservedPartitionJob => j !== undefined) }
       : {}),
+    secrets: input.secrets.map(observeSecret),
+    defaultImage: input.defaultImage,
     now: input.now(),
   };
 }

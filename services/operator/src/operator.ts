@@ -105,6 +105,7 @@ export class Operator {
       kubeConfig,
       ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
       prober: this.options.prober ?? new HttpPodProber({ timeoutMs: config.probeTimeoutMs }),
+      relayImage: config.relayImage,
       apiTimeoutMs: config.apiTimeoutMs,
       logger,
       metrics,

@@ -78,7 +78,7 @@ function runJob(target: number): ServiceProcess {
     metadata: { name: 'orders', namespace: 'shop', uid: 'u-1' },
     spec: withDefaults({ database: { secretRef: { name: 'db', key: 'url' }, schema: db.schema }, nats: { url: TEST_NATS_URL }, partitionCount: target }),
   };
-  const container = desiredPartitionJob(relay, relay.spec, 1, target).spec!.template.spec!.containers[0]!;
+  const container = desiredPartitionJob(relay, relay.spec, { sequence: 1, target, image: "outbox-relay:test" }).spec!.template.spec!.containers[0]!;
   const env: Record<string, string> = {};
   for (const variable of container.env ?? []) {
     if (variable.value !== undefined) env[variable.name] = variable.value;

@@ -57,6 +57,7 @@ export const outboxRelayCrd = {
           column('Leader', 'string', '.status.currentLeader', 'Pod leading partition 0'),
           column('Status', 'string', '.status.conditions[?(@.type=="Ready")].reason', 'Reason of the Ready condition'),
           column('Epoch', 'integer', '.status.leaderEpoch', 'Lease epoch of the leader', 1),
+          column('Image', 'string', '.status.image', 'Relay image in use', 1),
           column('Age', 'date', '.metadata.creationTimestamp', 'Time since creation'),
         ],
         schema: { openAPIV3Schema },

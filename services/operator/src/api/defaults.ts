@@ -19,7 +19,6 @@ export function withDefaults(input: OutboxRelaySpecInput | undefined): OutboxRel
   return {
     ...spec,
     replicas: spec.replicas ?? d.replicas,
-    image: spec.image ?? d.image,
     database: {
       secretRef: { name: database.secretRef?.name ?? '', key: database.secretRef?.key ?? '' },
       schema: database.schema ?? d.databaseSchema,

@@ -4,12 +4,12 @@
  */
 import { SQL_IDENTIFIER } from '@outbox-relay/runtime';
 
+/** The operator's RELAY_IMAGE when unset (the charts and deploy/operator.yaml set it to the operator's own image). */
 export const DEFAULT_IMAGE = 'ghcr.io/outbox-relay/outbox-relay:0.1.0';
 
 export const SPEC_DEFAULTS = {
   // Two replicas: one leads, one waits with a warm connection, so a failover never waits for a pod to schedule.
   replicas: 2,
-  image: DEFAULT_IMAGE,
   databaseSchema: 'outbox',
   databaseConfirmingStandbys: 0,
   natsStream: 'OUTBOX',

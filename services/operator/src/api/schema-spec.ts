@@ -13,6 +13,7 @@ import {
 } from './limits';
 import { SPEC_RULES } from './rules';
 import { networkPolicySchema } from './schema-network-policy';
+import { quantitySchema, templateSchema } from './schema-pod';
 import type { JsonSchema } from './schema-types';
 
 /** An integer in its range; `fallback` undefined: no default (absent means something of its own). */
@@ -36,12 +37,7 @@ const secretKeyRef = (description: string): JsonSchema => ({
   },
 });
 
-// Quantities accept numbers and strings ("500m", "1Gi"), as in core/v1 ResourceRequirements.
-const quantity: JsonSchema = {
-  anyOf: [{ type: 'integer' }, { type: 'string' }],
-  'x-kubernetes-int-or-string': true,
-  pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
-};
+const quantity = quantitySchema;
 
 /** An optional integer: absent means the server's default, so no default here. */
 const optionalInt = (range: Range, description: string): JsonSchema => ({ type: 'integer', description, minimum: range.minimum, maximum: range.maximum });
@@ -84,7 +80,9 @@ export const specSchema: JsonSchema = {
   required: ['database', 'nats'],
   properties: {
     replicas: int(r.replicas, d.replicas, 'Relay pods. One leads each partition; the others wait to take over.'),
-    image: str('Relay container image.', { default: d.image, minLength: 1 }),
+    // No default here: a CRD default is written into every object at admission and would pin it to the image of the
+    // operator version that admitted it. Unset, the operator fills in its own RELAY_IMAGE at each reconcile.
+    image: str('Relay container image. Unset: the operator\'s default relay image (RELAY_IMAGE), which moves with operator upgrades.', { minLength: 1 }),
     imagePullPolicy: str('Image pull policy of the relay container.', { enum: IMAGE_PULL_POLICIES }),
     database: {
       type: 'object',
@@ -161,6 +159,7 @@ export const specSchema: JsonSchema = {
       },
     },
     networkPolicy: networkPolicySchema,
+    template: templateSchema,
     paused: {
       type: 'boolean',
       description: 'When true the operator changes nothing (no applies, no failovers) but still reports status.',

@@ -58,6 +58,7 @@ export const statusSchema: JsonSchema = {
         properties: { pod: { type: 'string' }, since: time('First failed probe of the current run of failures.') },
       },
     },
+    image: { type: 'string', description: 'Relay image the operator last applied: spec.image, else its default relay image.' },
     conditions: {
       type: 'array',
       'x-kubernetes-list-type': 'map',

@@ -1,5 +1,14 @@
 import type { LogLevel } from '@outbox-relay/runtime';
-import type { KubernetesObject, V1NetworkPolicyPeer } from './k8s-types';
+import type {
+  KubernetesObject,
+  V1Affinity,
+  V1EnvFromSource,
+  V1EnvVar,
+  V1LocalObjectReference,
+  V1NetworkPolicyPeer,
+  V1Toleration,
+  V1TopologySpreadConstraint,
+} from './k8s-types';
 import type { NatsMessageHeaders, NatsStreamDiscard, NatsStreamManagement, NatsStreamStorage } from './limits';
 
 /** Reference to one key of a Secret in the OutboxRelay's namespace. */
@@ -71,10 +80,33 @@ export interface NetworkPolicySpec {
   metricsFrom?: V1NetworkPolicyPeer[];
 }
 
+/** spec.template.pod: additions to the relay pods, under their core/v1 names (schema-pod.ts). */
+export interface RelayPodTemplate {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  imagePullSecrets?: V1LocalObjectReference[];
+  nodeSelector?: Record<string, string>;
+  affinity?: V1Affinity;
+  tolerations?: V1Toleration[];
+  topologySpreadConstraints?: V1TopologySpreadConstraint[];
+  priorityClassName?: string;
+}
+
+/** spec.template.container: additions to the relay container. */
+export interface RelayContainerTemplate {
+  env?: V1EnvVar[];
+  envFrom?: V1EnvFromSource[];
+}
+
+export interface RelayTemplate {
+  pod?: RelayPodTemplate;
+  container?: RelayContainerTemplate;
+}
+
 /** Spec after the API server's defaulting (see defaults.ts for the same defaults applied in code). */
 export interface OutboxRelaySpec {
   replicas: number;
-  image: string;
+  /** Unset: the operator's default relay image (its RELAY_IMAGE), so an operator upgrade moves the relays too. */
+  image?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   database: DatabaseSpec;
   nats: NatsSpec;
@@ -92,6 +124,7 @@ export interface OutboxRelaySpec {
   failoverDelaySeconds: number;
   resources?: ResourceRequirements;
   networkPolicy?: NetworkPolicySpec;
+  template?: RelayTemplate;
   paused: boolean;
   logLevel: LogLevel;
 }
@@ -143,6 +176,8 @@ export interface OutboxRelayStatus {
    * (unlike readiness), so the operator records it; PodsUnreachable reports the Ready ones among them.
    */
   unresponsivePods?: UnresponsivePod[];
+  /** The relay image the operator last applied (spec.image, else its default). */
+  image?: string;
   conditions?: Condition[];
 }
 

@@ -1,6 +1,5 @@
 import { API_GROUP, API_VERSION, PLURAL } from '../api/group';
 import type { OutboxRelayResource } from '../api/types';
-import { ADMIN_TOKEN_COMPONENT } from '../reconcile/admin-token';
 import { APP_NAME, MANAGED_BY } from '../reconcile/metadata';
 import { COMPONENT_LABEL, PARTITION_JOB_COMPONENT } from '../reconcile/partition-job';
 import { makeApiClient } from './api-clients';
@@ -61,20 +60,6 @@ export function podSource(kc: KubeConfig, namespace?: string, timeoutMs?: number
   };
 }
 
-/** Selects the relays' admin Secrets, and only them: the operator lists no other Secret. */
-export const ADMIN_SECRET_SELECTOR = `${MANAGED_SELECTOR},app.kubernetes.io/component=${ADMIN_TOKEN_COMPONENT}`;
-
-export function adminSecretSource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1Secret> {
-  const api = makeApiClient(kc, k8s.CoreV1Api, timeoutMs);
-  const labelSelector = ADMIN_SECRET_SELECTOR;
-  return {
-    name: 'secrets',
-    path: scoped('/api/v1', namespace, 'secrets'),
-    labelSelector,
-    list: () => (namespace ? api.listNamespacedSecret({ namespace, labelSelector }) : api.listSecretForAllNamespaces({ labelSelector })),
-  };
-}
-
 export function networkPolicySource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1NetworkPolicy> {
   const api = makeApiClient(kc, k8s.NetworkingV1Api, timeoutMs);
   const labelSelector = MANAGED_SELECTOR;
@@ -98,5 +83,18 @@ export function partitionJobSource(kc: KubeConfig, namespace?: string, timeoutMs
     path: scoped('/apis/batch/v1', namespace, 'jobs'),
     labelSelector,
     list: () => (namespace ? api.listNamespacedJob({ namespace, labelSelector }) : api.listJobForAllNamespaces({ labelSelector })),
+  };
+}
+
+/**
+ * Every Secret of the watched namespaces: a relay may read any of them (its database URL, NATS credentials, the
+ * user's env), and a Secret cannot be told apart by a label the operator does not put on it.
+ */
+export function secretSource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1Secret> {
+  const api = makeApiClient(kc, k8s.CoreV1Api, timeoutMs);
+  return {
+    name: 'secrets',
+    path: scoped('/api/v1', namespace, 'secrets'),
+    list: () => (namespace ? api.listNamespacedSecret({ namespace }) : api.listSecretForAllNamespaces()),
   };
 }

@@ -1,11 +1,11 @@
 import type { V1PodTemplateSpec, V1Secret } from '../api/k8s-types';
 import type { OutboxRelayResource } from '../api/types';
 import { childMetadata, relayName } from './metadata';
+import { ADMIN_TOKEN_DIR, ADMIN_TOKEN_KEY } from './env';
 import { CONTAINER_NAME } from './pod-template';
 
-/** The key of the admin Secret that holds the token, and where the relay pods find it (read-only). */
-export const ADMIN_TOKEN_KEY = 'token';
-export const ADMIN_TOKEN_DIR = '/var/run/secrets/outbox-relay-admin';
+/** The key of the admin Secret that holds the token, and where the relay pods find it (read-only; env.ts). */
+export { ADMIN_TOKEN_DIR, ADMIN_TOKEN_KEY };
 /** Labels the admin Secrets apart from the operator's other children, so its informer lists only them. */
 export const ADMIN_TOKEN_COMPONENT = 'admin-token';
 /**
@@ -56,7 +56,6 @@ export function withAdminToken(template: V1PodTemplateSpec, relay: OutboxRelayRe
         c.name === CONTAINER_NAME
           ? {
               ...c,
-              env: [...(c.env ?? []), { name: 'OUTBOX_ADMIN_TOKEN_FILE', value: `${ADMIN_TOKEN_DIR}/${ADMIN_TOKEN_KEY}` }],
               volumeMounts: [...(c.volumeMounts ?? []), { name: VOLUME, mountPath: ADMIN_TOKEN_DIR, readOnly: true }],
             }
           : c,

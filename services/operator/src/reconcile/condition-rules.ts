@@ -17,6 +17,8 @@ export interface ConditionContext {
   failover: FailoverDecision;
   /** Pods Ready per the kubelet whose /status the operator cannot reach. */
   unreachable: readonly UnresponsivePod[];
+  /** Secrets (or keys) the pods need that do not exist: nothing is applied until they do. */
+  missingSecrets: readonly string[];
   switchoverNote?: string;
   /** The partition count the relays follow and whether it is spec.partitionCount. */
   partitionCount: PartitionCountDecision;
@@ -107,6 +109,7 @@ function readyCondition(ctx: ConditionContext, leaderElected: ConditionInput): C
     return { type, status: 'False', reason, message: describeConcern(stalled, failover) };
   }
   if (!serving) {
+    if (ctx.missingSecrets.length > 0) return { type, status: 'False', reason: 'SecretMissing', message: ctx.missingSecrets.join('; ') };
     const misconfigured = configurationFailure(ctx);
     if (misconfigured) return { type, status: 'False', reason: 'RelayConfigurationError', message: misconfigured };
     return { type, status: 'False', reason: leaderElected.reason, message: leaderElected.message };
@@ -124,6 +127,9 @@ function progressingCondition(ctx: ConditionContext): ConditionInput {
     return { type, status: 'False', reason: 'InvalidSpec', message: 'the spec is invalid; nothing is applied' };
   }
   if (ctx.spec.paused) return { type, status: 'False', reason: 'Paused', message: 'spec.paused is true' };
+  if (ctx.missingSecrets.length > 0) {
+    return { type, status: 'False', reason: 'SecretMissing', message: 'a Secret the pods need is missing; nothing is applied until it exists' };
+  }
   const r = ctx.rollout;
   return { type, status: r.done ? 'False' : 'True', reason: r.reason, message: r.message };
 }
@@ -143,6 +149,10 @@ function configurationFailure(ctx: ConditionContext): string | undefined {
 function degradedCondition(ctx: ConditionContext): ConditionInput {
   const type = 'Degraded';
   if (ctx.issues.length > 0) return { type, status: 'True', reason: 'InvalidSpec', message: describeIssues(ctx.issues) };
+  // Not while paused: the operator would not apply anything anyway, and says so in Paused.
+  if (ctx.missingSecrets.length > 0 && !ctx.spec.paused) {
+    return { type, status: 'True', reason: 'SecretMissing', message: `${ctx.missingSecrets.join('; ')}; nothing is applied until it exists` };
+  }
   const misconfigured = configurationFailure(ctx);
   if (misconfigured) return { type, status: 'True', reason: 'RelayConfigurationError', message: misconfigured };
   if (ctx.failover.actions.length > 0) {

@@ -4,6 +4,51 @@ import type { OutboxRelaySpec } from '../api/types';
 export const RELAY_HTTP_PORT = 8090;
 export const NATS_CREDS_DIR = '/var/run/secrets/nats';
 export const NATS_TLS_DIR = '/var/run/secrets/nats-tls';
+/** Where the relay pods find the token of POST /step-down: the admin Secret's `token` key (admin-token.ts). */
+export const ADMIN_TOKEN_DIR = '/var/run/secrets/outbox-relay-admin';
+export const ADMIN_TOKEN_KEY = 'token';
+
+/**
+ * Every variable the operator may set, whether or not a given spec sets it: a spec's own env may name none of them
+ * (validate-template.ts), so what the operator passes is never overridden, and a variable the operator starts setting
+ * later cannot collide with one a user added. test/reconcile/relay-template.test.ts checks relayEnv against it.
+ */
+export const OPERATOR_ENV_NAMES: readonly string[] = [
+  'DATABASE_URL',
+  'OUTBOX_SCHEMA',
+  'OUTBOX_CONFIRMING_STANDBYS',
+  'NATS_URL',
+  'NATS_CREDS_FILE',
+  'NATS_TLS_CA_FILE',
+  'NATS_TLS_CERT_FILE',
+  'NATS_TLS_KEY_FILE',
+  'OUTBOX_STREAM',
+  'OUTBOX_SUBJECT_PREFIX',
+  'OUTBOX_DUPLICATE_WINDOW_MS',
+  'OUTBOX_MESSAGE_HEADERS',
+  'OUTBOX_CLOUDEVENTS_SOURCE',
+  'OUTBOX_STREAM_MANAGEMENT',
+  'OUTBOX_STREAM_REPLICAS',
+  'OUTBOX_STREAM_STORAGE',
+  'OUTBOX_STREAM_MAX_AGE_MS',
+  'OUTBOX_STREAM_MAX_BYTES',
+  'OUTBOX_STREAM_MAX_MSGS',
+  'OUTBOX_STREAM_DISCARD',
+  'OUTBOX_BATCH_SIZE',
+  'OUTBOX_PUBLISH_WINDOW',
+  'OUTBOX_LEASE_MS',
+  'OUTBOX_RENEW_MS',
+  'RELAY_INSTANCE_ID',
+  'RELAY_HTTP_PORT',
+  'LOG_LEVEL',
+  'OUTBOX_ADMIN_TOKEN_FILE',
+];
+
+/**
+ * What user env may not name: the operator's variables, and the relay settings that would contend with them (the
+ * admin token given as a value as well as its file is a configuration error that stops the relay).
+ */
+export const RESERVED_ENV_NAMES: readonly string[] = [...OPERATOR_ENV_NAMES, 'OUTBOX_ADMIN_TOKEN'];
 
 /**
  * Environment of the relay container, named as the relay reads it (services/relay/src/config.ts). Secrets stay in
@@ -47,6 +92,8 @@ export function relayEnv(spec: OutboxRelaySpec): V1EnvVar[] {
     { name: 'RELAY_INSTANCE_ID', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
     { name: 'RELAY_HTTP_PORT', value: String(RELAY_HTTP_PORT) },
     { name: 'LOG_LEVEL', value: spec.logLevel },
+    // The operator's token for POST /step-down, from the admin Secret mounted by withAdminToken.
+    { name: 'OUTBOX_ADMIN_TOKEN_FILE', value: `${ADMIN_TOKEN_DIR}/${ADMIN_TOKEN_KEY}` },
   );
   return env;
 }

@@ -18,8 +18,10 @@ export function transitionEvents(
 
   const degraded = after('Degraded');
   const wasDegraded = before('Degraded');
-  if (degraded?.reason === 'InvalidSpec' && (wasDegraded?.reason !== 'InvalidSpec' || wasDegraded.message !== degraded.message)) {
-    events.push({ type: 'Warning', reason: 'InvalidSpec', message: degraded.message });
+  for (const reason of ['InvalidSpec', 'SecretMissing']) {
+    if (degraded?.reason === reason && (wasDegraded?.reason !== reason || wasDegraded.message !== degraded.message)) {
+      events.push({ type: 'Warning', reason, message: degraded.message });
+    }
   }
 
   const paused = after('Paused');

@@ -7,6 +7,7 @@ import { podDeletionCosts } from './deletion-cost';
 import { trackUnresponsive, unreachablePods } from './health';
 import { discoverLeaders } from './leader';
 import { decidePartitionCount } from './partition-count';
+import { checkSecrets, referencedSecrets } from './secrets';
 import { desiredObjects } from './objects';
 import { countPods, rolloutState } from './rollout';
 import { buildStatus } from './status';
@@ -40,8 +41,11 @@ export function reconcile(observed: ObservedState): ReconcileResult {
   const spec = withDefaults(relay.spec);
   const issues = validateRelay(relay, spec);
   const deleting = !!relay.metadata?.deletionTimestamp;
-  // Paused, invalid or deleted: look, report, but touch nothing (owner references clean up after a deletion).
-  const active = !spec.paused && issues.length === 0 && !deleting;
+  const secrets = checkSecrets(referencedSecrets(spec), observed.secrets);
+  // Paused, invalid or deleted: look, report, but touch nothing (owner references clean up after a deletion). A
+  // missing Secret too: pods rolled now could not start, and the running ones still work.
+  const active = !spec.paused && issues.length === 0 && !deleting && secrets.missing.length === 0;
+  const image = spec.image ?? observed.defaultImage;
 
   const counts = countPods(pods);
   const leaders = discoverLeaders(pods, previous, now);
@@ -59,6 +63,7 @@ export function reconcile(observed: ObservedState): ReconcileResult {
     spec,
     pods,
     jobs: observed.partitionJobs ?? [],
+    image,
     mayStart: active && failover.actions.length === 0 && switchover.actions.length === 0,
   });
   const partitionChange = partitionCount.job
@@ -76,12 +81,22 @@ export function reconcile(observed: ObservedState): ReconcileResult {
     failover,
     unreachable: unreachablePods(pods, unresponsive),
     partitionCount,
+    missingSecrets: secrets.missing,
     ...(switchover.note ? { switchoverNote: switchover.note } : {}),
   });
   const conditions = mergeConditions(previous?.conditions, inputs, now, relay.metadata?.generation ?? 0);
-  const status = buildStatus({ relay, counts, leaders, failover, unresponsive, conditions, partitions: partitionCount.count });
+  const status = buildStatus({
+    relay,
+    counts,
+    leaders,
+    failover,
+    unresponsive,
+    conditions,
+    partitions: partitionCount.count,
+    ...(active ? { image } : {}),
+  });
 
-  const children = active ? desiredObjects(relay, spec, observed) : undefined;
+  const children = active ? desiredObjects(relay, spec, { image, secretsHash: secrets.hash }, observed) : undefined;
   const result: ReconcileResult = {
     objects: children?.objects ?? [],
     ...(children?.deletions.length ? { deletions: children.deletions } : {}),

@@ -3,6 +3,7 @@ import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 import { desiredDeployment } from './deployment';
 import { childMetadata } from './metadata';
 import { desiredNetworkPolicy } from './network-policy';
+import type { PodTemplateInputs } from './pod-template';
 import { desiredPodDisruptionBudget } from './pdb';
 import { desiredService } from './service';
 import { desiredServiceAccount } from './service-account';
@@ -20,6 +21,7 @@ export interface DesiredChildren {
 export function desiredObjects(
   relay: OutboxRelayResource,
   spec: OutboxRelaySpec,
+  inputs: PodTemplateInputs,
   observed: Pick<ObservedState, 'adminTokenDigest' | 'operatorPods' | 'networkPolicyExists'> = {},
 ): DesiredChildren {
   const objects: KubernetesObject[] = [
@@ -35,6 +37,6 @@ export function desiredObjects(
     const { name = '', namespace = 'default' } = childMetadata(relay);
     deletions.push({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace, name });
   }
-  objects.push(desiredDeployment(relay, spec, observed.adminTokenDigest));
+  objects.push(desiredDeployment(relay, spec, inputs, observed.adminTokenDigest));
   return { objects, deletions, networkPolicyWithoutOperator: enabled && !observed.operatorPods };
 }

@@ -32,6 +32,8 @@ export interface PartitionCountInput {
   spec: OutboxRelaySpec;
   pods: readonly ObservedPod[];
   jobs: readonly ObservedPartitionJob[];
+  /** The relay image in use (spec.image, else the operator's default): the Job runs the same code. */
+  image: string;
   /** Active and nothing disruptive decided in this reconcile: a new change may start. */
   mayStart: boolean;
 }
@@ -100,7 +102,7 @@ export function decidePartitionCount(input: PartitionCountInput): PartitionCount
       reason: 'MigrationRunning',
       message: `Job ${partitionJobName(input.relay, sequence)} is changing the partition count from ${count} to ${target}`,
     },
-    job: desiredPartitionJob(input.relay, spec, sequence, target),
+    job: desiredPartitionJob(input.relay, spec, { sequence, target, image: input.image }),
     requeueAfterMs: PARTITION_CHANGE_RECHECK_MS,
   });
 }

@@ -42,7 +42,14 @@ export function partitionJobName(relay: OutboxRelayResource, sequence: number): 
  * OUTBOX_MIGRATE would. Kept after it finishes (no TTL): a failed one stays as the record the condition points to
  * and is not retried until it is deleted or spec.partitionCount changes; finished ones are the history of changes.
  */
-export function desiredPartitionJob(relay: OutboxRelayResource, spec: OutboxRelaySpec, sequence: number, target: number): V1Job {
+export function desiredPartitionJob(
+  relay: OutboxRelayResource,
+  spec: OutboxRelaySpec,
+  change: { sequence: number; target: number; image: string },
+): V1Job {
+  const { sequence, target, image } = change;
+  // Where and how the relay pods may run applies to this pod too (a private registry, dedicated nodes).
+  const pod = spec.template?.pod ?? {};
   const labels = {
     'app.kubernetes.io/name': PARTITION_JOB_APP_NAME,
     [INSTANCE_LABEL]: relayName(relay),
@@ -72,13 +79,17 @@ export function desiredPartitionJob(relay: OutboxRelayResource, spec: OutboxRela
         metadata: { labels },
         spec: {
           restartPolicy: 'Never',
+          ...(pod.imagePullSecrets ? { imagePullSecrets: pod.imagePullSecrets } : {}),
+          ...(pod.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
+          ...(pod.tolerations ? { tolerations: pod.tolerations } : {}),
+          ...(pod.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
           serviceAccountName: relayName(relay),
           automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: RELAY_UID, runAsGroup: RELAY_UID, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
               name: 'migrate',
-              image: spec.image,
+              image,
               ...(spec.imagePullPolicy ? { imagePullPolicy: spec.imagePullPolicy } : {}),
               command: MIGRATE_COMMAND,
               workingDir: RELAY_WORKDIR,

@@ -1,7 +1,8 @@
-import type { V1Container, V1PodTemplateSpec, V1Volume, V1VolumeMount } from '../api/k8s-types';
+import type { V1Affinity, V1Container, V1PodSpec, V1PodTemplateSpec, V1Volume, V1VolumeMount } from '../api/k8s-types';
 import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 import { NATS_CREDS_DIR, NATS_TLS_DIR, RELAY_HTTP_PORT, relayEnv } from './env';
 import { relayLabels, relayName, selectorLabels } from './metadata';
+import { SECRETS_HASH_ANNOTATION } from './secrets';
 
 /** The relay image's user (see the relay Dockerfile); fixed so runAsNonRoot can be checked by the kubelet. */
 export const RELAY_UID = 10001;
@@ -12,10 +13,21 @@ export const CONTAINER_NAME = 'relay';
 /** Used when spec.resources is absent: small requests keep the pod schedulable; the memory limit bounds a leak. */
 export const DEFAULT_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
-export function podTemplate(relay: OutboxRelayResource, spec: OutboxRelaySpec): V1PodTemplateSpec {
+/** What the pod template needs beyond the spec: the image in use and the digest of the Secrets the pods read. */
+export interface PodTemplateInputs {
+  image: string;
+  secretsHash: string;
+}
+
+export function podTemplate(relay: OutboxRelayResource, spec: OutboxRelaySpec, inputs: PodTemplateInputs): V1PodTemplateSpec {
+  const user = spec.template?.pod;
   return {
-    metadata: { labels: relayLabels(relay) },
-    spec: {
+    // The user's labels and annotations first: the operator's keys (the selector's among them) always win.
+    metadata: {
+      labels: { ...user?.metadata?.labels, ...relayLabels(relay) },
+      annotations: { ...user?.metadata?.annotations, [SECRETS_HASH_ANNOTATION]: inputs.secretsHash },
+    },
+    spec: withPodAdditions(spec, {
       serviceAccountName: relayName(relay),
       // The relay never calls the Kubernetes API; no token means nothing to steal.
       automountServiceAccountToken: false,
@@ -28,31 +40,23 @@ export function podTemplate(relay: OutboxRelayResource, spec: OutboxRelaySpec): 
         fsGroup: RELAY_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      // Leader and standby on different nodes when possible, so one node failure does not take both.
-      affinity: {
-        podAntiAffinity: {
-          preferredDuringSchedulingIgnoredDuringExecution: [
-            {
-              weight: 100,
-              podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selectorLabels(relay) } },
-            },
-          ],
-        },
-      },
-      containers: [relayContainer(spec)],
+      affinity: relayAffinity(relay, spec),
+      containers: [relayContainer(spec, inputs.image)],
       volumes: volumes(spec),
-    },
+    }),
   };
 }
 
-function relayContainer(spec: OutboxRelaySpec): V1Container {
+function relayContainer(spec: OutboxRelaySpec, image: string): V1Container {
   const container: V1Container = {
     name: CONTAINER_NAME,
-    image: spec.image,
+    image,
     command: RELAY_COMMAND,
     workingDir: RELAY_WORKDIR,
     ports: [{ name: 'http', containerPort: RELAY_HTTP_PORT, protocol: 'TCP' }],
-    env: relayEnv(spec),
+    // The operator's variables first, so the user's may refer to them as $(NAME); validate-template.ts refuses a
+    // user variable of the same name. envFrom never overrides env (Kubernetes gives env the last word).
+    env: [...relayEnv(spec), ...(spec.template?.container?.env ?? [])],
     resources: spec.resources ?? DEFAULT_RESOURCES,
     // Readiness follows /readyz (started, not shutting down); liveness only /healthz, so a slow database does
     // not get a healthy process killed.
@@ -83,7 +87,44 @@ function relayContainer(spec: OutboxRelaySpec): V1Container {
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
   if (spec.imagePullPolicy) container.imagePullPolicy = spec.imagePullPolicy;
+  const envFrom = spec.template?.container?.envFrom;
+  if (envFrom?.length) container.envFrom = envFrom;
   return container;
+}
+
+/** spec.template.pod's scheduling fields, each only when set (an empty list would be a field the operator owns). */
+function withPodAdditions(spec: OutboxRelaySpec, pod: V1PodSpec): V1PodSpec {
+  const user = spec.template?.pod;
+  if (!user) return pod;
+  return {
+    ...pod,
+    ...(user.imagePullSecrets?.length ? { imagePullSecrets: user.imagePullSecrets } : {}),
+    ...(user.nodeSelector && Object.keys(user.nodeSelector).length > 0 ? { nodeSelector: user.nodeSelector } : {}),
+    ...(user.tolerations?.length ? { tolerations: user.tolerations } : {}),
+    ...(user.topologySpreadConstraints?.length ? { topologySpreadConstraints: user.topologySpreadConstraints } : {}),
+    ...(user.priorityClassName ? { priorityClassName: user.priorityClassName } : {}),
+  };
+}
+
+/**
+ * Leader and standby on different nodes when possible, so one node failure does not take both. The user's
+ * nodeAffinity and podAffinity are added; their podAntiAffinity replaces this default (as CloudNativePG's does when
+ * its own is switched off), since two anti-affinities of different intent would only fight.
+ */
+function relayAffinity(relay: OutboxRelayResource, spec: OutboxRelaySpec): V1Affinity {
+  const user = spec.template?.pod?.affinity;
+  return {
+    ...(user?.nodeAffinity ? { nodeAffinity: user.nodeAffinity } : {}),
+    ...(user?.podAffinity ? { podAffinity: user.podAffinity } : {}),
+    podAntiAffinity: user?.podAntiAffinity ?? {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selectorLabels(relay) } },
+        },
+      ],
+    },
+  };
 }
 
 function volumes(spec: OutboxRelaySpec): V1Volume[] {

@@ -14,6 +14,8 @@ export interface StatusParts {
   conditions: Condition[];
   /** The partition count the relays follow, when known. */
   partitions?: number | undefined;
+  /** The image applied by this reconcile; undefined when nothing was applied (the last one applied stays). */
+  image?: string;
 }
 
 /**
@@ -40,5 +42,7 @@ export function buildStatus(parts: StatusParts): OutboxRelayStatus {
   if (lastFailoverTime) status.lastFailoverTime = lastFailoverTime;
   if (parts.partitions !== undefined) status.partitions = parts.partitions;
   if (parts.unresponsive.length > 0) status.unresponsivePods = parts.unresponsive;
+  const image = parts.image ?? previous?.image;
+  if (image) status.image = image;
   return status;
 }

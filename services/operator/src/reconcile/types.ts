@@ -1,5 +1,8 @@
 import type { KubernetesObject, V1Deployment, V1Job } from '../api/k8s-types';
 import type { OutboxRelayResource, OutboxRelayStatus } from '../api/types';
+import type { ObservedSecret } from './secrets';
+
+export type { ObservedSecret } from './secrets';
 
 /**
  * One partition in a relay's `/status`. The progress fields are ages in ms measured by the relay (no clock to
@@ -76,6 +79,10 @@ export interface ObservedState {
   pods: ObservedPod[];
   /** This relay's partition-count Jobs; absent when the controller did not look (no spec.partitionCount). */
   partitionJobs?: ObservedPartitionJob[];
+  /** The Secrets the relay's spec references that exist (secrets.ts, referencedSecrets). */
+  secrets: ObservedSecret[];
+  /** The operator's default relay image (its RELAY_IMAGE), used when spec.image is unset. */
+  defaultImage: string;
   now: Date;
   /** Digest of the token in the relay's admin Secret (admin-token.ts); undefined while there is none. */
   adminTokenDigest?: string;

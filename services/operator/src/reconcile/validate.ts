@@ -1,6 +1,7 @@
 import { LOG_LEVELS } from '@outbox-relay/runtime';
 import { IMAGE_PULL_POLICIES, NATS_MESSAGE_HEADERS, SPEC_PATTERNS, SPEC_RANGES } from '../api/limits';
 import { streamIssues } from './validate-stream';
+import { templateIssues } from './validate-template';
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '../api/names';
 import { SPEC_RULES } from '../api/rules';
 import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
@@ -47,7 +48,7 @@ export function validateRelay(relay: OutboxRelayResource, spec: OutboxRelaySpec)
     );
   }
   const matches = (pattern: string, value: string) => new RegExp(pattern).test(value);
-  check('image', spec.image.length > 0, 'is required');
+  if (spec.image !== undefined) check('image', spec.image.length > 0, 'must not be empty (leave it unset for the operator\'s default)');
   check('database.secretRef.name', matches(SPEC_PATTERNS.secretName, spec.database.secretRef.name), 'must name a Secret');
   check('database.secretRef.key', matches(SPEC_PATTERNS.secretKey, spec.database.secretRef.key), 'must name a key of the Secret');
   check('database.schema', matches(SPEC_PATTERNS.databaseSchema, spec.database.schema), 'must be a lower-case SQL identifier');
@@ -76,6 +77,7 @@ export function validateRelay(relay: OutboxRelayResource, spec: OutboxRelaySpec)
     check('nats.credentialsSecretRef.key', matches(SPEC_PATTERNS.secretKey, creds.key), 'must name a key of the Secret');
   }
   issues.push(...streamIssues(spec));
+  issues.push(...templateIssues(spec));
   check('logLevel', (LOG_LEVELS as readonly string[]).includes(spec.logLevel), `must be one of ${LOG_LEVELS.join(', ')}`);
   if (spec.imagePullPolicy !== undefined) {
     check(

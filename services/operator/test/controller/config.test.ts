@@ -1,4 +1,5 @@
 import { ConfigError } from '@outbox-relay/runtime';
+import { DEFAULT_IMAGE } from '../../src/api/limits';
 import { loadConfig } from '../../src/config';
 
 describe('loadConfig', () => {
@@ -23,6 +24,7 @@ describe('loadConfig', () => {
         labels: { 'app.kubernetes.io/name': 'outbox-relay-operator', 'app.kubernetes.io/component': 'operator' },
       },
       probeTimeoutMs: 1000,
+      relayImage: DEFAULT_IMAGE,
       apiTimeoutMs: 10_000,
     });
   });
@@ -31,6 +33,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ POD_NAMESPACE: 'ops', OPERATOR_POD_LABELS: 'app=op,tier=control' }).operatorPods).toEqual({ namespace: 'ops', labels: { app: 'op', tier: 'control' } });
     expect(loadConfig({ LEADER_ELECTION: 'false' }).operatorPods).toBeUndefined();
     expect(() => loadConfig({ POD_NAMESPACE: 'ops', OPERATOR_POD_LABELS: 'app' })).toThrow(/OPERATOR_POD_LABELS: must be labels as key=value,key2=value2/);
+  });
+
+  test('RELAY_IMAGE is the default relay image (empty: the built-in one); one with a space is refused by name', () => {
+    expect(loadConfig({ POD_NAMESPACE: 'ops', RELAY_IMAGE: 'registry.local/outbox-relay:1.2.3' }).relayImage).toBe('registry.local/outbox-relay:1.2.3');
+    expect(loadConfig({ POD_NAMESPACE: 'ops', RELAY_IMAGE: '' }).relayImage).toBe(DEFAULT_IMAGE);
+    expect(() => loadConfig({ POD_NAMESPACE: 'ops', RELAY_IMAGE: 'registry.local/outbox relay:1' })).toThrow(/RELAY_IMAGE/);
   });
 
   test('an empty WATCH_NAMESPACE means every namespace; a set one limits the watch', () => {

@@ -2,10 +2,10 @@
 jest.mock('@kubernetes/client-node', () => (globalThis as unknown as ClientNodeGlobal).loadClientNode());
 
 import { FIELD_MANAGER } from '../../src/api/group';
-import { DEFAULT_IMAGE, SPEC_DEFAULTS } from '../../src/api/limits';
+import { SPEC_DEFAULTS } from '../../src/api/limits';
 import { k8s } from '../../src/kube/client-node';
 import type { JsonObject } from '../support/fake-kube-api';
-import { ControllerHarness } from '../support/harness';
+import { ControllerHarness, HARNESS_RELAY_IMAGE } from '../support/harness';
 import { kubeConfigFor, type ClientNodeGlobal } from '../support/kube';
 import { waitFor } from '@outbox-relay/test-support';
 
@@ -36,7 +36,7 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     }
     expect(deployment.spec).toMatchObject({
       replicas: SPEC_DEFAULTS.replicas,
-      template: { spec: { containers: [{ image: DEFAULT_IMAGE, command: ['node', 'services/relay/dist/main.js'] }] } },
+      template: { spec: { containers: [{ image: HARNESS_RELAY_IMAGE, command: ['node', 'services/relay/dist/main.js'] }] } },
     });
     const status = await h.waitForStatus('orders', 'status written', (s) => s.observedGeneration === 1 && s);
     const applies = h.api.requests.filter((r) => r.method === 'PATCH');
@@ -158,11 +158,11 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     // bring the change below in time.
     h.createRelay('orders', { failoverDelaySeconds: 600 });
     await waitFor('the Deployment', () => h.child('Deployment', 'orders'));
-    // Relays, Deployments, pods, admin Secrets, NetworkPolicies.
+    // Relays, Deployments, pods, Secrets, NetworkPolicies, partition-count Jobs.
     await waitFor('six watches', () => h.api.activeWatches() === 6);
 
     // Each informer's next two list or watch requests fail, whichever way it notices the drop.
-    for (const resource of ['outboxrelays', 'deployments', 'pods']) {
+    for (const resource of ['outboxrelays', 'deployments', 'pods', 'secrets']) {
       h.api.failNext(2, { status: 500, match: (r) => r.resource === resource && (r.verb === 'watch' || r.verb === 'list') });
     }
     h.api.compact();
@@ -172,7 +172,7 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
     await waitFor('3 replicas', () => replicasOf(h.child('Deployment', 'orders')) === 3);
     await waitFor('six watches again', () => h.api.activeWatches() === 6);
     const restarts = await Promise.all(
-      ['outboxrelays', 'deployments', 'pods'].map((informer) => h.metrics.value(h.metrics.informerRestarts, { informer, reason: 'error' })),
+      ['outboxrelays', 'deployments', 'pods', 'secrets'].map((informer) => h.metrics.value(h.metrics.informerRestarts, { informer, reason: 'error' })),
     );
     expect(restarts.every((n) => n >= 1)).toBe(true);
   });

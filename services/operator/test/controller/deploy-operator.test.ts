@@ -39,6 +39,8 @@ describe('deploy/operator.yaml', () => {
     expect(deployment.spec.replicas).toBeGreaterThan(1);
     const http = container.ports.find((p: { name: string }) => p.name === 'http');
     expect(http.containerPort).toBe(config.httpPort);
+    // Relays without spec.image run the operator's own image, so they move with it.
+    expect(config.relayImage).toBe(container.image);
   });
 
   test('runs the operator entry point as non-root on a read-only root file system', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { getJson, startService, type ServiceProcess, waitFor } from '@outbox-relay/test-support';
 import { outboxRelayCrd } from '../../src/api/crd';
 import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
-import { relayManifest } from '../support/relays';
+import { relayDatabaseSecret, relayManifest } from '../support/relays';
 
 const MAIN = 'services/operator/dist/main.js';
 
@@ -55,6 +55,7 @@ describe('outbox-operator process', () => {
     await waitFor('/healthz ok', () => getJson<{ status: string }>(`${base}/healthz`).then((r) => r?.status === 'ok'));
     await waitFor('ready as the leader', () => getJson<{ leader: boolean }>(`${base}/readyz`).then((r) => r?.leader === true));
 
+    api.create(relayDatabaseSecret('shop'));
     api.create(relayManifest('orders', 'shop'));
     await waitFor('the Deployment', () => api.get('apps/v1', 'Deployment', 'shop', 'orders'));
     const metrics = await waitFor('a counted reconcile', async () => {

@@ -54,10 +54,15 @@ describe('observe', () => {
     const state = await observe({
       relay,
       pods: [pod('c', { status: { podIP: '' } }), pod('b'), pod('a')],
+      secrets: [{ metadata: { name: 'orders-db', namespace: 'shop', labels: { team: 'x' } }, data: { url: 'cG9zdGdyZXM6Ly8=' }, type: 'Opaque' }],
+      defaultImage: 'registry.test/relay:1',
       prober,
       now: () => now,
     });
     expect(state.now).toBe(now);
+    // Of a Secret only its name and data reach reconcile; the default image is passed through.
+    expect(state.secrets).toEqual([{ name: 'orders-db', data: { url: 'cG9zdGdyZXM6Ly8=' } }]);
+    expect(state.defaultImage).toBe('registry.test/relay:1');
     expect(state.pods.map((p) => [p.name, p.report === undefined ? 'unprobed' : p.report === null ? 'failed' : 'answered'])).toEqual([
       ['a', 'answered'],
       ['b', 'failed'],

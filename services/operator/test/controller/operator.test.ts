@@ -8,7 +8,7 @@ import { FakeKubeApi, type JsonObject } from '../support/fake-kube-api';
 import { FakeRelays } from '../support/fake-relays';
 import { type ClientNodeGlobal } from '../support/kube';
 import { LEASE_MS, OPERATOR_NAMESPACE, operatorReplica } from '../support/operators';
-import { relayManifest, relayPod, setReady } from '../support/relays';
+import { relayDatabaseSecret, relayManifest, relayPod, setReady } from '../support/relays';
 import type { PodProber } from '../../src/prober';
 import { waitFor } from '@outbox-relay/test-support';
 
@@ -43,13 +43,15 @@ describe('two operator replicas (Lease leader election)', () => {
     running.push(b.operator);
     b.operator.start();
 
+    api.create(relayDatabaseSecret(ns));
     api.create(relayManifest('orders', ns));
     await waitFor('the Deployment', () => replicas(api) === 2);
     await waitFor('a is ready', () => a.operator.health().ready);
     await waitFor('a counts its reconcile', async () => (await reconciles(a.metrics)) > 0);
     expect(await reconciles(b.metrics)).toBe(0);
     expect(b.operator.health()).toEqual({ live: true, ready: true, leader: false });
-    expect(api.activeWatches()).toBe(6); // relays, Deployments, pods, admin Secrets, NetworkPolicies, partition-count Jobs
+    // Relays, Deployments, pods, Secrets, NetworkPolicies, partition-count Jobs: the standby watches nothing.
+    expect(api.activeWatches()).toBe(6);
     expect(await a.metrics.value(a.metrics.leader)).toBe(1);
 
     const stoppedAt = Date.now();
@@ -71,6 +73,7 @@ describe('two operator replicas (Lease leader election)', () => {
     const a = operatorReplica(api, relays, 'operator-a', { onLeadershipLost: () => lost++ });
     running.push(a.operator);
     a.operator.start();
+    api.create(relayDatabaseSecret(ns));
     api.create(relayManifest('orders', ns));
     await waitFor('the Deployment', () => replicas(api) === 2);
 
@@ -97,6 +100,7 @@ describe('two operator replicas (Lease leader election)', () => {
     });
     running.push(a.operator);
     a.operator.start();
+    api.create(relayDatabaseSecret(ns));
     api.create(relayManifest('orders', ns));
     const pod = relayPod('orders', ns, 'orders-a', '10.0.0.1');
     setReady(pod, true);

@@ -9,7 +9,7 @@ import { FakeKubeApi, type RecordedRequest } from '../support/fake-kube-api';
 import { FakeRelays } from '../support/fake-relays';
 import { type ClientNodeGlobal } from '../support/kube';
 import { OPERATOR_NAMESPACE, operatorReplica } from '../support/operators';
-import { relayManifest, relayPod, setReady } from '../support/relays';
+import { relayDatabaseSecret, relayManifest, relayPod, setReady } from '../support/relays';
 import { waitFor } from '@outbox-relay/test-support';
 
 const repoRoot = path.resolve(__dirname, '../../../..');
@@ -58,6 +58,7 @@ describe('deploy/rbac.yaml', () => {
     const { operator, metrics } = operatorReplica(api, relays, 'operator-a');
     try {
       operator.start();
+      api.create(relayDatabaseSecret(ns));
       // partitionCount: 2 while the relay reports 1: a partition-count Job is listed for and started.
       api.create(relayManifest('orders', ns, { failoverDelaySeconds: 1, partitionCount: 2, networkPolicy: { enabled: true } }));
       await waitFor('the Deployment', () => api.get('apps/v1', 'Deployment', ns, 'orders'));

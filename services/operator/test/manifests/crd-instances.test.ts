@@ -42,9 +42,21 @@ describe('OutboxRelay instances against the CRD schema', () => {
     ['a missing NATS URL', { ...sample.spec, nats: { stream: 'X' } }, 'spec.nats.url'],
     ['a malformed quantity', { ...sample.spec, resources: { limits: { memory: 'lots' } } }, 'spec.resources.limits.memory'],
     ['a phase-like field the schema does not know', { ...sample.spec, phase: 'Running' }, 'spec.phase'],
+    ['an empty image', { ...sample.spec, image: '' }, 'spec.image'],
+    ['a misspelt toleration operator', { ...sample.spec, template: { pod: { tolerations: [{ key: 'a', operator: 'Equals' }] } } }, 'spec.template.pod.tolerations.0.operator'],
+    ['a topology spread without its skew', { ...sample.spec, template: { pod: { topologySpreadConstraints: [{ topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }] } } }, 'spec.template.pod.topologySpreadConstraints.0.maxSkew'],
+    ['an affinity weight over 100', { ...sample.spec, template: { pod: { affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 101, podAffinityTerm: { topologyKey: 'zone' } }] } } } } }, 'spec.template.pod.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution.0.weight'],
+    ['a pod spec field the template does not offer', { ...sample.spec, template: { pod: { hostNetwork: true } } }, 'spec.template.pod.hostNetwork'],
+    ['an env var without a name', { ...sample.spec, template: { container: { env: [{ value: 'x' }] } } }, 'spec.template.container.env.0.name'],
+    ['an image pull secret without a name (the list\'s map key)', { ...sample.spec, template: { pod: { imagePullSecrets: [{}] } } }, 'spec.template.pod.imagePullSecrets.0.name'],
   ])('rejects %s', (_title, spec, field) => {
     const result = validate(resource(spec));
     expect(result.fields).toContain(field);
+  });
+
+  test('a resource without spec.image keeps none after admission: the operator fills in its own default at each reconcile', () => {
+    const minimal = { database: { secretRef: { name: 'db', key: 'url' } }, nats: { url: 'nats://n:4222' } };
+    expect((validate(resource(minimal)).defaulted.spec as { image?: string }).image).toBeUndefined();
   });
 
   test('a resource without spec is rejected', () => {

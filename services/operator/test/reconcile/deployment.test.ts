@@ -1,10 +1,10 @@
 import { desiredDeployment } from '../../src/reconcile/deployment';
 import { CONTAINER_NAME, DEFAULT_RESOURCES, RELAY_UID } from '../../src/reconcile/pod-template';
 import type { V1Container, V1EnvVar } from '../../src/api/k8s-types';
-import { makeRelay } from './fixtures';
+import { makeRelay, TEMPLATE_INPUTS } from './fixtures';
 
-const container = (relay = makeRelay()): V1Container => {
-  const c = desiredDeployment(relay, relay.spec).spec?.template.spec?.containers[0];
+const container = (relay = makeRelay(), inputs = TEMPLATE_INPUTS): V1Container => {
+  const c = desiredDeployment(relay, relay.spec, inputs).spec?.template.spec?.containers[0];
   if (!c) throw new Error('no container');
   return c;
 };
@@ -13,7 +13,7 @@ const envOf = (c: V1Container): Record<string, V1EnvVar> => Object.fromEntries((
 describe('desiredDeployment', () => {
   test('names, labels, selector and owner reference', () => {
     const relay = makeRelay({ name: 'billing', namespace: 'pay' });
-    const d = desiredDeployment(relay, relay.spec);
+    const d = desiredDeployment(relay, relay.spec, TEMPLATE_INPUTS);
     expect(d.metadata?.name).toBe('billing');
     expect(d.metadata?.namespace).toBe('pay');
     expect(d.metadata?.labels).toEqual({
@@ -39,26 +39,27 @@ describe('desiredDeployment', () => {
 
   test.each([0, 1, 3, 7])('replicas follow spec.replicas (%i)', (replicas) => {
     const relay = makeRelay({ spec: { replicas } });
-    expect(desiredDeployment(relay, relay.spec).spec?.replicas).toBe(replicas);
+    expect(desiredDeployment(relay, relay.spec, TEMPLATE_INPUTS).spec?.replicas).toBe(replicas);
   });
 
   test('keeps a standby during rollouts: surge one, never go below the desired count', () => {
     const relay = makeRelay();
-    expect(desiredDeployment(relay, relay.spec).spec?.strategy).toEqual({
+    expect(desiredDeployment(relay, relay.spec, TEMPLATE_INPUTS).spec?.strategy).toEqual({
       type: 'RollingUpdate',
       rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
     });
   });
 
   test('container: image, pull policy, command, workdir, port', () => {
-    const c = container(makeRelay({ spec: { image: 'registry.local/relay:9', imagePullPolicy: 'Always' } }));
+    const c = container(makeRelay({ spec: { image: 'registry.local/relay:9', imagePullPolicy: 'Always' } }), { ...TEMPLATE_INPUTS, image: 'registry.local/relay:9' });
     expect(c.name).toBe(CONTAINER_NAME);
     expect(c.image).toBe('registry.local/relay:9');
     expect(c.imagePullPolicy).toBe('Always');
     expect(c.command).toEqual(['node', 'services/relay/dist/main.js']);
     expect(c.workingDir).toBe('/app');
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8090, protocol: 'TCP' }]);
-    expect(container().image).toBe('ghcr.io/outbox-relay/outbox-relay:0.1.0');
+    // Unset, the image is the operator's default (its RELAY_IMAGE), which reconcile hands to the template.
+    expect(container().image).toBe(TEMPLATE_INPUTS.image);
     expect(container().imagePullPolicy).toBeUndefined();
   });
 
@@ -73,7 +74,7 @@ describe('desiredDeployment', () => {
 
   test('security: non-root uid 10001, read-only root fs, no privilege escalation, no capabilities, no token', () => {
     const relay = makeRelay();
-    const pod = desiredDeployment(relay, relay.spec).spec?.template.spec;
+    const pod = desiredDeployment(relay, relay.spec, TEMPLATE_INPUTS).spec?.template.spec;
     expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: RELAY_UID, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod?.automountServiceAccountToken).toBe(false);
     expect(pod?.serviceAccountName).toBe('orders');
@@ -88,7 +89,7 @@ describe('desiredDeployment', () => {
 
   test('read-only root fs gets a writable /tmp emptyDir (and the admin token, read-only: admin-token.test.ts)', () => {
     const relay = makeRelay();
-    const pod = desiredDeployment(relay, relay.spec).spec?.template.spec;
+    const pod = desiredDeployment(relay, relay.spec, TEMPLATE_INPUTS).spec?.template.spec;
     expect(pod?.volumes?.map((v) => v.name)).toEqual(['tmp', 'admin-token']);
     expect(pod?.volumes?.[0]).toEqual({ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
     expect(container(relay).volumeMounts?.map((m) => m.name)).toEqual(['tmp', 'admin-token']);
@@ -150,7 +151,7 @@ describe('desiredDeployment', () => {
     const c = container(relay);
     expect(envOf(c).NATS_CREDS_FILE?.value).toBe('/var/run/secrets/nats/relay.creds');
     expect(c.volumeMounts).toContainEqual({ name: 'nats-credentials', mountPath: '/var/run/secrets/nats', readOnly: true });
-    const volumes = desiredDeployment(relay, relay.spec).spec?.template.spec?.volumes;
+    const volumes = desiredDeployment(relay, relay.spec, TEMPLATE_INPUTS).spec?.template.spec?.volumes;
     expect(volumes).toContainEqual({
       name: 'nats-credentials',
       secret: { secretName: 'nats-user', items: [{ key: 'relay.creds', path: 'relay.creds' }], defaultMode: 0o440 },
@@ -166,7 +167,7 @@ describe('desiredDeployment', () => {
   test('a spec change changes the pod template (so the Deployment rolls), a replica change does not', () => {
     const template = (spec: Parameters<typeof makeRelay>[0]) => {
       const relay = makeRelay(spec);
-      return JSON.stringify(desiredDeployment(relay, relay.spec).spec?.template);
+      return JSON.stringify(desiredDeployment(relay, relay.spec, TEMPLATE_INPUTS).spec?.template);
     };
     expect(template({ spec: { batchSize: 10 } })).not.toBe(template({ spec: { batchSize: 20 } }));
     expect(template({ spec: { replicas: 1 } })).toBe(template({ spec: { replicas: 5 } }));

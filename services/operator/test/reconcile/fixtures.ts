@@ -1,12 +1,20 @@
 import { withDefaults, type OutboxRelaySpecInput } from '../../src/api/defaults';
 import type { OutboxRelayResource, OutboxRelayStatus } from '../../src/api/types';
-import type { ObservedPod, ObservedState, RelayPodReport } from '../../src/reconcile/types';
+import type { ObservedPod, ObservedSecret, ObservedState, RelayPodReport } from '../../src/reconcile/types';
+import { referencedSecrets } from '../../src/reconcile/secrets';
+import type { PodTemplateInputs } from '../../src/reconcile/pod-template';
 import type { V1Deployment } from '../../src/api/k8s-types';
 
 /** A fixed clock: every time in these tests is relative to it, so nothing depends on when the suite runs. */
 export const NOW = new Date('2025-06-01T12:00:00.000Z');
 export const secondsAgo = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
 export const secondsLater = (s: number): Date => new Date(NOW.getTime() + s * 1000);
+
+/** The operator's default relay image in these tests (its RELAY_IMAGE): not the built-in one, to tell them apart. */
+export const OPERATOR_RELAY_IMAGE = 'registry.test/outbox-relay:operator';
+
+/** What reconcile passes to the pod template when every Secret exists: for tests of the Deployment alone. */
+export const TEMPLATE_INPUTS: PodTemplateInputs = { image: OPERATOR_RELAY_IMAGE, secretsHash: 'test-hash' };
 
 export const BASE_SPEC: OutboxRelaySpecInput = {
   database: { secretRef: { name: 'orders-db', key: 'url' } },
@@ -102,13 +110,33 @@ export function rolledOutDeployment(replicas: number): V1Deployment {
   };
 }
 
-/** deployment: null means none exists yet; left out, a rolled-out one matching spec.replicas. */
+/** Every Secret the relay references, each with every key it reads (envFrom ones with one `FROM_ENV` key). */
+export function presentSecrets(relay: OutboxRelayResource, value = 'c2VjcmV0'): ObservedSecret[] {
+  const byName = new Map<string, Record<string, string>>();
+  for (const ref of referencedSecrets(withDefaults(relay.spec))) {
+    const data = byName.get(ref.name) ?? {};
+    for (const key of ref.keys === 'all' ? ['FROM_ENV'] : ref.keys) data[key] = value;
+    byName.set(ref.name, data);
+  }
+  return [...byName].map(([name, data]) => ({ name, data }));
+}
+
+/**
+ * deployment: null means none exists yet; left out, a rolled-out one matching spec.replicas. secrets: left out,
+ * every referenced Secret exists with the keys read.
+ */
 export function observe(
   relay: OutboxRelayResource,
   pods: ObservedPod[],
-  options: { deployment?: V1Deployment | null; now?: Date } = {},
+  options: { deployment?: V1Deployment | null; now?: Date; secrets?: ObservedSecret[] } = {},
 ): ObservedState {
-  const state: ObservedState = { relay, pods, now: options.now ?? NOW };
+  const state: ObservedState = {
+    relay,
+    pods,
+    secrets: options.secrets ?? presentSecrets(relay),
+    defaultImage: OPERATOR_RELAY_IMAGE,
+    now: options.now ?? NOW,
+  };
   const deployment = options.deployment === undefined ? rolledOutDeployment(relay.spec.replicas) : options.deployment;
   if (deployment) state.deployment = deployment;
   return state;

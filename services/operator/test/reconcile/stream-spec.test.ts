@@ -7,7 +7,7 @@ import { parseEnv } from '@outbox-relay/runtime';
 import { withDefaults } from '../../src/api/defaults';
 import { desiredDeployment } from '../../src/reconcile/deployment';
 import { validateRelay } from '../../src/reconcile/validate';
-import { makeRelay } from './fixtures';
+import { makeRelay, TEMPLATE_INPUTS } from './fixtures';
 
 const platformOwned = makeRelay({
   spec: {
@@ -21,7 +21,7 @@ const platformOwned = makeRelay({
 });
 
 function podOf(relay = platformOwned) {
-  const pod = desiredDeployment(relay, relay.spec).spec!.template.spec!;
+  const pod = desiredDeployment(relay, relay.spec, TEMPLATE_INPUTS).spec!.template.spec!;
   return { pod, container: pod.containers[0]! };
 }
 

@@ -8,8 +8,11 @@ import { FakeKubeApi, type JsonObject } from './fake-kube-api';
 import { FakeRelays } from './fake-relays';
 import { kubeConfigFor } from './kube';
 import { testLogger } from './logger';
-import { relayManifest, relayPod, setReady } from './relays';
+import { relayDatabaseSecret, relayManifest, relayPod, setReady } from './relays';
 import { waitFor } from '@outbox-relay/test-support';
+
+/** The operator's default relay image in controller tests (its RELAY_IMAGE). */
+export const HARNESS_RELAY_IMAGE = 'registry.test/outbox-relay:from-operator-config';
 
 /**
  * A controller wired to the fake API server and to fake relay pods, with timings short enough for tests. The
@@ -41,6 +44,7 @@ export class ControllerHarness {
       kubeConfig: kubeConfigFor(api.url, namespace),
       namespace,
       prober: new HttpPodProber({ timeoutMs: 300, baseUrl: harness.relays.baseUrl }),
+      relayImage: HARNESS_RELAY_IMAGE,
       logger: testLogger,
       metrics: harness.metrics,
       identity: 'operator-test',
@@ -75,7 +79,11 @@ export class ControllerHarness {
     await this.api.close();
   }
 
-  createRelay(name: string, spec: JsonObject = {}): JsonObject {
+  /** Creates the relay, and first the database Secret it names unless the test created it (or `withSecret` is false). */
+  createRelay(name: string, spec: JsonObject = {}, options: { withSecret?: boolean } = {}): JsonObject {
+    if (options.withSecret !== false && !this.api.get('v1', 'Secret', this.namespace, 'relay-db')) {
+      this.api.create(relayDatabaseSecret(this.namespace), 'kubectl');
+    }
     return this.api.create(relayManifest(name, this.namespace, spec), 'kubectl');
   }
 

@@ -42,6 +42,7 @@ export function operatorReplica(
     // As deploy/operator.yaml's pods (POD_NAMESPACE and the default OPERATOR_POD_LABELS).
     operatorPods: { namespace: OPERATOR_NAMESPACE, labels: { 'app.kubernetes.io/name': 'outbox-relay-operator', 'app.kubernetes.io/component': 'operator' } },
     probeTimeoutMs: 300,
+    relayImage: 'registry.test/outbox-relay:from-operator-config',
     apiTimeoutMs: 2000,
   };
   const metrics = new OperatorMetrics();

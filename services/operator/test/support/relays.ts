@@ -15,6 +15,17 @@ export function relayManifest(name: string, namespace: string, spec: JsonObject 
   };
 }
 
+/** The Secret relayManifest's database reference names, as a user creates it before the relay (or the operator waits). */
+export function relayDatabaseSecret(namespace: string, url = 'postgres://relay@db:5432/app'): JsonObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'relay-db', namespace },
+    type: 'Opaque',
+    data: { url: Buffer.from(url).toString('base64') },
+  };
+}
+
 /** A pod of the relay as the Deployment controller would create it, scheduled and (by default) not yet ready. */
 export function relayPod(relay: string, namespace: string, name: string, ip: string): JsonObject {
   return {
