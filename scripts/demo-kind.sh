@@ -164,8 +164,11 @@ k -n nats rollout status statefulset/nats --timeout="${timeout_s}s"
 
 step "4. helm install the operator"
 if k get crd outboxrelays.outbox-relay.dev >/dev/null 2>&1; then
-  # helm installs crds/ only once and never upgrades them; a reused cluster gets the current CRD this way.
-  k apply --server-side --force-conflicts -f helm/outbox-relay-operator/crds/outboxrelays.yaml
+  # The chart renders the CRD as a template, so the upgrade below applies the current one. A CRD created otherwise
+  # (an older chart's crds/, kubectl apply -k deploy) is handed to the release first, or Helm refuses to touch it.
+  k label crd outboxrelays.outbox-relay.dev app.kubernetes.io/managed-by=Helm --overwrite
+  k annotate crd outboxrelays.outbox-relay.dev meta.helm.sh/release-name=outbox-relay-operator \
+    meta.helm.sh/release-namespace="$operator_ns" --overwrite
 fi
 helm_ upgrade --install outbox-relay-operator helm/outbox-relay-operator \
   --namespace "$operator_ns" --create-namespace -f deploy/kind/operator-values.yaml --wait --timeout "${timeout_s}s"

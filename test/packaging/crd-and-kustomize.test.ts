@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { testNeeding } from '@outbox-relay/test-support';
-import { renderChart } from './support/helm';
+import { renderChart, runHelm } from './support/helm';
 import { findObject, type KubeObject } from './support/kube-objects';
 import { validateObject } from './support/kube-schemas';
 import { fromRoot } from './support/paths';
@@ -12,20 +12,44 @@ import { fromRoot } from './support/paths';
 const withKubectl = testNeeding('kubectl');
 
 const SOURCE_CRD = 'deploy/crd/outboxrelays.yaml';
-const CHART_CRD = 'helm/outbox-relay-operator/crds/outboxrelays.yaml';
+const CHART = 'helm/outbox-relay-operator';
+const CHART_CRD = `${CHART}/files/crd/outboxrelays.yaml`;
+const CRD_NAME = 'outboxrelays.outbox-relay.dev';
 
 describe('one CRD: the chart ships deploy/crd/outboxrelays.yaml unchanged', () => {
-  test('helm/outbox-relay-operator/crds/outboxrelays.yaml is byte-for-byte deploy/crd/outboxrelays.yaml (fix: scripts/sync-chart-crd.sh)', () => {
+  test('helm/outbox-relay-operator/files/crd/outboxrelays.yaml is byte-for-byte deploy/crd/outboxrelays.yaml (fix: scripts/sync-chart-crd.sh)', () => {
     const source = fs.readFileSync(fromRoot(SOURCE_CRD), 'utf8');
     const copy = fs.readFileSync(fromRoot(CHART_CRD), 'utf8');
     expect(copy === source).toBe(true);
   });
 
-  test('helm installs that CRD: `helm template --include-crds` renders it, and it is a valid CustomResourceDefinition', () => {
-    const objects = renderChart('helm/outbox-relay-operator', { includeCrds: true });
-    const crd = findObject(objects, 'CustomResourceDefinition', 'outboxrelays.outbox-relay.dev');
-    expect(crd).toEqual(YAML.parse(fs.readFileSync(fromRoot(SOURCE_CRD), 'utf8')));
+  test('templates/crd.yaml renders that CRD, with the release labels and helm.sh/resource-policy: keep, a valid CustomResourceDefinition', () => {
+    const source = YAML.parse(fs.readFileSync(fromRoot(SOURCE_CRD), 'utf8')) as KubeObject;
+    const crd = findObject(renderChart(CHART, { release: 'ops' }), 'CustomResourceDefinition', CRD_NAME);
+    const { metadata, ...rest } = crd;
+    const { metadata: sourceMetadata, ...sourceRest } = source;
+    // Everything but labels and annotations exactly as generated (the template reads the file as data).
+    expect(rest).toEqual(sourceRest);
+    expect(metadata.name).toBe(sourceMetadata.name);
+    expect(metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+    expect(metadata.labels).toMatchObject({ ...sourceMetadata.labels, 'app.kubernetes.io/instance': 'ops', 'app.kubernetes.io/managed-by': 'Helm' });
     expect(() => validateObject(crd)).not.toThrow();
+  });
+
+  test('crds.keep=false renders it without the keep policy; crds.create=false (a cluster admin owns the CRD) renders none', () => {
+    const unkept = findObject(renderChart(CHART, { set: { 'crds.keep': false } }), 'CustomResourceDefinition', CRD_NAME);
+    expect(unkept.metadata.annotations).toBeUndefined();
+    expect(renderChart(CHART, { set: { 'crds.create': false } }).filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
+  });
+
+  test('the CRD is part of the release manifest, which `helm upgrade` applies; the chart has no crds/ folder, which Helm installs once and never upgrades', () => {
+    expect(fs.existsSync(fromRoot(CHART, 'crds'))).toBe(false);
+    const run = runHelm(['install', 'ops', fromRoot(CHART), '--dry-run=client', '--namespace', 'outbox-relay-system']);
+    expect(run.status).toBe(0);
+    // helm prints the release's manifest (what an upgrade compares and applies) between MANIFEST: and NOTES:.
+    const manifest = run.stdout.slice(run.stdout.indexOf('MANIFEST:'), run.stdout.indexOf('NOTES:'));
+    const kinds = YAML.parseAllDocuments(manifest.replace(/^MANIFEST:\n/, '')).map((d) => (d.toJS() as KubeObject | null)?.kind);
+    expect(kinds).toContain('CustomResourceDefinition');
   });
 
   test('scripts/sync-chart-crd.sh --check fails on a drifted copy and the script repairs it', () => {

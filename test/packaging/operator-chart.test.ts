@@ -42,10 +42,10 @@ describe('helm/outbox-relay-operator', () => {
     for (const object of objects) expect(() => validateObject(object)).not.toThrow();
   });
 
-  test('the defaults: a hardened 2-replica Deployment of the image, its ServiceAccount, cluster RBAC, a metrics Service, a PDB', () => {
+  test('the defaults: the CRD, a hardened 2-replica Deployment of the image, its ServiceAccount, cluster RBAC and the aggregated roles, a metrics Service, a PDB', () => {
     const objects = render();
     expect(objects.map((o) => o.kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+      ['CustomResourceDefinition', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
     );
     const deployment = findObject(objects, 'Deployment', FULLNAME);
     const pod = podTemplateOf(deployment).spec!;
@@ -109,6 +109,19 @@ describe('helm/outbox-relay-operator', () => {
     expect(objects.filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
   });
 
+  test.each([
+    ['defaults', {}],
+    ['a nameOverride', { nameOverride: 'relay-ops' }],
+  ])("the operator knows its own pods (%s): the relays' NetworkPolicies let in exactly the pods of this Deployment", (_name, set) => {
+    const objects = render(set);
+    const operatorPods = loadConfig(operatorEnv(objects)).operatorPods;
+    expect(operatorPods?.namespace).toBe(NAMESPACE);
+    const podLabels = podTemplateOf(findObject(objects, 'Deployment')).metadata?.labels ?? {};
+    expect(Object.entries(operatorPods!.labels).every(([k, v]) => podLabels[k] === v)).toBe(true);
+    // Not the relays' pods: those carry app.kubernetes.io/name=outbox-relay.
+    expect(operatorPods!.labels['app.kubernetes.io/name']).not.toBe('outbox-relay');
+  });
+
   describe('RBAC is the same as deploy/rbac.yaml', () => {
     test('cluster scope: the ClusterRole has exactly the rules of deploy/rbac.yaml, bound to the ServiceAccount', () => {
       const objects = render();
@@ -130,9 +143,11 @@ describe('helm/outbox-relay-operator', () => {
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: FULLNAME, namespace: NAMESPACE }]);
     });
 
-    test('namespace scope: the same rules as a Role in the watched namespace only, nothing cluster-wide', () => {
+    test('namespace scope: the same rules as a Role in the watched namespace only, nothing cluster-wide granted to the operator', () => {
       const objects = render({ 'watch.scope': 'namespace', 'watch.namespace': 'shop' });
-      expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+      // The aggregated view/edit ClusterRoles are for people and bound to nobody (operator-chart-options.test.ts).
+      expect(objects.filter((o) => o.kind === 'ClusterRoleBinding')).toEqual([]);
+      expect(objects.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name)).toEqual([`${FULLNAME}-outboxrelays-view`, `${FULLNAME}-outboxrelays-edit`]);
       const role = findObject(objects, 'Role', FULLNAME);
       expect(role.metadata.namespace).toBe('shop');
       expect(role.rules).toEqual(deployClusterRole.rules);

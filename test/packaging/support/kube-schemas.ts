@@ -5,6 +5,7 @@ import { compileCrdValidator, type CrValidation } from '../../../services/operat
 import type { JsonSchema } from '../../../services/operator/src/api/schema-types';
 import { fromRoot } from './paths';
 import type { KubeObject } from './kube-objects';
+import { validatePrometheusOperatorObject } from './prometheus-operator-schemas';
 
 interface Validatable {
   validate(): void;
@@ -42,12 +43,19 @@ export function validateOutboxRelay(resource: unknown): CrValidation {
 
 /**
  * Validates one object against the Kubernetes schema of its kind (after a JSON round trip, as the API server
- * receives it); OutboxRelays against the CRD. Throws naming the object and what is wrong.
+ * receives it); OutboxRelays against the CRD; prometheus-operator's kinds against the subset of their CRDs in
+ * prometheus-operator-schemas.ts. Throws naming the object and what is wrong.
  */
 export function validateObject(object: KubeObject): void {
   const label = `${object.apiVersion}/${object.kind} ${object.metadata?.name ?? '(unnamed)'}`;
-  if (object.apiVersion === 'outbox-relay.dev/v1alpha1' && object.kind === 'OutboxRelay') {
-    const result = validateOutboxRelay(JSON.parse(JSON.stringify(object)));
+  const custom =
+    object.apiVersion === 'outbox-relay.dev/v1alpha1' && object.kind === 'OutboxRelay'
+      ? validateOutboxRelay
+      : object.apiVersion === 'monitoring.coreos.com/v1'
+        ? validatePrometheusOperatorObject
+        : undefined;
+  if (custom) {
+    const result = custom(JSON.parse(JSON.stringify(object)));
     if (!result.valid) throw new Error(`${label} is invalid: ${result.errors.join('; ')}`);
     return;
   }
