@@ -6,7 +6,7 @@ import type { OutboxRelayResource } from '../../src/api/types';
 import { validateRelay } from '../../src/reconcile/validate';
 import { validateManifest } from './k8s-models';
 import { openAPIV3Schema } from '../../src/api/crd';
-import { compileCrdValidator } from './crd-validator';
+import { compileCrdValidator } from '../support/crd-validator';
 
 const validateCrd = compileCrdValidator(openAPIV3Schema);
 
