@@ -17,7 +17,7 @@ export interface CrValidation {
   /** The fields those messages name. */
   fields: string[];
   /** As the API server lists them in a 422's details.causes. */
-  causes: Array<{ reason: string; message: string; field: string }>;
+  causes: Array<{ reason: string; message: string; field: string; ratchetPath: string }>;
   /** The resource after defaulting. */
   defaulted: Record<string, unknown>;
 }
@@ -132,7 +132,13 @@ export function compileCrdValidator(
       valid,
       errors: errors.map((e) => `${fieldOf(e)}: ${messageOf(e)}`),
       fields: [...new Set(errors.map(fieldOf))],
-      causes: errors.map((e) => ({ reason: reasonOf(e), message: messageOf(e), field: fieldOf(e) })),
+      // A CEL rule judges the object it is written on: that object unchanged is what lets an update through.
+      causes: errors.map((e) => ({
+        reason: reasonOf(e),
+        message: messageOf(e),
+        field: fieldOf(e),
+        ratchetPath: e.keyword === 'x-kubernetes-validations' ? e.instancePath.split('/').filter(Boolean).join('.') : fieldOf(e),
+      })),
       defaulted,
     };
   };

@@ -70,8 +70,9 @@ export class ControllerHarness {
     await this.api.close();
   }
 
-  createRelay(name: string, spec: JsonObject = {}): JsonObject {
-    return this.api.create(relayManifest(name, this.namespace, spec), 'kubectl');
+  /** `admission: false` stores what the CRD would refuse (an older CRD installed, validation bypassed). */
+  createRelay(name: string, spec: JsonObject = {}, options: { admission?: boolean } = {}): JsonObject {
+    return this.api.create(relayManifest(name, this.namespace, spec), 'kubectl', options);
   }
 
   relay(name: string): JsonObject | undefined {

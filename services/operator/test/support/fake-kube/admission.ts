@@ -26,6 +26,9 @@ export function invalid(r: ResourceType, name: string, causes: Cause[]): StatusE
   });
 }
 
+const valueAt = (o: JsonObject, dotted: string): unknown =>
+  dotted.split('.').filter(Boolean).reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
+
 const selectorOf = (o: JsonObject | undefined) => (o?.spec as JsonObject | undefined)?.selector;
 
 /** Built-in validation the operator's objects meet on a real server (apps/v1 and core/v1 validation.go). */
@@ -92,7 +95,13 @@ export class Admission {
       const { metadata, ...rest } = next;
       const result = validator(rest);
       admitted = { ...(result.defaulted as JsonObject), ...(metadata ? { metadata } : {}) };
-      causes.push(...result.causes);
+      // Validation ratcheting (CRDValidationRatcheting, on by default since 1.30): an update may keep a value that
+      // fails validation as long as it does not change it, e.g. a status write to a resource stored before
+      // its CRD gained a rule.
+      // The old object as the server reads it from etcd: defaulted.
+      const before = old && (validator(old).defaulted as JsonObject);
+      const unchanged = (path: string) => before !== undefined && deepEqual(valueAt(before, path), valueAt(admitted, path));
+      causes.push(...result.causes.filter((c) => !unchanged(c.ratchetPath)).map(({ reason, message, field }) => ({ reason, message, field })));
     }
     if (r.kind === 'Service') admitted = this.allocateClusterIp(admitted, old);
     causes.push(...builtinCauses(r, admitted, old));

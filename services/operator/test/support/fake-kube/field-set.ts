@@ -125,32 +125,31 @@ export function setField(root: JsonObject, path: string, value: Json, types: Lis
 }
 
 /**
- * Removes a leaf; then, walking up, a list item that no longer holds anything anyone owns (`stillOwned` says, by
- * the item's path prefix) and objects or lists it leaves empty.
+ * Removes a leaf, or the whole list item holding it when nobody owns anything in that item any more
+ * (`stillOwned` says, by path prefix); then objects and unowned lists left empty on the way up.
  */
 export function deleteField(root: JsonObject, path: string, types: ListTypes, stillOwned: (prefix: string) => boolean): void {
   const parts = segments(path);
-  const trail: Json[] = [root];
-  for (let i = 0; i < parts.length - 1; i++) {
-    const next = getField(root, pointer(parts.slice(0, i + 1)), types);
-    if (next === undefined) return;
-    trail.push(next);
+  // The item is found by its key fields, so it goes whole before any of them is removed.
+  const item = parts.findIndex((part, i) => part.startsWith(KEY) && !stillOwned(pointer(parts.slice(0, i + 1))));
+  const gone = item >= 0 ? parts.slice(0, item + 1) : parts;
+  removeAt(root, gone, types);
+  for (let i = gone.length - 1; i > 0; i--) {
+    const node = getField(root, pointer(gone.slice(0, i)), types);
+    const empty = (isObject(node) && Object.keys(node).length === 0) || (Array.isArray(node) && node.length === 0);
+    if (!empty || stillOwned(pointer(gone.slice(0, i)))) return;
+    removeAt(root, gone.slice(0, i), types);
   }
-  for (let i = parts.length - 1; i >= 0; i--) {
-    const holder = trail[i];
-    const part = parts[i]!;
-    const child = trail[i + 1];
-    const prefix = pointer(parts.slice(0, i + 1));
-    const removable =
-      i === parts.length - 1 ||
-      (part.startsWith(KEY) ? !stillOwned(prefix) : (isObject(child) && Object.keys(child).length === 0) || (Array.isArray(child) && child.length === 0 && !stillOwned(prefix)));
-    if (!removable) return;
-    if (Array.isArray(holder)) {
-      const at = findItem(holder, part, types(fieldsOf(parts.slice(0, i))));
-      if (at >= 0) holder.splice(at, 1);
-    } else if (isObject(holder)) {
-      delete holder[part];
-    }
+}
+
+function removeAt(root: JsonObject, parts: readonly string[], types: ListTypes): void {
+  const holder = getField(root, pointer(parts.slice(0, -1)), types);
+  const last = parts[parts.length - 1]!;
+  if (Array.isArray(holder)) {
+    const at = findItem(holder, last, types(fieldsOf(parts.slice(0, -1))));
+    if (at >= 0) holder.splice(at, 1);
+  } else if (isObject(holder)) {
+    delete holder[last];
   }
 }
 

@@ -153,7 +153,8 @@ export class ObjectStore {
     if (scope === 'main' && r.status && old.status === undefined) delete merged.status;
     if (admit) merged = admit(merged, old);
     meta(merged).resourceVersion = meta(old).resourceVersion!;
-    if (deepEqual(merged, old)) return clone(old);
+    // Nothing changed, not even who owns what: no new resourceVersion, no event.
+    if (deepEqual(merged, old) && sameOwners(next.owners, prev.owners)) return clone(old);
     if (meta(old).deletionTimestamp) {
       const added = finalizersOf(merged).filter((f) => !finalizersOf(old).includes(f));
       if (added.length > 0) {
@@ -305,6 +306,15 @@ export class ObjectStore {
     this.compactedThrough = this.revision;
     this.log = [];
   }
+}
+
+function sameOwners(a: Owners, b: Owners): boolean {
+  if (a.size !== b.size) return false;
+  for (const [p, managers] of a) {
+    const other = b.get(p);
+    if (!other || other.size !== managers.size || [...managers].some((m) => !other.has(m))) return false;
+  }
+  return true;
 }
 
 const finalizersOf = (o: JsonObject) => ((meta(o).finalizers ?? []) as string[]);
