@@ -271,6 +271,11 @@ export class FakeKubeApi {
     this.store.compact();
   }
 
+  /** The store's current resourceVersion (what a list would report now). */
+  resourceVersion(): string {
+    return this.store.resourceVersion();
+  }
+
   activeWatches(): number {
     return this.watches.size;
   }
