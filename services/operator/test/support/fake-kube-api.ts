@@ -475,7 +475,8 @@ export class FakeKubeApi {
     let open = false;
     const sink = (type: string, object: JsonObject) => {
       const line = JSON.stringify({ type, object }) + '\n';
-      if (this.muted.has(res)) return;
+      // An ended watch (closed by the server) is unsubscribed only when its 'close' comes, a moment later.
+      if (this.muted.has(res) || res.writableEnded) return;
       if (open) res.write(line);
       else pending.push(line);
     };
@@ -499,7 +500,7 @@ export class FakeKubeApi {
     this.watches.add(res);
     if (query.allowWatchBookmarks === 'true') {
       this.bookmarking.set(res, () => {
-        if (this.muted.has(res)) return;
+        if (this.muted.has(res) || res.writableEnded) return;
         const object = { kind: t.resource.kind, apiVersion: apiVersionOf(t.resource), metadata: { resourceVersion: this.store.resourceVersion() } };
         res.write(JSON.stringify({ type: 'BOOKMARK', object }) + '\n');
       });
