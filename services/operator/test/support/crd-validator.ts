@@ -132,12 +132,12 @@ export function compileCrdValidator(
       valid,
       errors: errors.map((e) => `${fieldOf(e)}: ${messageOf(e)}`),
       fields: [...new Set(errors.map(fieldOf))],
-      // A CEL rule judges the object it is written on: that object unchanged is what lets an update through.
+      // Ratcheting compares the schema node an error is about (a required field's object, a CEL rule's own object).
       causes: errors.map((e) => ({
         reason: reasonOf(e),
         message: messageOf(e),
         field: fieldOf(e),
-        ratchetPath: e.keyword === 'x-kubernetes-validations' ? e.instancePath.split('/').filter(Boolean).join('.') : fieldOf(e),
+        ratchetPath: e.instancePath.split('/').filter(Boolean).join('.'),
       })),
       defaulted,
     };

@@ -53,11 +53,14 @@ interface Fault {
 
 /**
  * An in-process stand-in for the Kubernetes API server, spoken to over HTTP by the real @kubernetes/client-node:
- * discovery, list and watch with resourceVersions (410 Gone once compacted), get, create, update with optimistic
- * concurrency, server-side apply, merge and JSON patch, delete with owner-reference garbage collection, the
- * status and scale subresources, and pod eviction that honours PodDisruptionBudgets. There are no controllers:
- * tests play the kubelet, the Deployment controller and the disruption controller (`updateDisruptionBudgets`).
- * Requests can be made to hang or slow down (`holdRequests`).
+ * discovery, list and watch with resourceVersions (410 Gone once compacted, BOOKMARKs on request, watches the
+ * server ends), get, create, update with optimistic concurrency, server-side apply (lists merged by their keys,
+ * field ownership per list item), merge and JSON patch, delete (pods Terminating for their grace period, finalizers
+ * honoured) with owner-reference garbage collection, the status and scale subresources, pod eviction that honours
+ * PodDisruptionBudgets, and admission (custom resources defaulted and validated against their CRD schema and CEL
+ * rules; the built-ins' immutable fields). There are no controllers: tests play the kubelet (`finishTermination`),
+ * the Deployment controller and the disruption controller (`updateDisruptionBudgets`). Requests can be made to
+ * hang (`holdRequests`), slow down (`slowRequests`) or fail (`failNext`).
  */
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
