@@ -9,6 +9,7 @@ import { RequestHold } from './fake-kube/holds';
 import { apiVersionOf, BUILTIN_RESOURCES, resourcesFromCrd, type CrdLike, type ResourceType } from './fake-kube/resources';
 import { classify, discovery, resolveTarget, type Target } from './fake-kube/routing';
 import { scaled, scaleOf } from './fake-kube/scale';
+import { WatchStreams } from './fake-kube/watches';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './fake-kube/selectors';
 import { notFound, ObjectStore, StatusError, type DeleteOptions, type StoredObject, type WriteScope } from './fake-kube/store';
 
@@ -66,15 +67,19 @@ export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
   /** How an expired resourceVersion is reported to a watch: an ERROR event in a 200 stream (as the real server
    * does) or a plain 410 response. */
-  watchExpiry: 'event' | 'status' = 'event';
+  get watchExpiry(): 'event' | 'status' {
+    return this.watches.expiry;
+  }
+
+  set watchExpiry(how: 'event' | 'status') {
+    this.watches.expiry = how;
+  }
   private readonly store = new ObjectStore();
   private readonly resources: ResourceType[];
-  private readonly watches = new Set<http.ServerResponse>();
-  private readonly muted = new Set<http.ServerResponse>();
+  private readonly watches: WatchStreams;
   private faults: Fault[] = [];
   private holds: RequestHold[] = [];
   private delays: Array<RequestDelay & { match: (req: RecordedRequest) => boolean; active: boolean }> = [];
-  private readonly bookmarking = new Map<http.ServerResponse, () => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly admission: Admission;
 
@@ -84,6 +89,7 @@ export class FakeKubeApi {
   ) {
     this.resources = [...BUILTIN_RESOURCES, ...crds.flatMap(resourcesFromCrd)];
     this.admission = new Admission(this.resources);
+    this.watches = new WatchStreams(this.store);
     server.on('request', (req, res) => void this.handle(req, res));
   }
 
@@ -101,7 +107,7 @@ export class FakeKubeApi {
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.store.onTerminating = undefined;
-    for (const res of this.watches) res.destroy();
+    this.watches.closeAll();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -189,11 +195,7 @@ export class FakeKubeApi {
 
   /** Ends every open watch: abruptly (connection reset, as a network failure) or cleanly (as a server timeout). */
   dropWatches(how: 'reset' | 'close' = 'reset'): number {
-    const count = this.watches.size;
-    for (const res of this.watches) (how === 'reset' ? res.destroy() : res.end());
-    this.watches.clear();
-    this.bookmarking.clear();
-    return count;
+    return this.watches.drop(how);
   }
 
   /**
@@ -209,8 +211,7 @@ export class FakeKubeApi {
    * (allowWatchBookmarks=true), as the API server does about once a minute. Returns how many got one.
    */
   sendBookmarks(): number {
-    for (const send of this.bookmarking.values()) send();
-    return this.bookmarking.size;
+    return this.watches.bookmark();
   }
 
   /**
@@ -234,8 +235,7 @@ export class FakeKubeApi {
 
   /** Open watches stay open but deliver nothing more: a half-open connection, which no error reveals. */
   muteWatches(): number {
-    for (const res of this.watches) this.muted.add(res);
-    return this.watches.size;
+    return this.watches.mute();
   }
 
   /** The next `count` requests that match fail with `status` (default: every request, 500). */
@@ -326,7 +326,10 @@ export class FakeKubeApi {
         record.abandoned = true;
         return;
       }
-      if (record.verb === 'watch') return this.watch(target, query, req, res, record);
+      if (record.verb === 'watch') {
+        record.status = this.watches.serve(target.resource, this.filter(target, query), query, req, res);
+        return;
+      }
       const result = this.dispatch(record, target, query, text, req.headers['content-type'] ?? '');
       send(result.status, result.body);
     } catch (err) {
@@ -471,59 +474,6 @@ export class FakeKubeApi {
       if (err instanceof SelectorError) throw new StatusError(400, 'BadRequest', err.message);
       throw err;
     }
-  }
-
-  private watch(t: Target, query: Record<string, string>, req: http.IncomingMessage, res: http.ServerResponse, record: RecordedRequest): void {
-    const pending: string[] = [];
-    let open = false;
-    const sink = (type: string, object: JsonObject) => {
-      const line = JSON.stringify({ type, object }) + '\n';
-      // An ended watch (closed by the server) is unsubscribed only when its 'close' comes, a moment later.
-      if (this.muted.has(res) || res.writableEnded) return;
-      if (open) res.write(line);
-      else pending.push(line);
-    };
-    let unsubscribe: () => void;
-    try {
-      unsubscribe = this.store.watch(this.filter(t, query), query.resourceVersion, sink);
-    } catch (err) {
-      if (err instanceof StatusError && err.code === 410 && this.watchExpiry === 'event') {
-        record.status = 200;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ type: 'ERROR', object: err.toStatus() }) + '\n');
-        return;
-      }
-      throw err;
-    }
-    record.status = 200;
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-    res.flushHeaders();
-    open = true;
-    for (const line of pending) res.write(line);
-    this.watches.add(res);
-    if (query.allowWatchBookmarks === 'true') {
-      this.bookmarking.set(res, () => {
-        if (this.muted.has(res) || res.writableEnded) return;
-        const object = { kind: t.resource.kind, apiVersion: apiVersionOf(t.resource), metadata: { resourceVersion: this.store.resourceVersion() } };
-        res.write(JSON.stringify({ type: 'BOOKMARK', object }) + '\n');
-      });
-    }
-    // The server ends a watch after the timeoutSeconds the client asked for.
-    const timeout = Number(query.timeoutSeconds);
-    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
-    if (timer) this.timers.add(timer);
-    const end = () => {
-      unsubscribe();
-      if (timer) {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-      }
-      this.watches.delete(res);
-      this.muted.delete(res);
-      this.bookmarking.delete(res);
-    };
-    req.on('close', end);
-    res.on('close', end);
   }
 
   private resourceOf(apiVersion: string, kind: string): ResourceType {
