@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { compileCrdValidator, type CrValidation } from '../../../services/operator/test/manifests/crd-validator';
+import { compileCrdValidator, type CrValidation } from '../../../services/operator/test/support/crd-validator';
 import type { JsonSchema } from '../../../services/operator/src/api/schema-types';
 import { fromRoot } from './paths';
 import type { KubeObject } from './kube-objects';

@@ -7,7 +7,7 @@
  * does not declare is an error, so the chart cannot start writing a field nobody checked.
  */
 import type { JsonSchema } from '../../../services/operator/src/api/schema-types';
-import { compileCrdValidator, type CrValidation } from '../../../services/operator/test/manifests/crd-validator';
+import { compileCrdValidator, type CrValidation } from '../../../services/operator/test/support/crd-validator';
 
 /** prometheus-operator's Duration: "30s", "1h30m", "0". */
 const duration: JsonSchema = { type: 'string', pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$' };

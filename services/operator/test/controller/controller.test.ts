@@ -197,7 +197,9 @@ describe('OutboxRelayController end to end (fake API server, real client-node)',
 
   test('an invalid spec is reported as Degraded and nothing is applied', async () => {
     h = await ControllerHarness.start(ns);
-    h.createRelay('orders', { leaseDurationMs: 1000, renewIntervalMs: 800 });
+    // The CRD's CEL rule refuses this spec; the operator checks again for a cluster whose CRD is older than it.
+    expect(() => h.createRelay('orders', { leaseDurationMs: 1000, renewIntervalMs: 800 })).toThrow(/spec.renewIntervalMs/);
+    h.createRelay('orders', { leaseDurationMs: 1000, renewIntervalMs: 800 }, { admission: false });
     const degraded = await h.waitForStatus('orders', 'Degraded', (s) => s.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True'));
     expect(degraded.reason).toBe('InvalidSpec');
     expect(degraded.message).toContain('renewIntervalMs');

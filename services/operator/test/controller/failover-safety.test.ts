@@ -83,15 +83,20 @@ describe('failover that cannot hurt', () => {
     await waitFor('the eviction', () => h.evictions().length > 0);
     expect(h.evictions()).toEqual([{ pod: 'orders-a', status: 201 }]);
     expect(h.podDeletions()).toEqual([]);
-    expect(h.api.get('v1', 'Pod', ns, 'orders-a')).toBeUndefined();
+    // Evicted is deleted gracefully: the pod is Terminating while its relay shuts down.
+    expect(h.api.get('v1', 'Pod', ns, 'orders-a')?.metadata).toMatchObject({ deletionTimestamp: expect.any(String) });
     const [event] = await waitFor('the LeaderFailover event', () => h.events('LeaderFailover').length > 0 && h.events('LeaderFailover'));
     expect(String(event?.message)).toMatch(/^EvictPod orders-a: .*250 events pending/);
     expect(h.status('orders').lastFailoverTime).toBeDefined();
     expect(await h.metrics.value(h.metrics.actions, { kind: 'EvictPod', outcome: 'done' })).toBe(1);
 
+    // The Terminating pod still reports its stalled lead; the operator does not evict it again.
+    await h.reconciled(2);
+    expect(h.evictions()).toHaveLength(1);
     // The standby takes the lease (the relays do that, not the operator); nothing more is done.
     h.relays.setLeading('orders-b', true, 4);
     await h.waitForStatus('orders', 'orders-b leads', (s) => s.currentLeader === 'orders-b');
+    h.api.finishTermination(ns, 'orders-a');
     await h.reconciled(2);
     expect(h.evictions()).toHaveLength(1);
   });
@@ -149,7 +154,7 @@ describe('failover that cannot hurt', () => {
     h.api.updateDisruptionBudgets(ns);
     await waitFor('the eviction retried and done', () => h.evictions().some((e) => e.status === 201), 15_000);
     expect(h.evictions().map((e) => e.status)).toEqual([429, 201]);
-    expect(h.api.get('v1', 'Pod', ns, 'orders-a')).toBeUndefined();
+    expect(h.api.get('v1', 'Pod', ns, 'orders-a')?.metadata).toMatchObject({ deletionTimestamp: expect.any(String) });
   });
 
   test('two operators that overlap both see the stalled leader: only one evicts it (the failover is recorded with a resourceVersion precondition first)', async () => {

@@ -66,6 +66,17 @@ describe('spec.partitionCount through a Job', () => {
     await h.waitForStatus('orders', 'running again', () => applied()?.reason === 'MigrationRunning');
   });
 
+  test('an object stored by an older CRD with the defaulted spec.partitions: 1 changes nothing (the schema has 4)', async () => {
+    h = await ControllerHarness.start(ns);
+    // Stored as the old CRD defaulted it, past today's pruning (as an object written long ago may sit in etcd).
+    h.createRelay('orders', { partitions: 1 }, { admission: false });
+    expect((h.relay('orders')?.spec as { partitions?: number }).partitions).toBe(1);
+    await h.addPod('orders', 'orders-a', { leading: true, epoch: 3, partitions: 4 });
+    await h.waitForStatus('orders', 'the count reported', (s) => s.partitions === 4 && applied()?.reason === 'NotManaged');
+    await lookAgain(2);
+    expect(h.api.list('batch/v1', 'Job', ns)).toEqual([]);
+  });
+
   test('without spec.partitionCount no Job is ever made, and the relays\' count is reported', async () => {
     h = await ControllerHarness.start(ns);
     h.createRelay('orders');

@@ -38,7 +38,8 @@ describe('FakeKubeApi', () => {
     expect((await call('PATCH', `${base}/r`, body, 'application/apply-patch+yaml')).status).toBe(422);
     const conflict = await call('PATCH', `${base}/r?fieldManager=operator`, body, 'application/apply-patch+yaml');
     expect(conflict.status).toBe(409);
-    expect(String(conflict.body.message)).toContain('conflict with "kubectl": .spec.replicas');
+    expect(String(conflict.body.message)).toBe('Apply failed with 1 conflict: conflict with "kubectl" using outbox-relay.dev/v1alpha1: .spec.replicas');
+    expect(conflict.body.details).toMatchObject({ causes: [{ type: 'FieldManagerConflict', field: '.spec.replicas' }] });
     const forced = await call('PATCH', `${base}/r?fieldManager=operator&force=true`, body, 'application/apply-patch+yaml');
     expect(forced.status).toBe(200);
     expect(forced.body.spec).toMatchObject({ replicas: 3 });
@@ -96,7 +97,11 @@ describe('FakeKubeApi', () => {
         metadata: { name: 'r', namespace: 'fake' },
         spec: { selector: { matchLabels: { 'app.kubernetes.io/instance': 'r' } }, ...spec },
       });
-    const exists = (name: string) => api.get('v1', 'Pod', 'fake', name) !== undefined;
+    /** Still there and not being deleted (an evicted pod is Terminating: it has a deletionTimestamp). */
+    const exists = (name: string) => {
+      const pod = api.get('v1', 'Pod', 'fake', name);
+      return pod !== undefined && !(pod.metadata as JsonObject).deletionTimestamp;
+    };
 
     test('without a budget the pod is deleted; a missing pod is 404; a uid precondition that fails is 409', async () => {
       pod('a', true);
@@ -104,6 +109,7 @@ describe('FakeKubeApi', () => {
       expect(exists('a')).toBe(true);
       expect((await evict('a')).status).toBe(201);
       expect(exists('a')).toBe(false);
+      api.finishTermination('fake', 'a');
       expect((await evict('a')).status).toBe(404);
     });
 

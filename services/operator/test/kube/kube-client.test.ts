@@ -120,7 +120,9 @@ describe('KubeClient against the fake API server', () => {
     const uid = (first.metadata as JsonObject).uid as string;
     await expect(client.evictPod(ns, 'orders-1', uid)).resolves.toEqual({ kind: 'evicted' });
     expect(api.requests.find((r) => r.subresource === 'eviction')).toMatchObject({ method: 'POST', verb: 'create', resource: 'pods' });
-    expect(api.get('v1', 'Pod', ns, 'orders-1')).toBeUndefined();
+    // Evicted is deleted: the pod is Terminating until the kubelet is done, then gone.
+    expect(api.get('v1', 'Pod', ns, 'orders-1')?.metadata).toMatchObject({ deletionTimestamp: expect.any(String), deletionGracePeriodSeconds: 30 });
+    api.finishTermination(ns, 'orders-1');
     await expect(client.evictPod(ns, 'orders-1', uid)).resolves.toEqual({ kind: 'gone' });
 
     api.create(relayPod('orders', ns, 'orders-1', '10.0.0.2'));

@@ -54,7 +54,11 @@ describe('ResilientInformer', () => {
 
     api.create(relayPod('orders', ns, 'orders-b', '10.0.0.2'));
     await waitFor('orders-b added', () => sawEvent('add', 'orders-b'));
+    // A running pod is first Terminating (an update), and goes once the kubelet is done.
     api.delete('v1', 'Pod', ns, 'orders-a');
+    await waitFor('orders-a seen Terminating', () => informer.get('orders-a', ns)?.metadata?.deletionTimestamp);
+    expect(sawEvent('delete', 'orders-a')).toBe(false);
+    api.finishTermination(ns, 'orders-a');
     await waitFor('orders-a deleted', () => sawEvent('delete', 'orders-a'));
     expect(informer.get('orders-b', ns)?.status?.podIP).toBe('10.0.0.2');
     expect(informer.get('orders-a', ns)).toBeUndefined();
@@ -93,7 +97,7 @@ describe('ResilientInformer', () => {
       const listsBefore = api.requests.filter((r) => r.verb === 'list').length;
 
       api.muteWatches();
-      api.delete('v1', 'Pod', ns, 'orders-a');
+      api.delete('v1', 'Pod', ns, 'orders-a', { gracePeriodSeconds: 0 });
       api.compact();
       api.dropWatches('close');
 

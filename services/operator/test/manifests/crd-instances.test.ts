@@ -4,7 +4,7 @@ import YAML from 'yaml';
 import { openAPIV3Schema } from '../../src/api/crd';
 import { withDefaults } from '../../src/api/defaults';
 import { BAD_RELAYS } from '../reconcile/bad-specs';
-import { compileCrdValidator } from './crd-validator';
+import { compileCrdValidator } from '../support/crd-validator';
 
 const validate = compileCrdValidator(openAPIV3Schema);
 const repoRoot = path.resolve(__dirname, '../../../..');

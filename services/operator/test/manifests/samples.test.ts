@@ -8,7 +8,7 @@ import { validateManifest } from './k8s-models';
 import { reconcile } from '../../src/reconcile';
 import { presentSecrets } from '../reconcile/fixtures';
 import { openAPIV3Schema } from '../../src/api/crd';
-import { compileCrdValidator } from './crd-validator';
+import { compileCrdValidator } from '../support/crd-validator';
 
 const validateCrd = compileCrdValidator(openAPIV3Schema);
 

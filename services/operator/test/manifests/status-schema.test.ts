@@ -2,7 +2,7 @@ import { openAPIV3Schema } from '../../src/api/crd';
 import { reconcile } from '../../src/reconcile';
 import type { ObservedState } from '../../src/reconcile/types';
 import { leaderPod, makePod, makeRelay, observe, report, secondsAgo, stalledReport } from '../reconcile/fixtures';
-import { compileCrdValidator } from './crd-validator';
+import { compileCrdValidator } from '../support/crd-validator';
 
 const validate = compileCrdValidator(openAPIV3Schema);
 

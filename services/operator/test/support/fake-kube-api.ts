@@ -2,17 +2,28 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyNonApplyPatch, parseApplyBody, parseJson, readBody } from './fake-kube/bodies';
 import { clone, type JsonObject } from './fake-kube/json';
-import { serverSideApply, trackUpdate } from './fake-kube/ownership';
+import { Admission, type FieldValidation } from './fake-kube/admission';
+import { managedBy, serverSideApply, trackUpdate } from './fake-kube/ownership';
 import { disruptionStatus, evictPod } from './fake-kube/eviction';
 import { RequestHold } from './fake-kube/holds';
 import { apiVersionOf, BUILTIN_RESOURCES, resourcesFromCrd, type CrdLike, type ResourceType } from './fake-kube/resources';
 import { classify, discovery, resolveTarget, type Target } from './fake-kube/routing';
 import { scaled, scaleOf } from './fake-kube/scale';
+import { WatchStreams } from './fake-kube/watches';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './fake-kube/selectors';
-import { notFound, ObjectStore, StatusError, type WriteScope } from './fake-kube/store';
+import { notFound, ObjectStore, StatusError, type DeleteOptions, type StoredObject, type WriteScope } from './fake-kube/store';
 
 export type { JsonObject } from './fake-kube/json';
 export type { RequestHold } from './fake-kube/holds';
+export type { DeleteOptions } from './fake-kube/store';
+
+/** A delay added to every matching request before it is answered (`slowRequests`). */
+export interface RequestDelay {
+  readonly delayMs: number;
+  /** Requests delayed so far. */
+  delayed: number;
+  stop(): void;
+}
 
 /** One request as the fake saw it, with the RBAC verb it needs (tests assert on these). */
 export interface RecordedRequest {
@@ -43,29 +54,42 @@ interface Fault {
 
 /**
  * An in-process stand-in for the Kubernetes API server, spoken to over HTTP by the real @kubernetes/client-node:
- * discovery, list and watch with resourceVersions (410 Gone once compacted), get, create, update with optimistic
- * concurrency, server-side apply, merge and JSON patch, delete with owner-reference garbage collection, the
- * status and scale subresources, and pod eviction that honours PodDisruptionBudgets. There are no controllers:
- * tests play the kubelet, the Deployment controller and the disruption controller (`updateDisruptionBudgets`).
- * Requests can be made to hang or slow down (`holdRequests`).
+ * discovery, list and watch with resourceVersions (410 Gone once compacted, BOOKMARKs on request, watches the
+ * server ends), get, create, update with optimistic concurrency, server-side apply (lists merged by their keys,
+ * field ownership per list item), merge and JSON patch, delete (pods Terminating for their grace period, finalizers
+ * honoured) with owner-reference garbage collection, the status and scale subresources, pod eviction that honours
+ * PodDisruptionBudgets, and admission (custom resources defaulted and validated against their CRD schema and CEL
+ * rules; the built-ins' immutable fields). There are no controllers: tests play the kubelet (`finishTermination`),
+ * the Deployment controller and the disruption controller (`updateDisruptionBudgets`). Requests can be made to
+ * hang (`holdRequests`), slow down (`slowRequests`) or fail (`failNext`).
  */
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
   /** How an expired resourceVersion is reported to a watch: an ERROR event in a 200 stream (as the real server
    * does) or a plain 410 response. */
-  watchExpiry: 'event' | 'status' = 'event';
+  get watchExpiry(): 'event' | 'status' {
+    return this.watches.expiry;
+  }
+
+  set watchExpiry(how: 'event' | 'status') {
+    this.watches.expiry = how;
+  }
   private readonly store = new ObjectStore();
   private readonly resources: ResourceType[];
-  private readonly watches = new Set<http.ServerResponse>();
-  private readonly muted = new Set<http.ServerResponse>();
+  private readonly watches: WatchStreams;
   private faults: Fault[] = [];
   private holds: RequestHold[] = [];
+  private delays: Array<RequestDelay & { match: (req: RecordedRequest) => boolean; active: boolean }> = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly admission: Admission;
 
   private constructor(
     private readonly server: http.Server,
     crds: CrdLike[],
   ) {
     this.resources = [...BUILTIN_RESOURCES, ...crds.flatMap(resourcesFromCrd)];
+    this.admission = new Admission(this.resources);
+    this.watches = new WatchStreams(this.store);
     server.on('request', (req, res) => void this.handle(req, res));
   }
 
@@ -81,7 +105,9 @@ export class FakeKubeApi {
   }
 
   async close(): Promise<void> {
-    for (const res of this.watches) res.destroy();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.store.onTerminating = undefined;
+    this.watches.closeAll();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -89,12 +115,12 @@ export class FakeKubeApi {
   // ---- test controls: what other actors (users, kubelet, controllers, the network) do ----
 
   /** Creates an object as another client would (e.g. a user, or the Deployment controller making pods). */
-  create(object: JsonObject, manager = 'test'): JsonObject {
+  create(object: JsonObject, manager = 'test', options: { admission?: boolean } = {}): JsonObject {
     const r = this.resourceFor(object);
     const meta = (object.metadata ?? {}) as { name?: string; namespace?: string };
     const ns = r.namespaced ? meta.namespace ?? 'default' : undefined;
     if (this.store.read(r, ns, meta.name ?? '')) throw new StatusError(409, 'AlreadyExists', `${r.plural} "${meta.name}" already exists`);
-    return this.store.commit(r, ns, meta.name ?? '', trackUpdate(undefined, clone(object), manager, 'main', r), 'main');
+    return this.commit(r, ns, meta.name ?? '', trackUpdate(undefined, clone(object), manager, 'main', r), 'main', options.admission === false ? 'none' : 'Ignore');
   }
 
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): JsonObject | undefined {
@@ -113,7 +139,7 @@ export class FakeKubeApi {
     namespace: string | undefined,
     name: string,
     change: (object: JsonObject) => void,
-    options: { scope?: WriteScope; manager?: string } = {},
+    options: { scope?: WriteScope; manager?: string; admission?: boolean } = {},
   ): JsonObject {
     const r = this.resourceOf(apiVersion, kind);
     const current = this.store.read(r, namespace, name);
@@ -121,25 +147,95 @@ export class FakeKubeApi {
     const next = clone(current.object);
     change(next);
     const scope = options.scope ?? 'main';
-    return this.store.commit(r, namespace, name, trackUpdate(current, next, options.manager ?? 'test', scope, r), scope);
+    return this.commit(r, namespace, name, trackUpdate(current, next, options.manager ?? 'test', scope, r), scope, options.admission === false ? 'none' : 'Ignore');
   }
 
-  delete(apiVersion: string, kind: string, namespace: string | undefined, name: string): void {
-    this.store.remove(this.resourceOf(apiVersion, kind), namespace, name);
+  /**
+   * Deletes as a client would: a running pod is left Terminating (see `finishTermination`), an object with
+   * finalizers waits for them; anything else goes at once.
+   */
+  delete(apiVersion: string, kind: string, namespace: string | undefined, name: string, options: DeleteOptions = {}): JsonObject {
+    return this.store.delete(this.resourceOf(apiVersion, kind), namespace, name, options);
+  }
+
+  /** Plays the kubelet once a Terminating pod's containers have stopped: the pod object goes (DELETED). */
+  finishTermination(namespace: string, name: string): void {
+    const r = this.resourceOf('v1', 'Pod');
+    const pod = this.store.read(r, namespace, name);
+    if (!pod) throw notFound(r, name);
+    if (!(pod.object.metadata as JsonObject).deletionTimestamp) throw new Error(`pod ${namespace}/${name} is not terminating`);
+    this.store.delete(r, namespace, name, { gracePeriodSeconds: 0 });
+  }
+
+  /**
+   * From now on the kubelet ends each Terminating pod by itself once its grace period has passed, counting
+   * `msPerSecond` per second of grace (1000: real time; less to keep a test short). Pods already Terminating are
+   * not affected.
+   */
+  finishTerminationsAfterGracePeriod(msPerSecond = 1000): void {
+    this.store.onTerminating = (r, object) => {
+      if (!r.graceful) return;
+      const meta = object.metadata as { namespace: string; name: string; uid: string; deletionGracePeriodSeconds?: number };
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        const now = this.store.read(r, meta.namespace, meta.name);
+        if (now && (now.object.metadata as JsonObject).uid === meta.uid) this.store.delete(r, meta.namespace, meta.name, { gracePeriodSeconds: 0 });
+      }, (meta.deletionGracePeriodSeconds ?? 0) * msPerSecond);
+      this.timers.add(timer);
+    };
+  }
+
+  /** managedFields in short: each field manager and the field paths it owns (list items by key: `k:{"name":"x"}`). */
+  managedFields(apiVersion: string, kind: string, namespace: string | undefined, name: string): Record<string, string[]> {
+    const r = this.resourceOf(apiVersion, kind);
+    const stored = this.store.read(r, namespace, name);
+    if (!stored) throw notFound(r, name);
+    return managedBy(stored.owners);
   }
 
   /** Ends every open watch: abruptly (connection reset, as a network failure) or cleanly (as a server timeout). */
   dropWatches(how: 'reset' | 'close' = 'reset'): number {
-    const count = this.watches.size;
-    for (const res of this.watches) (how === 'reset' ? res.destroy() : res.end());
-    this.watches.clear();
-    return count;
+    return this.watches.drop(how);
+  }
+
+  /**
+   * Ends every open watch cleanly, as the API server does when a watch reaches its timeout (minutes) or when the
+   * server restarts: clients resume from the last resourceVersion they saw.
+   */
+  closeWatches(): number {
+    return this.dropWatches('close');
+  }
+
+  /**
+   * Sends a BOOKMARK with the current resourceVersion on every watch whose client asked for them
+   * (allowWatchBookmarks=true), as the API server does about once a minute. Returns how many got one.
+   */
+  sendBookmarks(): number {
+    return this.watches.bookmark();
+  }
+
+  /**
+   * Every matching request waits `delayMs` before the fake handles it: a slow (overloaded, far away) API server.
+   * A client that gives up during the delay leaves the request unhandled, as when the server drops a request whose
+   * context was cancelled.
+   */
+  slowRequests(match: (req: RecordedRequest) => boolean, delayMs: number): RequestDelay {
+    const delay = {
+      delayMs,
+      delayed: 0,
+      match,
+      active: true,
+      stop: () => {
+        delay.active = false;
+      },
+    };
+    this.delays.push(delay);
+    return delay;
   }
 
   /** Open watches stay open but deliver nothing more: a half-open connection, which no error reveals. */
   muteWatches(): number {
-    for (const res of this.watches) this.muted.add(res);
-    return this.watches.size;
+    return this.watches.mute();
   }
 
   /** The next `count` requests that match fail with `status` (default: every request, 500). */
@@ -176,6 +272,11 @@ export class FakeKubeApi {
   /** Forgets history, so any watch resuming from an older resourceVersion gets 410 Gone. */
   compact(): void {
     this.store.compact();
+  }
+
+  /** The store's current resourceVersion (what a list would report now). */
+  resourceVersion(): string {
+    return this.store.resourceVersion();
   }
 
   activeWatches(): number {
@@ -220,13 +321,45 @@ export class FakeKubeApi {
         record.abandoned = true;
         return;
       }
-      if (record.verb === 'watch') return this.watch(target, query, req, res, record);
+      const delayMs = this.delays.filter((d) => d.active && d.match(record)).reduce((sum, d) => sum + (d.delayed++, d.delayMs), 0);
+      if (delayMs > 0 && (await this.wait(delayMs, res)) === 'abandoned') {
+        record.abandoned = true;
+        return;
+      }
+      if (record.verb === 'watch') {
+        record.status = this.watches.serve(target.resource, this.filter(target, query), query, req, res);
+        return;
+      }
       const result = this.dispatch(record, target, query, text, req.headers['content-type'] ?? '');
       send(result.status, result.body);
     } catch (err) {
       const status = toStatusError(err);
       send(status.code, status.toStatus());
     }
+  }
+
+  /** Waits, unless the client closes the connection first. */
+  private wait(ms: number, res: http.ServerResponse): Promise<'waited' | 'abandoned'> {
+    return new Promise((resolve) => {
+      const gone = () => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        resolve('abandoned');
+      };
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        res.off('close', gone);
+        resolve('waited');
+      }, ms);
+      this.timers.add(timer);
+      res.once('close', gone);
+    });
+  }
+
+  /** Stores through admission: 'none' only for test controls that set up what a real server would refuse. */
+  private commit(r: ResourceType, namespace: string | undefined, name: string, next: StoredObject, scope: WriteScope, validation: FieldValidation | 'none') {
+    const admit = validation === 'none' ? undefined : (object: JsonObject, old: JsonObject | undefined) => this.admission.admit(r, name, object, old, validation);
+    return this.store.commit(r, namespace, name, next, scope, admit);
   }
 
   private dispatch(
@@ -238,6 +371,7 @@ export class FakeKubeApi {
   ): { status: number; body: unknown } {
     const r = t.resource;
     const manager = query.fieldManager ?? 'unknown';
+    const validation: FieldValidation = query.fieldValidation === 'Strict' ? 'Strict' : 'Ignore';
     if (record.verb === 'list') return { status: 200, body: this.listBody(t, query) };
     if (t.subresource === 'eviction') {
       if (record.verb !== 'create') throw new StatusError(405, 'MethodNotAllowed', 'the eviction subresource only accepts POST');
@@ -255,7 +389,7 @@ export class FakeKubeApi {
       if (this.store.read(r, t.namespace, name)) {
         throw new StatusError(409, 'AlreadyExists', `${r.plural} "${name}" already exists`, { name, kind: r.plural });
       }
-      const created = this.store.commit(r, t.namespace, name, trackUpdate(undefined, body, manager, 'main', r), 'main');
+      const created = this.commit(r, t.namespace, name, trackUpdate(undefined, body, manager, 'main', r), 'main', validation);
       return { status: 201, body: created };
     }
     const name = t.name!;
@@ -263,13 +397,14 @@ export class FakeKubeApi {
     if (record.verb === 'delete') {
       const options = text ? parseJson(text) : {};
       const uid = (options.preconditions as { uid?: string } | undefined)?.uid;
-      return { status: 200, body: this.store.remove(r, t.namespace, name, uid) };
+      const grace = options.gracePeriodSeconds ?? (query.gracePeriodSeconds === undefined ? undefined : Number(query.gracePeriodSeconds));
+      return { status: 200, body: this.store.delete(r, t.namespace, name, { ...(uid ? { uid } : {}), ...(typeof grace === 'number' ? { gracePeriodSeconds: grace } : {}) }) };
     }
     if (t.subresource === 'scale') {
       if (!current) throw notFound(r, name);
       if (record.verb === 'get') return { status: 200, body: scaleOf(r, current.object) };
       const next = scaled(r, current.object, record.verb, contentType, parseJson(text));
-      const stored = this.store.commit(r, t.namespace, name, trackUpdate(current, next, manager, 'main', r), 'main');
+      const stored = this.commit(r, t.namespace, name, trackUpdate(current, next, manager, 'main', r), 'main', validation);
       return { status: 200, body: scaleOf(r, stored) };
     }
     const scope: WriteScope = t.subresource === 'status' ? 'status' : 'main';
@@ -289,7 +424,7 @@ export class FakeKubeApi {
       if (uid && uid !== storedUid) {
         throw new StatusError(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${storedUid}`);
       }
-      return { status: 200, body: this.store.commit(r, t.namespace, name, trackUpdate(current, body, manager, scope, r), scope) };
+      return { status: 200, body: this.commit(r, t.namespace, name, trackUpdate(current, body, manager, scope, r), scope, validation) };
     }
     // PATCH
     const type = contentType.split(';')[0]!.trim();
@@ -306,11 +441,11 @@ export class FakeKubeApi {
       if (!current && scope === 'status') throw notFound(r, name);
       const applied = serverSideApply(current, body, query.fieldManager, query.force === 'true', scope, r);
       record.applyCreated = !current;
-      return { status: current ? 200 : 201, body: this.store.commit(r, t.namespace, name, applied, scope) };
+      return { status: current ? 200 : 201, body: this.commit(r, t.namespace, name, applied, scope, validation) };
     }
     if (!current) throw notFound(r, name);
     const next = applyNonApplyPatch(r, current.object, type, text);
-    return { status: 200, body: this.store.commit(r, t.namespace, name, trackUpdate(current, next, manager, scope, r), scope) };
+    return { status: 200, body: this.commit(r, t.namespace, name, trackUpdate(current, next, manager, scope, r), scope, validation) };
   }
 
   private listBody(t: Target, query: Record<string, string>): JsonObject {
@@ -339,42 +474,6 @@ export class FakeKubeApi {
       if (err instanceof SelectorError) throw new StatusError(400, 'BadRequest', err.message);
       throw err;
     }
-  }
-
-  private watch(t: Target, query: Record<string, string>, req: http.IncomingMessage, res: http.ServerResponse, record: RecordedRequest): void {
-    const pending: string[] = [];
-    let open = false;
-    const sink = (type: string, object: JsonObject) => {
-      const line = JSON.stringify({ type, object }) + '\n';
-      if (this.muted.has(res)) return;
-      if (open) res.write(line);
-      else pending.push(line);
-    };
-    let unsubscribe: () => void;
-    try {
-      unsubscribe = this.store.watch(this.filter(t, query), query.resourceVersion, sink);
-    } catch (err) {
-      if (err instanceof StatusError && err.code === 410 && this.watchExpiry === 'event') {
-        record.status = 200;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ type: 'ERROR', object: err.toStatus() }) + '\n');
-        return;
-      }
-      throw err;
-    }
-    record.status = 200;
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-    res.flushHeaders();
-    open = true;
-    for (const line of pending) res.write(line);
-    this.watches.add(res);
-    const end = () => {
-      unsubscribe();
-      this.watches.delete(res);
-      this.muted.delete(res);
-    };
-    req.on('close', end);
-    res.on('close', end);
   }
 
   private resourceOf(apiVersion: string, kind: string): ResourceType {

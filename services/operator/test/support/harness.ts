@@ -79,12 +79,15 @@ export class ControllerHarness {
     await this.api.close();
   }
 
-  /** Creates the relay, and first the database Secret it names unless the test created it (or `withSecret` is false). */
-  createRelay(name: string, spec: JsonObject = {}, options: { withSecret?: boolean } = {}): JsonObject {
+  /**
+   * Creates the relay, and first the database Secret it names unless the test created it (or `withSecret` is false).
+   * `admission: false` stores what the CRD would refuse (an older CRD installed, validation bypassed).
+   */
+  createRelay(name: string, spec: JsonObject = {}, options: { withSecret?: boolean; admission?: boolean } = {}): JsonObject {
     if (options.withSecret !== false && !this.api.get('v1', 'Secret', this.namespace, 'relay-db')) {
       this.api.create(relayDatabaseSecret(this.namespace), 'kubectl');
     }
-    return this.api.create(relayManifest(name, this.namespace, spec), 'kubectl');
+    return this.api.create(relayManifest(name, this.namespace, spec), 'kubectl', options.admission === undefined ? {} : { admission: options.admission });
   }
 
   relay(name: string): JsonObject | undefined {

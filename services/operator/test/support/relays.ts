@@ -41,7 +41,7 @@ export function relayPod(relay: string, namespace: string, name: string, ip: str
         'app.kubernetes.io/component': 'relay',
       },
     },
-    spec: { containers: [{ name: 'relay', image: 'ghcr.io/outbox-relay/outbox-relay:0.1.0' }] },
+    spec: { nodeName: 'node-1', containers: [{ name: 'relay', image: 'ghcr.io/outbox-relay/outbox-relay:0.1.0' }] },
     status: { phase: 'Running', podIP: ip, conditions: [] },
   };
 }

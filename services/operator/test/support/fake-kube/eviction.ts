@@ -26,12 +26,17 @@ export function evictPod(
   if (!stored) throw notFound(resources.pods, name);
   const pod = stored.object;
   const meta = pod.metadata as { uid?: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  const uid = ((body.deleteOptions as JsonObject | undefined)?.preconditions as { uid?: string } | undefined)?.uid;
+  const deleteOptions = (body.deleteOptions ?? {}) as { preconditions?: { uid?: string }; gracePeriodSeconds?: number };
+  const uid = deleteOptions.preconditions?.uid;
   if (uid && uid !== meta.uid) {
     throw new StatusError(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${meta.uid}`);
   }
   const success = () => {
-    store.remove(resources.pods, namespace, name, uid);
+    // An evicted pod is deleted like any other: it stays Terminating for its grace period.
+    store.delete(resources.pods, namespace, name, {
+      ...(uid ? { uid } : {}),
+      ...(deleteOptions.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: deleteOptions.gracePeriodSeconds } : {}),
+    });
     return { status: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };
   };
   // Pods that are not (yet, or any more) running cost no availability: no budget is consulted.
@@ -86,7 +91,7 @@ export function evictPod(
           disruptedPods: { ...(status.disruptedPods ?? {}), [name]: now.toISOString().replace(/\.\d+Z$/, 'Z') },
         },
       },
-      owners: store.read(resources.pdbs, namespace, budgetName)?.owners ?? new Map(),
+      owners: store.read(resources.pdbs, namespace, budgetName)?.owners ?? new Map<string, Set<string>>(),
     },
     'status',
   );

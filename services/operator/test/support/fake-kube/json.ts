@@ -29,20 +29,6 @@ export function pointer(parts: readonly string[]): string {
   return parts.map((p) => '/' + p.replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 }
 
-/**
- * Leaves of an object as JSON pointers. Lists count as one leaf (atomic): the fake does not implement
- * server-side apply's list merge keys, and the operator always applies whole lists.
- */
-export function leaves(value: Json, prefix: string[] = []): Map<string, Json> {
-  const out = new Map<string, Json>();
-  if (isObject(value) && Object.keys(value).length > 0) {
-    for (const [k, v] of Object.entries(value)) for (const [p, leaf] of leaves(v, [...prefix, k])) out.set(p, leaf);
-  } else if (prefix.length > 0) {
-    out.set(pointer(prefix), value);
-  }
-  return out;
-}
-
 export function getAt(root: Json, path: string): Json | undefined {
   let node: Json | undefined = root;
   for (const part of segments(path)) {

@@ -1,4 +1,5 @@
 import type { JsonObject } from './json';
+import { builtinListTypes, crdListTypes, type ListTypes } from './list-types';
 
 /** How the scale subresource maps onto an object (the CRD's `subresources.scale`, or a built-in's fixed paths). */
 export interface ScaleMapping {
@@ -22,6 +23,12 @@ export interface ResourceType {
   eviction?: boolean;
   /** Custom resources refuse strategic merge patch, as the real server does. */
   custom: boolean;
+  /** Which lists server-side apply merges by key, which by value, which whole. */
+  lists: ListTypes;
+  /** Pods: a DELETE leaves them Terminating for their grace period. */
+  graceful?: boolean;
+  /** A CRD's openAPIV3Schema, which admission validates custom resources against. */
+  schema?: JsonObject;
 }
 
 export const apiVersionOf = (r: Pick<ResourceType, 'group' | 'version'>): string =>
@@ -40,11 +47,11 @@ const builtin = (
   plural: string,
   kind: string,
   extra: Partial<ResourceType> = {},
-): ResourceType => ({ group, version, plural, kind, namespaced: true, status: false, custom: false, ...extra });
+): ResourceType => ({ group, version, plural, kind, namespaced: true, status: false, custom: false, lists: builtinListTypes(kind), ...extra });
 
 /** Built-in kinds the operator reads or writes, plus the ones tests create (pods). */
 export const BUILTIN_RESOURCES: ResourceType[] = [
-  builtin('', 'v1', 'pods', 'Pod', { status: true, eviction: true }),
+  builtin('', 'v1', 'pods', 'Pod', { status: true, eviction: true, graceful: true }),
   builtin('', 'v1', 'services', 'Service', { status: true }),
   builtin('', 'v1', 'serviceaccounts', 'ServiceAccount'),
   builtin('', 'v1', 'events', 'Event'),
@@ -68,6 +75,7 @@ export interface CrdLike {
     versions: Array<{
       name: string;
       served?: boolean;
+      schema?: { openAPIV3Schema?: object };
       subresources?: {
         status?: object;
         scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
@@ -93,6 +101,8 @@ export function resourcesFromCrd(crd: CrdLike): ResourceType[] {
         namespaced: crd.spec.scope === 'Namespaced',
         status: !!v.subresources?.status,
         custom: true,
+        lists: crdListTypes(v.schema?.openAPIV3Schema as JsonObject | undefined),
+        ...(v.schema?.openAPIV3Schema ? { schema: v.schema.openAPIV3Schema as JsonObject } : {}),
         ...(scale
           ? {
               scale: {

@@ -16,11 +16,14 @@ export interface CrValidation {
   errors: string[];
   /** The fields those messages name. */
   fields: string[];
+  /** As the API server lists them in a 422's details.causes. */
+  causes: Array<{ reason: string; message: string; field: string; ratchetPath: string }>;
   /** The resource after defaulting. */
   defaulted: Record<string, unknown>;
 }
 
-const CEL_SUBSET = /^(?:\s+|self(?:\.[A-Za-z_]\w*)+|\d+|<=|>=|==|!=|&&|\|\||[<>*+\-/()])+$/;
+// No division: CEL's int division truncates where JavaScript's does not, so a rule with `/` must fail to compile.
+const CEL_SUBSET = /^(?:\s+|self(?:\.[A-Za-z_]\w*)+|\d+|<=|>=|==|!=|&&|\|\||[<>*+\-()])+$/;
 
 function compileCel(rule: CelRule): (self: unknown) => boolean | string {
   if (!CEL_SUBSET.test(rule.rule)) throw new Error(`CEL rule outside the subset this validator evaluates: ${rule.rule}`);
@@ -37,7 +40,10 @@ function compileCel(rule: CelRule): (self: unknown) => boolean | string {
   };
 }
 
-/** Unknown fields rejected everywhere except metadata, whose schema only restricts the name. */
+/**
+ * Unknown fields rejected (or, with ajv's removeAdditional, pruned) everywhere except metadata, whose schema only
+ * restricts the name.
+ */
 function strict(schema: JsonSchema, path: string): JsonSchema {
   const out: JsonSchema = { ...schema };
   if (schema.properties) {
@@ -66,8 +72,26 @@ function messageOf(e: ErrorObject): string {
   return e.message ?? e.keyword;
 }
 
-export function compileCrdValidator(openAPIV3Schema: JsonSchema): (resource: unknown) => CrValidation {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strictTypes: false, strictRequired: false });
+function reasonOf(e: ErrorObject): string {
+  if (e.keyword === 'required') return 'FieldValueRequired';
+  if (e.keyword === 'additionalProperties') return 'FieldValueInvalid';
+  if (e.keyword === 'enum') return 'FieldValueNotSupported';
+  if (e.keyword === 'type') return 'FieldValueTypeInvalid';
+  if (e.keyword === 'maxItems' || e.keyword === 'maxLength') return 'FieldValueTooLong';
+  if (e.keyword === 'x-kubernetes-validations') return String(e.params.reason ?? 'FieldValueInvalid');
+  return 'FieldValueInvalid';
+}
+
+/**
+ * `unknownFields`: 'reject' as kubectl's default --validate=strict makes the server do; 'prune' as the server
+ * does for any other client (fieldValidation unset): unknown fields are dropped, not stored.
+ */
+export function compileCrdValidator(
+  openAPIV3Schema: JsonSchema,
+  options: { unknownFields?: 'reject' | 'prune' } = {},
+): (resource: unknown) => CrValidation {
+  const prune = options.unknownFields === 'prune';
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strictTypes: false, strictRequired: false, ...(prune ? { removeAdditional: true } : {}) });
   addFormats(ajv);
   // Structural-schema keywords with no effect on validity here.
   ajv.addKeyword({ keyword: 'x-kubernetes-int-or-string', schemaType: 'boolean' });
@@ -89,7 +113,7 @@ export function compileCrdValidator(openAPIV3Schema: JsonSchema): (resource: unk
             errors.push({
               keyword: 'x-kubernetes-validations',
               message: typeof outcome === 'string' ? outcome : rule.message,
-              params: { fieldPath: rule.fieldPath ?? '', rule: rule.rule },
+              params: { fieldPath: rule.fieldPath ?? '', rule: rule.rule, reason: rule.reason ?? 'FieldValueInvalid' },
             });
           }
         }
@@ -108,6 +132,13 @@ export function compileCrdValidator(openAPIV3Schema: JsonSchema): (resource: unk
       valid,
       errors: errors.map((e) => `${fieldOf(e)}: ${messageOf(e)}`),
       fields: [...new Set(errors.map(fieldOf))],
+      // Ratcheting compares the schema node an error is about (a required field's object, a CEL rule's own object).
+      causes: errors.map((e) => ({
+        reason: reasonOf(e),
+        message: messageOf(e),
+        field: fieldOf(e),
+        ratchetPath: e.instancePath.split('/').filter(Boolean).join('.'),
+      })),
       defaulted,
     };
   };
