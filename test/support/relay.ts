@@ -2,7 +2,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { defaultRelaySettings, Outbox, OutboxRelay, type RelayObserver, type RelaySettings } from '@outbox-relay/outbox';
 import { createLogger, type Logger } from '@outbox-relay/runtime';
 import { createTestSchema, type TestSchema } from './db';
+import { TEST_DATABASE_URL, TEST_NATS_URL } from './env';
 import { createTestStream, type TestStream } from './nats';
+import { listeningPort, startService, type ServiceProcess } from './processes';
 
 export const quietLogger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
@@ -97,4 +99,39 @@ export function relayTestBed(prefix: string, options: { partitions?: number } = 
     },
     relays,
   };
+}
+
+/**
+ * The stand-alone relay process's environment on the test's schema and stream: what every process-level relay test
+ * shares (its own HTTP port, the shared servers), with `extra` on top.
+ */
+export function relayProcessEnv(
+  db: Pick<TestSchema, 'schema'>,
+  stream: Pick<TestStream, 'stream' | 'subjectPrefix'>,
+  instanceId: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: TEST_DATABASE_URL,
+    NATS_URL: TEST_NATS_URL,
+    OUTBOX_SCHEMA: db.schema,
+    OUTBOX_STREAM: stream.stream,
+    OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix,
+    RELAY_HTTP_PORT: '0',
+    RELAY_INSTANCE_ID: instanceId,
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+/** Starts `services/relay/dist/main.js` with relayProcessEnv; resolves once its HTTP port is known. */
+export async function startRelayProcess(
+  db: Pick<TestSchema, 'schema'>,
+  stream: Pick<TestStream, 'stream' | 'subjectPrefix'>,
+  instanceId: string,
+  extra: Record<string, string> = {},
+): Promise<{ proc: ServiceProcess; port: number; url: string }> {
+  const proc = startService('services/relay/dist/main.js', relayProcessEnv(db, stream, instanceId, extra));
+  const port = await listeningPort(proc, 'health endpoints listening');
+  return { proc, port, url: `http://127.0.0.1:${port}` };
 }

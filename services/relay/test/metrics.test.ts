@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Outbox, type RelayStatus } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, listeningPort, waitFor, type TestStream, getJson, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, createTestStream, startRelayProcess, waitFor, type TestStream, getJson, ROOT, startService, type ServiceProcess } from '@outbox-relay/test-support';
 import { samplesOf, scrape, valueOf, type Sample } from '../../telemetry/test/support/scrape';
 
 let db: TestSchema;
@@ -20,22 +20,8 @@ beforeAll(async () => {
   ns = await createTestStream('relaymetrics');
   outbox = new Outbox({ pool: db.pool, schema: db.schema });
   for (const id of ['m-0', 'm-1']) {
-    const proc = startService('services/relay/dist/main.js', {
-      DATABASE_URL: TEST_DATABASE_URL,
-      NATS_URL: TEST_NATS_URL,
-      OUTBOX_SCHEMA: db.schema,
-      OUTBOX_STREAM: ns.stream,
-      OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-      OUTBOX_LEASE_MS: '1500',
-      OUTBOX_RENEW_MS: '300',
-      OUTBOX_POLL_MS: '50',
-      RELAY_HTTP_PORT: '0',
-      RELAY_INSTANCE_ID: id,
-      METRICS_BACKLOG_CACHE_MS: '0',
-      LOG_LEVEL: 'info',
-    });
-    const port = await listeningPort(proc, 'health endpoints listening');
-    relays.push({ proc, base: `http://127.0.0.1:${port}` });
+    const { proc, url } = await startRelayProcess(db, ns, id, { OUTBOX_LEASE_MS: '1500', OUTBOX_RENEW_MS: '300', OUTBOX_POLL_MS: '50', METRICS_BACKLOG_CACHE_MS: '0' });
+    relays.push({ proc, base: url });
   }
   await waitFor('relays ready', async () => (await Promise.all(relays.map((r) => getJson(`${r.base}/readyz`)))).every(Boolean) || undefined);
 }, 120_000);

@@ -15,8 +15,8 @@ import {
   createTestSchema,
   createTestStream,
   getJson,
-  listeningPort,
   readStream,
+  startRelayProcess,
   startService,
   TEST_DATABASE_URL,
   TEST_NATS_URL,
@@ -45,19 +45,8 @@ afterEach(async () => {
 });
 
 async function startRelay(name: string): Promise<void> {
-  const proc = startService('services/relay/dist/main.js', {
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: db.schema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    OUTBOX_LEASE_MS: '1500',
-    OUTBOX_RENEW_MS: '300',
-    RELAY_HTTP_PORT: '0',
-    RELAY_INSTANCE_ID: name,
-    LOG_LEVEL: 'info',
-  });
-  relays.push({ proc, port: await listeningPort(proc, 'health endpoints listening'), name });
+  const { proc, port } = await startRelayProcess(db, ns, name, { OUTBOX_LEASE_MS: '1500', OUTBOX_RENEW_MS: '300' });
+  relays.push({ proc, port, name });
 }
 
 /** What the operator sees of the relay pods: their /status through its prober, then its reading of the count. */

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { migrateOutbox, Outbox, type RelayStatus } from '@outbox-relay/outbox';
 import type { RelayProcessStatus } from '../src/status-backlog';
-import { createTestSchema, undoNewestOutboxMigration, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, listeningPort, readStream, waitFor, type TestStream, getJson, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { createTestSchema, undoNewestOutboxMigration, type TestSchema, createTestStream, listeningPort, readStream, relayProcessEnv, startRelayProcess, waitFor, type TestStream, getJson, startService, type ServiceProcess } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;
@@ -30,21 +30,12 @@ afterEach(async () => {
 
 async function startRelays(count: number) {
   for (let i = 0; i < count; i++) {
-    const proc = startService('services/relay/dist/main.js', {
-      DATABASE_URL: TEST_DATABASE_URL,
-      NATS_URL: TEST_NATS_URL,
-      OUTBOX_SCHEMA: db.schema,
-      OUTBOX_STREAM: ns.stream,
-      OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
+    const { proc, port } = await startRelayProcess(db, ns, `relay-${i}`, {
       OUTBOX_LEASE_MS: String(LEASE_MS),
       OUTBOX_RENEW_MS: '300',
       OUTBOX_POLL_MS: '50',
-      RELAY_HTTP_PORT: '0',
-      RELAY_INSTANCE_ID: `relay-${i}`,
       OUTBOX_ADMIN_TOKEN: ADMIN_TOKEN,
-      LOG_LEVEL: 'info',
     });
-    const port = await listeningPort(proc, 'health endpoints listening');
     relays.push({ proc, port });
   }
   await waitFor('relays ready', async () => {
@@ -178,17 +169,7 @@ it('switches over on POST /step-down: the leader releases at once and stays a fo
 
 it('waits, not ready, while the outbox schema does not exist yet, then starts once it is migrated', async () => {
   const schema = `${db.schema}_later`;
-  const proc = startService('services/relay/dist/main.js', {
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: schema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    RELAY_HTTP_PORT: '0',
-    RELAY_INSTANCE_ID: 'relay-early',
-    LOG_LEVEL: 'info',
-  });
-  const port = await listeningPort(proc, 'health endpoints listening');
+  const { proc, port } = await startRelayProcess({ schema: schema }, ns, 'relay-early');
   relays.push({ proc, port });
   try {
     await waitFor('a "schema not ready" log line', () => proc.logs.some((l) => l.msg === 'outbox schema not ready; waiting') || undefined);
@@ -214,17 +195,7 @@ it('waits, not ready, while the schema lacks a migration of this version (naming
   await migrateOutbox({ pool: db.pool, schema });
   // The schema as the previous version left it: without its newest migration.
   const newest = await undoNewestOutboxMigration(db.pool, schema);
-  const proc = startService('services/relay/dist/main.js', {
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: schema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    RELAY_HTTP_PORT: '0',
-    RELAY_INSTANCE_ID: 'relay-upgraded-first',
-    LOG_LEVEL: 'info',
-  });
-  const port = await listeningPort(proc, 'health endpoints listening');
+  const { proc, port } = await startRelayProcess({ schema: schema }, ns, 'relay-upgraded-first');
   relays.push({ proc, port });
   try {
     const line = await waitFor(
@@ -247,18 +218,7 @@ it('waits, not ready, while the schema lacks a migration of this version (naming
 });
 
 it('says so when OUTBOX_PARTITIONS differs from the schema, and keeps to the schema the writers use', async () => {
-  const proc = startService('services/relay/dist/main.js', {
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: db.schema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    OUTBOX_PARTITIONS: '4',
-    RELAY_HTTP_PORT: '0',
-    RELAY_INSTANCE_ID: 'relay-mismatch',
-    LOG_LEVEL: 'info',
-  });
-  const port = await listeningPort(proc, 'health endpoints listening');
+  const { proc, port } = await startRelayProcess(db, ns, 'relay-mismatch', { OUTBOX_PARTITIONS: '4' });
   relays.push({ proc, port });
   const line = await waitFor('the mismatch logged', () => proc.logs.find((l) => String(l.msg).startsWith('OUTBOX_PARTITIONS differs')));
   expect(line).toMatchObject({ configured: 4, partitions: 1, schema: db.schema });
@@ -270,15 +230,7 @@ it('says so when OUTBOX_PARTITIONS differs from the schema, and keeps to the sch
 });
 
 describe('OUTBOX_MESSAGE_HEADERS (issue 15)', () => {
-  const env = () => ({
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: db.schema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    RELAY_HTTP_PORT: '0',
-    LOG_LEVEL: 'info',
-  });
+  const env = () => relayProcessEnv(db, ns, 'relay-headers');
 
   it('exits 2 naming the variable and what it must be when the mode or the source is wrong', async () => {
     const proc = startService('services/relay/dist/main.js', { ...env(), OUTBOX_MESSAGE_HEADERS: 'ce', OUTBOX_CLOUDEVENTS_SOURCE: 'not a uri' });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { migrateOutbox, type RelayStatus } from '@outbox-relay/outbox';
-import { createTestSchema, createTestStream, getJson, listeningPort, startService, TEST_DATABASE_URL, TEST_NATS_URL, waitFor, type ServiceProcess, type TestSchema, type TestStream } from '@outbox-relay/test-support';
+import { createTestSchema, createTestStream, getJson, listeningPort, relayProcessEnv, startService, waitFor, type ServiceProcess, type TestSchema, type TestStream } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;
@@ -32,17 +32,7 @@ afterEach(async () => {
 });
 
 function startRelay(extra: Record<string, string>): ServiceProcess {
-  const proc = startService('services/relay/dist/main.js', {
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: db.schema,
-    OUTBOX_STREAM: ns.stream,
-    OUTBOX_SUBJECT_PREFIX: ns.subjectPrefix,
-    RELAY_HTTP_PORT: '0',
-    RELAY_INSTANCE_ID: 'relay-token',
-    LOG_LEVEL: 'debug',
-    ...extra,
-  });
+  const proc = startService('services/relay/dist/main.js', relayProcessEnv(db, ns, 'relay-token', { LOG_LEVEL: 'debug', ...extra }));
   running.push(proc);
   return proc;
 }

@@ -98,7 +98,8 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   private spawn(role: Generation<T>['role']): Generation<T> {
     const { kubeConfig, source } = this.options;
-    const informer = k8s.makeInformer<T>(kubeConfig, source.path, () => source.list(), source.labelSelector);
+    // ListWatch rather than makeInformer, which has no field selector: the same selectors on the list and the watch.
+    const informer = new k8s.ListWatch<T>(source.path, new k8s.Watch(kubeConfig), () => source.list(), false, source.labelSelector, source.fieldSelector);
     const generation: Generation<T> = { informer, role, failed: false };
     for (const type of ['add', 'update', 'delete'] as const) {
       informer.on(type, (object: T) => {

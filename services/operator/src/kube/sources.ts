@@ -16,6 +16,7 @@ export interface WatchSource<T extends KubernetesObject> {
   path: string;
   list(): Promise<KubernetesListObject<T>>;
   labelSelector?: string;
+  fieldSelector?: string;
 }
 
 /** Selects the relay pods (every pod of every OutboxRelay carries the app name label). */
@@ -87,14 +88,24 @@ export function partitionJobSource(kc: KubeConfig, namespace?: string, timeoutMs
 }
 
 /**
- * Every Secret of the watched namespaces: a relay may read any of them (its database URL, NATS credentials, the
- * user's env), and a Secret cannot be told apart by a label the operator does not put on it.
+ * Secret types no relay reads, left out of the cache: Helm keeps every revision of every release as a Secret of its
+ * own (often hundreds of kilobytes each), and service-account token Secrets are one per account. In a shared cluster
+ * they are most of the Secrets' bytes, which the operator would otherwise hold in memory.
+ */
+export const UNREAD_SECRET_TYPES = ['helm.sh/release.v1', 'kubernetes.io/service-account-token'] as const;
+export const READABLE_SECRETS_FIELD_SELECTOR = UNREAD_SECRET_TYPES.map((type) => `type!=${type}`).join(',');
+
+/**
+ * The Secrets of the watched namespaces a relay may read (its database URL, NATS credentials, the user's env): a
+ * Secret cannot be told apart by a label the operator does not put on it, only by its type.
  */
 export function secretSource(kc: KubeConfig, namespace?: string, timeoutMs?: number): WatchSource<V1Secret> {
   const api = makeApiClient(kc, k8s.CoreV1Api, timeoutMs);
+  const fieldSelector = READABLE_SECRETS_FIELD_SELECTOR;
   return {
     name: 'secrets',
     path: scoped('/api/v1', namespace, 'secrets'),
-    list: () => (namespace ? api.listNamespacedSecret({ namespace }) : api.listSecretForAllNamespaces()),
+    fieldSelector,
+    list: () => (namespace ? api.listNamespacedSecret({ namespace, fieldSelector }) : api.listSecretForAllNamespaces({ fieldSelector })),
   };
 }

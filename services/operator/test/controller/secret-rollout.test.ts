@@ -85,4 +85,19 @@ describe('relay pods follow the Secrets they read (fake API server, real client-
     await h.waitForStatus('orders', 'SecretMissing for the deleted one', (s) => s.conditions?.some((c) => c.message.includes('Secret relay-db (spec.database.secretRef) does not exist')));
     expect(JSON.stringify(templateOf(h.child('Deployment', 'orders')))).toBe(template);
   });
+
+  test('Helm release and service-account token Secrets are never listed, watched or held', async () => {
+    h = await ControllerHarness.start(ns);
+    h.createRelay('orders');
+    await waitFor('the Deployment', () => h.child('Deployment', 'orders'));
+    const secretReads = h.api.requests.filter((r) => r.resource === 'secrets' && (r.verb === 'list' || r.verb === 'watch'));
+    expect(secretReads.length).toBeGreaterThan(0);
+    for (const r of secretReads) expect(r.query.fieldSelector).toBe('type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token');
+
+    // Named in the spec, a Secret of such a type is out of the operator's sight: reported missing, not read.
+    const release = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sh.helm.release.v1.shop.v7', namespace: ns }, type: 'helm.sh/release.v1', data: { release: b64('x'.repeat(512 * 1024)) } };
+    h.api.create(release as JsonObject, 'helm');
+    h.editSpec('orders', (spec) => ((spec.database as JsonObject).secretRef = { name: 'sh.helm.release.v1.shop.v7', key: 'release' }));
+    await h.waitForStatus('orders', 'SecretMissing', (st) => st.conditions?.some((c) => c.message.includes('Secret sh.helm.release.v1.shop.v7 (spec.database.secretRef) does not exist')));
+  });
 });

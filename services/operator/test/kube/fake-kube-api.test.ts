@@ -22,6 +22,19 @@ describe('FakeKubeApi', () => {
   });
   afterEach(() => api.close());
 
+  test('field selectors: metadata.name/namespace everywhere, type on Secrets only; any other field label is a 400', async () => {
+    const secret = (name: string, type: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'fake' }, type, data: {} });
+    api.create(secret('db', 'Opaque'), 'kubectl');
+    api.create(secret('sh.helm.release.v1.x.v1', 'helm.sh/release.v1'), 'helm');
+    const names = (body: JsonObject) => (body.items as JsonObject[]).map((o) => (o.metadata as { name: string }).name).sort();
+    const kept = await call('GET', `/api/v1/namespaces/fake/secrets?fieldSelector=${encodeURIComponent('type!=helm.sh/release.v1')}`);
+    expect(names(kept.body)).toEqual(['db']);
+    const only = await call('GET', `/api/v1/secrets?fieldSelector=${encodeURIComponent('type=helm.sh/release.v1,metadata.namespace=fake')}`);
+    expect(names(only.body)).toEqual(['sh.helm.release.v1.x.v1']);
+    expect((await call('GET', `/api/v1/namespaces/fake/pods?fieldSelector=${encodeURIComponent('type=x')}`)).status).toBe(400);
+    expect((await call('GET', `/api/v1/namespaces/fake/secrets?fieldSelector=${encodeURIComponent('data.x=1')}`)).status).toBe(400);
+  });
+
   test('spec changes bump the generation; status writes and status sent to the main endpoint do not', async () => {
     const patched = await call('PATCH', `${base}/r`, { spec: { replicas: 2 }, status: { replicas: 9 } }, 'application/merge-patch+json');
     expect(patched.status).toBe(200);

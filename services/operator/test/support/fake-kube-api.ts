@@ -468,7 +468,7 @@ export class FakeKubeApi {
         resource: t.resource,
         ...(t.namespace ? { namespace: t.namespace } : {}),
         labels: parseLabelSelector(query.labelSelector),
-        fields: parseFieldSelector(query.fieldSelector),
+        fields: parseFieldSelector(query.fieldSelector, t.resource.plural),
       };
     } catch (err) {
       if (err instanceof SelectorError) throw new StatusError(400, 'BadRequest', err.message);

@@ -1,3 +1,4 @@
+import type { JsonObject } from './json';
 /** Label and field selectors as the API server parses them (equality and set-based forms). */
 export type Labels = Record<string, string>;
 export type LabelPredicate = (labels: Labels | undefined) => boolean;
@@ -50,17 +51,29 @@ function splitTopLevel(selector: string): string[] {
   return parts.filter((p) => p.trim() !== '');
 }
 
-/** Field selectors: only metadata.name and metadata.namespace, which every resource supports. */
-export function parseFieldSelector(selector: string | undefined): (meta: { name?: string; namespace?: string }) => boolean {
+/**
+ * Field selectors as the API server takes them: metadata.name and metadata.namespace on every resource, and the
+ * fields a resource adds (`type` on Secrets); any other is refused, as the real server refuses it.
+ */
+export function parseFieldSelector(selector: string | undefined, plural = ''): (object: JsonObject) => boolean {
   if (!selector) return () => true;
+  const extra = EXTRA_FIELD_LABELS[plural] ?? [];
   const tests = selector.split(',').map((req) => {
-    const m = /^metadata\.(name|namespace)\s*(==|=|!=)\s*(.*)$/.exec(req.trim());
-    if (!m) throw new SelectorError(`field label not supported: ${req}`);
-    const [, field, op, value] = m;
-    return (meta: { name?: string; namespace?: string }) => {
-      const actual = field === 'name' ? meta.name : meta.namespace;
-      return op === '!=' ? actual !== value : actual === value;
+    const m = /^([a-zA-Z.]+)\s*(==|=|!=)\s*(.*)$/.exec(req.trim());
+    const field = m?.[1] ?? '';
+    if (!m || !(field === 'metadata.name' || field === 'metadata.namespace' || extra.includes(field))) {
+      throw new SelectorError(`field label not supported: ${req}`);
+    }
+    const [, , op, value] = m;
+    return (object: JsonObject) => {
+      let actual: unknown = object;
+      for (const part of field.split('.')) actual = (actual as JsonObject | undefined)?.[part];
+      const text = actual === undefined ? '' : String(actual);
+      return op === '!=' ? text !== value : text === value;
     };
   });
-  return (meta) => tests.every((t) => t(meta));
+  return (object) => tests.every((t) => t(object));
 }
+
+/** Field labels beyond metadata.name/namespace, per resource (the API server's own lists). */
+const EXTRA_FIELD_LABELS: Record<string, readonly string[]> = { secrets: ['type'] };

@@ -61,7 +61,7 @@ export interface WatchFilter {
   resource: ResourceType;
   namespace?: string;
   labels: LabelPredicate;
-  fields: (meta: { name?: string; namespace?: string }) => boolean;
+  fields: (object: JsonObject) => boolean;
 }
 
 type Sink = (type: WatchType, object: JsonObject) => void;
@@ -265,7 +265,7 @@ export class ObjectStore {
     if (r !== filter.resource) return false;
     const m = meta(object) as { name?: string; namespace?: string };
     if (filter.namespace !== undefined && m.namespace !== filter.namespace) return false;
-    return filter.labels(labelsOf(object)) && filter.fields(m);
+    return filter.labels(labelsOf(object)) && filter.fields(object);
   }
 
   /** A modification that moves an object into or out of a selector reaches that watcher as ADDED or DELETED. */
