@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { splitLatency, type EventTimes } from '../../scripts/bench/lib/latency-split';
 import { buildRows } from '../../scripts/bench/lib/report-rows';
-import { parseExposition, sampleSum, startRuntimeWindow } from '../../scripts/bench/lib/runtime-metrics';
+import { histogramQuantile, parseExposition, sampleSum, startRuntimeWindow, startStageWindow } from '../../scripts/bench/lib/runtime-metrics';
 import type { E2eFigures } from '../../scripts/bench/steps/e2e-latency';
 
 test('the events at or above the p99 are split into their relay and delivery parts', () => {
@@ -68,6 +68,36 @@ test('a runtime window reads event-loop delay less the 10 ms sampling interval, 
   }
 });
 
+test('a histogram quantile is interpolated inside its bucket, as PromQL does; +Inf gives the highest finite bound', () => {
+  const cumulative = new Map([[0.001, 10], [0.005, 90], [0.01, 99], [0.05, 100], [Number.POSITIVE_INFINITY, 100]]);
+  expect(histogramQuantile(0.5, cumulative)).toBeCloseTo(0.001 + (0.004 * 40) / 80);
+  expect(histogramQuantile(0.99, cumulative)).toBeCloseTo(0.01);
+  expect(histogramQuantile(0.995, cumulative)).toBeCloseTo(0.01 + 0.04 * 0.5);
+  expect(histogramQuantile(0.5, new Map([[0.1, 0], [Number.POSITIVE_INFINITY, 4]]))).toBe(0.1);
+  expect(histogramQuantile(0.5, new Map([[Number.POSITIVE_INFINITY, 0]]))).toBeNaN();
+});
+
+test('a stage window counts only what the relay observed between its two scrapes', async () => {
+  const stage = (read: [number, number, number], sum: number) =>
+    [`outbox_relay_stage_seconds_bucket{le="0.001",stage="read"} ${read[0]}`, `outbox_relay_stage_seconds_bucket{le="0.01",stage="read"} ${read[1]}`,
+      `outbox_relay_stage_seconds_bucket{le="+Inf",stage="read"} ${read[2]}`, `outbox_relay_stage_seconds_sum{stage="read"} ${sum}`,
+      `outbox_relay_stage_seconds_count{stage="read"} ${read[2]}`].join('\n');
+  // 10 fast reads before the window; in it 80 under 1 ms, 10 more under 10 ms and 10 slower.
+  const scrapes = [stage([10, 10, 10], 0.005), stage([90, 100, 110], 0.005 + 0.5)];
+  const server = http.createServer((_req, res) => res.end(scrapes.shift()));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const window = await startStageWindow(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`, ['read']);
+    const [read] = await window.stop();
+    expect(read).toMatchObject({ stage: 'read', count: 100 });
+    expect(read!.mean).toBeCloseTo(5);
+    expect(read!.p50).toBeCloseTo((0.001 * 50) / 80 * 1000);
+    expect(read!.p99).toBeCloseTo(10);
+  } finally {
+    server.close();
+  }
+});
+
 test('exposition samples are read with their labels', () => {
   const samples = parseExposition('a_total{kind="x",le="0.01"} 3\na_total{kind="y"} 4\n# comment 5\nb 1e-3\n');
   expect(sampleSum(samples, 'a_total')).toBe(7);
@@ -90,6 +120,7 @@ function e2eRun(rate: number, p99: number, extra: Partial<E2eFigures> = {}): E2e
     serviceCpu: 0.5,
     relayCpu: 0.2,
     relayRuntime: { loopDelayP99: 0.4, loopDelayMax: 3, gcMs: 12, gcCount: 30, gcOver10Ms: 0 },
+    relayStages: [{ stage: 'read', count: 40, p50: 0.8, p99: 4.5, mean: 1.1 }],
     consumerLoop: { loopDelayP99: 0.3, loopDelayMax: 2 },
     clientLoop: { loopDelayP99: 0.5, loopDelayMax: 4 },
     created: rate * 20,
@@ -120,6 +151,7 @@ test('(5) rows: p50 / p95 / p99 / p99.9 / max against 10 ms at 1000/s and 25 ms 
   expect(at5k.figure).toBe('2.0 / 3.0 / 30.0 / 31.0 / 35.0 ms (client sent 4,100/s, up to 900 ms / 4,500 requests behind schedule; completed 4,000/s)');
   expect([at5k.target, at5k.result]).toEqual(['p99 ≤ 25 ms', 'MISS']);
   expect(rows.filter((r) => r.measure.includes('where the tail is'))).toHaveLength(3);
+  expect(rows.find((r) => r.measure.includes("the relay's stages"))!.figure).toBe('read 0.8 / 4.5 ms (mean 1.1, 40 obs.)');
   expect(rows.find((r) => r.measure.startsWith('(5b)'))!.target).toBe('(info)');
 });
 

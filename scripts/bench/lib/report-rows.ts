@@ -4,7 +4,7 @@ import type { Row } from './report';
 import type { StepName } from './options';
 import type { StepResults } from './step-results';
 import { fmtInt, fmtMs } from './stats';
-import type { E2eFigures } from '../steps/e2e-latency';
+import { describeStages, type E2eFigures } from '../steps/e2e-latency';
 import type { HttpFigures } from '../steps/http-orders';
 
 export const ratioRow = (measure: string, figure: number, unit: string, limit: number, limitUnit: string, minRatio: number): Row => {
@@ -73,6 +73,14 @@ const tailRows = (label: string, f: E2eFigures): Row[] => {
         `relay p99 ${ms(f.relayPart.p99)}, max ${ms(f.relayPart.max)}; delivery p99 ${ms(f.deliveryPart.p99)}, max ${ms(f.deliveryPart.max)}; ` +
         `the ${fmtInt(f.slowest.count)} events ≥ end-to-end p99: relay ${ms(f.slowest.relayPart)} + delivery ${ms(f.slowest.deliveryPart)} (medians); ` +
         `the slowest: relay ${ms(f.worst.relayPart)} + delivery ${ms(f.worst.deliveryPart)}`,
+      limit: '',
+      ratio: '',
+      target: '',
+      result: '',
+    }),
+    info({
+      measure: `${label}: the relay's stages (outbox_relay_stage_seconds over the measured seconds; p50 / p99 estimated from its buckets)`,
+      figure: describeStages(f.relayStages),
       limit: '',
       ratio: '',
       target: '',

@@ -115,3 +115,68 @@ export function startLoopDelayWindow(): { stop(): LoopDelay } {
     },
   };
 }
+
+/** One stage of outbox_relay_stage_seconds over a window: observations and quantiles estimated from its buckets. */
+export interface StageFigures {
+  stage: string;
+  count: number;
+  /** ms, interpolated linearly inside the bucket that holds the quantile (as PromQL's histogram_quantile does). */
+  p50: number;
+  p99: number;
+  /** ms: the mean, from the histogram's sum. */
+  mean: number;
+}
+
+/** A cumulative histogram's `le` → count for one stage. */
+function stageBuckets(samples: Sample[], stage: string): Map<number, number> {
+  const buckets = new Map<number, number>();
+  for (const s of samples) {
+    if (s.name !== 'outbox_relay_stage_seconds_bucket' || s.labels.stage !== stage) continue;
+    buckets.set(s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le), s.value);
+  }
+  return buckets;
+}
+
+/**
+ * The q-quantile of a window's histogram (cumulative counts per upper bound), in the unit of the bounds: linear
+ * inside the bucket, the highest finite bound when it falls in +Inf. NaN without observations.
+ */
+export function histogramQuantile(q: number, cumulative: ReadonlyMap<number, number>): number {
+  const bounds = [...cumulative.keys()].sort((a, b) => a - b);
+  const total = cumulative.get(Number.POSITIVE_INFINITY) ?? 0;
+  if (total <= 0) return Number.NaN;
+  const rank = q * total;
+  let lowerBound = 0;
+  let lowerCount = 0;
+  for (const bound of bounds) {
+    const count = cumulative.get(bound)!;
+    if (count >= rank) {
+      if (!Number.isFinite(bound)) return lowerBound;
+      const inBucket = count - lowerCount;
+      return inBucket === 0 ? bound : lowerBound + ((bound - lowerBound) * (rank - lowerCount)) / inBucket;
+    }
+    lowerBound = bound;
+    lowerCount = count;
+  }
+  return lowerBound;
+}
+
+/**
+ * Starts a window on a relay's stage histogram (outbox_relay_stage_seconds): `stop()` scrapes again and returns,
+ * per stage, what was observed in between.
+ */
+export async function startStageWindow(metricsUrl: string, stages: readonly string[]): Promise<{ stop(): Promise<StageFigures[]> }> {
+  const before = await scrape(metricsUrl);
+  return {
+    async stop() {
+      const after = await scrape(metricsUrl);
+      return stages.map((stage) => {
+        const start = stageBuckets(before, stage);
+        const window = new Map([...stageBuckets(after, stage)].map(([le, n]) => [le, n - (start.get(le) ?? 0)]));
+        const count = window.get(Number.POSITIVE_INFINITY) ?? 0;
+        const sum = sampleSum(after, 'outbox_relay_stage_seconds_sum', { stage }) - sampleSum(before, 'outbox_relay_stage_seconds_sum', { stage });
+        return { stage, count, p50: histogramQuantile(0.5, window) * 1000, p99: histogramQuantile(0.99, window) * 1000, mean: count > 0 ? (sum / count) * 1000 : Number.NaN };
+      });
+    },
+  };
+}

@@ -21,6 +21,7 @@
 // client's (a stall there makes it fall behind its schedule).
 import http from 'node:http';
 import { ensureStream, outboxTables } from '@outbox-relay/outbox';
+import { RELAY_STAGES } from '@outbox-relay/telemetry';
 import { getJson, waitFor } from '@outbox-relay/test-support';
 import { startConsumerThread } from '../lib/consumer-thread';
 import type { BenchContext } from '../lib/context';
@@ -28,7 +29,7 @@ import { splitLatency, type EventTimes, type LatencySplit } from '../lib/latency
 import { MAX_IN_FLIGHT, openLoop, type SentOrder } from '../lib/open-loop';
 import { measureCpu } from '../lib/processes';
 import { streamFor } from '../lib/resources';
-import { startLoopDelayWindow, startRuntimeWindow, type LoopDelay, type RuntimeFigures } from '../lib/runtime-metrics';
+import { startLoopDelayWindow, startRuntimeWindow, startStageWindow, type LoopDelay, type RuntimeFigures, type StageFigures } from '../lib/runtime-metrics';
 import { startOrdersService, startRelayProcess } from '../lib/services';
 import { fmtMs, median } from '../lib/stats';
 
@@ -48,6 +49,8 @@ export interface E2eFigures extends LatencySplit {
   relayCpu: number;
   /** Event-loop delay and GC of the process running the relay over the measured seconds. */
   relayRuntime: RuntimeFigures;
+  /** The relay's own stage timings over the measured seconds (outbox_relay_stage_seconds). */
+  relayStages: StageFigures[];
   /** Event-loop delay of the consumer thread meanwhile. */
   consumerLoop: LoopDelay;
   /** Event-loop delay of the client (this process's main thread) meanwhile. */
@@ -109,6 +112,7 @@ async function measure(ctx: BenchContext, suffix: string, { embedded, rate }: { 
   const serviceCpu = measureCpu(service.proc.pid);
   const relayCpu = relayProc ? measureCpu(relayProc.proc.pid) : null;
   const runtime = await startRuntimeWindow(`${relayHost.url}/metrics`);
+  const stages = await startStageWindow(`${relayHost.url}/metrics`, RELAY_STAGES);
   const ownLoop = startLoopDelayWindow();
   consumer.measure();
   const load = await openLoop(agent, `${service.url}/orders`, rate, seconds, orders, 'measured');
@@ -117,6 +121,7 @@ async function measure(ctx: BenchContext, suffix: string, { embedded, rate }: { 
   await consumer.awaitIds([...orders.keys()], 30_000);
   const clientLoop = ownLoop.stop();
   const relayRuntime = await runtime.stop();
+  const relayStages = await stages.stop();
   const { received, loop: consumerLoop } = await consumer.stop();
   agent.destroy();
   const { rows: written } = await ctx.pool.query<{ id: string; ms: number }>(
@@ -147,6 +152,7 @@ async function measure(ctx: BenchContext, suffix: string, { embedded, rate }: { 
     serviceCpu: cpu.service,
     relayCpu: cpu.relay,
     relayRuntime,
+    relayStages,
     consumerLoop,
     clientLoop,
     created: measured.length,
@@ -177,6 +183,7 @@ function logRun(ctx: BenchContext, f: E2eFigures): void {
       `${f.embeddedRelay ? '' : `; CPU ${(f.relayCpu * 100).toFixed(0)} % of one core`}. ` +
       `Benchmark's event loops: consumer thread delay p99 ${ms(f.consumerLoop.loopDelayP99)}, max ${ms(f.consumerLoop.loopDelayMax)}; client delay p99 ${ms(f.clientLoop.loopDelayP99)}, max ${ms(f.clientLoop.loopDelayMax)}`,
   );
+  ctx.log(`  relay stages (its outbox_relay_stage_seconds; p50 / p99 from the buckets, mean): ${describeStages(f.relayStages)}`);
   ctx.log(
     `  201 answer → received p50 ${ms(f.fromAnswered.p50)}, p99 ${ms(f.fromAnswered.p99)}; ` +
       `createdAt → 201 answer (the write's own statement, commit and HTTP answer) p50 ${ms(f.writePart.p50)}, p99 ${ms(f.writePart.p99)}`,
@@ -185,4 +192,9 @@ function logRun(ctx: BenchContext, f: E2eFigures): void {
     `  service CPU (HTTP${f.embeddedRelay ? ' + embedded relay' : ''}) ${(f.serviceCpu * 100).toFixed(0)} % of one core; non-201 or failed requests ${f.failures}; ` +
       `client behind schedule by up to ${f.maxBehind} requests, ${ms(f.maxLateMs)} (cap ${MAX_IN_FLIGHT} in flight); missing at subscriber ${f.missing}`,
   );
+}
+
+/** "commit_to_read 1.2 / 9.8 ms (mean 2.0), read ...": the relay's stages over a run, for logs and the report. */
+export function describeStages(stages: readonly StageFigures[]): string {
+  return stages.map((s) => `${s.stage} ${fmtMs(s.p50)} / ${fmtMs(s.p99)} ms (mean ${fmtMs(s.mean)}, ${s.count} obs.)`).join('; ');
 }

@@ -45,7 +45,7 @@ export {
 } from './config';
 export { OutboxRelay, type OutboxRelayDeps, type RelayStatus, type PartitionStatus } from './relay/relay';
 export { startEmbeddedRelay, embeddedRelayOptionsFromEnv, type EmbeddedRelay, type EmbeddedRelayOptions } from './relay/embedded-relay';
-export { noopRelayObserver, type RelayObserver } from './relay/observer';
+export { noopRelayObserver, type PublishTiming, type RelayObserver } from './relay/observer';
 export { connectNats, natsConnectionFromEnv, type NatsConnectionSettings, type NatsTlsFiles } from './publish/nats';
 export { UnpublishableEventError } from './publish/publisher';
 export { ensureStream, ensureStreamReport, type StreamSpec, type StreamOwnership, type StreamReport, type EnsureStreamOutcome } from './publish/ensure-stream';

@@ -59,6 +59,10 @@ it('reports published events, an empty backlog and the one leader with its epoch
   expect(valueOf(led, 'outbox_events_published_total', { partition: '0' })).toBe(EVENTS);
   expect(valueOf(led, 'outbox_commit_to_ack_seconds_count')).toBe(EVENTS);
   expect(valueOf(led, 'outbox_publish_batch_size_events_sum')).toBe(EVENTS);
+  // Where the time went: commit_to_read once per event, the other stages once per batch.
+  const batches = valueOf(led, 'outbox_publish_batch_size_events_count');
+  expect(valueOf(led, 'outbox_relay_stage_seconds_count', { stage: 'commit_to_read' })).toBe(EVENTS);
+  for (const stage of ['read', 'read_to_sent', 'sent_to_ack']) expect(valueOf(led, 'outbox_relay_stage_seconds_count', { stage })).toBe(batches);
   expect(valueOf(led, 'outbox_oldest_pending_age_seconds', { partition: '0' })).toBe(0);
   expect(total(followed, 'outbox_events_published_total')).toBe(0);
   // Which code runs where: the build info, one sample of 1, with this Node.js (the same binary runs the process).

@@ -1,7 +1,18 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { RelayObserver } from '@outbox-relay/outbox';
+import type { PublishTiming, RelayObserver } from '@outbox-relay/outbox';
 import type { OutboxRecord } from '@outbox-relay/outbox/internal';
-import { BATCH_SIZE_BUCKETS, LATENCY_SECONDS_BUCKETS } from './buckets';
+import { BATCH_SIZE_BUCKETS, LATENCY_SECONDS_BUCKETS, STAGE_SECONDS_BUCKETS } from './buckets';
+
+/**
+ * The stages of `outbox_relay_stage_seconds`, in order (PublishTiming):
+ * - commit_to_read: an event's created_at to the end of the read that returned it (its transaction's own
+ *   statements and commit, the NOTIFY or the poll, the wait for the loop, the read), once per event;
+ * - read: the fenced read's round trip, once per batch;
+ * - read_to_sent: from the read to its batch's last message handed to NATS (the previous batch's sending, each
+ *   aggregate's previous publish, send-window slots), once per batch;
+ * - sent_to_ack: from there to the batch's last acknowledgement, once per batch.
+ */
+export const RELAY_STAGES = ['commit_to_read', 'read', 'read_to_sent', 'sent_to_ack'] as const;
 
 /** What the relay says about its partitions right now (`OutboxRelay.status().partitions`). */
 export interface PartitionLeadership {
@@ -30,6 +41,7 @@ export class RelayMetrics implements RelayObserver {
   private readonly publishErrors: Counter<'partition' | 'permanent'>;
   private readonly deadLetters: Counter<'partition'>;
   private readonly commitToAck: Histogram;
+  private readonly stages: Histogram<'stage'>;
   private readonly transitions: Counter<'partition' | 'transition'>;
   private readonly retentionDeletedRows: Counter<'table'>;
   /** Leadership as reported through the observer: partition → epoch while leading, null after losing. */
@@ -74,6 +86,13 @@ export class RelayMetrics implements RelayObserver {
       buckets: LATENCY_SECONDS_BUCKETS,
       registers,
     });
+    this.stages = new Histogram({
+      name: 'outbox_relay_stage_seconds',
+      help: 'Where publishing time goes, per stage: commit_to_read per event (created_at, on the database clock, to the read that returned it), read, read_to_sent and sent_to_ack per batch.',
+      labelNames: ['stage'],
+      buckets: STAGE_SECONDS_BUCKETS,
+      registers,
+    });
     this.transitions = new Counter({
       name: 'outbox_relay_leader_transitions_total',
       help: 'Leadership changes of this instance per partition: transition="acquired" or "lost".',
@@ -109,14 +128,22 @@ export class RelayMetrics implements RelayObserver {
     });
   }
 
-  published(partition: number, records: readonly OutboxRecord[], duplicates: number, ackedAtMs: number): void {
+  published(partition: number, records: readonly OutboxRecord[], duplicates: number, ackedAtMs: number, timing?: PublishTiming): void {
     const labels = { partition: String(partition) };
     this.publishedTotal.inc(labels, records.length - duplicates);
     if (duplicates > 0) this.duplicatesTotal.inc(labels, duplicates);
     this.batchSize.observe(records.length);
+    // Database and relay clocks may disagree by a little; a negative latency is clock skew, not speed.
+    const seconds = (fromMs: number, toMs: number) => Math.max(0, toMs - fromMs) / 1000;
     for (const record of records) {
-      // Database and relay clocks may disagree by a little; a negative latency is clock skew, not speed.
-      this.commitToAck.observe(Math.max(0, ackedAtMs - record.createdAt.getTime()) / 1000);
+      const createdAtMs = record.createdAt.getTime();
+      this.commitToAck.observe(seconds(createdAtMs, ackedAtMs));
+      if (timing) this.stages.observe({ stage: 'commit_to_read' }, seconds(createdAtMs, timing.readAtMs));
+    }
+    if (timing) {
+      this.stages.observe({ stage: 'read' }, seconds(timing.readStartedAtMs, timing.readAtMs));
+      this.stages.observe({ stage: 'read_to_sent' }, seconds(timing.readAtMs, timing.sentAtMs));
+      this.stages.observe({ stage: 'sent_to_ack' }, seconds(timing.sentAtMs, ackedAtMs));
     }
   }
 

@@ -50,6 +50,9 @@ describe('relay and backlog metrics', () => {
     expect(valueOf(before, 'outbox_oldest_transaction_age_seconds')).toBeGreaterThanOrEqual(0);
     expect(samplesOf(before, 'outbox_events_published_total')).toEqual([]);
 
+    // The backlog ages before any relay runs: every event's commit_to_read stage includes that wait.
+    const writtenAt = Date.now();
+    await waitFor('the backlog 250 ms old', () => Date.now() - writtenAt >= 250);
     const { relay } = startRelay(metrics, 'leader-1');
     await relay.start();
     await waitFor('stream has 300', async () => ((await readStream(ns.nc, ns.stream).catch(() => [])).length === 300 ? true : undefined));
@@ -68,6 +71,16 @@ describe('relay and backlog metrics', () => {
     expect(valueOf(after, 'outbox_publish_batch_size_events_sum')).toBe(300);
     expect(valueOf(after, 'outbox_publish_batch_size_events_count')).toBeGreaterThanOrEqual(2);
     expect(samplesOf(after, 'outbox_publish_errors_total')).toEqual([]);
+    // Stages: commit_to_read per event (none under the 250 ms the backlog waited), the others per batch.
+    const batches = valueOf(after, 'outbox_publish_batch_size_events_count');
+    const stage = (name: string, suffix: string, extra: Record<string, string> = {}) => valueOf(after, `outbox_relay_stage_seconds_${suffix}`, { stage: name, ...extra });
+    expect(stage('commit_to_read', 'count')).toBe(300);
+    expect(stage('commit_to_read', 'bucket', { le: '0.1' })).toBe(0);
+    expect(stage('commit_to_read', 'sum')).toBeGreaterThanOrEqual(300 * 0.25);
+    for (const name of ['read', 'read_to_sent', 'sent_to_ack']) {
+      expect(stage(name, 'count')).toBe(batches);
+      expect(stage(name, 'sum')).toBeGreaterThan(0);
+    }
 
     // Alone, this relay leads both partitions, each acquired once.
     for (const partition of ['0', '1']) {

@@ -7,6 +7,7 @@ import type { MessageHeaderMode } from '../config';
 import { JetStreamApiCode } from './jetstream-codes';
 import { traceSend } from '../messaging-spans';
 import { SendWindow } from './send-window';
+import { preciseNowMs } from '../precise-clock';
 
 /**
  * JetStream API errors about one message, whatever the stream's state: larger than the stream's max_msg_size
@@ -60,6 +61,8 @@ export interface PublishOutcome {
   failure?: { record: OutboxRecord; error: unknown };
   /** True when `mayPublish` turned false mid-batch (lease lost or stopping). */
   interrupted: boolean;
+  /** When the batch's sending ended (its last message handed to the client), in preciseNowMs' clock. */
+  sentAtMs: number;
 }
 
 /** Told of every message as it is handed to NATS and when its acknowledgement gives its stream sequence. */
@@ -251,7 +254,8 @@ export class PublishSession {
     } finally {
       sendingOver();
     }
+    const sentAtMs = preciseNowMs();
     await Promise.all(inFlight);
-    return { acked: records.filter((_, i) => ackedFlags[i]), duplicates, failure, interrupted };
+    return { acked: records.filter((_, i) => ackedFlags[i]), duplicates, failure, interrupted, sentAtMs };
   }
 }

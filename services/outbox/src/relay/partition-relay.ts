@@ -7,6 +7,7 @@ import { MarkQueue } from './mark-queue';
 import type { RelayObserver } from './observer';
 import { permanentPublishError, type JetStreamPublisher, type PublishOutcome } from '../publish/publisher';
 import type { OutboxRecord } from '../outbox-record';
+import { preciseNowMs } from '../precise-clock';
 import type { Fence, OutboxReader } from './reader';
 import type { StandbyFlushGate } from '../postgres/standby-flush-gate';
 import { StreamCheckError, UnmarkedStreamSeqs, type StoredEvents } from '../publish/stream-check';
@@ -32,6 +33,14 @@ export interface PartitionRelayOptions {
   backoffMaxMs: number;
   /** Tries of an event that fails permanently (too large, …) before it moves to the dead letters. */
   maxPublishAttempts: number;
+}
+
+/** A batch being published, and when it was read (the start of its PublishTiming). */
+interface InFlightBatch {
+  seqs: string[];
+  done: Promise<PublishOutcome>;
+  readStartedAtMs: number;
+  readAtMs: number;
 }
 
 /** How often a partition whose lease renewal is overdue looks whether it was renewed. */
@@ -196,7 +205,7 @@ export class PartitionRelay {
     const permanentFailures = new Map<string, number>();
     const unmarked = new UnmarkedStreamSeqs(() => this.publisher.highestAckedSeq);
     let session = this.publisher.session(unmarked);
-    let inFlight: { seqs: string[]; done: Promise<PublishOutcome> } | null = null;
+    let inFlight: InFlightBatch | null = null;
     let limit = Math.min(FIRST_BATCH, this.options.batchSize);
     /**
      * Look at the stream before publishing: at the term's start and after every failure. Not at the start when the
@@ -207,11 +216,12 @@ export class PartitionRelay {
     const marks = new MarkQueue((records, checkStreamFrom) => this.reader.markPublished(fence, records, checkStreamFrom), MARKS_QUEUED);
 
     /** Waits for a batch's acknowledgements and queues their mark; returns the batch's failure, if any. */
-    const finish = async (batch: { done: Promise<PublishOutcome> }) => {
+    const finish = async (batch: InFlightBatch) => {
       const outcome = await batch.done;
       const acked = outcome.acked;
       if (acked.length > 0) {
-        this.observer.published(fence.partition, acked, outcome.duplicates, Date.now());
+        const timing = { readStartedAtMs: batch.readStartedAtMs, readAtMs: batch.readAtMs, sentAtMs: outcome.sentAtMs };
+        this.observer.published(fence.partition, acked, outcome.duplicates, preciseNowMs(), timing);
         await marks.add(acked, unmarked.marking(acked.map((r) => r.seq)));
         log.debug({ count: acked.length, duplicates: outcome.duplicates, firstEventId: acked[0]!.id, lastSeq: acked[acked.length - 1]!.seq }, 'batch published');
       }
@@ -281,7 +291,9 @@ export class PartitionRelay {
             checkStream = false;
           }
           const exclude = [...(inFlight?.seqs ?? []), ...marks.seqs];
+          const readStartedAtMs = preciseNowMs();
           const read = await this.reader.readPendingBatch(fence, limit, exclude);
+          const readAtMs = preciseNowMs();
           if (read === null) throw new LeaseLostError(fence.partition, epoch, 'fenced read found another holder');
           const records = read.records;
           // Read again after the wait (the term may have ended meanwhile): nothing was sent from this read.
@@ -300,7 +312,7 @@ export class PartitionRelay {
             }
             continue;
           }
-          const batch = { seqs: records.map((r) => r.seq), done: session.publishBatch(records, mayPublish) };
+          const batch: InFlightBatch = { seqs: records.map((r) => r.seq), done: session.publishBatch(records, mayPublish), readStartedAtMs, readAtMs };
           const previous = inFlight;
           inFlight = batch;
           if (previous && !(await finish(previous)) && !session.ended) {

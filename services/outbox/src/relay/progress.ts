@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { OutboxRecord } from '../outbox-record';
-import type { RelayObserver } from './observer';
+import type { PublishTiming, RelayObserver } from './observer';
 
 /** One partition's term as `/status` reports it; ages in ms, measured on this process's monotonic clock. */
 export interface TermProgress {
@@ -26,10 +26,10 @@ export class ProgressTracker implements RelayObserver {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  published(partition: number, records: readonly OutboxRecord[], duplicates: number, ackedAtMs: number): void {
+  published(partition: number, records: readonly OutboxRecord[], duplicates: number, ackedAtMs: number, timing?: PublishTiming): void {
     const term = this.terms.get(partition);
     if (term && records.length > 0) term.lastAck = this.now();
-    this.inner.published(partition, records, duplicates, ackedAtMs);
+    this.inner.published(partition, records, duplicates, ackedAtMs, timing);
   }
 
   publishFailed(partition: number, permanent: boolean): void {
