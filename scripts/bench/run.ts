@@ -15,7 +15,8 @@
 // removed at the end, also on failure and Ctrl-C. See --help.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { cleanupAll, errorMessage, installProcessHandlers, runScript, type Log } from '../lib/cleanup';
+import { PrivatePostgres } from '@outbox-relay/test-support';
+import { cleanupAll, errorMessage, installProcessHandlers, onCleanup, runScript, type Log } from '../lib/cleanup';
 import { machineInfo, openContext, ROOT, type BenchContext, type MachineInfo } from './lib/context';
 import { summarizeProfile } from './lib/cpu-profile';
 import { commandLine } from './lib/flags';
@@ -90,6 +91,17 @@ async function runStep<K extends StepName>(ctx: BenchContext, name: K, results: 
   }
 }
 
+/**
+ * A private Postgres for --commit-timestamps: track_commit_timestamp needs a restart, which the shared server is
+ * not ours to do. Like the shared one otherwise (fsync and synchronous_commit on, autovacuum off: see machineInfo).
+ */
+async function privateCommitTimestampServer(log: Log): Promise<string> {
+  const server = await PrivatePostgres.start({ track_commit_timestamp: 'on', autovacuum: 'off' });
+  onCleanup('private Postgres', () => server.destroy());
+  log(`--commit-timestamps: a private Postgres on port ${server.port} with track_commit_timestamp on`);
+  return server.url;
+}
+
 async function main(): Promise<number> {
   const log: Log = (line = '') => process.stdout.write(`${line}\n`);
   const args = commandLine('bench', HELP, parseBenchArgs);
@@ -99,6 +111,7 @@ async function main(): Promise<number> {
   const settings = runSettings(args);
   let ctx: BenchContext;
   try {
+    const databaseUrl = args.commitTimestamps ? await privateCommitTimestampServer(log) : undefined;
     ctx = await openContext(log, 'bench', {
       quick: args.quick,
       cpuProf: args.cpuProf,
@@ -109,7 +122,7 @@ async function main(): Promise<number> {
       childLogLevel: settings.childLogLevel,
       repeats: settings.repeats,
       serviceNodeFlags: settings.serviceNodeFlags,
-    });
+    }, undefined, databaseUrl);
   } catch (error) {
     process.stderr.write(`bench: ${errorMessage(error)}\n`);
     await cleanupAll();

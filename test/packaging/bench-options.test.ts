@@ -48,6 +48,8 @@ test('--quick is a smoke run: small sizes, one repeat, nothing written unless --
   expect(parseBenchArgs(['--write', '--no-write']).write).toBe(false);
   expect(parseBenchArgs(['--no-write', '--write']).write).toBe(true);
   expect(parseBenchArgs(['-h']).help).toBe(true);
+  expect(parseBenchArgs(['--commit-timestamps']).commitTimestamps).toBe(true);
+  expect(parseBenchArgs([]).commitTimestamps).toBe(false);
 });
 
 test('--only adds the raw limits its steps are compared against, and keeps the steps in their order', () => {

@@ -68,6 +68,17 @@ test('a runtime window reads event-loop delay less the 10 ms sampling interval, 
   }
 });
 
+test('with commit timestamps the split also runs from each commit; without them for every event, not at all', () => {
+  const times = Array.from({ length: 100 }, (_, i) => ({ createdAt: 0, committed: 2 + (i === 99 ? 20 : 0), answered: 3, stored: 4 + (i === 99 ? 20 : 0), received: 5 + (i === 99 ? 20 : 0) }));
+  const split = splitLatency(times);
+  expect(split.fromCommit?.total).toMatchObject({ p50: 3, max: 3 });
+  expect(split.fromCommit?.relayPart).toMatchObject({ p50: 2, max: 2 });
+  expect(split.fromCommit?.transaction).toMatchObject({ p50: 2, max: 22 });
+  expect(split.fromCreated.max).toBe(25);
+  const { committed: _dropped, ...withoutCommit } = times[0]!;
+  expect(splitLatency([...times.slice(1), withoutCommit]).fromCommit).toBeUndefined();
+});
+
 test('a histogram quantile is interpolated inside its bucket, as PromQL does; +Inf gives the highest finite bound', () => {
   const cumulative = new Map([[0.001, 10], [0.005, 90], [0.01, 99], [0.05, 100], [Number.POSITIVE_INFINITY, 100]]);
   expect(histogramQuantile(0.5, cumulative)).toBeCloseTo(0.001 + (0.004 * 40) / 80);

@@ -53,11 +53,17 @@ const DEFAULTS: BenchSettings = { quick: false, cpuProf: false, events: 200_000,
  * DATABASE_URL and NATS_URL (or their defaults) are where the test suite finds its servers. `natsUrl` may list
  * several servers, comma-separated (a cluster), as NATS_URL does for the services.
  */
-export async function openContext(log: Log, prefix: string, settings: Partial<BenchSettings> = {}, natsUrl = TEST_NATS_URL): Promise<BenchContext> {
+export async function openContext(
+  log: Log,
+  prefix: string,
+  settings: Partial<BenchSettings> = {},
+  natsUrl = TEST_NATS_URL,
+  databaseUrl = TEST_DATABASE_URL,
+): Promise<BenchContext> {
   const tag = `${prefix}_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const runDir = path.join(os.tmpdir(), `outbox-${tag}`);
   mkdirSync(runDir, { recursive: true });
-  const pool = new Pool({ connectionString: TEST_DATABASE_URL, max: 8, application_name: tag });
+  const pool = new Pool({ connectionString: databaseUrl, max: 8, application_name: tag });
   onCleanup('database pool', () => pool.end());
   const nc = await connect({ servers: natsUrl.split(','), name: tag, maxReconnectAttempts: -1 });
   onCleanup('NATS connection', () => nc.close());
@@ -67,7 +73,7 @@ export async function openContext(log: Log, prefix: string, settings: Partial<Be
     root: ROOT,
     tag,
     runDir,
-    databaseUrl: TEST_DATABASE_URL,
+    databaseUrl,
     natsUrl,
     pool,
     nc,

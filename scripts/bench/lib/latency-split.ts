@@ -15,6 +15,8 @@ export interface EventTimes {
   stored: number;
   /** When the consumer callback ran (ms). */
   received: number;
+  /** Its transaction's commit (ms), when the server keeps commit timestamps (track_commit_timestamp). */
+  committed?: number;
 }
 
 export interface SegmentSplit {
@@ -33,6 +35,11 @@ export interface LatencySplit {
   slowest: SegmentSplit & { count: number };
   /** The slowest event. */
   worst: SegmentSplit;
+  /**
+   * With commit timestamps: commit → received (the figure createdAt → received bounds from above), commit → stored
+   * (the relay from the commit), and createdAt → commit (the writing transaction itself).
+   */
+  fromCommit?: { total: Summary; relayPart: Summary; transaction: Summary };
 }
 
 const splitOf = (t: EventTimes): SegmentSplit => ({ total: t.received - t.createdAt, relayPart: t.stored - t.createdAt, deliveryPart: t.received - t.stored });
@@ -56,5 +63,18 @@ export function splitLatency(times: EventTimes[]): LatencySplit {
       deliveryPart: summarize(slowest.map((s) => s.deliveryPart)).p50,
     },
     worst,
+    ...fromCommit(times),
+  };
+}
+
+function fromCommit(times: EventTimes[]): Pick<LatencySplit, 'fromCommit'> {
+  const committed = times.filter((t): t is EventTimes & { committed: number } => t.committed !== undefined);
+  if (committed.length === 0 || committed.length !== times.length) return {};
+  return {
+    fromCommit: {
+      total: summarize(committed.map((t) => t.received - t.committed)),
+      relayPart: summarize(committed.map((t) => t.stored - t.committed)),
+      transaction: summarize(committed.map((t) => t.committed - t.createdAt)),
+    },
   };
 }

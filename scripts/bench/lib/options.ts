@@ -32,6 +32,10 @@ export const HELP = `Usage: npm run bench -- [options]        (run npm run build
   --service-node-flag=<--flag>
                      a Node flag for every service process the run starts (repeatable), e.g.
                      --service-node-flag=--max-semi-space-size=8 to see what a V8 setting does to (7)
+  --commit-timestamps
+                     run against a private Postgres (its own port and data directory, started and removed by the
+                     run) with track_commit_timestamp on, so (5) also measures from each event's commit rather than
+                     its transaction's start (created_at); its other figures are then of that server
   --log-level <lvl>  LOG_LEVEL of the services the run starts (default warn: their logs are not measured) and
                      keep their logs after the run, e.g. --only scale --log-level debug to trace a hand-over
   --help
@@ -55,6 +59,8 @@ export interface BenchArgs {
   logLevel: string | null;
   serviceNodeFlags: string[];
   repeat: number | null;
+  /** Run against a private Postgres with track_commit_timestamp on, so (5) measures from each event's commit. */
+  commitTimestamps: boolean;
   help: boolean;
 }
 
@@ -72,6 +78,7 @@ const OPTIONS = {
   analyze: { type: 'boolean' },
   'log-level': { type: 'string' },
   'service-node-flag': { type: 'string', multiple: true },
+  'commit-timestamps': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -129,6 +136,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     analyze: values.analyze ?? false,
     logLevel: logLevel ?? null,
     serviceNodeFlags,
+    commitTimestamps: values['commit-timestamps'] ?? false,
     help: values.help ?? false,
   };
 }

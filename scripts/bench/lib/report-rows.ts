@@ -78,6 +78,20 @@ const tailRows = (label: string, f: E2eFigures): Row[] => {
       target: '',
       result: '',
     }),
+    ...(f.fromCommit
+      ? [
+          info({
+            measure: `${label}: from each event's commit (track_commit_timestamp, --commit-timestamps)`,
+            figure:
+              `commit → subscriber ${ms(f.fromCommit.total.p50)} / ${ms(f.fromCommit.total.p95)} / ${ms(f.fromCommit.total.p99)} / ${ms(f.fromCommit.total.p999)} / ${ms(f.fromCommit.total.max)}; ` +
+              `commit → stored p99 ${ms(f.fromCommit.relayPart.p99)}; createdAt → commit p50 ${ms(f.fromCommit.transaction.p50)}, p99 ${ms(f.fromCommit.transaction.p99)}`,
+            limit: '',
+            ratio: '',
+            target: '',
+            result: '',
+          }),
+        ]
+      : []),
     info({
       measure: `${label}: the relay's stages (outbox_relay_stage_seconds over the measured seconds; p50 / p99 estimated from its buckets)`,
       figure: describeStages(f.relayStages),

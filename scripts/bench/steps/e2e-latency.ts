@@ -124,10 +124,17 @@ async function measure(ctx: BenchContext, suffix: string, { embedded, rate }: { 
   const relayStages = await stages.stop();
   const { received, loop: consumerLoop } = await consumer.stop();
   agent.destroy();
-  const { rows: written } = await ctx.pool.query<{ id: string; ms: number }>(
-    `SELECT aggregate_id AS id, extract(epoch FROM created_at)::float8 * 1000 AS ms FROM ${outboxTables(service.outboxSchema).outbox}`,
+  // With track_commit_timestamp (--commit-timestamps), each event's commit too: what createdAt bounds from above.
+  // Taken from its order row's xmin (the same transaction wrote both): the outbox row's own xmin is that of the
+  // relay's mark by now. An order row changed since (version > 1) has another xmin and gives no commit time.
+  const commits = (await ctx.pool.query<{ on: string }>(`SELECT current_setting('track_commit_timestamp') AS on`)).rows[0]?.on === 'on';
+  const { rows: written } = await ctx.pool.query<{ id: string; ms: number; committed: number | null }>(
+    `SELECT e.aggregate_id AS id, extract(epoch FROM e.created_at)::float8 * 1000 AS ms,
+            ${commits ? 'extract(epoch FROM pg_xact_commit_timestamp(o.xmin))::float8 * 1000' : 'NULL::float8'} AS committed
+     FROM ${outboxTables(service.outboxSchema).outbox} e
+     LEFT JOIN "${service.ordersSchema}".orders o ON o.id::text = e.aggregate_id AND o.version = 1`,
   );
-  const eventCreatedAt = new Map(written.map((row) => [row.id, row.ms]));
+  const eventCreatedAt = new Map(written.map((row) => [row.id, row]));
   await service.proc.remove();
   await relayProc?.proc.remove();
   await stream.remove();
@@ -137,8 +144,10 @@ async function measure(ctx: BenchContext, suffix: string, { embedded, rate }: { 
   const times: EventTimes[] = [];
   for (const [id, order] of measured) {
     const r = received.get(id);
-    const createdAt = eventCreatedAt.get(id);
-    if (r && createdAt !== undefined) times.push({ createdAt, answered: order.answered, stored: r.stored, received: r.received });
+    const row = eventCreatedAt.get(id);
+    if (r && row !== undefined) {
+      times.push({ createdAt: row.ms, answered: order.answered, stored: r.stored, received: r.received, ...(row.committed === null ? {} : { committed: row.committed }) });
+    }
   }
   const figures: E2eFigures = {
     ...splitLatency(times),
@@ -183,6 +192,13 @@ function logRun(ctx: BenchContext, f: E2eFigures): void {
       `${f.embeddedRelay ? '' : `; CPU ${(f.relayCpu * 100).toFixed(0)} % of one core`}. ` +
       `Benchmark's event loops: consumer thread delay p99 ${ms(f.consumerLoop.loopDelayP99)}, max ${ms(f.consumerLoop.loopDelayMax)}; client delay p99 ${ms(f.clientLoop.loopDelayP99)}, max ${ms(f.clientLoop.loopDelayMax)}`,
   );
+  if (f.fromCommit) {
+    const { total, relayPart, transaction } = f.fromCommit;
+    ctx.log(
+      `  from the commit (track_commit_timestamp): commit → subscriber p50 ${ms(total.p50)}, p95 ${ms(total.p95)}, p99 ${ms(total.p99)}, p99.9 ${ms(total.p999)}, max ${ms(total.max)}; ` +
+        `commit → stored (relay) p50 ${ms(relayPart.p50)}, p99 ${ms(relayPart.p99)}; createdAt → commit (the transaction) p50 ${ms(transaction.p50)}, p99 ${ms(transaction.p99)}`,
+    );
+  }
   ctx.log(`  relay stages (its outbox_relay_stage_seconds; p50 / p99 from the buckets, mean): ${describeStages(f.relayStages)}`);
   ctx.log(
     `  201 answer → received p50 ${ms(f.fromAnswered.p50)}, p99 ${ms(f.fromAnswered.p99)}; ` +
