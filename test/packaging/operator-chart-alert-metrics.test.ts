@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Metric } from 'prom-client';
-import { createTestSchema, createTestStream, listeningPort, ROOT, startService, TEST_DATABASE_URL, TEST_NATS_URL, waitFor, type ServiceProcess, type TestSchema, type TestStream } from '@outbox-relay/test-support';
+import { createTestSchema, createTestStream, ROOT, startRelayProcess, waitFor, type ServiceProcess, type TestSchema, type TestStream } from '@outbox-relay/test-support';
 import { OperatorMetrics } from '../../services/operator/src/metrics';
 import { parseMetrics, type Sample } from '../../services/telemetry/test/support/scrape';
 import { renderChart } from './support/helm';
@@ -51,18 +51,9 @@ beforeAll(async () => {
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'services/relay'], { cwd: ROOT, stdio: 'pipe' });
   db = await createTestSchema('chartalerts');
   stream = await createTestStream('chartalerts');
-  relay = startService('services/relay/dist/main.js', {
-    DATABASE_URL: TEST_DATABASE_URL,
-    NATS_URL: TEST_NATS_URL,
-    OUTBOX_SCHEMA: db.schema,
-    OUTBOX_STREAM: stream.stream,
-    OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix,
-    RELAY_HTTP_PORT: '0',
-    RELAY_INSTANCE_ID: 'chart-alerts-0',
-    METRICS_BACKLOG_CACHE_MS: '0',
-    LOG_LEVEL: 'info',
-  });
-  const base = `http://127.0.0.1:${await listeningPort(relay, 'health endpoints listening')}`;
+  const started = await startRelayProcess(db, stream, 'chart-alerts-0', { METRICS_BACKLOG_CACHE_MS: '0' });
+  relay = started.proc;
+  const base = started.url;
   // Once it leads, every per-partition gauge has its samples (a follower's is_leader would be 0 but present too).
   ({ text: relayText, samples: relaySamples } = await waitFor(
     'the relay leading partition 0, seen on /metrics',
