@@ -6,7 +6,7 @@
  */
 import type { Pool } from 'pg';
 import { NoPrimaryError, NotPrimaryError, PostgresPrimary } from '@outbox-relay/outbox';
-import { freePort, PrivatePostgres, testNeeding, waitFor } from '@outbox-relay/test-support';
+import { freePort, PrivatePostgres, TEST_DATABASE_URL, testNeeding, waitFor } from '@outbox-relay/test-support';
 
 const withPostgresServer = testNeeding('postgres-server');
 
@@ -131,4 +131,29 @@ describe('a host list with a primary and a streaming standby', () => {
     const naive = track(PostgresPrimary.fromUrl(hostList(primary.port, standby.port)).pool({ max: 1 }));
     expect((await reached(naive)).port).toBe(primary.port);
   }, 240_000);
+});
+
+describe('a connection the server ends while it is checked out of the pool', () => {
+  /**
+   * The server's FATAL on a checked-out client that is between queries (a transaction's caller doing other work, a
+   * query just answered and not yet released) is emitted as the client's 'error'. pg-pool listens only while the
+   * client is idle, and an 'error' nobody listens to ends the process: the Postgres failover drill ended so once.
+   */
+  test('ends no process: the client reports it on its next use, and the pool replaces it', async () => {
+    const pool = PostgresPrimary.fromUrl(TEST_DATABASE_URL).pool({ max: 1 });
+    const admin = PostgresPrimary.fromUrl(TEST_DATABASE_URL).pool({ max: 1 });
+    try {
+      const client = await pool.connect();
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await ended;
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      client.release(true);
+      expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+    } finally {
+      await pool.end();
+      await admin.end();
+    }
+  });
 });

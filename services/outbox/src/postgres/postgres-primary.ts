@@ -189,6 +189,11 @@ function routedClientClass(primary: PostgresPrimary, config: PrimaryPoolConfig):
       const host = primary.currentHost();
       super(primary.clientConfig(host, config));
       this.databaseHost = host;
+      // pg-pool listens for a client's 'error' only while it is idle. Checked out and between queries (a caller's
+      // other work, a query just answered and not yet released), the server's FATAL when it dies or ends the
+      // backend is emitted with nobody listening, which ends the process. Kept quiet here: the pool drops an idle
+      // client that failed, and a checked-out one refuses its next query, whose caller hears of it.
+      this.on('error', () => undefined);
     }
 
     override connect(): Promise<Client>;
