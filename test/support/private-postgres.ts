@@ -91,6 +91,8 @@ export class PrivatePostgres {
   /** Rows of one statement, on a connection of its own to the `postgres` database (closed afterwards). */
   async query<T = Record<string, unknown>>(text: string, values: unknown[] = []): Promise<T[]> {
     const client = new Client({ connectionString: this.url });
+    // A server killed mid-query also reports it as 'error'; the query's own rejection is what the caller sees.
+    client.on('error', () => undefined);
     await client.connect();
     try {
       return (await client.query(text, values)).rows as T[];
