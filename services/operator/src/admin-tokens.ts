@@ -5,12 +5,12 @@ import type { V1Secret } from './kube/client-node';
 import type { RelayCluster } from './kube/kube-client';
 import { MANAGED_SELECTOR } from './kube/sources';
 import { ADMIN_TOKEN_COMPONENT, ADMIN_TOKEN_KEY, adminSecretName, desiredAdminSecret } from './reconcile/admin-token';
-import { MANAGED_BY } from './reconcile/metadata';
+import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './reconcile/metadata';
 
 /** The labels the operator puts on an admin Secret; one without them is not its own, whatever its name. */
 const ADMIN_SECRET_LABELS = `${MANAGED_SELECTOR},app.kubernetes.io/component=${ADMIN_TOKEN_COMPONENT}`;
 const isAdminSecret = (secret: V1Secret): boolean =>
-  secret.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY && secret.metadata?.labels?.['app.kubernetes.io/component'] === ADMIN_TOKEN_COMPONENT;
+  secret.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && secret.metadata?.labels?.[COMPONENT_LABEL] === ADMIN_TOKEN_COMPONENT;
 
 /** A relay's admin token as the prober sends it, and its digest as the pod template carries it. */
 export interface RelayAdminToken {

@@ -14,13 +14,12 @@ import { observe } from './observe';
 import { StepDownError, type PodProber } from './prober';
 import { ADMIN_TOKEN_DIGEST_ANNOTATION } from './reconcile/admin-token';
 import { reconcile as defaultReconcile } from './reconcile';
-import { MANAGED_BY } from './reconcile/metadata';
+import { INSTANCE_LABEL, MANAGED_BY } from './reconcile/metadata';
 import { referencedSecrets, relaysReading } from './reconcile/secrets';
 import type { ObservedState, OperatorPods, ReconcileAction, ReconcileResult } from './reconcile/types';
 import { sameJson } from './same-json';
 import { WorkQueue } from './work-queue';
 
-const INSTANCE_LABEL = 'app.kubernetes.io/instance';
 /** Another writer changed the relay between our read and our status write: look again (freshly read) soon. */
 const STATUS_CONFLICT_RETRY_MS = 10;
 

@@ -41,7 +41,8 @@ export class RelayMetrics implements RelayObserver {
   private readonly publishErrors: Counter<'partition' | 'permanent'>;
   private readonly deadLetters: Counter<'partition'>;
   private readonly commitToAck: Histogram;
-  private readonly stages: Histogram<'stage'>;
+  /** One child per stage, bound once: commit_to_read is observed for every published event. */
+  private readonly stages: Record<(typeof RELAY_STAGES)[number], { observe(seconds: number): void }>;
   private readonly transitions: Counter<'partition' | 'transition'>;
   private readonly retentionDeletedRows: Counter<'table'>;
   /** Leadership as reported through the observer: partition → epoch while leading, null after losing. */
@@ -86,13 +87,19 @@ export class RelayMetrics implements RelayObserver {
       buckets: LATENCY_SECONDS_BUCKETS,
       registers,
     });
-    this.stages = new Histogram({
+    const stages = new Histogram({
       name: 'outbox_relay_stage_seconds',
       help: 'Where publishing time goes, per stage: commit_to_read per event (created_at, on the database clock, to the read that returned it), read, read_to_sent and sent_to_ack per batch.',
       labelNames: ['stage'],
       buckets: STAGE_SECONDS_BUCKETS,
       registers,
     });
+    this.stages = {
+      commit_to_read: stages.labels('commit_to_read'),
+      read: stages.labels('read'),
+      read_to_sent: stages.labels('read_to_sent'),
+      sent_to_ack: stages.labels('sent_to_ack'),
+    };
     this.transitions = new Counter({
       name: 'outbox_relay_leader_transitions_total',
       help: 'Leadership changes of this instance per partition: transition="acquired" or "lost".',
@@ -138,12 +145,12 @@ export class RelayMetrics implements RelayObserver {
     for (const record of records) {
       const createdAtMs = record.createdAt.getTime();
       this.commitToAck.observe(seconds(createdAtMs, ackedAtMs));
-      if (timing) this.stages.observe({ stage: 'commit_to_read' }, seconds(createdAtMs, timing.readAtMs));
+      if (timing) this.stages.commit_to_read.observe(seconds(createdAtMs, timing.readAtMs));
     }
     if (timing) {
-      this.stages.observe({ stage: 'read' }, seconds(timing.readStartedAtMs, timing.readAtMs));
-      this.stages.observe({ stage: 'read_to_sent' }, seconds(timing.readAtMs, timing.sentAtMs));
-      this.stages.observe({ stage: 'sent_to_ack' }, seconds(timing.sentAtMs, ackedAtMs));
+      this.stages.read.observe(seconds(timing.readStartedAtMs, timing.readAtMs));
+      this.stages.read_to_sent.observe(seconds(timing.readAtMs, timing.sentAtMs));
+      this.stages.sent_to_ack.observe(seconds(timing.sentAtMs, ackedAtMs));
     }
   }
 

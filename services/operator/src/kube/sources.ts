@@ -1,7 +1,7 @@
 import { API_GROUP, API_VERSION, PLURAL } from '../api/group';
 import type { OutboxRelayResource } from '../api/types';
-import { APP_NAME, MANAGED_BY } from '../reconcile/metadata';
-import { COMPONENT_LABEL, PARTITION_JOB_COMPONENT } from '../reconcile/partition-job';
+import { APP_NAME, COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../reconcile/metadata';
+import { PARTITION_JOB_COMPONENT } from '../reconcile/partition-job';
 import { makeApiClient } from './api-clients';
 import { k8s, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1Job, type V1NetworkPolicy, type V1Pod, type V1Secret } from './client-node';
 
@@ -22,7 +22,7 @@ export interface WatchSource<T extends KubernetesObject> {
 /** Selects the relay pods (every pod of every OutboxRelay carries the app name label). */
 export const RELAY_POD_SELECTOR = `app.kubernetes.io/name=${APP_NAME}`;
 /** Selects what the operator created. */
-export const MANAGED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 
 const scoped = (prefix: string, namespace: string | undefined, plural: string) =>
   namespace ? `${prefix}/namespaces/${encodeURIComponent(namespace)}/${plural}` : `${prefix}/${plural}`;

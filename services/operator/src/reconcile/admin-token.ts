@@ -1,12 +1,12 @@
 import type { V1PodTemplateSpec, V1Secret } from '../api/k8s-types';
 import type { OutboxRelayResource } from '../api/types';
-import { childMetadata, relayName } from './metadata';
+import { childMetadata, COMPONENT_LABEL, relayName } from './metadata';
 import { ADMIN_TOKEN_DIR, ADMIN_TOKEN_KEY } from './env';
 import { CONTAINER_NAME } from './pod-template';
 
 /** The key of the admin Secret that holds the token, and where the relay pods find it (read-only; env.ts). */
 export { ADMIN_TOKEN_DIR, ADMIN_TOKEN_KEY };
-/** Labels the admin Secrets apart from the operator's other children, so its informer lists only them. */
+/** Tells the admin Secrets apart from the operator's other children: only a Secret labelled so is used for a token. */
 export const ADMIN_TOKEN_COMPONENT = 'admin-token';
 /**
  * A digest of the token the pods were started with: a token changed in the Secret (or a Secret deleted and made
@@ -29,14 +29,14 @@ export function desiredAdminSecret(relay: OutboxRelayResource, token: string): V
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { ...metadata, name: adminSecretName(relay), labels: { ...metadata.labels, 'app.kubernetes.io/component': ADMIN_TOKEN_COMPONENT } },
+    metadata: { ...metadata, name: adminSecretName(relay), labels: { ...metadata.labels, [COMPONENT_LABEL]: ADMIN_TOKEN_COMPONENT } },
     type: 'Opaque',
     data: { [ADMIN_TOKEN_KEY]: Buffer.from(token, 'utf8').toString('base64') },
   };
 }
 
 /**
- * The pod template with the admin Secret mounted read-only, OUTBOX_ADMIN_TOKEN_FILE pointing at it, and the
+ * The pod template with the admin Secret mounted read-only where OUTBOX_ADMIN_TOKEN_FILE (env.ts) points, and the
  * digest of the token as an annotation (absent while the Secret is unknown).
  */
 export function withAdminToken(template: V1PodTemplateSpec, relay: OutboxRelayResource, digest: string | undefined): V1PodTemplateSpec {

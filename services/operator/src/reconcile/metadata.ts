@@ -6,16 +6,21 @@ export const APP_NAME = 'outbox-relay';
 export const MANAGED_BY = 'outbox-relay-operator';
 export const COMPONENT = 'relay';
 
+/** The recommended labels the operator reads back (which relay an object belongs to, and what part of it it is). */
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+
 /** Labels that pick this relay's pods; never change them, as a Deployment's selector is immutable. */
 export function selectorLabels(relay: OutboxRelayResource): Record<string, string> {
-  return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/instance': relayName(relay) };
+  return { 'app.kubernetes.io/name': APP_NAME, [INSTANCE_LABEL]: relayName(relay) };
 }
 
 export function relayLabels(relay: OutboxRelayResource): Record<string, string> {
   return {
     ...selectorLabels(relay),
-    'app.kubernetes.io/managed-by': MANAGED_BY,
-    'app.kubernetes.io/component': COMPONENT,
+    [MANAGED_BY_LABEL]: MANAGED_BY,
+    [COMPONENT_LABEL]: COMPONENT,
   };
 }
 

@@ -2,7 +2,7 @@ import { API_GROUP } from '../api/group';
 import type { V1Job } from '../api/k8s-types';
 import type { OutboxRelayResource, OutboxRelaySpec } from '../api/types';
 import { relayEnv } from './env';
-import { APP_NAME, MANAGED_BY, ownerReference, relayName } from './metadata';
+import { APP_NAME, COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, ownerReference, relayName } from './metadata';
 import { DEFAULT_RESOURCES, RELAY_UID, RELAY_WORKDIR } from './pod-template';
 
 /**
@@ -11,8 +11,6 @@ import { DEFAULT_RESOURCES, RELAY_UID, RELAY_WORKDIR } from './pod-template';
  */
 export const PARTITION_JOB_COMPONENT = 'partition-count';
 export const PARTITION_JOB_APP_NAME = `${APP_NAME}-migrate`;
-export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
-export const COMPONENT_LABEL = 'app.kubernetes.io/component';
 /** The count a Job applies, on the Job, so the operator reads it back without parsing the container's env. */
 export const PARTITION_TARGET_ANNOTATION = `${API_GROUP}/partitions`;
 /** outbox-migrate (services/outbox/src/cli/migrate.ts), from the one image every process shares. */
@@ -24,11 +22,6 @@ export const MIGRATE_COMMAND = ['node', 'services/outbox/dist/cli/migrate.js'];
  */
 export const PARTITION_DRAIN_TIMEOUT_MS = 30_000;
 export const PARTITION_JOB_BACKOFF_LIMIT = 2;
-
-/** Label selector of one relay's partition-count Jobs. */
-export function partitionJobSelector(relay: OutboxRelayResource): string {
-  return `${INSTANCE_LABEL}=${relayName(relay)},${COMPONENT_LABEL}=${PARTITION_JOB_COMPONENT}`;
-}
 
 /** `<relay>-partitions-<sequence>`: at most 47 + 12 + 4 characters, within a Job name's 63. */
 export function partitionJobName(relay: OutboxRelayResource, sequence: number): string {
@@ -54,7 +47,7 @@ export function desiredPartitionJob(
     'app.kubernetes.io/name': PARTITION_JOB_APP_NAME,
     [INSTANCE_LABEL]: relayName(relay),
     [COMPONENT_LABEL]: PARTITION_JOB_COMPONENT,
-    'app.kubernetes.io/managed-by': MANAGED_BY,
+    [MANAGED_BY_LABEL]: MANAGED_BY,
   };
   // Only what the migration needs: the database (the same Secret key as the relays) and the schema.
   const env = relayEnv(spec).filter((e) => e.name === 'DATABASE_URL' || e.name === 'OUTBOX_SCHEMA');
