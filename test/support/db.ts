@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { Pool } from 'pg';
 import { runner } from 'node-pg-migrate';
 import { migrateOutbox, OUTBOX_MIGRATIONS_DIR } from '@outbox-relay/outbox';
@@ -31,6 +32,16 @@ export async function createTestSchema(prefix: string, options: { partitions?: n
  */
 export async function undoNewestOutboxMigration(pool: Pool, schema: string): Promise<string> {
   return (await undoNewestOutboxMigrations(pool, schema, 1))[0]!;
+}
+
+/**
+ * Takes `schema` back to what the version before migration `name` left: runs the Down parts of `name` and of every
+ * newer migration. Returns their names, newest first (so a test says which old version it stands for, not how
+ * many migrations came after it).
+ */
+export async function undoOutboxMigrationsThrough(pool: Pool, schema: string, name: string): Promise<string[]> {
+  const newer = readdirSync(OUTBOX_MIGRATIONS_DIR).filter((file) => file.endsWith('.sql') && file.replace(/\.sql$/, '') >= name);
+  return undoNewestOutboxMigrations(pool, schema, newer.length);
 }
 
 /** Runs the Down parts of the `count` newest outbox migrations; returns their names, newest first. */

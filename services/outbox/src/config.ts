@@ -5,6 +5,7 @@ import { ConfigError, envVar, toFieldIssues } from '@outbox-relay/runtime';
 import { DatabaseUrlError } from './errors';
 import type { OutboxRetention } from './maintenance/retention';
 import { parseDatabaseTarget } from './postgres/database-target';
+import { DEFAULT_BATCH_MAX_BYTES } from './relay/reader';
 import type { StreamOwnership } from './publish/ensure-stream';
 import {
   STREAM_DISCARD_POLICIES,
@@ -85,6 +86,8 @@ export const relayEnvShape = {
     .default('outbox'),
   OUTBOX_DUPLICATE_WINDOW_MS: ms(120_000, 1000),
   OUTBOX_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** Bytes of payloads and headers one read may return (at least one event is always read); 1 KiB to 1 GiB. */
+  OUTBOX_BATCH_MAX_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(DEFAULT_BATCH_MAX_BYTES),
   OUTBOX_LEASE_MS: ms(2000, 200),
   OUTBOX_RENEW_MS: ms(500, 50),
   OUTBOX_POLL_MS: ms(250, 5),
@@ -222,6 +225,11 @@ export interface RelaySettings {
   subjectPrefix: string;
   duplicateWindowMs: number;
   batchSize: number;
+  /**
+   * Bytes of payloads and headers one read may return (at least one event, whatever its size), so the memory a
+   * relay holds does not grow with the size of the events; default DEFAULT_BATCH_MAX_BYTES (4 MiB).
+   */
+  batchMaxBytes?: number;
   leaseMs: number;
   renewMs: number;
   pollMs: number;
@@ -283,6 +291,7 @@ export function relaySettingsFromEnv(env: RelayEnv): RelaySettings {
     subjectPrefix: env.OUTBOX_SUBJECT_PREFIX,
     duplicateWindowMs: env.OUTBOX_DUPLICATE_WINDOW_MS,
     batchSize: env.OUTBOX_BATCH_SIZE,
+    batchMaxBytes: env.OUTBOX_BATCH_MAX_BYTES,
     leaseMs: env.OUTBOX_LEASE_MS,
     renewMs: env.OUTBOX_RENEW_MS,
     pollMs: env.OUTBOX_POLL_MS,
@@ -318,6 +327,7 @@ const relaySettingsSchema = z
     subjectPrefix: e.OUTBOX_SUBJECT_PREFIX,
     duplicateWindowMs: e.OUTBOX_DUPLICATE_WINDOW_MS,
     batchSize: e.OUTBOX_BATCH_SIZE,
+    batchMaxBytes: e.OUTBOX_BATCH_MAX_BYTES.optional(),
     leaseMs: e.OUTBOX_LEASE_MS,
     renewMs: e.OUTBOX_RENEW_MS,
     pollMs: e.OUTBOX_POLL_MS,

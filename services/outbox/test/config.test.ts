@@ -61,6 +61,13 @@ describe('relay configuration', () => {
     expect(() => defaultRelaySettings({ confirmingStandbys: -1 })).toThrow(/confirmingStandbys/);
   });
 
+  it('reads the bound in bytes of one read: 4 MiB by default, 1 KiB to 1 GiB', () => {
+    expect(relaySettingsFromEnv(parseEnv(relayEnvSchema, { DATABASE_URL })).batchMaxBytes).toBe(4 * 1024 * 1024);
+    expect(relaySettingsFromEnv(parseEnv(relayEnvSchema, { DATABASE_URL, OUTBOX_BATCH_MAX_BYTES: '65536' })).batchMaxBytes).toBe(65_536);
+    for (const bad of ['1023', String(1024 ** 3 + 1), '1.5', 'lots']) expect(variablesOf({ DATABASE_URL, OUTBOX_BATCH_MAX_BYTES: bad })).toEqual(['OUTBOX_BATCH_MAX_BYTES']);
+    expect(() => defaultRelaySettings({ batchMaxBytes: 10 })).toThrow(/batchMaxBytes/);
+  });
+
   it('takes a host list as DATABASE_URL, and refuses one it cannot use, naming the variable', () => {
     expect(variablesOf({ DATABASE_URL: 'postgres://u@db-a:5432,db-b:5433/app?target_session_attrs=read-write' })).toEqual([]);
     expect(variablesOf({ DATABASE_URL: 'postgres://u@db-a:5432,db-b:x/app' })).toEqual(['DATABASE_URL']);

@@ -35,6 +35,7 @@ export function withDefaults(input: OutboxRelaySpecInput | undefined): OutboxRel
     },
     batchSize: spec.batchSize ?? d.batchSize,
     publishWindow: spec.publishWindow ?? d.publishWindow,
+    batchMaxBytes: spec.batchMaxBytes ?? d.batchMaxBytes,
     leaseDurationMs: spec.leaseDurationMs ?? d.leaseDurationMs,
     renewIntervalMs: spec.renewIntervalMs ?? d.renewIntervalMs,
     failoverDelaySeconds: spec.failoverDelaySeconds ?? d.failoverDelaySeconds,

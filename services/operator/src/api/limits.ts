@@ -20,6 +20,8 @@ export const SPEC_DEFAULTS = {
   batchSize: 1000,
   // The relay's DEFAULT_PUBLISH_WINDOW: messages a relay keeps unacknowledged over all its partitions.
   publishWindow: 500,
+  // The relay's DEFAULT_BATCH_MAX_BYTES: payloads and headers one read may return (4 MiB).
+  batchMaxBytes: 4 * 1024 * 1024,
   leaseDurationMs: 2000,
   renewIntervalMs: 500,
   failoverDelaySeconds: 15,
@@ -37,6 +39,7 @@ export const SPEC_RANGES = {
   partitionCount: { minimum: 1, maximum: 1024 },
   batchSize: { minimum: 1, maximum: 10_000 },
   publishWindow: { minimum: 1, maximum: 100_000 },
+  batchMaxBytes: { minimum: 1024, maximum: 1024 ** 3 },
   databaseConfirmingStandbys: { minimum: 0, maximum: 16 },
   // The relay refuses leases under 200 ms and renewals under 50 ms (services/outbox config).
   leaseDurationMs: { minimum: 200, maximum: 600_000 },

@@ -138,6 +138,11 @@ export const specSchema: JsonSchema = {
       'Outbox partitions, each with its own lease; 1 means one global order. When set, the operator keeps the schema at this count: a change runs a Job (outbox-migrate) that waits for the relays to publish every pending event while writers pause, then switches (condition PartitionCountApplied). Unset: the schema\'s count, set by the application\'s migrations, is kept.',
     ),
     batchSize: int(r.batchSize, d.batchSize, 'Events read per batch.'),
+    batchMaxBytes: int(
+      r.batchMaxBytes,
+      d.batchMaxBytes,
+      'Bytes of event payloads and headers one read may return (at least one event is always read, whatever its size), so what a relay holds in memory does not grow with the size of the events.',
+    ),
     publishWindow: int(
       r.publishWindow,
       d.publishWindow,

@@ -118,6 +118,8 @@ export interface OutboxRelaySpec {
    */
   partitionCount?: number;
   batchSize: number;
+  /** Bytes of payloads and headers one read may return (OUTBOX_BATCH_MAX_BYTES). */
+  batchMaxBytes: number;
   publishWindow: number;
   leaseDurationMs: number;
   renewIntervalMs: number;

@@ -20,6 +20,7 @@ export const BAD_RELAYS: BadRelay[] = [
   { title: 'zero batch size', spec: { batchSize: 0, database: db, nats }, field: 'spec.batchSize' },
   { title: 'batch size too large', spec: { batchSize: 10_001, database: db, nats }, field: 'spec.batchSize' },
   { title: 'zero publish window', spec: { publishWindow: 0, database: db, nats }, field: 'spec.publishWindow' },
+  { title: 'a read bound under 1 KiB', spec: { batchMaxBytes: 100, database: db, nats }, field: 'spec.batchMaxBytes' },
   { title: 'lease too short for the relay', spec: { leaseDurationMs: 100, renewIntervalMs: 50, database: db, nats }, field: 'spec.leaseDurationMs' },
   { title: 'fractional failover delay', spec: { failoverDelaySeconds: 1.5, database: db, nats }, field: 'spec.failoverDelaySeconds' },
   {

@@ -1,7 +1,8 @@
 import type { OutboxRecord } from '../outbox-record';
+import type { MarkedBatch } from './reader';
 
 interface QueuedMark {
-  seqs: string[];
+  seqs: readonly string[];
   /** Resolves with the mark's error, or null; never rejects. */
   done: Promise<unknown>;
 }
@@ -19,7 +20,7 @@ export class MarkQueue {
 
   constructor(
     /** `checkStreamFrom`: where a successor looks in the stream once this mark committed (see stream-check.ts). */
-    private readonly markPublished: (records: readonly OutboxRecord[], checkStreamFrom: number) => Promise<unknown>,
+    private readonly markPublished: (batch: MarkedBatch, checkStreamFrom: number) => Promise<unknown>,
     private readonly maxQueued: number,
   ) {}
 
@@ -32,15 +33,21 @@ export class MarkQueue {
     return this.queue.length > 0;
   }
 
-  /** Queues a mark of `records`, after waiting for the oldest while the queue is full. Throws a settled mark's error. */
+  /**
+   * Queues a mark of `records`, after waiting for the oldest while the queue is full. Throws a settled mark's error.
+   * Only their seqs and last id are kept: a queued mark does not hold the events' payloads in memory.
+   */
   async add(records: readonly OutboxRecord[], checkStreamFrom: number): Promise<void> {
     while (this.queue.length >= this.maxQueued) await this.settleOldest();
-    const done = this.tail.then(() => this.markPublished(records, checkStreamFrom)).then(
+    const last = records[records.length - 1];
+    if (!last) return;
+    const batch: MarkedBatch = { seqs: records.map((r) => r.seq), lastSeq: last.seq, lastId: last.id };
+    const done = this.tail.then(() => this.markPublished(batch, checkStreamFrom)).then(
       () => null,
       (error: unknown) => error,
     );
     this.tail = done;
-    this.queue.push({ seqs: records.map((r) => r.seq), done });
+    this.queue.push({ seqs: batch.seqs, done });
   }
 
   /** Waits for every queued mark; throws the first error (the queue is empty afterwards either way). */

@@ -213,7 +213,7 @@ export class PartitionRelay {
      * successor's first publish is then one read away from its acquisition.
      */
     let checkStream = !acquired.boundRecorded;
-    const marks = new MarkQueue((records, checkStreamFrom) => this.reader.markPublished(fence, records, checkStreamFrom), MARKS_QUEUED);
+    const marks = new MarkQueue((batch, checkStreamFrom) => this.reader.markSeqsPublished(fence, batch, checkStreamFrom), MARKS_QUEUED);
 
     /** Waits for a batch's acknowledgements and queues their mark; returns the batch's failure, if any. */
     const finish = async (batch: InFlightBatch) => {

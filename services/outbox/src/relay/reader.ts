@@ -3,6 +3,9 @@ import { LeaseLostError } from '../errors';
 import type { OutboxRecord } from '../outbox-record';
 import { outboxTables, type OutboxTables } from '../schema/names';
 
+/** What one read may hold by default (OUTBOX_BATCH_MAX_BYTES): payloads and headers, as they arrive. */
+export const DEFAULT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
+
 interface PendingRow {
   seq: string;
   id: string;
@@ -56,6 +59,13 @@ export interface StreamCheckStart {
   since: Date | null;
 }
 
+/** What a mark records: the batch's seqs, and its last event (the lease row's `last_published_*`). */
+export interface MarkedBatch {
+  seqs: readonly string[];
+  lastSeq: string;
+  lastId: string;
+}
+
 /** The lease a fenced statement runs under. */
 export interface Fence {
   partition: number;
@@ -74,20 +84,28 @@ export class OutboxReader {
   private readonly markSql: string;
   private readonly deadLetterSql: string;
 
-  /** `walPosition`: each read also says where the WAL was (PendingBatch.walLsn), in the same statement. */
+  private readonly maxBatchBytes: number;
+
+  /**
+   * `walPosition`: each read also says where the WAL was (PendingBatch.walLsn), in the same statement.
+   * `maxBatchBytes`: a read returns events whose payloads and headers add up to at most this many bytes (and at
+   * least one event, whatever its size), so what a relay holds does not grow with the size of the events.
+   */
   constructor(
     private readonly pool: Pool,
     schema: string,
-    options: { walPosition?: boolean } = {},
+    options: { walPosition?: boolean; maxBatchBytes?: number } = {},
   ) {
+    this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_BATCH_MAX_BYTES;
     this.t = outboxTables(schema);
-    // A function (migration 1733000000000_read_pending.sql): the same fenced, ordered read, with its own
-    // planner settings so that no statistics can turn it into a sort of the whole backlog, in one round trip.
+    // A function (migrations 1733000000000_read_pending.sql, 1733700000000_read_byte_limit.sql): the same fenced,
+    // ordered read, with its own planner settings so that no statistics can turn it into a sort of the whole
+    // backlog, in one round trip.
     // The WAL position is taken during the statement, so after its snapshot: a commit the read sees was written
     // to the WAL before it was visible, hence before that position.
     this.readSql = options.walPosition
-      ? `SELECT r.*, pg_current_wal_insert_lsn()::text AS wal_lsn FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5) AS r`
-      : `SELECT * FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5)`;
+      ? `SELECT r.*, pg_current_wal_insert_lsn()::text AS wal_lsn FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5, $6) AS r`
+      : `SELECT * FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5, $6)`;
     // The lease row is updated (and so row-locked) in the same statement as the events: a successor's
     // acquisition waits for this commit and then sees the new progress, so fenced progress is never lost
     // or interleaved with the successor's.
@@ -134,7 +152,14 @@ export class OutboxReader {
 
   /** readPending, with the WAL position of the read. */
   async readPendingBatch(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<PendingBatch | null> {
-    const { rows } = await this.pool.query<PendingRow>(this.readSql, [fence.partition, fence.holder, fence.epoch, seqArrayLiteral(exclude), limit]);
+    const { rows } = await this.pool.query<PendingRow>(this.readSql, [
+      fence.partition,
+      fence.holder,
+      fence.epoch,
+      seqArrayLiteral(exclude),
+      limit,
+      this.maxBatchBytes,
+    ]);
     if (rows.length === 0 && !(await this.holds(fence))) return null;
     return { records: rows.map(toRecord), walLsn: rows[0]?.wal_lsn ?? null };
   }
@@ -144,15 +169,21 @@ export class OutboxReader {
    * Throws LeaseLostError when another epoch took over (nothing is marked then).
    */
   async markPublished(fence: Fence, records: readonly OutboxRecord[], checkStreamFrom: number): Promise<number> {
-    if (records.length === 0) return 0;
-    const last = records[records.length - 1]!;
+    const last = records[records.length - 1];
+    if (!last) return 0;
+    return this.markSeqsPublished(fence, { seqs: records.map((r) => r.seq), lastSeq: last.seq, lastId: last.id }, checkStreamFrom);
+  }
+
+  /** markPublished, given only what a mark needs: the relay keeps no payload alive while a mark waits its turn. */
+  async markSeqsPublished(fence: Fence, batch: MarkedBatch, checkStreamFrom: number): Promise<number> {
+    if (batch.seqs.length === 0) return 0;
     const { rows } = await this.pool.query(this.markSql, [
       fence.partition,
       fence.holder,
       fence.epoch,
-      seqArrayLiteral(records.map((r) => r.seq)),
-      last.seq,
-      last.id,
+      seqArrayLiteral(batch.seqs),
+      batch.lastSeq,
+      batch.lastId,
       checkStreamFrom,
     ]);
     if (rows.length === 0 && !(await this.holds(fence, false))) {

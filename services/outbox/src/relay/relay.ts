@@ -131,7 +131,7 @@ export class OutboxRelay {
     // No phantom events (optional): each read says where the WAL was, and waits for standbys to flush up to there.
     const standbys = (s.confirmingStandbys ?? 0) > 0 ? new StandbyFlushGate(pool, s.confirmingStandbys!, this.logger) : null;
     this.standbys = standbys;
-    const reader = new OutboxReader(pool, s.schema, { walPosition: standbys !== null });
+    const reader = new OutboxReader(pool, s.schema, { walPosition: standbys !== null, maxBatchBytes: s.batchMaxBytes });
     const acks = new PubAckCollector(this.deps.nats, { stream: s.stream, timeoutMs: s.publishTimeoutMs });
     this.acks = acks;
     // NATS is back: partitions backing off after failed publishes retry now rather than at their next backoff,
