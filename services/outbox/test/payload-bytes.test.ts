@@ -105,8 +105,8 @@ it('a database migrated with jsonb rows in it publishes them with the bytes they
   const db = bed.db;
   // The schema as the previous version left it (payload jsonb), with events written then: by a TypeScript writer of
   // that version (jsonb parameters) and by the SQL function of that version, and a relay dead letter.
-  // (and before the lease timeline that came after it)
-  expect(await undoNewestOutboxMigrations(db.pool, db.schema, 2)).toEqual(['1733500000000_lease_timeline', '1733400000000_payload_json']);
+  // (and before the lease timeline and the event state views that came after it)
+  expect(await undoNewestOutboxMigrations(db.pool, db.schema, 3)).toEqual(['1733600000000_event_state_views', '1733500000000_lease_timeline', '1733400000000_payload_json']);
   const type = async (table: string) =>
     (await db.pool.query(`SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = 'payload'`, [db.schema, table])).rows[0].data_type;
   expect(await type('outbox')).toBe('jsonb');
@@ -124,7 +124,7 @@ it('a database migrated with jsonb rows in it publishes them with the bytes they
   const before = (await db.pool.query(`SELECT $1::jsonb::text AS text`, [SIGNED])).rows[0].text as string;
 
   const { ran } = await migrateOutbox({ pool: db.pool, schema: db.schema });
-  expect(ran).toEqual(['1733400000000_payload_json', '1733500000000_lease_timeline']);
+  expect(ran).toEqual(['1733400000000_payload_json', '1733500000000_lease_timeline', '1733600000000_event_state_views']);
   expect([await type('outbox'), await type('outbox_dead_letters')]).toEqual(['json', 'json']);
   await startRelay();
   const messages = await streamHolds(2);
