@@ -7,7 +7,7 @@ import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats, defaultRelaySettings, ensureStream, Outbox, OutboxRelay } from '@outbox-relay/outbox';
-import { createTestSchema, createTestStream, TEST_NATS_URL, waitFor } from '@outbox-relay/test-support';
+import { countPendingEvents, createTestSchema, createTestStream, TEST_NATS_URL, waitFor } from '@outbox-relay/test-support';
 import { orderCreatedEvent } from './lib/events';
 
 interface ProfileNode {
@@ -51,15 +51,7 @@ async function main(): Promise<void> {
     const relay = new OutboxRelay({ pool: db.pool, nats }, defaultRelaySettings({ schema: db.schema, stream: ns.stream, subjectPrefix: ns.subjectPrefix }));
     const started = performance.now();
     await relay.start();
-    await waitFor(
-      'the backlog drained',
-      async () => {
-        const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
-        return rows[0].n === 0 || undefined;
-      },
-      600_000,
-      100,
-    );
+    await waitFor('the backlog drained', async () => (await countPendingEvents(db.pool, db.schema)) === 0 || undefined, 600_000, 100);
     const seconds = (performance.now() - started) / 1000;
     const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: ProfileNode } };
     await relay.stop();

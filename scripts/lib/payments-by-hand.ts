@@ -36,8 +36,8 @@ export async function replayAggregateByHand(databaseUrl: string, outboxSchema: s
   return withDatabase(databaseUrl, async (client) => {
     await client.query('BEGIN');
     const { rows } = await client.query<StoredEvent & { id: string }>(
-      `SELECT id::text, aggregate_type, aggregate_id, event_type, payload, headers FROM ${t.outbox}
-       WHERE aggregate_id = $1 AND published_at IS NOT NULL AND NOT (headers ? 'replayOf') ORDER BY seq`,
+      `SELECT id::text, aggregate_type, aggregate_id, event_type, payload, headers FROM ${t.publishedEvents}
+       WHERE aggregate_id = $1 AND NOT (headers ? 'replayOf') ORDER BY seq`,
       [orderId],
     );
     for (const r of rows) {

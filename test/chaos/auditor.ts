@@ -79,8 +79,11 @@ export async function audit(input: AuditInput): Promise<AuditResult> {
   const s = `"${NAMES.schema}"`;
 
   const rows = new Map<string, RowState>();
+  // Every event with its state, through the event state views (together they are the outbox).
   const { rows: outboxRows } = await input.db.query<{ id: string; partition: number; published: boolean; epoch: string | null }>(
-    `SELECT id::text, partition, published_at IS NOT NULL AS published, published_epoch::text AS epoch FROM ${s}.outbox`,
+    `SELECT id::text, partition, false AS published, NULL::text AS epoch FROM ${s}.outbox_pending
+     UNION ALL
+     SELECT id::text, partition, true AS published, published_epoch::text AS epoch FROM ${s}.outbox_published`,
   );
   for (const r of outboxRows) rows.set(r.id, { partition: r.partition, published: r.published, epoch: r.epoch });
   const { rows: letterRows } = await input.db.query<{ id: string; reason: string }>(`SELECT event_id::text AS id, reason FROM ${s}.outbox_dead_letters`);

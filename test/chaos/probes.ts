@@ -7,6 +7,9 @@ import { performance } from 'node:perf_hooks';
 import { NAMES, type ChaosCluster, type RelaySlot } from './cluster';
 
 const OUTBOX = `"${NAMES.schema}".outbox`;
+/** The event state views (migration 1733600000000): what "pending" and "published" mean, wherever it is stored. */
+const PENDING = `"${NAMES.schema}".outbox_pending`;
+const PUBLISHED = `"${NAMES.schema}".outbox_published`;
 
 export class Probes {
   constructor(private readonly cluster: ChaosCluster) {}
@@ -49,6 +52,7 @@ export class Probes {
     const started = performance.now();
     for (;;) {
       try {
+        // On the table, not outbox_pending: xmin is a system column of the table, which no view passes on.
         const { rows } = await this.cluster.db.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM ${OUTBOX}
            WHERE published_at IS NULL AND pg_xact_commit_timestamp(xmin) BETWEEN $1::timestamptz AND $2::timestamptz`,
@@ -78,7 +82,10 @@ export class Probes {
         fromSeq ??= (await this.cluster.db.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0)::text AS seq FROM ${OUTBOX}`)).rows[0]!.seq;
         const { rows } = await this.cluster.db.query<{ partitions: number; resumed: number }>(
           `SELECT count(*)::int AS partitions, count(*) FILTER (WHERE published)::int AS resumed
-           FROM (SELECT partition, bool_or(published_at IS NOT NULL) AS published FROM ${OUTBOX}
+           FROM (SELECT partition, bool_or(published) AS published
+                 FROM (SELECT partition, seq, created_at, false AS published FROM ${PENDING}
+                       UNION ALL
+                       SELECT partition, seq, created_at, true AS published FROM ${PUBLISHED}) e
                  WHERE seq > $1::bigint AND created_at >= $2::timestamptz GROUP BY partition) p`,
           [fromSeq, since],
         );
@@ -109,7 +116,7 @@ export class Probes {
     const deadline = performance.now() + boundMs;
     while (performance.now() < deadline) {
       try {
-        const { rows } = await this.cluster.db.query(`SELECT 1 FROM ${OUTBOX} WHERE id = ANY($1::uuid[]) AND published_at IS NOT NULL LIMIT 1`, [ids]);
+        const { rows } = await this.cluster.db.query(`SELECT 1 FROM ${PUBLISHED} WHERE id = ANY($1::uuid[]) LIMIT 1`, [ids]);
         if (rows.length > 0) return;
       } catch {
         return;
@@ -142,6 +149,7 @@ export class Probes {
     let running = true;
     const sample = async () => {
       try {
+        // On the table, not outbox_pending: xmin is a system column of the table, which no view passes on.
         const { rows } = await this.cluster.db.query<{ lag: number | null }>(
           `SELECT (EXTRACT(EPOCH FROM clock_timestamp() - min(ts)) * 1000)::float8 AS lag
            FROM (SELECT pg_xact_commit_timestamp(xmin) AS ts FROM ${OUTBOX} WHERE published_at IS NULL) pending

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { waitFor } from '@outbox-relay/test-support';
+import { countPendingEvents, waitFor } from '@outbox-relay/test-support';
 import { audit, type AuditResult } from './auditor';
 import { aggregateIds, ChaosCluster, NAMES, startClock } from './cluster';
 import { FaultSchedule, injectFault, type FaultContext, type FaultRecord } from './faults';
@@ -136,7 +136,7 @@ async function faultPhase(ctx: FaultContext, rng: Random): Promise<FaultRecord[]
 }
 
 async function publishedAny(cluster: ChaosCluster): Promise<boolean> {
-  const { rows } = await cluster.db.query(`SELECT 1 FROM "${NAMES.schema}".outbox WHERE published_at IS NOT NULL LIMIT 1`);
+  const { rows } = await cluster.db.query(`SELECT 1 FROM "${NAMES.schema}".outbox_published LIMIT 1`);
   return rows.length > 0;
 }
 
@@ -144,10 +144,7 @@ async function publishedAny(cluster: ChaosCluster): Promise<boolean> {
 async function drainAll(cluster: ChaosCluster, boundMs: number): Promise<number | null> {
   const started = performance.now();
   try {
-    await waitFor('the outbox to drain', async () => {
-      const { rows } = await cluster.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${NAMES.schema}".outbox WHERE published_at IS NULL`);
-      return rows[0]!.n === 0 || undefined;
-    }, boundMs, 100);
+    await waitFor('the outbox to drain', async () => (await countPendingEvents(cluster.db, NAMES.schema)) === 0 || undefined, boundMs, 100);
   } catch {
     return null;
   }
@@ -156,7 +153,7 @@ async function drainAll(cluster: ChaosCluster, boundMs: number): Promise<number 
 
 async function pendingByPartition(cluster: ChaosCluster): Promise<Array<{ partition: number; pending: number }>> {
   const { rows } = await cluster.db.query<{ partition: number; pending: number }>(
-    `SELECT partition, count(*)::int AS pending FROM "${NAMES.schema}".outbox WHERE published_at IS NULL GROUP BY partition ORDER BY partition`,
+    `SELECT partition, count(*)::int AS pending FROM "${NAMES.schema}".outbox_pending GROUP BY partition ORDER BY partition`,
   );
   return rows;
 }

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { Pool } from 'pg';
 import { runner } from 'node-pg-migrate';
-import { migrateOutbox, OUTBOX_MIGRATIONS_DIR } from '@outbox-relay/outbox';
+import { migrateOutbox, OUTBOX_MIGRATIONS_DIR, outboxTables } from '@outbox-relay/outbox';
 import { TEST_DATABASE_URL, uniqueName } from './env';
 
 export interface TestSchema {
@@ -24,6 +24,21 @@ export async function createTestSchema(prefix: string, options: { partitions?: n
       await pool.end();
     },
   };
+}
+
+/** What countPendingEvents can ask: a pg Pool or client (`{ rows }`), or a PrivatePostgres (the rows themselves). */
+export interface PendingEventsSource {
+  query(text: string): Promise<unknown>;
+}
+
+/**
+ * How many events of `schema`'s outbox are pending, asked through the outbox_pending view: the tests' one
+ * definition of "pending" (migration 1733600000000), whatever way the relay records its progress.
+ */
+export async function countPendingEvents(db: PendingEventsSource, schema: string): Promise<number> {
+  const result = await db.query(`SELECT count(*)::int AS n FROM ${outboxTables(schema).pendingEvents}`);
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ n: number }>;
+  return rows[0]!.n;
 }
 
 /**

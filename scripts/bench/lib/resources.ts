@@ -34,7 +34,7 @@ export function streamFor(ctx: BenchContext, suffix: string): RunStream {
 
 /** Count of unpublished events in an outbox schema. */
 export async function pendingCount(ctx: BenchContext, schema: string): Promise<number> {
-  const { rows } = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${outboxTables(schema).outbox} WHERE published_at IS NULL`);
+  const { rows } = await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${outboxTables(schema).pendingEvents}`);
   return rows[0]!.n;
 }
 

@@ -5,7 +5,8 @@
 // then the whole backlog is committed in ONE transaction, so it appears at once, and the rate is counted from that
 // commit to the last mark (database clock): neither process start-up, rebalancing nor the fill is in the figure.
 // Hand-over pause: for each partition whose epoch changed after the extra relay joined, the time between the last
-// event published under the old epoch and the first under the new one (outbox rows' published_at, database clock).
+// event published under the old epoch and the first under the new one (published_at of outbox_published, database
+// clock).
 import { migrateOutbox, Outbox, outboxTables } from '@outbox-relay/outbox';
 import type { BenchContext } from '../lib/context';
 import { orderCreatedEvent } from '../lib/events';
@@ -91,7 +92,7 @@ async function drained(ctx: BenchContext, schema: string, n: number, what: strin
     const state = await groupState(ctx, schema);
     if (state.total >= n) return state;
     if (Date.now() > deadline) {
-      const pending = await ctx.pool.query(`SELECT partition, count(*)::int AS n FROM ${outboxTables(schema).outbox} WHERE published_at IS NULL GROUP BY 1 ORDER BY 1`);
+      const pending = await ctx.pool.query(`SELECT partition, count(*)::int AS n FROM ${outboxTables(schema).pendingEvents} GROUP BY 1 ORDER BY 1`);
       throw new Error(
         `${what}: ${state.total} of ${n} published before the deadline; leases ${JSON.stringify(state.rows.map((r) => [r.partition, r.holder, r.epoch, Number(r.total)]))}; pending ${JSON.stringify(pending.rows)}`,
       );
@@ -122,7 +123,7 @@ async function drainWith(ctx: BenchContext, replicas: number, n: number) {
 async function handOverPause(ctx: BenchContext, n: number): Promise<ScaleOutFigures['handOver']> {
   const { schema, stream } = await prepare(ctx, 'rebalance');
   const relays: RelayProcess[] = [];
-  const outbox = outboxTables(schema).outbox;
+  const published = outboxTables(schema).publishedEvents;
   try {
     for (let i = 0; i < 3; i++) relays.push(await startRelayProcess(ctx, `rebalance-${i}`, { schema, stream }));
     await balanced(ctx, schema, 3, 'rebalance');
@@ -139,8 +140,8 @@ async function handOverPause(ctx: BenchContext, n: number): Promise<ScaleOutFigu
     const pauses: number[] = [];
     for (const m of moved) {
       const { rows } = await ctx.pool.query<{ pause_ms: string | null }>(
-        `SELECT extract(epoch FROM (SELECT min(published_at) FROM ${outbox} WHERE partition = $1 AND published_epoch = $3)
-                                 - (SELECT max(published_at) FROM ${outbox} WHERE partition = $1 AND published_epoch = $2)) * 1000 AS pause_ms`,
+        `SELECT extract(epoch FROM (SELECT min(published_at) FROM ${published} WHERE partition = $1 AND published_epoch = $3)
+                                 - (SELECT max(published_at) FROM ${published} WHERE partition = $1 AND published_epoch = $2)) * 1000 AS pause_ms`,
         [m.partition, m.from, m.to],
       );
       const pause = rows[0]?.pause_ms;

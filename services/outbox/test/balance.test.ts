@@ -5,7 +5,7 @@
 import { Pool, type ClientConfig } from 'pg';
 import { connectNats, defaultRelaySettings, Outbox, OutboxRelay } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, readStream, waitFor, type TestStream, quietLogger, TcpProxy } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, TEST_DATABASE_URL, TEST_NATS_URL, createTestStream, readStream, waitFor, type TestStream, quietLogger, TcpProxy, countPendingEvents } from '@outbox-relay/test-support';
 
 const PARTITIONS = 8;
 const LEASE_MS = 1000;
@@ -136,10 +136,7 @@ function startWriter(aggregates: number) {
 
 /** The auditor: every written event exactly once in the stream, each aggregate's steps 1..k in order. */
 async function audit(total: number): Promise<void> {
-  await waitFor(`${total} events in the stream`, async () => {
-    const r = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
-    return r.rows[0].n === 0 || undefined;
-  }, 30_000, 50);
+  await waitFor(`${total} events in the stream`, async () => (await countPendingEvents(db.pool, db.schema)) === 0 || undefined, 30_000, 50);
   const messages = await readStream(ns.nc, ns.stream);
   expect(new Set(messages.map((m) => m.eventId)).size).toBe(messages.length);
   expect(messages).toHaveLength(total);
@@ -262,11 +259,13 @@ it('fences a stale owner of one partition without disturbing its other partition
   await waitFor('the stale partition given up', () => !only!.relay.status().partitions[3]!.leading || undefined);
   // Everything outside partition 3 is published; partition 3's events wait for their (absent) usurper.
   await waitFor('other partitions drained', async () => {
-    const r = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL AND partition <> 3`);
+    const r = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox_pending WHERE partition <> 3`);
     return r.rows[0].n === 0 || undefined;
   });
+  // Partition 3: its events still pending, and none of them marked under the stale owner's epoch.
   const { rows } = await db.pool.query(
-    `SELECT count(*)::int AS pending, count(*) FILTER (WHERE published_epoch = $1)::int AS stale FROM "${db.schema}".outbox WHERE partition = 3 AND published_at IS NULL`,
+    `SELECT (SELECT count(*)::int FROM "${db.schema}".outbox_pending WHERE partition = 3) AS pending,
+            (SELECT count(*)::int FROM "${db.schema}".outbox_published WHERE partition = 3 AND published_epoch = $1) AS stale`,
     [epochBefore],
   );
   expect(rows[0].pending).toBeGreaterThan(0);

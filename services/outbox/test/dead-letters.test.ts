@@ -7,7 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import { permanentPublishError } from '@outbox-relay/outbox/internal';
-import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay, recordingObserver } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, createTestStream, readStream, waitFor, type TestStream, makeRelay, recordingObserver, countPendingEvents } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;
@@ -47,10 +47,7 @@ it('moves an event the stream refuses to the dead letters after the configured t
   const [b1] = await outbox.transaction((tx) => outbox.enqueue(tx, event('B', 1)));
 
   const t = `"${db.schema}"`;
-  await waitFor('the outbox to drain', async () => {
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${t}.outbox WHERE published_at IS NULL`);
-    return rows[0].n === 0 || undefined;
-  });
+  await waitFor('the outbox to drain', async () => (await countPendingEvents(db.pool, db.schema)) === 0 || undefined);
 
   const { rows: letters } = await db.pool.query(
     `SELECT event_id, seq::text, aggregate_id, event_type, reason, attempts, failed_epoch::int AS epoch, resolved_at, payload
@@ -98,10 +95,7 @@ it('an event that cannot become a NATS message (written by hand) is dead-lettere
        FROM generate_series(1, 2) n RETURNING id::text`,
     );
     const [later] = await outbox.transaction((tx) => outbox.enqueue(tx, event('line-after', 1)));
-    await waitFor('the outbox to drain', async () => {
-      const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${t}.outbox WHERE published_at IS NULL`);
-      return rows[0].n === 0 || undefined;
-    });
+    await waitFor('the outbox to drain', async () => (await countPendingEvents(db.pool, db.schema)) === 0 || undefined);
     const { rows: letters } = await db.pool.query(`SELECT reason, attempts FROM ${t}.outbox_dead_letters WHERE event_id = $1`, [poison.id]);
     expect(letters).toEqual([{ reason: expect.stringMatching(/cannot be sent as a NATS message.*\\r or \\n/), attempts: 3 }]);
     expect(relay.status().partitions[0]).toMatchObject({ leading: true, deadLettered: deadBefore + 1 });

@@ -11,7 +11,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Msg } from '@nats-io/nats-core';
 import { Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import { PartitionBalancer } from '@outbox-relay/outbox/internal';
-import { createTestSchema, createTestStream, makeRelay, readStream, TEST_NATS_URL, waitFor, type TestSchema, type TestStream } from '@outbox-relay/test-support';
+import { createTestSchema, createTestStream, makeRelay, readStream, TEST_NATS_URL, waitFor, type TestSchema, type TestStream, countPendingEvents } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;
@@ -55,7 +55,7 @@ async function enqueueSteps(aggregate: string, from: number, to: number): Promis
   );
 }
 
-const pending = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`)).rows[0].n as number;
+const pending = () => countPendingEvents(db.pool, db.schema);
 const checkStreamFrom = async () =>
   (await db.pool.query(`SELECT check_stream_from::int AS from FROM "${db.schema}".outbox_partitions WHERE partition = 0`)).rows[0].from as number | null;
 

@@ -10,7 +10,7 @@
 import { connectNats, Outbox, type OutboxRelay, type RelaySettings } from '@outbox-relay/outbox';
 import { findStoredEvents } from '@outbox-relay/outbox/internal';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, makeRelay, quietLogger, PrivateNatsCluster, readStream, testNeeding, uniqueName, waitFor, type TestSchema } from '@outbox-relay/test-support';
+import { createTestSchema, makeRelay, quietLogger, PrivateNatsCluster, readStream, testNeeding, uniqueName, waitFor, type TestSchema, countPendingEvents } from '@outbox-relay/test-support';
 import { SteadyWriters } from './support/steady-writers';
 import { auditOutboxAgainstStream, NO_PROBLEMS } from './support/outbox-stream-audit';
 import { PublishingStalls } from './support/publishing-stalls';
@@ -75,10 +75,7 @@ async function startRelay(overrides: Partial<RelaySettings> = {}): Promise<Outbo
   return relay;
 }
 
-async function pendingCount(): Promise<number> {
-  const { rows } = await bed.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${bed.db.schema}".outbox WHERE published_at IS NULL`);
-  return rows[0]!.n;
-}
+const pendingCount = () => countPendingEvents(bed.db.pool, bed.db.schema);
 
 /** Waits for the outbox to drain, then holds the whole stream against it. */
 async function expectEveryEventOnceInOrder(writersCommitted?: ReadonlyMap<string, number>): Promise<void> {

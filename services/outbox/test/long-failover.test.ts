@@ -8,7 +8,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay } from '@outbox-relay/outbox';
-import { createTestStream, type PrivatePostgres, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
+import { createTestStream, type PrivatePostgres, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor, countPendingEvents } from '@outbox-relay/test-support';
 
 const withPostgresServer = testNeeding('postgres-server');
 
@@ -35,10 +35,7 @@ afterAll(async () => {
   await servers?.destroy();
 });
 
-async function pendingOn(server: PrivatePostgres): Promise<number> {
-  const [row] = await server.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.outbox WHERE published_at IS NULL`);
-  return Number(row!.n);
-}
+const pendingOn = (server: PrivatePostgres) => countPendingEvents(server, SCHEMA);
 
 withPostgresServer('a failover longer than the duplicate window: every event stored once', async () => {
   const { primary, standby, replication } = servers;

@@ -1,6 +1,6 @@
 import { connectNats, Outbox, type OutboxRelay } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { createTestSchema, type TestSchema, PrivateNatsServer, readStream, waitFor, makeRelay, uniqueName, testNeeding } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, PrivateNatsServer, readStream, waitFor, makeRelay, uniqueName, testNeeding, countPendingEvents } from '@outbox-relay/test-support';
 
 /** A private nats-server, stopped and started again by the test. */
 const withNatsServer = testNeeding('nats-server');
@@ -28,10 +28,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function pendingCount(): Promise<number> {
-  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
-  return rows[0].n;
-}
+const pendingCount = () => countPendingEvents(db.pool, db.schema);
 
 withNatsServer('holds events while NATS is down and delivers all of them, once and in order, when it is back', async () => {
   const write = async (n: number) => {

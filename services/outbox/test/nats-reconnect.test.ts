@@ -51,7 +51,7 @@ async function write(aggregate: string, n: number): Promise<string> {
 }
 
 async function publishedAt(id: string): Promise<Date | null> {
-  const { rows } = await db.pool.query(`SELECT published_at FROM "${db.schema}".outbox WHERE id = $1`, [id]);
+  const { rows } = await db.pool.query(`SELECT published_at FROM "${db.schema}".outbox_published WHERE id = $1`, [id]);
   return rows[0]?.published_at ?? null;
 }
 

@@ -8,7 +8,7 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import { connectNats, migrateOutbox, Outbox, OutboxRelay, defaultRelaySettings } from '@outbox-relay/outbox';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { TEST_NATS_URL, uniqueName, waitFor, PrivatePostgres, testNeeding } from '@outbox-relay/test-support';
+import { TEST_NATS_URL, uniqueName, waitFor, PrivatePostgres, testNeeding, countPendingEvents } from '@outbox-relay/test-support';
 
 /** A private Postgres, stopped and started again by the test. */
 const withPostgresServer = testNeeding('postgres-server');
@@ -55,10 +55,7 @@ withPostgresServer('a Postgres outage is one WARN per failing activity, a summar
     const during = lines.slice(before);
     await pg.start();
     await outbox.transaction((tx) => outbox.enqueue(tx, { aggregateType: 'Order', aggregateId: 'after', eventType: 'Step', payload: {} }));
-    await waitFor('publishing again after the outage', async () => {
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM outbox.outbox WHERE published_at IS NULL`);
-      return rows[0].n === 0 || undefined;
-    }, 30_000);
+    await waitFor('publishing again after the outage', async () => (await countPendingEvents(pool, 'outbox')) === 0 || undefined, 30_000);
 
     const warnings = during.filter((l) => (l.level as number) >= 40);
     const byMessage = new Map<string, number>();

@@ -4,7 +4,7 @@
  * drain the outbox, and then changes the count; running relays take the new partitions up at once.
  */
 import { configurePartitions, Outbox, SchemaError } from '@outbox-relay/outbox';
-import { relayTestBed, type TestSchema, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
+import { relayTestBed, type TestSchema, readStream, waitFor, type TestStream, makeRelay, countPendingEvents } from '@outbox-relay/test-support';
 
 const bed = relayTestBed('pchange', { partitions: 4 });
 const relays = bed.relays;
@@ -25,10 +25,7 @@ const t = () => `"${db.schema}"`;
 const step = (aggregateId: string, n: number) => ({ aggregateType: 'Acct', aggregateId, eventType: 'Step', payload: { a: aggregateId, n } });
 
 async function drained(): Promise<void> {
-  await waitFor('every event published', async () => {
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${t()}.outbox WHERE published_at IS NULL`);
-    return rows[0].n === 0 || undefined;
-  }, 30_000);
+  await waitFor('every event published', async () => (await countPendingEvents(db.pool, db.schema)) === 0 || undefined, 30_000);
 }
 
 it('waits for a writer whose transaction is open across the change: its event lands in a partition that exists and is published', async () => {

@@ -9,7 +9,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, defaultRelaySettings, migrateOutbox, Outbox, OutboxRelay } from '@outbox-relay/outbox';
-import { createTestStream, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor } from '@outbox-relay/test-support';
+import { createTestStream, PrivatePostgresPair, quietLogger, readStream, testNeeding, TEST_NATS_URL, type TestStream, waitFor, countPendingEvents } from '@outbox-relay/test-support';
 
 const withPostgresServer = testNeeding('postgres-server');
 
@@ -104,10 +104,7 @@ withPostgresServer('kill -9 of the primary under load, standby promoted: every e
   }
 
   // Everything the promoted server holds gets published.
-  await waitFor('nothing left unpublished on the promoted server', async () => {
-    const [row] = await servers.standby.query<{ pending: string }>(`SELECT count(*) AS pending FROM ${SCHEMA}.outbox WHERE published_at IS NULL`);
-    return row!.pending === '0' ? true : undefined;
-  }, 120_000);
+  await waitFor('nothing left unpublished on the promoted server', async () => ((await countPendingEvents(servers.standby, SCHEMA)) === 0 ? true : undefined), 120_000);
   await Promise.all(running.splice(0).map((r) => r.stop()));
   await outbox.close();
 

@@ -74,10 +74,17 @@ describe('the same event from SQL and from TypeScript', () => {
           await client.query('COMMIT');
           expect(fromSql).toEqual(fromTs);
           if (partitions > 1) expect(new Set(fromSql).size).toBeGreaterThan(1);
-          // Everything the relay reads is the same, pair by pair (only id, seq and created_at differ).
+          // Everything the relay reads is the same, pair by pair (only id, seq and created_at differ), and so is the
+          // events' state (pending: no published_at or published_epoch).
           const { rows } = await client.query(
             `SELECT partition, aggregate_type, aggregate_id, event_type, payload, headers, published_at, published_epoch
-             FROM "${other.schema}".outbox ORDER BY seq`,
+             FROM (SELECT seq, partition, aggregate_type, aggregate_id, event_type, payload, headers,
+                          NULL::timestamptz AS published_at, NULL::bigint AS published_epoch
+                   FROM "${other.schema}".outbox_pending
+                   UNION ALL
+                   SELECT seq, partition, aggregate_type, aggregate_id, event_type, payload, headers, published_at, published_epoch
+                   FROM "${other.schema}".outbox_published) o
+             ORDER BY seq`,
           );
           expect(rows).toHaveLength(aggregates.length * 2);
           for (let i = 0; i < rows.length; i += 2) expect(rows[i + 1]).toEqual(rows[i]);

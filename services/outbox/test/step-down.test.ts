@@ -93,7 +93,7 @@ it('steps down locally (POST /step-down) while events flow, losing and reorderin
   const first = await leader();
   const writing = writeSteps(['x', 'y', 'z'], 1, 40);
   await waitFor('publishing under way', async () => {
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NOT NULL`);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox_published`);
     return rows[0].n > 0 || undefined;
   });
   // Asked twice at once (as a request seen at every renewal would be): one hand-over, both callers see it.

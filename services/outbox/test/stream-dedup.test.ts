@@ -8,7 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { Pool } from 'pg';
 import { Outbox, type MessageHeaderMode, type OutboxRelay } from '@outbox-relay/outbox';
-import { createTestSchema, type TestSchema, TEST_DATABASE_URL, createTestStream, readStream, waitFor, type TestStream, makeRelay } from '@outbox-relay/test-support';
+import { createTestSchema, type TestSchema, TEST_DATABASE_URL, createTestStream, readStream, waitFor, type TestStream, makeRelay, countPendingEvents } from '@outbox-relay/test-support';
 
 const WINDOW_MS = 2000;
 const timings = { leaseMs: 200, renewMs: 50, duplicateWindowMs: WINDOW_MS, backoffMinMs: 20, backoffMaxMs: 200, publishTimeoutMs: 1000 };
@@ -60,10 +60,7 @@ async function stored(): Promise<number> {
 }
 
 async function drained(): Promise<void> {
-  await waitFor('every event marked published', async () => {
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${t()}.outbox WHERE published_at IS NULL`);
-    return rows[0].n === 0 || undefined;
-  }, 30_000);
+  await waitFor('every event marked published', async () => (await countPendingEvents(db.pool, db.schema)) === 0 || undefined, 30_000);
 }
 
 /** The passage of the duplicate window is the condition itself: nothing to await but time. */

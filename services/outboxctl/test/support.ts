@@ -119,11 +119,15 @@ export async function makeConsumerDeadLetter(db: CtlDb, consumer: string, event:
   return `c${outcome.id}`;
 }
 
-/** Every outbox row, in seq order, as plain values. */
+/** Every outbox row, in seq order, as plain values (pending and published, through the event state views). */
 export async function outboxRows(db: CtlDb): Promise<Array<{ seq: string; id: string; aggregateId: string; eventType: string; payload: unknown; headers: Record<string, string>; published: boolean }>> {
+  const t = outboxTables(db.schema);
   const { rows } = await db.pool.query(
-    `SELECT seq::text AS seq, id::text AS id, aggregate_id, event_type, payload, headers, published_at IS NOT NULL AS published
-     FROM ${outboxTables(db.schema).outbox} o ORDER BY o.seq`,
+    `SELECT seq::text AS seq, id::text AS id, aggregate_id, event_type, payload, headers, published
+     FROM (SELECT seq, id, aggregate_id, event_type, payload, headers, false AS published FROM ${t.pendingEvents}
+           UNION ALL
+           SELECT seq, id, aggregate_id, event_type, payload, headers, true AS published FROM ${t.publishedEvents}) o
+     ORDER BY o.seq`,
   );
   return rows.map((r) => ({
     seq: r.seq,

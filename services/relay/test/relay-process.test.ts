@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { migrateOutbox, Outbox, type RelayStatus } from '@outbox-relay/outbox';
 import type { RelayProcessStatus } from '../src/status-backlog';
-import { createTestSchema, undoNewestOutboxMigration, type TestSchema, createTestStream, listeningPort, readStream, relayProcessEnv, startRelayProcess, waitFor, type TestStream, getJson, startService, type ServiceProcess } from '@outbox-relay/test-support';
+import { createTestSchema, undoNewestOutboxMigration, type TestSchema, createTestStream, listeningPort, readStream, relayProcessEnv, startRelayProcess, waitFor, type TestStream, getJson, startService, type ServiceProcess, countPendingEvents } from '@outbox-relay/test-support';
 
 let db: TestSchema;
 let ns: TestStream;
@@ -120,12 +120,9 @@ it('a leader frozen past its lease cannot publish or record progress when it wak
   });
   // Every event written after the freeze was marked under the successor's epoch, none under the stale one.
   // (The stream can hold the last batch a moment before its fenced mark commits: wait for the marks.)
-  await waitFor('every row marked', async () => {
-    const r = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE published_at IS NULL`);
-    return r.rows[0].n === 0 || undefined;
-  });
+  await waitFor('every row marked', async () => (await countPendingEvents(db.pool, db.schema)) === 0 || undefined);
   const { rows } = await db.pool.query(
-    `SELECT DISTINCT published_epoch::int AS epoch FROM "${db.schema}".outbox WHERE (payload->>'n')::int >= 10`,
+    `SELECT DISTINCT published_epoch::int AS epoch FROM "${db.schema}".outbox_published WHERE (payload->>'n')::int >= 10`,
   );
   expect(rows.map((r) => r.epoch)).toEqual([successor.status!.partitions[0]!.epoch]);
   expect(rows.map((r) => r.epoch)).not.toContain(frozenEpoch);

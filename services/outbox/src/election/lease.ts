@@ -83,8 +83,8 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   constructor(private readonly options: LeaseElectorOptions) {
     super();
     this.t = outboxTables(options.schema);
-    this.pendingSinceSql = `(SELECT o.created_at - interval '1 minute' FROM ${this.t.outbox} o
-       WHERE o.partition = $1 AND o.published_at IS NULL ORDER BY o.seq LIMIT 1)`;
+    this.pendingSinceSql = `(SELECT o.created_at - interval '1 minute' FROM ${this.t.pendingEvents} o
+       WHERE o.partition = $1 ORDER BY o.seq LIMIT 1)`;
     this.retryMs = options.retryMs ?? options.renewMs;
     this.heartbeatFailures = options.heartbeatFailures ?? new FailureLog(options.logger, 'lease heartbeat');
   }

@@ -22,7 +22,7 @@ export async function readBacklog(pool: Pool, schema: string): Promise<Partition
     `SELECT p.partition, count(o.seq) AS pending,
             extract(epoch FROM now() - min(o.created_at))::float8 AS oldest,
             CASE WHEN p.expires_at > now() THEN p.holder END AS holder, p.epoch
-     FROM ${t.partitions} p LEFT JOIN ${t.outbox} o ON o.partition = p.partition AND o.published_at IS NULL
+     FROM ${t.partitions} p LEFT JOIN ${t.pendingEvents} o ON o.partition = p.partition
      GROUP BY p.partition ORDER BY p.partition`,
   );
   return rows.map((r) => ({

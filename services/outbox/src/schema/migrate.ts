@@ -213,7 +213,7 @@ export async function configurePartitions(
       }
       const started = performance.now();
       for (;;) {
-        const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t.outbox} WHERE published_at IS NULL`);
+        const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t.pendingEvents}`);
         const pending = rows[0]?.n ?? 0;
         if (pending === 0) break;
         if (performance.now() - started > drainTimeoutMs) {

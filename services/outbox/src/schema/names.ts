@@ -15,6 +15,10 @@ export function assertSchemaName(schema: string, variable = 'schema'): string {
 export interface OutboxTables {
   schema: string;
   outbox: string;
+  /** The view of the events not published yet: how every reader outside the relay's read and mark asks (migration 1733600000000). */
+  pendingEvents: string;
+  /** The view of the published events, with published_at and published_epoch (migration 1733600000000). */
+  publishedEvents: string;
   partitions: string;
   settings: string;
   deadLetters: string;
@@ -32,6 +36,8 @@ export function outboxTables(schema: string): OutboxTables {
   return {
     schema,
     outbox: `"${schema}".outbox`,
+    pendingEvents: `"${schema}".outbox_pending`,
+    publishedEvents: `"${schema}".outbox_published`,
     partitions: `"${schema}".outbox_partitions`,
     settings: `"${schema}".outbox_settings`,
     deadLetters: `"${schema}".outbox_dead_letters`,

@@ -47,8 +47,13 @@ export async function auditOutboxAgainstStream(
   messages: readonly StoredMessage[],
   writersCommitted?: ReadonlyMap<string, number>,
 ): Promise<OutboxStreamAudit> {
+  // Every event, pending or published (the event state views: together they are the outbox).
   const { rows } = await pool.query<{ id: string; aggregate_id: string; published: boolean }>(
-    `SELECT id::text, aggregate_id, published_at IS NOT NULL AS published FROM "${schema}".outbox ORDER BY seq`,
+    `SELECT id::text, aggregate_id, published
+     FROM (SELECT seq, id, aggregate_id, false AS published FROM "${schema}".outbox_pending
+           UNION ALL
+           SELECT seq, id, aggregate_id, true AS published FROM "${schema}".outbox_published) o
+     ORDER BY seq`,
   );
   const letters = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".outbox_dead_letters`);
 

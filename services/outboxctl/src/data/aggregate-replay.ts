@@ -80,9 +80,9 @@ async function selectPublished(db: Pool | PoolClient, t: Tables, request: Aggreg
   const { rows } = await db.query<Row>(
     `SELECT seq::text AS seq, id::text AS id, aggregate_type, aggregate_id, event_type, payload::text AS payload_text, headers,
             created_at, published_at
-     FROM ${t.outbox.outbox} o
+     FROM ${t.outbox.publishedEvents} o
      WHERE aggregate_id = $1 AND ($2::text IS NULL OR aggregate_type = $2)
-       AND published_at IS NOT NULL AND ($3::timestamptz IS NULL OR created_at >= $3)
+       AND ($3::timestamptz IS NULL OR created_at >= $3)
      ORDER BY o.seq`, // the bigint column, not the text alias
     [request.aggregateId, request.aggregateType ?? null, request.since ?? null],
   );

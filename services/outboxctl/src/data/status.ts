@@ -49,10 +49,11 @@ export async function readStatus(pool: Pool, t: Tables): Promise<OutboxStatus> {
     last_published_at: Date | null;
     published_total: string;
   }>(
-    // Pending rows are counted through the partial index on unpublished rows; one pass for all partitions.
+    // Pending rows are counted through the pending view (the partial index on unpublished rows); one pass for all
+    // partitions.
     `WITH pending AS (
        SELECT partition, count(*)::int AS pending, min(created_at) AS oldest
-       FROM ${t.outbox.outbox} WHERE published_at IS NULL GROUP BY partition)
+       FROM ${t.outbox.pendingEvents} GROUP BY partition)
      SELECT now() AS at, p.partition, p.holder, p.epoch::text AS epoch,
             CASE WHEN p.expires_at = '-infinity' THEN NULL ELSE p.expires_at END AS expires_at,
             p.expires_at <= now() AS expired,
