@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { NAMES, type ChaosCluster, type RelaySlot } from './cluster';
 
 const OUTBOX = `"${NAMES.schema}".outbox`;
-/** The event state views (migration 1733600000000): what "pending" and "published" mean, wherever it is stored. */
+/** The event state views (migration 1733800000000): what "pending" and "published" mean, wherever it is stored. */
 const PENDING = `"${NAMES.schema}".outbox_pending`;
 const PUBLISHED = `"${NAMES.schema}".outbox_published`;
 

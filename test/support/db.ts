@@ -33,7 +33,7 @@ export interface PendingEventsSource {
 
 /**
  * How many events of `schema`'s outbox are pending, asked through the outbox_pending view: the tests' one
- * definition of "pending" (migration 1733600000000), whatever way the relay records its progress.
+ * definition of "pending" (migration 1733800000000), whatever way the relay records its progress.
  */
 export async function countPendingEvents(db: PendingEventsSource, schema: string): Promise<number> {
   const result = await db.query(`SELECT count(*)::int AS n FROM ${outboxTables(schema).pendingEvents}`);

@@ -26,9 +26,9 @@ CREATE VIEW outbox_published AS
   WHERE published_at IS NOT NULL;
 
 COMMENT ON VIEW outbox_pending IS
-  'Outbox events not published yet. The readers'' contract for "pending" (migration 1733600000000); only the relay''s read and mark and retention know how progress is stored.';
+  'Outbox events not published yet. The readers'' contract for "pending" (migration 1733800000000); only the relay''s read and mark and retention know how progress is stored.';
 COMMENT ON VIEW outbox_published IS
-  'Outbox events published, with when (published_at) and by which lease epoch (published_epoch). The readers'' contract for "published" (migration 1733600000000).';
+  'Outbox events published, with when (published_at) and by which lease epoch (published_epoch). The readers'' contract for "published" (migration 1733800000000).';
 
 -- Down Migration
 DROP VIEW outbox_published;

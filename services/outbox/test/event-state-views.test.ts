@@ -1,5 +1,5 @@
 /**
- * The event state views (migration 1733600000000_event_state_views.sql): outbox_pending and outbox_published are the
+ * The event state views (migration 1733800000000_event_state_views.sql): outbox_pending and outbox_published are the
  * one definition of "pending" and "published" for every reader outside the relay's read and mark. Events here are
  * written by the real writer and marked by the real reader (OutboxReader.markPublished) under leases taken by the
  * real election, so the views are held against what the relay itself does, whatever way it records its progress.

@@ -15,9 +15,9 @@ export function assertSchemaName(schema: string, variable = 'schema'): string {
 export interface OutboxTables {
   schema: string;
   outbox: string;
-  /** The view of the events not published yet: how every reader outside the relay's read and mark asks (migration 1733600000000). */
+  /** The view of the events not published yet: how every reader outside the relay's read and mark asks (migration 1733800000000). */
   pendingEvents: string;
-  /** The view of the published events, with published_at and published_epoch (migration 1733600000000). */
+  /** The view of the published events, with published_at and published_epoch (migration 1733800000000). */
   publishedEvents: string;
   partitions: string;
   settings: string;
