@@ -52,10 +52,10 @@ export class Probes {
     const started = performance.now();
     for (;;) {
       try {
-        // On the table, not outbox_pending: xmin is a system column of the table, which no view passes on.
+        // xmin (the writer's commit) is a system column of the table, which no view passes on: joined by seq.
         const { rows } = await this.cluster.db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM ${OUTBOX}
-           WHERE published_at IS NULL AND pg_xact_commit_timestamp(xmin) BETWEEN $1::timestamptz AND $2::timestamptz`,
+          `SELECT count(*)::int AS n FROM ${OUTBOX} o JOIN ${PENDING} p ON p.seq = o.seq
+           WHERE pg_xact_commit_timestamp(o.xmin) BETWEEN $1::timestamptz AND $2::timestamptz`,
           [from, to],
         );
         if (rows[0]!.n === 0) return Math.round(performance.now() - started);
@@ -70,7 +70,7 @@ export class Probes {
   /**
    * Milliseconds until every partition that received events from transactions begun at or after `since` (the
    * database clock at recovery) has published at least one of them: publishing resumed everywhere. Null when that
-   * does not happen within `boundMs`. (Published rows' xmin is their mark's, so this one goes by created_at,
+   * does not happen within `boundMs`. (Rows published before migration 1733900000000 carry their mark's xmin, so this one goes by created_at,
    * which is the writing transaction's start.)
    */
   async resume(since: string, boundMs: number): Promise<number | null> {
@@ -149,10 +149,10 @@ export class Probes {
     let running = true;
     const sample = async () => {
       try {
-        // On the table, not outbox_pending: xmin is a system column of the table, which no view passes on.
+        // xmin (the writer's commit) is a system column of the table, which no view passes on: joined by seq.
         const { rows } = await this.cluster.db.query<{ lag: number | null }>(
           `SELECT (EXTRACT(EPOCH FROM clock_timestamp() - min(ts)) * 1000)::float8 AS lag
-           FROM (SELECT pg_xact_commit_timestamp(xmin) AS ts FROM ${OUTBOX} WHERE published_at IS NULL) pending
+           FROM (SELECT pg_xact_commit_timestamp(o.xmin) AS ts FROM ${OUTBOX} o JOIN ${PENDING} p ON p.seq = o.seq) pending
            WHERE ts >= $1::timestamptz`,
           [from],
         );

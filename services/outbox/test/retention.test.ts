@@ -4,6 +4,7 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Outbox, sweepOutbox, type OutboxRelay } from '@outbox-relay/outbox';
+import { OutboxReader, type Fence } from '@outbox-relay/outbox/internal';
 import { createTestSchema, type TestSchema, createTestStream, waitFor, type TestStream, makeRelay, recordingObserver } from '@outbox-relay/test-support';
 
 let db: TestSchema;
@@ -21,8 +22,8 @@ afterEach(async () => {
   await db.drop();
 });
 
-const count = async (where = 'true') =>
-  (await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".outbox WHERE ${where}`)).rows[0].n as number;
+const count = async (table = 'outbox', where = 'true') =>
+  (await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".${table} WHERE ${where}`)).rows[0].n as number;
 
 it('keeps the outbox table bounded while events flow, and every event still reaches the stream', async () => {
   const { observer, calls } = recordingObserver();
@@ -46,7 +47,7 @@ it('keeps the outbox table bounded while events flow, and every event still reac
     const until = Date.now() + 4000;
     while (Date.now() < until) {
       peak = Math.max(peak, await count());
-      overduePeak = Math.max(overduePeak, await count(`published_at < now() - interval '2 seconds'`));
+      overduePeak = Math.max(overduePeak, await count('outbox_published', `published_at < now() - interval '2 seconds'`));
       await new Promise((r) => setTimeout(r, 50));
     }
     writing = false;
@@ -82,9 +83,15 @@ it('deletes only published events and resolved dead letters past retention, in b
     outbox.enqueue(tx, Array.from({ length: 9 }, (_, i) => ({ aggregateType: 'Order', aggregateId: `r${i}`, eventType: 'E', payload: { i } }))),
   );
   const seqs = rows.map((r) => r.seq);
-  // 5 published long ago, 2 published just now, 2 never published (and created long ago).
-  await db.pool.query(`UPDATE ${t}.outbox SET published_at = now() - interval '2 hours' WHERE seq = ANY($1::bigint[])`, [seqs.slice(0, 5)]);
-  await db.pool.query(`UPDATE ${t}.outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [seqs.slice(5, 7)]);
+  // 5 published long ago (in three marks), 2 published just now, 2 never published (and created long ago). Marked
+  // by the relay's own statement under a held lease; only the marks' time is moved back.
+  const fence: Fence = { partition: 0, holder: 'retention-test', epoch: 1 };
+  await db.pool.query(`UPDATE ${t}.outbox_partitions SET holder = $1, epoch = $2, expires_at = now() + interval '1 hour' WHERE partition = 0`, [fence.holder, fence.epoch]);
+  const reader = new OutboxReader(db.pool, db.schema);
+  for (const part of [seqs.slice(0, 2), seqs.slice(2, 4), seqs.slice(4, 5), seqs.slice(5, 7)]) {
+    await reader.markSeqsPublished(fence, { seqs: part, lastSeq: part[part.length - 1]!, lastId: rows[0]!.id }, 1);
+  }
+  await db.pool.query(`UPDATE ${t}.outbox_marks SET marked_at = now() - interval '2 hours' WHERE high_seq <= $1`, [seqs[4]]);
   await db.pool.query(`UPDATE ${t}.outbox SET created_at = now() - interval '30 days' WHERE seq = ANY($1::bigint[])`, [seqs.slice(7)]);
   const letter = (resolvedAgo: string | null, i: number) =>
     db.pool.query(
@@ -102,6 +109,8 @@ it('deletes only published events and resolved dead letters past retention, in b
   expect(result).toEqual({ published: 5, deadLetters: 1 });
   const left = (await db.pool.query(`SELECT o.seq::text FROM ${t}.outbox o ORDER BY o.seq`)).rows.map((r) => r.seq);
   expect(left).toEqual(seqs.slice(5));
+  // The marks of the deleted events went with them; the recent mark stays.
+  expect(await count('outbox_marks')).toBe(1);
   const letters = (await db.pool.query(`SELECT seq::int FROM ${t}.outbox_dead_letters ORDER BY seq`)).rows.map((r) => r.seq);
   expect(letters).toEqual([1002, 1003]);
 });

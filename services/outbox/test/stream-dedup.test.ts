@@ -34,12 +34,12 @@ afterEach(async () => {
 
 const t = () => `"${db.schema}"`;
 
-/** Every mark (any UPDATE of published_at) fails in Postgres until `allow()`: a database in trouble for marks. */
+/** Every mark of events (each records a row in outbox_marks) fails in Postgres until `allow()`: a database in trouble for marks. */
 async function refuseMarks(): Promise<{ allow: () => Promise<void> }> {
   await db.pool.query(`
     CREATE FUNCTION ${t()}.refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'marks refused by the test'; END $$;
-    CREATE TRIGGER refuse_marks BEFORE UPDATE OF published_at ON ${t()}.outbox FOR EACH ROW EXECUTE FUNCTION ${t()}.refuse_mark();`);
-  return { allow: async () => void (await db.pool.query(`DROP TRIGGER refuse_marks ON ${t()}.outbox`)) };
+    CREATE TRIGGER refuse_marks BEFORE INSERT ON ${t()}.outbox_marks FOR EACH ROW EXECUTE FUNCTION ${t()}.refuse_mark();`);
+  return { allow: async () => void (await db.pool.query(`DROP TRIGGER refuse_marks ON ${t()}.outbox_marks`)) };
 }
 
 /**

@@ -73,18 +73,17 @@ export class LeaseElector extends EventEmitter<LeaseElectorEvents> {
   private readonly heartbeatFailures: FailureLog;
 
   /**
-   * Where a look at the stream must start in time when the row is stale: the creation time of the partition's
-   * oldest pending event (every event pending now drew a later seq, so was inserted after it, and its message was
-   * stored after its commit), less a minute for the clocks of Postgres and NATS. A scalar subquery, so it runs
-   * only when a stale row needs it (one index probe).
+   * Where a look at the stream must start in time when the row is stale: the earliest creation time of the
+   * partition's pending events (each one's message, if it was stored, was stored after its commit), less a minute for
+   * the clocks of Postgres and NATS. A scalar subquery, so it runs only when a stale row needs it (one pass over the
+   * partition's pending events, along the index, no sort).
    */
   private readonly pendingSinceSql: string;
 
   constructor(private readonly options: LeaseElectorOptions) {
     super();
     this.t = outboxTables(options.schema);
-    this.pendingSinceSql = `(SELECT o.created_at - interval '1 minute' FROM ${this.t.pendingEvents} o
-       WHERE o.partition = $1 ORDER BY o.seq LIMIT 1)`;
+    this.pendingSinceSql = `(SELECT min(o.created_at) - interval '1 minute' FROM ${this.t.pendingEvents} o WHERE o.partition = $1)`;
     this.retryMs = options.retryMs ?? options.renewMs;
     this.heartbeatFailures = options.heartbeatFailures ?? new FailureLog(options.logger, 'lease heartbeat');
   }

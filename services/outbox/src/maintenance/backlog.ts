@@ -19,11 +19,13 @@ export interface PartitionBacklog {
 export async function readBacklog(pool: Pool, schema: string): Promise<PartitionBacklog[]> {
   const t = outboxTables(schema);
   const { rows } = await pool.query<{ partition: number; pending: string; oldest: number | null; holder: string | null; epoch: string }>(
-    `SELECT p.partition, count(o.seq) AS pending,
-            extract(epoch FROM now() - min(o.created_at))::float8 AS oldest,
+    // Per partition (LATERAL): each count walks one partition's pending events along the index from its lease row,
+    // with no join of the whole backlog to sort or hash by partition.
+    `SELECT p.partition, b.pending, extract(epoch FROM now() - b.oldest)::float8 AS oldest,
             CASE WHEN p.expires_at > now() THEN p.holder END AS holder, p.epoch
-     FROM ${t.partitions} p LEFT JOIN ${t.pendingEvents} o ON o.partition = p.partition
-     GROUP BY p.partition ORDER BY p.partition`,
+     FROM ${t.partitions} p
+     CROSS JOIN LATERAL (SELECT count(*) AS pending, min(o.created_at) AS oldest FROM ${t.pendingEvents} o WHERE o.partition = p.partition) b
+     ORDER BY p.partition`,
   );
   return rows.map((r) => ({
     partition: r.partition,

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { delay, FailureLog, type Logger } from '@outbox-relay/runtime';
 import { deleteInBatches } from './batched-delete';
-import { outboxTables } from '../schema/names';
+import { outboxTables, type OutboxTables } from '../schema/names';
 
 export interface OutboxRetention {
   /** Published events older than this are deleted (`outboxctl replay` can only reach events still kept). */
@@ -14,6 +14,34 @@ export interface OutboxRetention {
   batchSize: number;
 }
 
+/**
+ * Deletes the events of marks older than `publishedMs`, and those marks: up to about `batchSize` events per
+ * statement (whole marks, at least one), oldest marks first along the primary key. Each statement is its own short
+ * transaction; a mark and its events go together. Returns the events deleted.
+ */
+async function deletePublishedEvents(pool: Pool, t: OutboxTables, publishedMs: number, batchSize: number): Promise<number> {
+  const sql = `
+    WITH candidates AS (
+      SELECT m.id, cardinality(m.seqs) AS events,
+             sum(cardinality(m.seqs)) OVER (ORDER BY m.id ROWS UNBOUNDED PRECEDING) AS running
+      FROM (SELECT k.id, k.seqs FROM ${t.marks} k
+            WHERE k.marked_at < now() - make_interval(secs => $1::float8 / 1000)
+            ORDER BY k.id LIMIT $2) m),
+    doomed AS (
+      DELETE FROM ${t.marks} m USING candidates c
+      WHERE m.id = c.id AND c.running - c.events < $2
+      RETURNING m.seqs),
+    gone AS (
+      DELETE FROM ${t.outbox} o WHERE o.seq IN (SELECT unnest(d.seqs) FROM doomed d) RETURNING 1)
+    SELECT (SELECT count(*) FROM doomed)::int AS marks, (SELECT count(*) FROM gone)::int AS events`;
+  let total = 0;
+  for (;;) {
+    const { rows } = await pool.query<{ marks: number; events: number }>(sql, [publishedMs, batchSize]);
+    total += rows[0]?.events ?? 0;
+    if ((rows[0]?.marks ?? 0) === 0) return total;
+  }
+}
+
 /** One sweep over the outbox schema; returns what was deleted. */
 export async function sweepOutbox(
   pool: Pool,
@@ -21,15 +49,9 @@ export async function sweepOutbox(
   retention: Pick<OutboxRetention, 'publishedMs' | 'deadLetterMs' | 'batchSize'>,
 ): Promise<{ published: number; deadLetters: number }> {
   const t = outboxTables(schema);
-  // Ordered by seq along the primary key: published rows are (almost) the oldest seqs, so each batch finds its
-  // rows at the start of the index without a dedicated published_at index that every mark would have to update.
-  const published = await deleteInBatches(pool, {
-    table: t.outbox,
-    key: ['seq'],
-    olderThan: { column: 'published_at', ms: retention.publishedMs },
-    orderBy: 'seq',
-    batchSize: retention.batchSize,
-  });
+  // By the marks that published them (migration 1733900000000): events are never written after their insert, so
+  // their publication time is their mark's.
+  const published = await deletePublishedEvents(pool, t, retention.publishedMs, retention.batchSize);
   const deadLetters = await deleteInBatches(pool, {
     table: t.deadLetters,
     key: ['id'],

@@ -3,6 +3,8 @@ import type { MarkedBatch } from './reader';
 
 interface QueuedMark {
   seqs: readonly string[];
+  /** The final_upto the batch's read saw (PendingBatch.finalUpto). */
+  finalUpto: string | null;
   /** Resolves with the mark's error, or null; never rejects. */
   done: Promise<unknown>;
 }
@@ -29,6 +31,14 @@ export class MarkQueue {
     return this.queue.flatMap((m) => m.seqs);
   }
 
+  /**
+   * The final_upto the oldest queued batch's read saw: a read must look behind its cursor from there, for events
+   * committed late whose seqs that read passed and whose mark has not recorded them yet. Null when none is queued.
+   */
+  get oldestFinalUpto(): string | null {
+    return this.queue[0]?.finalUpto ?? null;
+  }
+
   get pending(): boolean {
     return this.queue.length > 0;
   }
@@ -37,7 +47,7 @@ export class MarkQueue {
    * Queues a mark of `records`, after waiting for the oldest while the queue is full. Throws a settled mark's error.
    * Only their seqs and last id are kept: a queued mark does not hold the events' payloads in memory.
    */
-  async add(records: readonly OutboxRecord[], checkStreamFrom: number): Promise<void> {
+  async add(records: readonly OutboxRecord[], checkStreamFrom: number, finalUpto: string | null = null): Promise<void> {
     while (this.queue.length >= this.maxQueued) await this.settleOldest();
     const last = records[records.length - 1];
     if (!last) return;
@@ -47,7 +57,7 @@ export class MarkQueue {
       (error: unknown) => error,
     );
     this.tail = done;
-    this.queue.push({ seqs: batch.seqs, done });
+    this.queue.push({ seqs: batch.seqs, finalUpto, done });
   }
 
   /** Waits for every queued mark; throws the first error (the queue is empty afterwards either way). */

@@ -38,6 +38,8 @@ export interface PartitionRelayOptions {
 /** A batch being published, and when it was read (the start of its PublishTiming). */
 interface InFlightBatch {
   seqs: string[];
+  /** The final_upto its read saw (PendingBatch.finalUpto). */
+  finalUpto: string | null;
   done: Promise<PublishOutcome>;
   readStartedAtMs: number;
   readAtMs: number;
@@ -56,6 +58,18 @@ const MARKS_QUEUED = 2;
  * trip instead of a full batch in a process that may be cold, which is the publishing pause of a hand-over.
  */
 const FIRST_BATCH = 100;
+/**
+ * An idle partition settles its progress (OutboxReader.settleProgress) at most this often: read_upto then keeps up
+ * with the seqs other partitions draw, so the next mark has few of them to look at.
+ */
+const IDLE_SETTLE_MS = 1000;
+
+/** The lower of two seqs (digit strings), a missing one counting as higher. */
+function lowerSeq(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return BigInt(a) <= BigInt(b) ? a : b;
+}
 
 /**
  * Publishes one partition while its elector holds the lease. One term = one epoch = one run of `publishLoop`;
@@ -206,6 +220,13 @@ export class PartitionRelay {
     const unmarked = new UnmarkedStreamSeqs(() => this.publisher.highestAckedSeq);
     let session = this.publisher.session(unmarked);
     let inFlight: InFlightBatch | null = null;
+    /**
+     * The highest seq this session's reads returned and sent: the next read goes on after it (null: from the lease
+     * row). Back to null whenever the session's unmarked batches are dropped, so a read never starts past an event
+     * that is neither published nor in flight.
+     */
+    let cursor: string | null = null;
+    let settledAtMs = preciseNowMs();
     let limit = Math.min(FIRST_BATCH, this.options.batchSize);
     /**
      * Look at the stream before publishing: at the term's start and after every failure. Not at the start when the
@@ -222,7 +243,8 @@ export class PartitionRelay {
       if (acked.length > 0) {
         const timing = { readStartedAtMs: batch.readStartedAtMs, readAtMs: batch.readAtMs, sentAtMs: outcome.sentAtMs };
         this.observer.published(fence.partition, acked, outcome.duplicates, preciseNowMs(), timing);
-        await marks.add(acked, unmarked.marking(acked.map((r) => r.seq)));
+        await marks.add(acked, unmarked.marking(acked.map((r) => r.seq)), batch.finalUpto);
+        settledAtMs = preciseNowMs();
         log.debug({ count: acked.length, duplicates: outcome.duplicates, firstEventId: acked[0]!.id, lastSeq: acked[acked.length - 1]!.seq }, 'batch published');
       }
       return outcome.failure;
@@ -266,6 +288,7 @@ export class PartitionRelay {
             // Lease renewal overdue: send nothing until it is renewed (or lost, which ends the loop).
             if (inFlight) await finish(inFlight);
             inFlight = null;
+            cursor = null;
             // A mark that failed leaves acknowledged events unmarked: look at the stream before publishing again.
             await marks.settleAll().catch(() => (checkStream = true));
             await this.wake.wait(PAUSED_POLL_MS);
@@ -278,6 +301,7 @@ export class PartitionRelay {
             const failure = session.failure;
             if (inFlight) await finish(inFlight);
             inFlight = null;
+            cursor = null;
             session = this.publisher.session(unmarked);
             if (failure) {
               checkStream = true;
@@ -289,10 +313,13 @@ export class PartitionRelay {
             await marks.settleAll();
             await this.checkStream(fence, unmarked, log);
             checkStream = false;
+            cursor = null;
           }
           const exclude = [...(inFlight?.seqs ?? []), ...marks.seqs];
+          // Unmarked batches: look behind the cursor from the lowest final_upto their reads saw ('0': from read_upto).
+          const rescanFrom = inFlight || marks.pending ? (lowerSeq(inFlight?.finalUpto ?? null, marks.oldestFinalUpto) ?? '0') : null;
           const readStartedAtMs = preciseNowMs();
-          const read = await this.reader.readPendingBatch(fence, limit, exclude);
+          const read = await this.reader.readPendingBatch(fence, limit, exclude, { from: cursor, rescanFrom });
           const readAtMs = preciseNowMs();
           if (read === null) throw new LeaseLostError(fence.partition, epoch, 'fenced read found another holder');
           const records = read.records;
@@ -308,11 +335,23 @@ export class PartitionRelay {
             } else {
               backoff.reset();
               failures.succeeded();
+              if (readAtMs - settledAtMs >= IDLE_SETTLE_MS) {
+                await this.reader.settleProgress(fence);
+                settledAtMs = preciseNowMs();
+                cursor = null;
+              }
               await this.wake.wait(this.options.pollMs);
             }
             continue;
           }
-          const batch: InFlightBatch = { seqs: records.map((r) => r.seq), done: session.publishBatch(records, mayPublish), readStartedAtMs, readAtMs };
+          const batch: InFlightBatch = {
+            seqs: records.map((r) => r.seq),
+            finalUpto: read.finalUpto,
+            done: session.publishBatch(records, mayPublish),
+            readStartedAtMs,
+            readAtMs,
+          };
+          cursor = records[records.length - 1]!.seq;
           const previous = inFlight;
           inFlight = batch;
           if (previous && !(await finish(previous)) && !session.ended) {
@@ -324,6 +363,7 @@ export class PartitionRelay {
           // at the stream that follows, and marked instead of published again.
           await inFlight?.done.catch(() => undefined);
           inFlight = null;
+          cursor = null;
           marks.clear();
           session = this.publisher.session(unmarked);
           checkStream = true;

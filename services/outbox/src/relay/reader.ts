@@ -16,6 +16,8 @@ interface PendingRow {
   payload: string;
   headers: Record<string, string>;
   created_at: Date;
+  /** The lease row's final_upto as the read saw it (migration 1733900000000). */
+  final_upto: string;
   /** With `walPosition`: the server's WAL insert position while the read ran. */
   wal_lsn?: string;
 }
@@ -25,6 +27,22 @@ export interface PendingBatch {
   records: OutboxRecord[];
   /** Every commit the read could see lies before this position (StandbyFlushGate waits for standbys to reach it). */
   walLsn: string | null;
+  /**
+   * Every seq at or below this was final when the read ran (committed, or never will be): a later read need not
+   * look behind its cursor below it for this read's sake (ReadPosition.rescanFrom). Null when nothing was read.
+   */
+  finalUpto: string | null;
+}
+
+/**
+ * Where a read starts, within the relay's session. `from`: the highest seq the session's reads returned (null at
+ * the start of a session: the lease row's read_upto). `rescanFrom`: the lowest `finalUpto` of the session's reads
+ * whose marks have not committed yet (null when there are none): events committed late behind the cursor, above it,
+ * are read again before anything after them. See outbox_read_pending in migration 1733900000000.
+ */
+export interface ReadPosition {
+  from: string | null;
+  rescanFrom: string | null;
 }
 
 /**
@@ -74,9 +92,10 @@ export interface Fence {
 }
 
 /**
- * Reads unpublished events by state, in seq order, and marks them published. Never a "seq > cursor" read:
- * a transaction that drew a lower seq but committed later would be skipped by a cursor. Both statements are
- * fenced by the lease: they do nothing unless `holder` still holds `partition` at `epoch`.
+ * Reads unpublished events in seq order and records them published. Progress is kept per batch on the lease row
+ * (read_upto, skipped seqs, final_upto: migration 1733900000000), never per event; a transaction that drew a lower
+ * seq but committed later is still read, in order. Every statement is fenced by the lease: it does nothing unless
+ * `holder` still holds `partition` at `epoch`.
  */
 export class OutboxReader {
   private readonly t: OutboxTables;
@@ -98,31 +117,18 @@ export class OutboxReader {
   ) {
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_BATCH_MAX_BYTES;
     this.t = outboxTables(schema);
-    // A function (migrations 1733000000000_read_pending.sql, 1733700000000_read_byte_limit.sql): the same fenced,
-    // ordered read, with its own planner settings so that no statistics can turn it into a sort of the whole
-    // backlog, in one round trip.
+    // A function (migration 1733900000000_progress_on_lease_row.sql): one fenced, ordered read in one round trip,
+    // with its own planner settings so that no statistics can turn it into a sort of the whole backlog.
     // The WAL position is taken during the statement, so after its snapshot: a commit the read sees was written
     // to the WAL before it was visible, hence before that position.
     this.readSql = options.walPosition
-      ? `SELECT r.*, pg_current_wal_insert_lsn()::text AS wal_lsn FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5, $6) AS r`
-      : `SELECT * FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5, $6)`;
-    // The lease row is updated (and so row-locked) in the same statement as the events: a successor's
-    // acquisition waits for this commit and then sees the new progress, so fenced progress is never lost
-    // or interleaved with the successor's.
-    // check_stream_from ($7) moves with every mark: where a successor must look in the stream for events
-    // acknowledged but not marked (see stream-check.ts).
-    this.markSql = `
-      WITH lease AS (
-        UPDATE ${this.t.partitions}
-        SET published_total = published_total + cardinality($4::bigint[]),
-            last_published_seq = $5::bigint, last_published_id = $6::uuid, last_published_at = now(),
-            check_stream_from = $7::bigint
-        WHERE partition = $1 AND holder = $2 AND epoch = $3
-        RETURNING epoch)
-      UPDATE ${this.t.outbox} o SET published_at = now(), published_epoch = lease.epoch
-      FROM lease
-      WHERE o.seq = ANY($4::bigint[]) AND o.published_at IS NULL
-      RETURNING o.seq`;
+      ? `SELECT r.*, pg_current_wal_insert_lsn()::text AS wal_lsn FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5, $6, $7, $8) AS r`
+      : `SELECT * FROM "${schema}".outbox_read_pending($1, $2, $3, $4, $5, $6, $7, $8)`;
+    // One fenced function (migration 1733900000000): the lease row is locked and updated, so a successor's
+    // acquisition waits for this commit and then sees the new progress; progress is never lost or interleaved with
+    // the successor's. NULL: the fence no longer holds. check_stream_from ($7) moves with every mark: where a
+    // successor must look in the stream for events acknowledged but not marked (see stream-check.ts).
+    this.markSql = `SELECT "${schema}".outbox_mark($1, $2, $3, $4::bigint[], $5::bigint, $6::uuid, $7::bigint, $8::boolean) AS n`;
     // Moves one unpublished event to the dead letters, under the same fence (and lease row lock) as a mark.
     this.deadLetterSql = `
       WITH lease AS (
@@ -132,6 +138,8 @@ export class OutboxReader {
       moved AS (
         DELETE FROM ${this.t.outbox} o USING lease
         WHERE o.seq = $4 AND o.published_at IS NULL
+          AND EXISTS (SELECT 1 FROM ${this.t.partitions} l
+                      WHERE l.partition = o.partition AND (o.seq > l.read_upto OR o.seq = ANY (l.skipped)))
         RETURNING o.*, lease.epoch AS lease_epoch)
       INSERT INTO ${this.t.deadLetters}
         (event_id, seq, partition, aggregate_type, aggregate_id, event_type, payload, headers, created_at, reason,
@@ -150,8 +158,16 @@ export class OutboxReader {
     return (await this.readPendingBatch(fence, limit, exclude))?.records ?? null;
   }
 
-  /** readPending, with the WAL position of the read. */
-  async readPendingBatch(fence: Fence, limit: number, exclude: readonly string[] = []): Promise<PendingBatch | null> {
+  /**
+   * readPending, with the WAL position of the read and its final_upto; `position`: where the relay's session is
+   * (default: the start of a session, from the lease row).
+   */
+  async readPendingBatch(
+    fence: Fence,
+    limit: number,
+    exclude: readonly string[] = [],
+    position: ReadPosition = { from: null, rescanFrom: null },
+  ): Promise<PendingBatch | null> {
     const { rows } = await this.pool.query<PendingRow>(this.readSql, [
       fence.partition,
       fence.holder,
@@ -159,9 +175,11 @@ export class OutboxReader {
       seqArrayLiteral(exclude),
       limit,
       this.maxBatchBytes,
+      position.from,
+      position.rescanFrom,
     ]);
     if (rows.length === 0 && !(await this.holds(fence))) return null;
-    return { records: rows.map(toRecord), walLsn: rows[0]?.wal_lsn ?? null };
+    return { records: rows.map(toRecord), walLsn: rows[0]?.wal_lsn ?? null, finalUpto: rows[0]?.final_upto ?? null };
   }
 
   /**
@@ -177,7 +195,20 @@ export class OutboxReader {
   /** markPublished, given only what a mark needs: the relay keeps no payload alive while a mark waits its turn. */
   async markSeqsPublished(fence: Fence, batch: MarkedBatch, checkStreamFrom: number): Promise<number> {
     if (batch.seqs.length === 0) return 0;
-    const { rows } = await this.pool.query(this.markSql, [
+    return this.mark(fence, batch, checkStreamFrom, false, 'progress update rejected: epoch superseded');
+  }
+
+  /**
+   * Moves the checkpoint that finds skipped seqs final, and read_upto over final seqs, with no event to record: the
+   * relay does this now and then while its partition is idle, so that its next mark has little to look at. Throws
+   * LeaseLostError when superseded.
+   */
+  async settleProgress(fence: Fence): Promise<void> {
+    await this.mark(fence, { seqs: [], lastSeq: '0', lastId: '00000000-0000-0000-0000-000000000000' }, null, false, 'progress settle rejected: epoch superseded');
+  }
+
+  private async mark(fence: Fence, batch: MarkedBatch, checkStreamFrom: number | null, streamChecked: boolean, refused: string): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number | null }>(this.markSql, [
       fence.partition,
       fence.holder,
       fence.epoch,
@@ -185,11 +216,11 @@ export class OutboxReader {
       batch.lastSeq,
       batch.lastId,
       checkStreamFrom,
+      streamChecked,
     ]);
-    if (rows.length === 0 && !(await this.holds(fence, false))) {
-      throw new LeaseLostError(fence.partition, fence.epoch, 'progress update rejected: epoch superseded');
-    }
-    return rows.length;
+    const recorded = rows[0]?.n ?? null;
+    if (recorded === null) throw new LeaseLostError(fence.partition, fence.epoch, refused);
+    return recorded;
   }
 
   /**
@@ -231,22 +262,15 @@ export class OutboxReader {
    * statement. Returns how many events it marked. Throws LeaseLostError when superseded.
    */
   async settleStreamCheck(fence: Fence, foundIds: readonly string[], next: number | null): Promise<number> {
-    const { rows } = await this.pool.query<{ marked: number }>(
-      `WITH lease AS (
-         SELECT epoch FROM ${this.t.partitions} WHERE partition = $1 AND holder = $2 AND epoch = $3 FOR UPDATE),
-       marked AS (
-         UPDATE ${this.t.outbox} o SET published_at = now(), published_epoch = lease.epoch
-         FROM lease
-         WHERE o.partition = $1 AND o.id = ANY($4::uuid[]) AND o.published_at IS NULL
-         RETURNING o.seq)
-       UPDATE ${this.t.partitions} p
-       SET check_stream_from = $5::bigint, check_stream_since = NULL, published_total = published_total + (SELECT count(*) FROM marked)
-       FROM lease WHERE p.partition = $1
-       RETURNING (SELECT count(*) FROM marked)::int AS marked`,
-      [fence.partition, fence.holder, fence.epoch, foundIds, next],
+    // The found events that are still pending, in seq order; the mark records them (and only them) published.
+    const { rows } = await this.pool.query<{ seq: string; id: string }>(
+      `SELECT q.seq::text AS seq, q.id::text AS id FROM ${this.t.pendingEvents} q
+       WHERE q.partition = $1 AND q.id = ANY($2::uuid[]) ORDER BY q.seq`,
+      [fence.partition, foundIds],
     );
-    if (!rows[0]) throw new LeaseLostError(fence.partition, fence.epoch, 'stream check refused: epoch superseded');
-    return rows[0].marked;
+    const last = rows[rows.length - 1];
+    const batch: MarkedBatch = { seqs: rows.map((r) => r.seq), lastSeq: last?.seq ?? '0', lastId: last?.id ?? '00000000-0000-0000-0000-000000000000' };
+    return this.mark(fence, batch, next, true, 'stream check refused: epoch superseded');
   }
 
   /** Whether the fence still holds (optionally also requiring an unexpired lease). */

@@ -229,6 +229,14 @@ export async function configurePartitions(
       options.logger?.info({ schema, from: current, to: partitions, drainedInMs: Math.round(performance.now() - started) }, 'partition count changed');
     }
     await client.query(`INSERT INTO ${t.partitions} (partition) SELECT generate_series(0, $1 - 1) ON CONFLICT DO NOTHING`, [partitions]);
+    if (current !== partitions) {
+      // Everything is published and no writer is in flight (the map is held exclusively): every partition, old or
+      // new, starts over at the sequence's head, with nothing skipped (migration 1733900000000).
+      await client.query(
+        `UPDATE ${t.partitions} SET read_upto = h.head, final_upto = h.head, skipped = '{}', ck_seq = NULL, ck_writers = NULL
+         FROM (SELECT "${schema}".outbox_sequence_head() AS head) h`,
+      );
+    }
     if (current !== partitions) await client.query(`SELECT pg_notify($1, $2)`, [t.channel, relaySignalPayload({ kind: 'partitions', count: partitions })]);
     return partitions;
   });

@@ -23,6 +23,8 @@ export interface OutboxTables {
   settings: string;
   deadLetters: string;
   members: string;
+  /** One row per mark: who published which events, and when (migration 1733900000000). */
+  marks: string;
   /** The call that gives the server's WAL timeline, which lease rows record (migration 1733500000000). */
   walTimeline: string;
   /** LISTEN/NOTIFY channel that wakes relays (new events, released leases, joined members, step-down requests). */
@@ -42,6 +44,7 @@ export function outboxTables(schema: string): OutboxTables {
     settings: `"${schema}".outbox_settings`,
     deadLetters: `"${schema}".outbox_dead_letters`,
     members: `"${schema}".outbox_members`,
+    marks: `"${schema}".outbox_marks`,
     walTimeline: `"${schema}".outbox_wal_timeline()`,
     channel: `${schema}_outbox`,
     lockSpace: fnv1a32(`outbox:${schema}`) | 0,
