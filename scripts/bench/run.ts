@@ -71,7 +71,9 @@ and of its client.
 (6) 3 relay processes with lease 2000 ms / renew 500 ms (the defaults); time from the action to the successor's
 \`acquired_at\`; "publishing resumed" is when a probe event committed right after the action was stored in the stream.
 (7) VmRSS of the relay process of (4), sampled every 100 ms; its V8 heap (used, total) and external memory from
-prom-client's Node metrics on its \`/metrics\`, scraped every second (the largest of each).
+prom-client's Node metrics on its \`/metrics\`, scraped every second (the largest of each). A host process sizes V8's
+heap for the whole machine; (7b) drains once more with the heap Node gives a relay in its pod (the operator's default
+256 Mi memory limit: --max-old-space-size=256 --max-semi-space-size=2, what Node chooses inside such a cgroup).
 (9) the relay publishes one event per aggregate at a time, so a backlog on few aggregates is bound by the publish
 round trip: backlogs on exactly 1 aggregate (\`--hot-events\`, default 20000) and on 10 (2.5 times as many), drained
 as in (4), against raw loops in the same run that await each ack before their next message, 1 loop and 10 loops

@@ -91,6 +91,24 @@ interface Window {
   live: number;
   dead: number;
   vacuums: number;
+  /** Seconds spent in VACUUM of the outbox table during the window. */
+  vacuumSeconds: number;
+  /** Rows retention deleted from the outbox during the window (the relay's outbox_retention_deleted_rows_total). */
+  retained: number;
+  /** WAL the server wrote during the window (MiB; the whole server, producers' inserts included). */
+  walMiB: number;
+}
+
+/** The relay's retention counter for the outbox table, from its /metrics. */
+async function retentionDeleted(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith('outbox_retention_deleted_rows_total') && l.includes('table="outbox"'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+async function walPosition(ctx: { pool: { query: (sql: string) => Promise<{ rows: Array<{ lsn: string }> }> } }): Promise<bigint> {
+  const { rows } = await ctx.pool.query(`SELECT (pg_current_wal_lsn() - '0/0')::text AS lsn`);
+  return BigInt(rows[0]!.lsn.split('.')[0]!);
 }
 
 async function main(): Promise<number> {
@@ -139,12 +157,13 @@ async function main(): Promise<number> {
   });
 
   const windows: Window[] = [];
+  let costs = { vacuumMs: vacuum?.totalMs ?? 0, retained: await retentionDeleted(`${relay.url}/metrics`), wal: await walPosition(ctx) };
   let windowStart: number | null = null;
   let minBacklog = Infinity;
   let previous = { at: performance.now(), published: 0 };
   const timeoutMs = Math.max(120_000, args.events * 2);
   const deadline = Date.now() + timeoutMs;
-  log('\nwindow  events/s  backlog min  outbox MiB  live rows  dead rows  vacuums  relay RSS MiB');
+  log('\nwindow  events/s  backlog min  outbox MiB  live rows  dead rows  vacuums  vacuum s  retained  WAL MiB  relay RSS MiB');
   while (published < args.events) {
     if (producers.error) throw producers.error;
     if (vacuum?.error) throw vacuum.error;
@@ -161,6 +180,7 @@ async function main(): Promise<number> {
       const fraction = (boundary - previous.published) / Math.max(1, now.published - previous.published);
       const crossedAt = previous.at + fraction * (now.at - previous.at);
       const stats = await tableStats(ctx, schema);
+      const now2 = { vacuumMs: vacuum?.totalMs ?? 0, retained: await retentionDeleted(`${relay.url}/metrics`), wal: await walPosition(ctx) };
       const window: Window = {
         index: windows.length + 1,
         rate: args.window / ((crossedAt - windowStart) / 1000),
@@ -170,13 +190,18 @@ async function main(): Promise<number> {
         tail: producers.enqueued >= args.events,
         rssMiB: rssMiB(relay.proc.pid),
         ...stats,
+        vacuumSeconds: (now2.vacuumMs - costs.vacuumMs) / 1000,
+        retained: now2.retained - costs.retained,
+        walMiB: Number(now2.wal - costs.wal) / 2 ** 20,
       };
+      costs = now2;
       windows.push(window);
       windowStart = crossedAt;
       minBacklog = Infinity;
       log(
         `${String(window.index).padStart(6)}  ${fmtInt(window.rate).padStart(8)}  ${fmtInt(window.backlogMin).padStart(11)}  ` +
           `${window.mib.toFixed(1).padStart(10)}  ${fmtInt(window.live).padStart(9)}  ${fmtInt(window.dead).padStart(9)}  ${String(window.vacuums).padStart(7)}  ` +
+          `${window.vacuumSeconds.toFixed(2).padStart(8)}  ${fmtInt(window.retained).padStart(8)}  ${window.walMiB.toFixed(0).padStart(7)}  ` +
           `${window.rssMiB.toFixed(0).padStart(13)}${window.starved ? '  (backlog ran dry: producer-bound)' : ''}${window.tail ? '  (producers done: tail)' : ''}`,
       );
     }
@@ -225,6 +250,15 @@ async function main(): Promise<number> {
   const starved = windows.filter((w) => w.starved).length;
   if (starved > 0) log(`${starved} window(s) were producer-bound (the backlog ran dry): their rate is the producers', not the relay's`);
   if (vacuum) log(`the soak vacuumed the outbox table ${vacuum.runs} times (autovacuum is off on this server)`);
+  const vacuumSeconds = windows.reduce((sum, w) => sum + w.vacuumSeconds, 0);
+  const soakSeconds = windows.reduce((sum, w) => sum + args.window / w.rate, 0);
+  const walMiB = windows.reduce((sum, w) => sum + w.walMiB, 0);
+  log(
+    `cost of keeping the table bounded: VACUUM ${vacuumSeconds.toFixed(1)} s in ${fmtInt(soakSeconds)} s of windows ` +
+      `(${((vacuumSeconds / soakSeconds) * 100).toFixed(1)} % of the time, on its own connection); retention deleted ` +
+      `${fmtInt(windows.reduce((sum, w) => sum + w.retained, 0))} rows; the server wrote ${walMiB.toFixed(0)} MiB of WAL ` +
+      `(${fmtInt((walMiB * 2 ** 20) / (windows.length * args.window))} B per event, inserts included)`,
+  );
   log(`events: ${fmtInt(args.events)} enqueued, stream last sequence ${fmtInt(lastSeq)}, pending ${pending}`);
   await stream.remove();
   await cleanupAll(log);

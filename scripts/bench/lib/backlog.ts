@@ -68,11 +68,18 @@ export async function fillBacklog(ctx: BenchContext, schema: string, { events: n
 
 /**
  * Fills a backlog of `shape` on a fresh schema `<tag>_<suffix>` and drains it into a fresh stream with a relay
- * process (`relayEnv` added to its environment, e.g. OUTBOX_STREAM_REPLICAS); the relay's RSS, V8 heap and CPU are
+ * process (`relayEnv` added to its environment, e.g. OUTBOX_STREAM_REPLICAS; `relayNodeArgs` to its Node flags); the
+ * relay's RSS, V8 heap and CPU are
  * sampled meanwhile. Throws when the stream does not hold exactly
  * the backlog at the end or anything is still pending.
  */
-export async function drainBacklog(ctx: BenchContext, suffix: string, shape: BacklogShape, relayEnv: Record<string, string> = {}): Promise<DrainFigures> {
+export async function drainBacklog(
+  ctx: BenchContext,
+  suffix: string,
+  shape: BacklogShape,
+  relayEnv: Record<string, string> = {},
+  relayNodeArgs: string[] = [],
+): Promise<DrainFigures> {
   const n = shape.events;
   const schema = schemaName(ctx, suffix);
   dropSchemaLater(ctx, schema);
@@ -92,6 +99,7 @@ export async function drainBacklog(ctx: BenchContext, suffix: string, shape: Bac
     schema,
     stream,
     env: { OUTBOX_BATCH_SIZE: String(ctx.batchSize), ...relayEnv },
+    nodeArgs: relayNodeArgs,
   });
   const rss = sampleRss(relay.proc.pid, 100);
   const heap = sampleHeap(`${relay.url}/metrics`);

@@ -14,10 +14,10 @@ import { sleep } from './stats';
  * `<runDir>/<name>.log` (never read here: at --log-level info a service logs every request, and parsing that would
  * cost the benchmark's own CPU). The process is stopped (SIGTERM, then SIGKILL) by the run's clean-up.
  */
-export function startNode(ctx: BenchContext, name: string, script: string, env: Record<string, string>): NodeProcess {
+export function startNode(ctx: BenchContext, name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): NodeProcess {
   // --cpu-prof: the profile is written when the process exits normally (SIGTERM), not after SIGKILL.
   const profile = ctx.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ctx.runDir, 'profiles')}`, `--cpu-prof-name=${name}.${Date.now()}.cpuprofile`] : [];
-  return startNodeProcess(name, script, env, { runDir: ctx.runDir, graceMs: 10_000, nodeArgs: [...profile, ...ctx.serviceNodeFlags], collectLogs: false });
+  return startNodeProcess(name, script, env, { runDir: ctx.runDir, graceMs: 10_000, nodeArgs: [...profile, ...ctx.serviceNodeFlags, ...nodeArgs], collectLogs: false });
 }
 
 /** Waits until GET `url` answers 200 (the process must stay alive meanwhile). */

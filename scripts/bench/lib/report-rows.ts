@@ -5,6 +5,7 @@ import type { StepName } from './options';
 import type { StepResults } from './step-results';
 import { fmtInt, fmtMs } from './stats';
 import { describeStages, type E2eFigures } from '../steps/e2e-latency';
+import { POD_HEAP_FLAGS } from '../steps/relay-drain';
 import type { HttpFigures } from '../steps/http-orders';
 
 export const ratioRow = (measure: string, figure: number, unit: string, limit: number, limitUnit: string, minRatio: number): Row => {
@@ -225,6 +226,17 @@ export function buildRows({ figures, errors }: StepResults): Row[] {
       ratio: '',
       target: 'bounded (info)',
       result: '',
+    });
+    const pod = drain.inPod;
+    rows.push({
+      measure: `(7b) the same with a relay pod's heap (256 Mi container: ${POD_HEAP_FLAGS.join(' ')}): RSS, and its drain against (2b)`,
+      figure:
+        `peak ${pod.memory.peak.toFixed(0)} MiB (heap used ${pod.memory.heap.heapUsed.toFixed(0)} / total ${pod.memory.heap.heapTotal.toFixed(0)} MiB); ` +
+        `${fmtInt(pod.rate)} events/s`,
+      limit: publish ? `${fmtInt(publish.rates.collector)} msg/s (2b)` : '',
+      ratio: publish ? (pod.rate / publish.rates.collector).toFixed(2) : '',
+      target: 'RSS ≤ 128 MiB',
+      result: pod.memory.peak <= 128 ? 'PASS' : 'MISS',
     });
   }
   return rows;

@@ -60,16 +60,22 @@ export interface RelayProcess {
 export async function startRelayProcess(
   ctx: BenchContext,
   name: string,
-  { schema, stream, env = {} }: { schema: string; stream: Pick<RunStream, 'stream' | 'subjectPrefix'>; env?: Record<string, string> },
+  {
+    schema,
+    stream,
+    env = {},
+    nodeArgs = [],
+  }: { schema: string; stream: Pick<RunStream, 'stream' | 'subjectPrefix'>; env?: Record<string, string>; nodeArgs?: string[] },
 ): Promise<RelayProcess> {
   const instanceId = `${ctx.tag}-${name}`;
-  const service = await startHttpService(ctx, name, 'services/relay/dist/main.js', 'RELAY_HTTP_PORT', {
-    OUTBOX_SCHEMA: schema,
-    OUTBOX_STREAM: stream.stream,
-    OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix,
-    RELAY_INSTANCE_ID: instanceId,
-    ...env,
-  });
+  const service = await startHttpService(
+    ctx,
+    name,
+    'services/relay/dist/main.js',
+    'RELAY_HTTP_PORT',
+    { OUTBOX_SCHEMA: schema, OUTBOX_STREAM: stream.stream, OUTBOX_SUBJECT_PREFIX: stream.subjectPrefix, RELAY_INSTANCE_ID: instanceId, ...env },
+    nodeArgs,
+  );
   return { ...service, instanceId, name };
 }
 
@@ -77,15 +83,15 @@ export async function startRelayProcess(
  * A service on this run's servers, its HTTP port (environment variable `portVariable`) a free one, ready once
  * GET /readyz answers 200. (The port is picked in advance: at LOG_LEVEL warn no line says which port it took.)
  */
-async function startHttpService(ctx: BenchContext, name: string, script: string, portVariable: string, env: Record<string, string>) {
+async function startHttpService(ctx: BenchContext, name: string, script: string, portVariable: string, env: Record<string, string>, nodeArgs: string[] = []) {
   const port = await freePort();
-  const proc = startNode(ctx, name, script, {
-    DATABASE_URL: ctx.databaseUrl,
-    NATS_URL: ctx.natsUrl,
-    [portVariable]: String(port),
-    LOG_LEVEL: ctx.childLogLevel,
-    ...env,
-  });
+  const proc = startNode(
+    ctx,
+    name,
+    script,
+    { DATABASE_URL: ctx.databaseUrl, NATS_URL: ctx.natsUrl, [portVariable]: String(port), LOG_LEVEL: ctx.childLogLevel, ...env },
+    nodeArgs,
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitHttpOk(proc, `${url}/readyz`);
   return { proc, url, port };

@@ -50,6 +50,8 @@ export function startProducers(ctx: BenchContext, schema: string, total: number,
 
 export interface Vacuuming {
   runs: number;
+  /** Time spent in VACUUM so far (ms). */
+  totalMs: number;
   error: unknown;
   stop(): Promise<void>;
 }
@@ -59,6 +61,7 @@ export function startVacuuming(ctx: BenchContext, schema: string, everyMs: numbe
   let active = true;
   const state: Vacuuming = {
     runs: 0,
+    totalMs: 0,
     error: null,
     async stop() {
       active = false;
@@ -70,7 +73,9 @@ export function startVacuuming(ctx: BenchContext, schema: string, everyMs: numbe
       await sleep(everyMs);
       if (!active) break;
       try {
+        const started = performance.now();
         await ctx.pool.query(`VACUUM (ANALYZE) ${outboxTables(schema).outbox}`);
+        state.totalMs += performance.now() - started;
         state.runs++;
       } catch (error) {
         state.error = error ?? new Error('VACUUM failed');
