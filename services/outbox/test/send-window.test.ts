@@ -101,3 +101,22 @@ it('gives the slot back when a session stops before sending', async () => {
   expect(window.inFlight).toBe(0);
   expect(() => new SendWindow(0)).toThrow(/positive integer/);
 });
+
+it('wakes a session waiting on a full window only once a sixteenth of it is free, and then lets it take those at once', () => {
+  const window = new SendWindow(64);
+  expect(window.wakeAt).toBe(4);
+  for (let i = 0; i < 64; i++) expect(window.acquire()).toBeNull();
+  let woken = 0;
+  void window.acquire()!.then(() => woken++);
+  const settled = () => new Promise((resolve) => setImmediate(resolve));
+  return (async () => {
+    for (let i = 0; i < 3; i++) window.release();
+    await settled();
+    expect(woken).toBe(0); // three free: not yet
+    window.release();
+    await settled();
+    expect(woken).toBe(1); // four free: one given to the waiter, and three more it takes without waiting
+    expect([window.acquire(), window.acquire(), window.acquire()]).toEqual([null, null, null]);
+    expect(window.inFlight).toBe(64);
+  })();
+});
