@@ -33,7 +33,7 @@ export async function relayDrain(ctx: BenchContext): Promise<RelayDrainFigures> 
   const middle = runs.find((run) => run.rate === median(rates))!;
   if (ctx.repeats > 1) ctx.log(`  median of ${ctx.repeats} drains: ${Math.round(middle.rate)} events/s (${rates.map((x) => Math.round(x)).join(', ')})`);
   ctx.log(`  once more with a relay pod's heap (${POD_HEAP_FLAGS.join(' ')}):`);
-  const inPod = await drainOnce(ctx, 'drain-pod', POD_HEAP_FLAGS);
+  const inPod = await drainOnce(ctx, 'drainpod', POD_HEAP_FLAGS);
   ctx.log(`  relay drained at ${Math.round(inPod.rate)} events/s with that heap`);
   return { ...middle, rates, inPod };
 }

@@ -117,15 +117,22 @@ GROUP BY o.partition, o.published_epoch, date_trunc('second', o.published_at);
 --   skipped: the lease row's skipped seqs that are events now.
 -- At most p_limit events and p_max_bytes of payloads and headers (1733700000000), in seq order. Each row also says
 -- the final_upto the read saw. Fenced as before: nothing comes back unless p_holder holds the lease at p_epoch.
+-- PL/pgSQL, so the plan is made once per connection and kept (a SQL function's statements are planned at every
+-- call, and this one's three branches cost more to plan than to run when a read finds a few events); generic, as
+-- the planner cannot know the backlog behind the parameters anyway.
 CREATE FUNCTION outbox_read_pending(p_partition integer, p_holder text, p_epoch bigint, p_exclude bigint[], p_limit integer,
                                     p_max_bytes bigint, p_from bigint, p_rescan_from bigint)
 RETURNS TABLE (seq text, id uuid, partition integer, aggregate_type text, aggregate_id text, event_type text,
                payload text, headers jsonb, created_at timestamptz, final_upto bigint)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path FROM CURRENT
 SET enable_sort = off
 SET enable_bitmapscan = off
+SET plan_cache_mode = force_generic_plan
 AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
   -- The lease row's values reach the branches as scalar subqueries (parameters of ordered index scans), not as a
   -- join: a join's output is ordered like its outer side, and the planner would sort the whole backlog instead.
   WITH lease AS MATERIALIZED (
@@ -160,7 +167,8 @@ AS $$
          c.created_at, (SELECT l.final_upto FROM lease l)
   FROM counted c
   WHERE c.running_bytes <= p_max_bytes OR c.running_bytes = c.bytes
-  ORDER BY c.seq
+  ORDER BY c.seq;
+END
 $$;
 
 -- A mark: records the events p_seqs (acknowledged by the stream) as published, in one fenced update of the lease
