@@ -74,7 +74,8 @@ ALTER TABLE outbox_partitions
   ADD COLUMN skipped bigint[] NOT NULL DEFAULT '{}',
   ADD COLUMN final_upto bigint NOT NULL DEFAULT 0,
   ADD COLUMN ck_seq bigint,
-  ADD COLUMN ck_writers text[];
+  ADD COLUMN ck_writers text[],
+  ADD COLUMN ck_checked_at timestamptz;
 
 -- Who published what, and when: one row per mark (one per batch, not per event). Retention deletes the events of
 -- a mark once the mark is older than the retention period; `published_at` and `published_epoch` in the
@@ -175,19 +176,24 @@ $$;
 -- row, which it locks as the previous marks did (a successor's acquisition waits for it and sees its progress).
 -- Returns how many events it recorded, or NULL when p_holder no longer holds the partition at p_epoch. With no
 -- events it only moves the checkpoint (and read_upto over final seqs), as the relay does now and then when idle.
+-- The checkpoint is looked at (pg_locks, which briefly holds the lock manager) at most every p_checkpoint_every_ms:
+-- at 5,000 events/s a mark per batch would otherwise read it a hundred times a second for nothing.
 -- p_check_from: where a successor looks in the stream once this commits (stream-check.ts). p_stream_checked: this
 -- mark settles a look at the stream (p_seqs are the events found there), so p_check_from is recorded even with no
 -- events (null: nothing left to look for) and the time the lease row asked to look from (1733500000000) is cleared.
 CREATE FUNCTION outbox_mark(p_partition integer, p_holder text, p_epoch bigint, p_seqs bigint[], p_last_seq bigint,
-                            p_last_id uuid, p_check_from bigint, p_stream_checked boolean DEFAULT false)
+                            p_last_id uuid, p_check_from bigint, p_stream_checked boolean DEFAULT false,
+                            p_checkpoint_every_ms integer DEFAULT 0)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
 DECLARE
   lease outbox_partitions;
-  v constant bigint := outbox_sequence_head();
-  w constant text[] := outbox_writers();
+  v bigint;
+  w text[];
+  looked boolean;
+  renewed boolean;
   events constant integer := coalesce(cardinality(p_seqs), 0);
   upto bigint;
   final bigint;
@@ -197,10 +203,18 @@ BEGIN
   WHERE outbox_partitions.partition = p_partition AND holder = p_holder AND epoch = p_epoch FOR UPDATE;
   IF NOT FOUND THEN RETURN NULL; END IF;
   final := lease.final_upto;
-  -- The previous checkpoint has matured: every writer that could still commit a seq <= ck_seq has ended.
-  IF lease.ck_seq IS NOT NULL AND NOT (coalesce(lease.ck_writers, '{}') && w) THEN
-    final := greatest(final, lease.ck_seq);
+  looked := lease.ck_checked_at IS NULL
+            OR clock_timestamp() - lease.ck_checked_at >= make_interval(secs => p_checkpoint_every_ms / 1000.0);
+  IF looked THEN
+    -- The sequence first, then the writers (see the checkpoint above).
+    v := outbox_sequence_head();
+    w := outbox_writers();
+    -- The previous checkpoint has matured: every writer that could still commit a seq <= ck_seq has ended.
+    IF lease.ck_seq IS NOT NULL AND NOT (coalesce(lease.ck_writers, '{}') && w) THEN
+      final := greatest(final, lease.ck_seq);
+    END IF;
   END IF;
+  renewed := looked AND (lease.ck_seq IS NULL OR final >= lease.ck_seq);
   upto := greatest(lease.read_upto, coalesce((SELECT max(x) FROM unnest(p_seqs) x), lease.read_upto));
   skip := ARRAY(
     -- Still open: the skipped seqs this mark does not publish, unless final and not an event of the partition.
@@ -226,9 +240,10 @@ BEGIN
   END IF;
   UPDATE outbox_partitions
   SET read_upto = upto, skipped = skip, final_upto = final,
-      -- A new checkpoint once the last has matured (or none was taken): (v, w) as read at the start of this mark.
-      ck_seq = CASE WHEN lease.ck_seq IS NULL OR final >= lease.ck_seq THEN v ELSE lease.ck_seq END,
-      ck_writers = CASE WHEN lease.ck_seq IS NULL OR final >= lease.ck_seq THEN w ELSE lease.ck_writers END,
+      -- A new checkpoint once the last has matured (or none was taken): (v, w) as this mark read them.
+      ck_seq = CASE WHEN renewed THEN v ELSE lease.ck_seq END,
+      ck_writers = CASE WHEN renewed THEN w ELSE lease.ck_writers END,
+      ck_checked_at = CASE WHEN looked THEN clock_timestamp() ELSE lease.ck_checked_at END,
       published_total = published_total + events,
       last_published_seq = CASE WHEN events > 0 THEN p_last_seq ELSE last_published_seq END,
       last_published_id = CASE WHEN events > 0 THEN p_last_id ELSE last_published_id END,
@@ -281,7 +296,7 @@ CREATE OR REPLACE VIEW outbox_pending AS
 CREATE OR REPLACE VIEW outbox_published AS
   SELECT seq, id, partition, aggregate_type, aggregate_id, event_type, payload, headers, created_at, published_at, published_epoch
   FROM outbox WHERE published_at IS NOT NULL;
-DROP FUNCTION outbox_mark(integer, text, bigint, bigint[], bigint, uuid, bigint, boolean);
+DROP FUNCTION outbox_mark(integer, text, bigint, bigint[], bigint, uuid, bigint, boolean, integer);
 DROP FUNCTION outbox_read_pending(integer, text, bigint, bigint[], integer, bigint, bigint, bigint);
 -- The reads of 1733000000000 and 1733700000000, as they were.
 CREATE FUNCTION outbox_read_pending(p_partition integer, p_holder text, p_epoch bigint, p_exclude bigint[], p_limit integer)
@@ -329,7 +344,7 @@ AS $$
 $$;
 DROP TABLE outbox_marks;
 ALTER TABLE outbox_partitions DROP COLUMN read_upto, DROP COLUMN skipped, DROP COLUMN final_upto, DROP COLUMN ck_seq,
-  DROP COLUMN ck_writers;
+  DROP COLUMN ck_writers, DROP COLUMN ck_checked_at;
 DROP TRIGGER outbox_insert_takes_partition_map ON outbox;
 DROP FUNCTION outbox_insert_takes_partition_map();
 DROP FUNCTION outbox_writers();

@@ -3,6 +3,13 @@ import { LeaseLostError } from '../errors';
 import type { OutboxRecord } from '../outbox-record';
 import { outboxTables, type OutboxTables } from '../schema/names';
 
+/**
+ * A mark of events looks at the checkpoint at most this often (migration 1733900000000): the look reads pg_locks,
+ * and at thousands of events per second a mark per batch would read it a hundred times a second. A settle and a
+ * stream check always look.
+ */
+const MARK_CHECKPOINT_EVERY_MS = 25;
+
 /** What one read may hold by default (OUTBOX_BATCH_MAX_BYTES): payloads and headers, as they arrive. */
 export const DEFAULT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -128,7 +135,7 @@ export class OutboxReader {
     // acquisition waits for this commit and then sees the new progress; progress is never lost or interleaved with
     // the successor's. NULL: the fence no longer holds. check_stream_from ($7) moves with every mark: where a
     // successor must look in the stream for events acknowledged but not marked (see stream-check.ts).
-    this.markSql = `SELECT "${schema}".outbox_mark($1, $2, $3, $4::bigint[], $5::bigint, $6::uuid, $7::bigint, $8::boolean) AS n`;
+    this.markSql = `SELECT "${schema}".outbox_mark($1, $2, $3, $4::bigint[], $5::bigint, $6::uuid, $7::bigint, $8::boolean, $9::integer) AS n`;
     // Moves one unpublished event to the dead letters, under the same fence (and lease row lock) as a mark.
     this.deadLetterSql = `
       WITH lease AS (
@@ -195,7 +202,7 @@ export class OutboxReader {
   /** markPublished, given only what a mark needs: the relay keeps no payload alive while a mark waits its turn. */
   async markSeqsPublished(fence: Fence, batch: MarkedBatch, checkStreamFrom: number): Promise<number> {
     if (batch.seqs.length === 0) return 0;
-    return this.mark(fence, batch, checkStreamFrom, false, 'progress update rejected: epoch superseded');
+    return this.mark(fence, batch, checkStreamFrom, false, 'progress update rejected: epoch superseded', MARK_CHECKPOINT_EVERY_MS);
   }
 
   /**
@@ -207,7 +214,14 @@ export class OutboxReader {
     await this.mark(fence, { seqs: [], lastSeq: '0', lastId: '00000000-0000-0000-0000-000000000000' }, null, false, 'progress settle rejected: epoch superseded');
   }
 
-  private async mark(fence: Fence, batch: MarkedBatch, checkStreamFrom: number | null, streamChecked: boolean, refused: string): Promise<number> {
+  private async mark(
+    fence: Fence,
+    batch: MarkedBatch,
+    checkStreamFrom: number | null,
+    streamChecked: boolean,
+    refused: string,
+    checkpointEveryMs = 0,
+  ): Promise<number> {
     const { rows } = await this.pool.query<{ n: number | null }>(this.markSql, [
       fence.partition,
       fence.holder,
@@ -217,6 +231,7 @@ export class OutboxReader {
       batch.lastId,
       checkStreamFrom,
       streamChecked,
+      checkpointEveryMs,
     ]);
     const recorded = rows[0]?.n ?? null;
     if (recorded === null) throw new LeaseLostError(fence.partition, fence.epoch, refused);

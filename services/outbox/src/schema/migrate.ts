@@ -233,7 +233,7 @@ export async function configurePartitions(
       // Everything is published and no writer is in flight (the map is held exclusively): every partition, old or
       // new, starts over at the sequence's head, with nothing skipped (migration 1733900000000).
       await client.query(
-        `UPDATE ${t.partitions} SET read_upto = h.head, final_upto = h.head, skipped = '{}', ck_seq = NULL, ck_writers = NULL
+        `UPDATE ${t.partitions} SET read_upto = h.head, final_upto = h.head, skipped = '{}', ck_seq = NULL, ck_writers = NULL, ck_checked_at = NULL
          FROM (SELECT "${schema}".outbox_sequence_head() AS head) h`,
       );
     }
