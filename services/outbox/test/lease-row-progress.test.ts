@@ -106,6 +106,25 @@ describe('marks by hand (the relay fixture holds the lease)', () => {
     expect((await reader().readPendingBatch(fence, 100, [y], { from: y, rescanFrom: null }))?.records.map((r) => r.seq)).toEqual([next]);
   });
 
+  it('looks at the checkpoint (pg_locks) at most every p_checkpoint_every_ms, and a settle always looks', async () => {
+    const mark = (seq: string) =>
+      bed.db.pool.query(`SELECT "${bed.db.schema}".outbox_mark(0, $1, $2, $3::bigint[], $4, gen_random_uuid(), 1, false, 3600000)`, [
+        fence.holder,
+        fence.epoch,
+        `{${seq}}`,
+        seq,
+      ]);
+    const checkedAt = async () =>
+      (await bed.db.pool.query<{ at: string | null }>(`SELECT ck_checked_at::text AS at FROM ${t().partitions} WHERE partition = 0`)).rows[0]!.at;
+    await mark(await enqueue('k-1', 'Placed'));
+    const first = await checkedAt();
+    expect(first).not.toBeNull();
+    await mark(await enqueue('k-2', 'Placed'));
+    expect(await checkedAt()).toBe(first);
+    await reader().settleProgress(fence);
+    expect(await checkedAt()).not.toBe(first);
+  });
+
   it('keeps pending the events a mark leaves out, and reads them first', async () => {
     const seqs = [];
     for (let i = 1; i <= 5; i++) seqs.push(await enqueue(`a-${i}`, 'Placed'));
@@ -232,6 +251,20 @@ it('with four partitions and writers running, every partition ends with nothing 
     );
     expect(rows).toEqual([0, 1, 2, 3].map((partition) => ({ partition, skipped: [], behind: 0 })));
     expect(await readStream(bed.ns.nc, bed.ns.stream)).toHaveLength(200);
+    // Idle, each partition settles its progress (about once a second): read_upto and final_upto reach the
+    // sequence's head, over the seqs the other partitions drew, with no event of its own to mark.
+    await waitFor(
+      'every partition settled at the head',
+      async () => {
+        const { rows: lagging } = await db.pool.query(
+          `SELECT partition FROM "${db.schema}".outbox_partitions
+           WHERE read_upto <> "${db.schema}".outbox_sequence_head() OR final_upto <> "${db.schema}".outbox_sequence_head()`,
+        );
+        return lagging.length === 0 || undefined;
+      },
+      30_000,
+      200,
+    );
   } finally {
     await relay.stop();
     await db.drop();

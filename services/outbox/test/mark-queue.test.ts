@@ -25,14 +25,14 @@ const tick = () => new Promise(setImmediate);
 it('runs marks one after the other in batch order, without making the caller wait until the queue is full', async () => {
   const { started, gates, mark } = controlledMarks();
   const marks = new MarkQueue(mark, 2);
-  await marks.add(batch(1, 2), 0);
-  await marks.add(batch(3), 0);
+  await marks.add(batch(1, 2), 0, '0');
+  await marks.add(batch(3), 0, '0');
   await tick();
   // Both queued at once; only the first has started (serial).
   expect(started).toEqual([['1', '2']]);
   expect(marks.seqs).toEqual(['1', '2', '3']);
   let thirdQueued = false;
-  const third = marks.add(batch(4), 0).then(() => (thirdQueued = true));
+  const third = marks.add(batch(4), 0, '0').then(() => (thirdQueued = true));
   await tick();
   expect(thirdQueued).toBe(false); // full: waits for the oldest
   gates[0]!.open();
@@ -52,8 +52,8 @@ it('throws a failed mark once it is settled, and goes on with the next marks', a
   const { started, gates, mark } = controlledMarks();
   const marks = new MarkQueue(mark, 2);
   const lost = new Error('epoch superseded');
-  await marks.add(batch(1), 0);
-  await marks.add(batch(2), 0);
+  await marks.add(batch(1), 0, '0');
+  await marks.add(batch(2), 0, '0');
   await tick();
   gates[0]!.fail(lost);
   await tick();
@@ -66,7 +66,7 @@ it('throws a failed mark once it is settled, and goes on with the next marks', a
 it('forgets queued marks when cleared', async () => {
   const { mark } = controlledMarks();
   const marks = new MarkQueue(mark, 2);
-  await marks.add(batch(1), 0);
+  await marks.add(batch(1), 0, '0');
   marks.clear();
   expect(marks.seqs).toEqual([]);
   expect(marks.pending).toBe(false);
@@ -78,11 +78,11 @@ it('keeps only the seqs and the last event of a queued batch, not the events the
   const gc = runInNewContext('gc') as () => void;
   const { started, marked, gates, mark } = controlledMarks();
   const marks = new MarkQueue(mark, 2);
-  await marks.add(batch(1), 0);
+  await marks.add(batch(1), 0, '0');
   // The second batch waits behind the first (gated) mark; nothing but the queue refers to its events any more.
   const queued = await (async () => {
     const records = batch(2, 3);
-    await marks.add(records, 7);
+    await marks.add(records, 7, '0');
     return new WeakRef(records[1]!);
   })();
   await tick();

@@ -4,7 +4,7 @@ import type { MarkedBatch } from './reader';
 interface QueuedMark {
   seqs: readonly string[];
   /** The final_upto the batch's read saw (PendingBatch.finalUpto). */
-  finalUpto: string | null;
+  finalUpto: string;
   /** Resolves with the mark's error, or null; never rejects. */
   done: Promise<unknown>;
 }
@@ -47,7 +47,7 @@ export class MarkQueue {
    * Queues a mark of `records`, after waiting for the oldest while the queue is full. Throws a settled mark's error.
    * Only their seqs and last id are kept: a queued mark does not hold the events' payloads in memory.
    */
-  async add(records: readonly OutboxRecord[], checkStreamFrom: number, finalUpto: string | null = null): Promise<void> {
+  async add(records: readonly OutboxRecord[], checkStreamFrom: number, finalUpto: string): Promise<void> {
     while (this.queue.length >= this.maxQueued) await this.settleOldest();
     const last = records[records.length - 1];
     if (!last) return;

@@ -39,7 +39,7 @@ export interface PartitionRelayOptions {
 interface InFlightBatch {
   seqs: string[];
   /** The final_upto its read saw (PendingBatch.finalUpto). */
-  finalUpto: string | null;
+  finalUpto: string;
   done: Promise<PublishOutcome>;
   readStartedAtMs: number;
   readAtMs: number;
@@ -63,13 +63,6 @@ const FIRST_BATCH = 100;
  * with the seqs other partitions draw, so the next mark has few of them to look at.
  */
 const IDLE_SETTLE_MS = 1000;
-
-/** The lower of two seqs (digit strings), a missing one counting as higher. */
-function lowerSeq(a: string | null, b: string | null): string | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return BigInt(a) <= BigInt(b) ? a : b;
-}
 
 /**
  * Publishes one partition while its elector holds the lease. One term = one epoch = one run of `publishLoop`;
@@ -316,8 +309,9 @@ export class PartitionRelay {
             cursor = null;
           }
           const exclude = [...(inFlight?.seqs ?? []), ...marks.seqs];
-          // Unmarked batches: look behind the cursor from the lowest final_upto their reads saw ('0': from read_upto).
-          const rescanFrom = inFlight || marks.pending ? (lowerSeq(inFlight?.finalUpto ?? null, marks.oldestFinalUpto) ?? '0') : null;
+          // Unmarked batches: look behind the cursor from the final_upto the oldest one's read saw (final_upto only
+          // grows, so it is the lowest). None: nothing passed is unrecorded, the lease row's final_upto will do.
+          const rescanFrom = marks.oldestFinalUpto ?? inFlight?.finalUpto ?? null;
           const readStartedAtMs = preciseNowMs();
           const read = await this.reader.readPendingBatch(fence, limit, exclude, { from: cursor, rescanFrom });
           const readAtMs = preciseNowMs();
@@ -346,7 +340,7 @@ export class PartitionRelay {
           }
           const batch: InFlightBatch = {
             seqs: records.map((r) => r.seq),
-            finalUpto: read.finalUpto,
+            finalUpto: read.finalUpto ?? '0',
             done: session.publishBatch(records, mayPublish),
             readStartedAtMs,
             readAtMs,

@@ -91,6 +91,9 @@ export interface MarkedBatch {
   lastId: string;
 }
 
+/** A mark with no event: the function leaves `last_published_*` as they are. */
+const NO_EVENTS = { seqs: [], lastSeq: null, lastId: null } as const;
+
 /** The lease a fenced statement runs under. */
 export interface Fence {
   partition: number;
@@ -144,9 +147,7 @@ export class OutboxReader {
         RETURNING epoch),
       moved AS (
         DELETE FROM ${this.t.outbox} o USING lease
-        WHERE o.seq = $4 AND o.published_at IS NULL
-          AND EXISTS (SELECT 1 FROM ${this.t.partitions} l
-                      WHERE l.partition = o.partition AND (o.seq > l.read_upto OR o.seq = ANY (l.skipped)))
+        WHERE o.seq = $4 AND EXISTS (SELECT 1 FROM ${this.t.pendingEvents} q WHERE q.seq = $4)
         RETURNING o.*, lease.epoch AS lease_epoch)
       INSERT INTO ${this.t.deadLetters}
         (event_id, seq, partition, aggregate_type, aggregate_id, event_type, payload, headers, created_at, reason,
@@ -211,12 +212,12 @@ export class OutboxReader {
    * LeaseLostError when superseded.
    */
   async settleProgress(fence: Fence): Promise<void> {
-    await this.mark(fence, { seqs: [], lastSeq: '0', lastId: '00000000-0000-0000-0000-000000000000' }, null, false, 'progress settle rejected: epoch superseded');
+    await this.mark(fence, NO_EVENTS, null, false, 'progress settle rejected: epoch superseded');
   }
 
   private async mark(
     fence: Fence,
-    batch: MarkedBatch,
+    batch: MarkedBatch | typeof NO_EVENTS,
     checkStreamFrom: number | null,
     streamChecked: boolean,
     refused: string,
@@ -284,7 +285,7 @@ export class OutboxReader {
       [fence.partition, foundIds],
     );
     const last = rows[rows.length - 1];
-    const batch: MarkedBatch = { seqs: rows.map((r) => r.seq), lastSeq: last?.seq ?? '0', lastId: last?.id ?? '00000000-0000-0000-0000-000000000000' };
+    const batch = last ? { seqs: rows.map((r) => r.seq), lastSeq: last.seq, lastId: last.id } : NO_EVENTS;
     return this.mark(fence, batch, next, true, 'stream check refused: epoch superseded');
   }
 
