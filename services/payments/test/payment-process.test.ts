@@ -107,7 +107,8 @@ describe('payment worker process', () => {
     expect(payment).toEqual({ status: 'SUCCEEDED', charge_id: charge!.charge_id, failure_reason: null, source_event_id: eventId });
     // The redelivery found the payment pending: not announced a second time.
     expect(await paymentEventTypes(orderId)).toEqual(['PaymentStarted', 'PaymentSucceeded']);
-    const paidLine = second.logs.find((l) => l.msg === 'payment succeeded' && l.orderId === orderId);
+    // The worker logs after its commit, and the line reaches this process through a pipe: wait for it, not for the row.
+    const paidLine = await waitFor('the payment succeeded log line', () => second.logs.find((l) => l.msg === 'payment succeeded' && l.orderId === orderId), 10_000);
     expect(paidLine).toMatchObject({ service: 'payments', eventId, orderId, attempt: 2, chargeReplayed: true, chargeId: charge!.charge_id });
 
     // The restarted worker's relay takes over the dead one's lease and publishes the payment's events, once each.
